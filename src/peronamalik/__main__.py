@@ -1,0 +1,3 @@
+from peronamalik.cli import entry_point
+
+entry_point()

@@ -1,0 +1,14 @@
+"""The click group every sub-command registers on."""
+
+import click
+
+from peronamalik import __version__
+
+
+@click.group(
+    name="peronamalik",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="peronamalik")
+def app() -> None:
+    """Perona-Malik diffusion: classic edge-preserving smoothing, and 'on drugs' animations."""

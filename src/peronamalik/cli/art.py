@@ -1,0 +1,1 @@
+"""peronamalik art (being written)."""

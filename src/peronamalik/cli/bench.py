@@ -1,0 +1,1 @@
+"""peronamalik bench (being written)."""

@@ -1,0 +1,1 @@
+"""peronamalik smooth (being written)."""

@@ -1,0 +1,1 @@
+"""peronamalik video (being written)."""

@@ -1,0 +1,58 @@
+"""Robust estimate of the contrast parameter kappa from the gradient distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from peronamalik.core.arrays import ArrayLike, to_float_tensor
+from peronamalik.core.layout import to_internal_layout
+
+#: Scale of the median absolute deviation that makes it consistent with a Gaussian's σ.
+MAD_TO_SIGMA = 1.4826
+
+
+def robust_gradient_scale(u: torch.Tensor, spacing: Sequence[float]) -> float:
+    """1.4826·MAD of the face differences |I(x + e_i) − I(x)| / h_i of a (B, C, *spatial) tensor."""
+    lead = u.ndim - len(spacing)
+    magnitudes = torch.cat(
+        [(torch.diff(u, dim=lead + axis) / h).abs().flatten() for axis, h in enumerate(spacing)]
+    ).detach()
+    if magnitudes.numel() == 0:
+        return 1.0
+    for sample in (magnitudes, magnitudes[magnitudes > 0]):
+        if sample.numel() == 0:
+            break
+        mad = (sample - sample.median()).abs().median()
+        if float(mad) > 0:
+            return MAD_TO_SIGMA * float(mad)
+    return 1.0
+
+
+def estimate_kappa(
+    image: ArrayLike,
+    *,
+    channel_axis: int | None = None,
+    spacing: float | Sequence[float] | None = None,
+) -> float:
+    r"""Estimate kappa as Black et al.'s robust scale of the image's gradients.
+
+    .. math:: \kappa = 1.4826 \cdot \operatorname{median}\big(\,\big||\delta| -
+              \operatorname{median}(|\delta|)\big|\,\big)
+
+    over all forward differences :math:`\delta = (I(x + e_i) - I(x)) / h_i` of all axes and
+    channels (Black, Sapiro, Marimont & Heeger 1998, "Robust anisotropic diffusion").  When
+    more than half the differences are zero (flat synthetic images) the same rule is applied
+    to the non-zero ones; a constant image gives 1.0, where any kappa leaves it unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kappa = estimate_kappa(np.random.default_rng(0).random((64, 64)))
+    >>> 0.1 < kappa < 1.0
+    True
+    """
+    tensor, _ = to_float_tensor(image, device="cpu")
+    u, spacing_tuple = to_internal_layout(tensor, channel_axis, spacing)
+    return robust_gradient_scale(u, spacing_tuple)

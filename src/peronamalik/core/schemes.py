@@ -1,0 +1,186 @@
+"""One explicit time step of each diffusion scheme, as pure torch functions.
+
+All steps take a tensor ``u`` of shape ``(batch, channels, *spatial)`` and return the next
+state.  They contain no Python loop over pixels, run on any device, and are differentiable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from peronamalik.core.diffusivity import Diffusivity
+
+Offset = tuple[int, ...]
+
+#: The 5-point Laplacian the seed initialises its operator with.
+LAPLACIAN_3X3 = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+SCHARR_X = ((3.0, 0.0, -3.0), (10.0, 0.0, -10.0), (3.0, 0.0, -3.0))
+
+
+def neighbour_offsets(scheme: str, ndim: int) -> list[Offset]:
+    """Offsets of the neighbour pairs a flux scheme couples, one per undirected pair.
+
+    ``"flux"``: the 2·ndim axis neighbours.  ``"flux8"`` (2-D): also the two diagonals.
+    """
+    axes = [tuple(int(i == axis) for i in range(ndim)) for axis in range(ndim)]
+    if scheme == "flux":
+        return axes
+    if scheme == "flux8":
+        return axes + [(1, 1), (1, -1)]
+    raise ValueError(f"scheme {scheme!r} has no neighbour offsets")
+
+
+def _pair_slices(offset: Offset, lead: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Index of the first and the second pixel of every pair ``(x, x + offset)``."""
+    first, second = [slice(None)] * lead, [slice(None)] * lead
+    for o in offset:
+        first.append(slice(None, -1) if o == 1 else slice(1, None) if o == -1 else slice(None))
+        second.append(slice(1, None) if o == 1 else slice(None, -1) if o == -1 else slice(None))
+    return tuple(first), tuple(second)
+
+
+def _pads(offset: Offset) -> tuple[list[int], list[int]]:
+    """F.pad specs that scatter a per-pair array back onto the first / second pixels."""
+    onto_first: list[int] = []
+    onto_second: list[int] = []
+    for o in reversed(offset):
+        onto_first += [0, 1] if o == 1 else [1, 0] if o == -1 else [0, 0]
+        onto_second += [1, 0] if o == 1 else [0, 1] if o == -1 else [0, 0]
+    return onto_first, onto_second
+
+
+def offset_length(offset: Offset, spacing: Sequence[float]) -> float:
+    """Physical distance between the two pixels of a pair."""
+    return math.sqrt(sum((o * h) ** 2 for o, h in zip(offset, spacing)))
+
+
+def gradient_magnitude(diff: torch.Tensor, coupled: bool) -> torch.Tensor:
+    """|d| per channel, or the joint magnitude over the channel axis (dim 1) when coupled."""
+    if not coupled:
+        return diff.abs()
+    tiny = torch.finfo(diff.dtype).tiny
+    return (diff.square().sum(dim=1, keepdim=True) + tiny).sqrt()
+
+
+def flux_step(
+    u: torch.Tensor,
+    *,
+    kappa: float | torch.Tensor,
+    dt: float,
+    g: Diffusivity,
+    spacing: Sequence[float],
+    offsets: Sequence[Offset],
+    coupled: bool = False,
+    guide: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""One explicit step of :math:`\partial_t I = \operatorname{div}(g(|\nabla I|)\nabla I)`.
+
+    For every neighbour pair ``(x, y = x + offset)`` at distance ``h`` one flux
+    :math:`f = g(|I_y - I_x| / h)\,(I_y - I_x) / h^2` is computed and shared: ``x`` gains
+    ``dt·f`` and ``y`` loses it.  Pairs that would cross the border do not exist (zero flux,
+    Neumann), so the sum of the image is conserved.  With unit spacing and axis offsets this
+    is exactly medpy's ``anisotropic_diffusion`` step.
+
+    ``guide`` (same shape as ``u``), when given, is the image the conductance is computed
+    from (e.g. a Gaussian-smoothed copy, Catté et al.); the flux still uses ``u``.
+    """
+    lead = u.ndim - len(spacing)
+    guide = u if guide is None else guide
+    update = torch.zeros_like(u)
+    for offset in offsets:
+        first, second = _pair_slices(offset, lead)
+        onto_first, onto_second = _pads(offset)
+        h = offset_length(offset, spacing)
+        diff = (u[second] - u[first]) / h
+        guide_diff = diff if guide is u else (guide[second] - guide[first]) / h
+        flux = g(gradient_magnitude(guide_diff, coupled), kappa) * diff / h
+        update = update + F.pad(flux, onto_first) - F.pad(flux, onto_second)
+    return u + dt * update
+
+
+def flux_stability_sum(offsets: Sequence[Offset], spacing: Sequence[float]) -> float:
+    """Sum over a pixel's neighbours of 1/h²: dt·g_max·this ≤ 1 keeps the min-max principle."""
+    return sum(2.0 / offset_length(offset, spacing) ** 2 for offset in offsets)
+
+
+def laplacian_kernel(
+    channels: int,
+    *,
+    mixing: str = "full",
+    size: int = 3,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The seed's initial operator: the 5-point Laplacian, as a conv2d weight.
+
+    ``mixing="full"`` puts it on every (out, in) channel pair, as the seed did (shape
+    ``(C, C, size, size)``, use ``groups=1``); ``"per-channel"`` gives each channel its own
+    (shape ``(C, 1, size, size)``, use ``groups=C``).  ``size`` 5 embeds it in a 5×5 kernel.
+    """
+    if size not in (3, 5):
+        raise ValueError(f"kernel size must be 3 or 5, got {size}")
+    if mixing not in ("full", "per-channel"):
+        raise ValueError(f"mixing must be 'full' or 'per-channel', got {mixing!r}")
+    base = torch.zeros(size, size, dtype=dtype, device=device)
+    start = (size - 3) // 2
+    base[start : start + 3, start : start + 3] = torch.tensor(LAPLACIAN_3X3, dtype=dtype)
+    inputs = channels if mixing == "full" else 1
+    return base.expand(channels, inputs, size, size).clone()
+
+
+def scharr_magnitude(u: torch.Tensor) -> torch.Tensor:
+    """Per-channel Scharr gradient magnitude of a (B, C, H, W) tensor, reflection padded."""
+    channels = u.shape[1]
+    kx = torch.tensor(SCHARR_X, dtype=u.dtype, device=u.device)
+    weight = torch.stack([kx, kx.T]).unsqueeze(1).repeat(channels, 1, 1, 1)
+    grads = F.conv2d(F.pad(u, (1, 1, 1, 1), mode="reflect"), weight, groups=channels)
+    gx, gy = grads[:, 0::2], grads[:, 1::2]
+    return (gx.square() + gy.square()).sqrt()
+
+
+def operator_response(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """L = conv2d(reflection_pad(u), kernel), with groups inferred from the kernel's shape."""
+    pad = kernel.shape[-1] // 2
+    groups = u.shape[1] // kernel.shape[1]
+    return F.conv2d(F.pad(u, (pad, pad, pad, pad), mode="reflect"), kernel, groups=groups)
+
+
+def seed_step(
+    u: torch.Tensor,
+    kernel: torch.Tensor,
+    *,
+    kappa: float | torch.Tensor,
+    dt: float | torch.Tensor,
+    conductance: Diffusivity | str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The seed's step (ALGORITHM.md): :math:`I' = \mathrm{clamp}(I + dt\,L\,c, 0, 1)`.
+
+    :math:`L = K * \mathrm{pad}_\mathrm{reflect}(I)` is the operator response and
+    :math:`c = g(|L|, \kappa)` its conductance, or with ``conductance="inv"`` the seed's
+    :math:`c = 1 / (|\nabla I|_\mathrm{Scharr} / \kappa^2 + 1)`.  Returns ``(I', L)``; the
+    learned ("on drugs") mode backpropagates through both.
+    """
+    response = operator_response(u, kernel)
+    if conductance == "inv":
+        c = 1.0 / (scharr_magnitude(u) / kappa**2 + 1.0)
+    else:
+        c = conductance(response.abs(), kappa)
+    return (u + dt * response * c).clamp(0.0, 1.0), response
+
+
+__all__ = [
+    "LAPLACIAN_3X3",
+    "flux_step",
+    "flux_stability_sum",
+    "gradient_magnitude",
+    "laplacian_kernel",
+    "neighbour_offsets",
+    "operator_response",
+    "scharr_magnitude",
+    "seed_step",
+]
