@@ -1,1 +1,85 @@
-"""peronamalik art (being written)."""
+"""``peronamalik art``: a "Perona-Malik on drugs" animation from a photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from peronamalik.art.animate import RenderInterrupted, render, sidecar_path
+from peronamalik.art.config import ArtConfig, load_config_file
+from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
+from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, load_source
+from peronamalik.cli.app import app
+
+
+def resolve_settings(
+    config_file: Path | None, preset: str | None, assignments: tuple[str, ...], flags: dict[str, Any]
+) -> tuple[ArtConfig, dict[str, Any]]:
+    """Config from a file (plain or a sidecar) or a preset, then ``--set``, then flags.
+
+    Returns the config and what a sidecar adds: ``preset``, ``seed`` and ``input``.
+    """
+    recorded: dict[str, Any] = {}
+    if config_file is not None:
+        data = load_config_file(config_file)
+        if "config" in data:  # a sidecar written beside an earlier output
+            recorded = {key: data.get(key) for key in ("preset", "seed", "input")}
+            data = data["config"]
+        config = ArtConfig.from_dict(data) if preset is None else preset_config(preset).replace(**data)
+    else:
+        config = preset_config(preset or DEFAULT_PRESET)
+    for assignment in assignments:
+        config = config.with_setting(assignment)
+    return config.replace(**{key: value for key, value in flags.items() if value is not None}), recorded
+
+
+def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Path:
+    """The explicit INPUT, else the sidecar's input (checked by SHA-256), else the sample."""
+    if input_path is not None:
+        return input_path
+    if not recorded.get("input"):
+        return SAMPLE_REF
+    reference, digest = recorded["input"].get("path"), recorded["input"].get("sha256")
+    if reference != SAMPLE_REF and not Path(reference).is_file():
+        raise ValueError(f"the config's input {reference} is missing; give INPUT explicitly")
+    if load_source(reference, size=None, device="cpu").sha256 != digest:
+        raise ValueError(f"the config's input {reference} changed since it was rendered (SHA-256 differs)")
+    return reference if reference == SAMPLE_REF else Path(reference)
+
+
+@app.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output: .gif .webp .mp4 .webm .png or a directory/. Default: INPUT-art.gif here.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help=f"Look (default {DEFAULT_PRESET}).")
+@click.option("--iterations", type=int, help="Diffusion + learning steps.")
+@click.option("--every", type=int, help="A frame after every N-th iteration.")
+@click.option("--fps", type=float, help="Frames per second of the animation.")
+@click.option("--size", type=int, help="Resize the longer side to this many pixels.")
+@click.option("--seed", type=int, help="Random seed (recorded in OUTPUT.json).")
+@click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
+def art(
+    input_path: Path | None, output: Path | None, preset: str | None, iterations: int | None, every: int | None,
+    fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
+    config_file: Path | None, overwrite: bool,
+) -> None:
+    """Turn a photo (default: the bundled sample) into a looping "on drugs" animation."""
+    config, recorded = resolve_settings(
+        config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
+    )
+    source = resolve_input(input_path, recorded)
+    stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
+    output = output if output is not None else Path(f"{stem}-art.gif")
+    try:
+        written = render(
+            source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
+            seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=True,
+        )
+    except RenderInterrupted as stop:
+        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
+        raise click.exceptions.Exit(130) from None
+    click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)

@@ -1,0 +1,8 @@
+"""The "on drugs" mode: a learned diffusion operator, animated."""
+
+from peronamalik.art.animate import RenderInterrupted, animate, render
+from peronamalik.art.config import ArtConfig
+from peronamalik.art.engine import LearnedDiffusion
+from peronamalik.art.presets import PRESETS, preset_config
+
+__all__ = ["PRESETS", "ArtConfig", "LearnedDiffusion", "RenderInterrupted", "animate", "preset_config", "render"]

@@ -1,0 +1,203 @@
+"""``animate`` (frames as they are made) and ``render`` (an animation file) for the learned mode."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from peronamalik.art.config import ArtConfig
+from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
+from peronamalik.art.presets import DEFAULT_PRESET, preset_config
+from peronamalik.art.source import Source, load_source
+from peronamalik.core.arrays import resolve_device
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's frames: config, seed, preset name and device."""
+
+    config: ArtConfig
+    seed: int
+    preset: str
+    device: torch.device
+
+
+def resolve_run(
+    *, preset: str = DEFAULT_PRESET, config: ArtConfig | None = None, seed: int | None = None,
+    device: str | torch.device | None = None, **overrides: Any,
+) -> RunSpec:
+    """The preset's config (or ``config``) with ``overrides`` applied; a random seed when None."""
+    base = config if config is not None else preset_config(preset)
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if seed is None:
+        seed = secrets.randbits(31)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return RunSpec(base.replace(**overrides), seed, preset, resolve_device(device, None))
+
+
+def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None) -> Iterator[np.ndarray]:
+    """Run the learned diffusion on a loaded source, yielding a frame after every
+    ``config.every``-th iteration (iteration 0 included) and refreshing on the schedule."""
+    config = spec.config
+    generator = torch.Generator().manual_seed(spec.seed)
+    engine = LearnedDiffusion(source.tensor.to(spec.device), config, generator)
+    for iteration in range(config.iterations):
+        engine.step()
+        if iteration % config.every == 0:
+            yield to_frame(engine.image)
+        refreshed = engine.is_refresh_iteration(iteration)
+        if refreshed:
+            engine.refresh()
+        if callback is not None:
+            callback(iteration, engine, refreshed)
+
+
+def animate(
+    image: Any,
+    *,
+    iterations: int | None = None,
+    every: int | None = None,
+    preset: str = DEFAULT_PRESET,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    config: ArtConfig | None = None,
+    callback: Callback | None = None,
+    **overrides: Any,
+) -> Iterator[np.ndarray]:
+    r"""Frames of a "Perona-Malik on drugs" animation, as they are made.
+
+    Each iteration diffuses the image with the seed's step using a learnable operator K,
+    :math:`I_t = \mathrm{clamp}(I_{t-1} + dt\,(K * I_{t-1})\,c, 0, 1)`, then takes one
+    optimizer step on K for the weighted loss of :class:`ArtConfig`.
+
+    Parameters
+    ----------
+    image : path, numpy array, PIL image or None
+        The photo (None: the bundled sample).  Min-max normalised to [0, 1].
+    iterations, every : int, optional
+        Steps, and a frame after every ``every``-th; None takes the preset's.
+    preset : str
+        A name from :data:`peronamalik.art.presets.PRESETS`.
+    seed : int, optional
+        Seeds the kernel noise; same seed, config, input and device give identical frames
+        on the CPU.  None draws one.
+    device : str or torch.device, optional
+        None: CUDA if available, else CPU.
+    config : ArtConfig, optional
+        Replaces the preset's config.
+    callback : callable, optional
+        ``callback(iteration, engine, refreshed)`` after every iteration.
+    **overrides
+        Any :class:`ArtConfig` field.
+
+    Yields
+    ------
+    numpy.ndarray
+        ``H×W×3`` uint8 frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frames = list(animate(np.random.default_rng(0).random((32, 32)), iterations=10, every=5, seed=0))
+    >>> len(frames), frames[0].shape, frames[0].dtype
+    (2, (32, 32, 3), dtype('uint8'))
+    """
+    spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
+    source = load_source(image, size=spec.config.size, device=spec.device)
+    return frames_from(source, spec, callback)
+
+
+class RenderInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`render`: ``path`` holds a valid file with ``frames`` frames."""
+
+    def __init__(self, path: Path, frames: int) -> None:
+        super().__init__(f"interrupted: wrote {frames} frames to {path}")
+        self.path, self.frames = path, frames
+
+
+def sidecar_path(output: Path) -> Path:
+    """``out.gif`` → ``out.gif.json``."""
+    return output.with_name(output.name.rstrip("/") + ".json")
+
+
+def write_sidecar(output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool) -> Path:
+    """Write ``OUTPUT.json``: config, seed, version and input digest, enough to render again."""
+    from peronamalik import __version__
+    from peronamalik.io.atomic import atomic_output
+
+    record = {
+        "peronamalik": __version__,
+        "preset": spec.preset,
+        "seed": spec.seed,
+        "device": str(spec.device),
+        "input": {"path": source.reference, "sha256": source.sha256},
+        "frames": frames,
+        "interrupted": interrupted,
+        "config": spec.config.to_dict(),
+    }
+    target = sidecar_path(output)
+    with atomic_output(target, overwrite=True) as temporary:
+        Path(temporary).write_text(json.dumps(record, indent=2) + "\n")
+    return target
+
+
+def render(
+    image: Any,
+    output: str | Path,
+    *,
+    iterations: int | None = None,
+    every: int | None = None,
+    preset: str = DEFAULT_PRESET,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    config: ArtConfig | None = None,
+    callback: Callback | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **overrides: Any,
+) -> Path:
+    """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
+
+    The kind follows the extension: .gif, .webp, .mp4, .webm, .png (last frame) or a
+    directory of numbered PNG frames.  Written to a temporary file beside the target and
+    renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
+    far are written and :class:`RenderInterrupted` is raised.  Returns the output path.
+    """
+    from peronamalik.io.animation import check_output, open_frame_writer
+
+    output = Path(output)
+    check_output(output, overwrite=overwrite)
+    spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
+    source = load_source(image, size=spec.config.size, device=spec.device)
+    total = len(range(0, spec.config.iterations, spec.config.every))
+    written = 0
+    bar = tqdm(total=spec.config.iterations, disable=not progress, unit="it", desc="on drugs")
+
+    def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
+        bar.update(1)
+        if callback is not None:
+            callback(iteration, engine, refreshed)
+
+    try:
+        with open_frame_writer(output, fps=spec.config.fps, overwrite=overwrite) as writer:
+            for frame in frames_from(source, spec, tick):
+                writer.write(frame)
+                written += 1
+    except KeyboardInterrupt as exc:
+        bar.close()
+        if written:
+            write_sidecar(output, source, spec, written, interrupted=True)
+        raise RenderInterrupted(output, written) from exc
+    bar.close()
+    write_sidecar(output, source, spec, written, interrupted=written < total)
+    return output
+

@@ -1,0 +1,104 @@
+"""The learned-operator diffusion: the seed's step with K trained while the image diffuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from peronamalik.art.config import ArtConfig
+from peronamalik.art.losses import LossInputs, total_loss
+from peronamalik.core.diffusivity import resolve_diffusivity
+from peronamalik.core.schemes import laplacian_kernel, seed_step
+
+
+class LearnedDiffusion:
+    """State of one "on drugs" run: the diffusing image, the operator K and its optimizer.
+
+    Parameters
+    ----------
+    original : torch.Tensor
+        ``(1, C, H, W)`` image in [0, 1]: I_0, the fidelity target and the refresh anchor.
+    config : ArtConfig
+        All knobs.
+    generator : torch.Generator
+        Source of the kernel noise (``config.kernel_noise``); the run's seed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> engine = LearnedDiffusion(torch.rand(1, 3, 16, 16), ArtConfig(), torch.Generator().manual_seed(0))
+    >>> engine.step().shape
+    torch.Size([1, 3, 16, 16])
+    """
+
+    def __init__(self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator) -> None:
+        self.config = config
+        self.original = original
+        self.image = original.clone()
+        self.generator = generator
+        self.conductance = "inv" if config.conductance == "inv" else resolve_diffusivity(config.conductance)
+        self.laplacian = laplacian_kernel(
+            original.shape[1], mixing=config.mixing, size=config.kernel_size, dtype=original.dtype, device=original.device
+        )
+        self.lr = config.lr
+        self.kernel = nn.Parameter(self.laplacian.clone())
+        self.reset_operator()
+
+    def reset_operator(self) -> None:
+        """K back to the Laplacian (plus the configured noise), with a fresh optimizer."""
+        noise = torch.randn(self.laplacian.shape, generator=self.generator, dtype=self.laplacian.dtype)
+        with torch.no_grad():
+            self.kernel.copy_(self.laplacian + self.config.kernel_noise * noise.to(self.laplacian.device))
+        if self.config.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                [self.kernel], lr=self.lr, weight_decay=self.config.weight_decay
+            )
+        else:
+            self.optimizer = torch.optim.SGD(
+                [self.kernel], lr=self.lr, momentum=self.config.momentum, dampening=0.0,
+                weight_decay=self.config.weight_decay,
+            )
+
+    def diffuse(self, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One seed step of ``previous`` with the current K: ``(I_t, L)``, K in the graph."""
+        return seed_step(previous, self.kernel, kappa=self.config.k, dt=self.config.dt, conductance=self.conductance)
+
+    def learn(self, image: torch.Tensor, response: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on K for the configured loss; returns the (detached) loss."""
+        loss = total_loss(LossInputs(image, target, response), self.config.loss_weights, self.config.reduction)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def step(self, target: torch.Tensor | None = None) -> torch.Tensor:
+        """Diffuse the current image once and train K on it; returns the new image."""
+        image, response = self.diffuse(self.image.detach())
+        self.learn(image, response, self.original if target is None else target)
+        self.image = image.detach()
+        return self.image
+
+    def refresh(self) -> None:
+        """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0."""
+        self.lr *= self.config.lr_decay
+        self.reset_operator()
+        blend = self.config.blend
+        self.image = blend * self.image + (1.0 - blend) * self.original
+
+    def is_refresh_iteration(self, iteration: int) -> bool:
+        period = self.config.refresh_period
+        return period > 0 and iteration % period == self.config.refresh_offset
+
+
+Callback = Callable[[int, LearnedDiffusion, bool], None]
+
+
+def to_frame(image: torch.Tensor) -> np.ndarray:
+    """``(1, C, H, W)`` tensor in [0, 1] → ``H×W×3`` uint8 frame (grey repeated)."""
+    frame = image[0].detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    if frame.shape[0] == 1:
+        frame = frame.expand(3, -1, -1)
+    return frame.permute(1, 2, 0).contiguous().cpu().numpy()
