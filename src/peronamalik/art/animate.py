@@ -34,9 +34,14 @@ def resolve_run(
     *, preset: str = DEFAULT_PRESET, config: ArtConfig | None = None, seed: int | None = None,
     device: str | torch.device | None = None, **overrides: Any,
 ) -> RunSpec:
-    """The preset's config (or ``config``) with ``overrides`` applied; a random seed when None."""
+    """The preset's config (or ``config``) with ``overrides`` applied; a random seed when None.
+
+    ``iterations=None`` and ``every=None`` keep the preset's values.
+    """
     base = config if config is not None else preset_config(preset)
-    overrides = {key: value for key, value in overrides.items() if value is not None}
+    for name in ("iterations", "every"):
+        if name in overrides and overrides[name] is None:
+            del overrides[name]
     if seed is None:
         seed = secrets.randbits(31)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
@@ -174,8 +179,7 @@ def render(
     """
     from peronamalik.io.animation import check_output, open_frame_writer
 
-    output = Path(output)
-    check_output(output, overwrite=overwrite)
+    check_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
     total = len(range(0, spec.config.iterations, spec.config.every))
@@ -189,14 +193,15 @@ def render(
 
     try:
         with open_frame_writer(output, fps=spec.config.fps, overwrite=overwrite) as writer:
+            output = writer.path
             for frame in frames_from(source, spec, tick):
                 writer.write(frame)
                 written += 1
     except KeyboardInterrupt as exc:
         bar.close()
         if written:
-            write_sidecar(output, source, spec, written, interrupted=True)
-        raise RenderInterrupted(output, written) from exc
+            write_sidecar(Path(output), source, spec, written, interrupted=True)
+        raise RenderInterrupted(Path(output), written) from exc
     bar.close()
     write_sidecar(output, source, spec, written, interrupted=written < total)
     return output

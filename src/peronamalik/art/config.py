@@ -72,6 +72,13 @@ class ArtConfig:
         At a refresh, ``I = blend * I + (1 - blend) * I_0`` (the seed: 0.6).
     lr_decay : float
         At a refresh, ``lr *= lr_decay`` and the optimizer is recreated (momentum lost).
+    frame_blend : float
+        Video mode only (:mod:`peronamalik.art.video`): before the learning step of incoming
+        frame ``n``, the state is pulled toward the frame F, ``I = frame_blend * I +
+        (1 - frame_blend) * F`` (the seed's live video: 0.8).  The image mode ignores it.
+    frame_blend_skip : int
+        Video mode only: frames whose counter ``n`` is a multiple of ``frame_blend_skip``
+        are not blended (the seed: 8).  0 blends every frame.
     """
 
     iterations: int = 3000
@@ -94,6 +101,8 @@ class ArtConfig:
     refresh_offset: int = 300
     blend: float = 0.6
     lr_decay: float = 0.995
+    frame_blend: float = 0.8
+    frame_blend_skip: int = 8
 
     def __post_init__(self) -> None:
         _check_int("iterations", self.iterations, minimum=0)
@@ -125,6 +134,10 @@ class ArtConfig:
         if not 0.0 <= self.blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {self.blend}")
         _check_real("lr_decay", self.lr_decay, positive=True)
+        _check_real("frame_blend", self.frame_blend, positive=False)
+        if self.frame_blend > 1.0:
+            raise ValueError(f"frame_blend must be in [0, 1], got {self.frame_blend}")
+        _check_int("frame_blend_skip", self.frame_blend_skip, minimum=0)
 
     def replace(self, **overrides: Any) -> ArtConfig:
         """A copy with ``overrides`` applied (unknown names raise ValueError)."""

@@ -28,6 +28,10 @@ LOSS_TERMS: dict[str, LossTerm] = {
     "fidelity": lambda s: (s.image - s.target).square(),
     "edge": lambda s: s.response.abs(),
     "energy": lambda s: s.image.square(),
+    # The seed's live video (ALGORITHM.md): sum((L (I_t - F))^2 + L + 10 (I_t L)^2), F the frame.
+    "video_fidelity": lambda s: (s.response * (s.image - s.target)).square(),
+    "response": lambda s: s.response,
+    "modulated_energy": lambda s: (s.image * s.response).square(),
 }
 
 

@@ -22,23 +22,35 @@ PRESETS: dict[str, dict[str, Any]] = {
         loss_weights={"fidelity": 1.0, "edge": 1.0, "energy": 1.0}, kernel_size=3, mixing="full",
         kernel_noise=0.0, refresh_period=375, refresh_offset=300, blend=0.6, lr_decay=0.995,
     ),
-    # kitty.gif's look: the seed's dynamics with the loss normalised per pixel.
+    # kitty.gif's look: the seed's dynamics with the loss normalised per pixel, at three times
+    # the seed-equivalent learning rate (at 1x the run is chaotic and its look size-dependent).
     "glow": dict(
-        every=30, lr=2e-6 * SEED_PIXELS, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, lr=3 * 2e-6 * SEED_PIXELS, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
     ),
-    # Four times the glow's learning rate: K learns a sharpening operator; dark inked edges.
+    # Four times the seed-equivalent rate: K settles on a sharpening operator; dark inked edges.
     "ink": dict(
         every=30, lr=4 * 2e-6 * SEED_PIXELS, weight_decay=0.0, reduction="mean",
     ),
-    # The seed's Scharr conductance: colours flood between edges, green/magenta, high contrast.
-    "trip": dict(
-        every=30, conductance="inv", lr=2e-6 * SEED_PIXELS, weight_decay=0.0, reduction="mean",
+    # Adam and the seed's Scharr conductance: a soft, painterly blur that breathes at refreshes.
+    "dream": dict(
+        every=30, conductance="inv", optimizer="adam", lr=1e-3, weight_decay=0.0, reduction="mean",
     ),
-    # Slow, soft: half the step, a rational conductance, per-channel operators, gentle blends.
+    # Adam, rational conductance, per-channel operators: colours drift and melt into cyan/green.
     "melt": dict(
-        every=30, conductance="rational", dt=0.1, lr=0.25, weight_decay=0.0, reduction="mean",
-        mixing="per-channel", kernel_noise=0.05, blend=0.8,
+        every=30, conductance="rational", dt=0.1, optimizer="adam", lr=1e-3, weight_decay=0.0,
+        reduction="mean", mixing="per-channel", kernel_noise=0.05, blend=0.8,
         loss_weights={"fidelity": 0.5, "edge": 1.0, "energy": 0.5},
+    ),
+    # The 2017 live-video mode, exactly (ALGORITHM.md): two steps per incoming frame F, the
+    # state blended 0.8/0.2 with F except every 8th frame, summed loss
+    # (L (I_t - F))^2 + L + 10 (I_t L)^2, K never reset.  Summed, so size-dependent (tuned for
+    # webcam frames).  Used by peronamalik.art.video, where every preset keeps the frame size.
+    "video": dict(
+        conductance="exp", k=0.5, dt=0.2, optimizer="sgd", lr=1.25e-7, momentum=0.9,
+        weight_decay=5e-4, reduction="sum",
+        loss_weights={"video_fidelity": 1.0, "response": 1.0, "modulated_energy": 10.0},
+        kernel_size=3, mixing="full", kernel_noise=0.0, refresh_period=0, frame_blend=0.8,
+        frame_blend_skip=8,
     ),
 }
 

@@ -51,7 +51,7 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
 
 @app.command()
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output: .gif .webp .mp4 .webm .png or a directory/. Default: INPUT-art.gif here.")
+@click.option("-o", "--output", type=click.Path(), help="Output: .gif .webp .mp4 .webm .png or a directory/. Default: INPUT-art.gif here.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help=f"Look (default {DEFAULT_PRESET}).")
 @click.option("--iterations", type=int, help="Diffusion + learning steps.")
 @click.option("--every", type=int, help="A frame after every N-th iteration.")
@@ -63,7 +63,7 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def art(
-    input_path: Path | None, output: Path | None, preset: str | None, iterations: int | None, every: int | None,
+    input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
     config_file: Path | None, overwrite: bool,
 ) -> None:
@@ -73,7 +73,7 @@ def art(
     )
     source = resolve_input(input_path, recorded)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
-    output = output if output is not None else Path(f"{stem}-art.gif")
+    output = output if output is not None else f"{stem}-art.gif"
     try:
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,

@@ -50,6 +50,8 @@ def to_float_tensor(
     callers never write in place).
     """
     if isinstance(image, np.ndarray):
+        if image.ndim == 0:  # checked first: np.ascontiguousarray would make it 1-d
+            raise ValueError(f"{name} must have at least one axis, got a 0-d scalar")
         if image.dtype == np.bool_ or np.issubdtype(image.dtype, np.complexfloating):
             _reject_dtype(name, str(image.dtype))
         if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
@@ -60,7 +62,9 @@ def to_float_tensor(
             array = (image.astype(np.float64) - info.min) / (float(info.max) - info.min)
             tensor = torch.from_numpy(array.astype(np.float32))
         else:
-            array = image if image.dtype in (np.float32, np.float64) else image.astype(np.float32)
+            # float64 stays float64 in either byte order (torch only reads native order)
+            target = np.float64 if image.dtype.newbyteorder("=") == np.float64 else np.float32
+            array = image if image.dtype == np.dtype(target) else image.astype(target)
             tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(image, torch.Tensor):
         if image.dtype == torch.bool or image.is_complex():
@@ -76,11 +80,17 @@ def to_float_tensor(
         origin = Origin(False, image.device)
     else:
         raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(image).__name__}")
+    if tensor.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis, got a 0-d scalar")
     if tensor.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
-    return tensor.to(resolve_device(device, origin.device)), origin
+    result = tensor.to(resolve_device(device, origin.device))
+    if origin.was_numpy and result.device.type == "cpu" and np.may_share_memory(result.numpy(), image):
+        # never hand the caller's own buffer back (iterations=0 returns the state as it is)
+        result = result.clone()
+    return result, origin
 
 
 def restore(result: torch.Tensor, origin: Origin) -> ArrayLike:

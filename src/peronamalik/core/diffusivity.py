@@ -65,7 +65,14 @@ def max_conductance(diffusivity: str | Diffusivity, kappa: float) -> float:
     samples = torch.linspace(0.0, 10.0 * kappa, 2001, dtype=torch.float64)
     with torch.no_grad():
         values = diffusivity(samples, kappa)
-    peak = float(torch.as_tensor(values).max())
-    if not math.isfinite(peak) or peak < 0:
-        raise ValueError(f"diffusivity callable returned {peak} on [0, 10*kappa]; it must be finite and >= 0")
+    values = torch.as_tensor(values)
+    peak, low = float(values.max()), float(values.min())
+    if not (math.isfinite(peak) and math.isfinite(low)) or low < 0:
+        raise ValueError(
+            f"diffusivity callable returned values in [{low}, {peak}] on [0, 10*kappa]; "
+            "it must be finite and >= 0"
+        )
+    if peak == 0:
+        # nothing would diffuse, and the stable dt bound 1/g_max would be infinite (dt=inf -> NaN)
+        raise ValueError("diffusivity callable is 0 everywhere on [0, 10*kappa]; it must be > 0 somewhere")
     return peak

@@ -13,6 +13,13 @@ from peronamalik.core.layout import to_internal_layout
 MAD_TO_SIGMA = 1.4826
 
 
+def _median(x: torch.Tensor) -> torch.Tensor:
+    """The usual median of a 1-D tensor: the mean of the two middle values when the count is
+    even (numpy's convention).  ``torch.median`` returns the lower middle value, and
+    ``-median(-x)`` the upper one; for an odd count both are the middle value."""
+    return (x.median() - (-x).median()) / 2
+
+
 def robust_gradient_scale(u: torch.Tensor, spacing: Sequence[float]) -> float:
     """1.4826·MAD of the face differences |I(x + e_i) − I(x)| / h_i of a (B, C, *spatial) tensor."""
     lead = u.ndim - len(spacing)
@@ -24,7 +31,7 @@ def robust_gradient_scale(u: torch.Tensor, spacing: Sequence[float]) -> float:
     for sample in (magnitudes, magnitudes[magnitudes > 0]):
         if sample.numel() == 0:
             break
-        mad = (sample - sample.median()).abs().median()
+        mad = _median((sample - _median(sample)).abs())
         if float(mad) > 0:
             return MAD_TO_SIGMA * float(mad)
     return 1.0

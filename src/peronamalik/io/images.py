@@ -1,0 +1,425 @@
+"""Reading and writing still images and volumes: PNG, JPEG, TIFF, .npy and Pillow's formats.
+
+Readers keep the file's dtype (8-bit, 16-bit, float); writers convert a float result back
+to the input's dtype where the output format can hold it.  Every failure to read is a
+``ValueError`` that names the file.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import tifffile
+from PIL import Image, ImageOps
+
+from peronamalik.core.arrays import to_float_tensor
+from peronamalik.core.layout import normalize_channel_axis
+
+#: Most samples (pixels × channels, or voxels) a TIFF or .npy may hold: 2**28, i.e. 1 GiB
+#: as float32.  Pillow's formats use Pillow's own limit, ``Image.MAX_IMAGE_PIXELS``.
+MAX_SAMPLES = 1 << 28
+
+_NPY_MAGIC = b"\x93NUMPY"
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Pillow modes read as they are; the others become L (below) or RGB.
+_KEPT_MODES = {"L", "RGB", "F", "I", "I;16", "I;16B", "I;16L"}
+_TO_GREY_MODES = {"1", "LA", "La"}
+_WITH_ALPHA_OR_PALETTE = {"P", "PA", "RGBA", "RGBa"}
+# Pillow formats whose "I" mode holds unsigned 16-bit samples.
+_SIXTEEN_BIT_FORMATS = {"PNG", "PPM"}
+_PILLOW_READ_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image or volume read from disk.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        The samples in the file's dtype (uint8, uint16, float32, ...).
+    channel_axis : int or None
+        ``-1`` for colour images (RGB, last axis), ``None`` for grey images and volumes.
+    format : str
+        ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"NPY"`` or another Pillow format name.
+    """
+
+    array: np.ndarray
+    channel_axis: int | None
+    format: str
+
+
+def read_image(path: str | os.PathLike[str]) -> LoadedImage:
+    """Read a 2-D image or an N-D volume, keeping its bit depth.
+
+    The format is taken from the file's content, not its name.
+
+    * TIFF (tifffile): 8/16/32-bit and float, grey or RGB, multi-page files as 3-D
+      volumes (the first series).  Alpha and other extra samples are dropped.
+    * ``.npy`` (``allow_pickle=False``): returned as is, ``channel_axis=None``.
+    * PNG, JPEG and every other format Pillow reads: grey stays grey (uint8, or uint16
+      for 16-bit PNG), colour becomes RGB.  Palette images become RGB; alpha is dropped
+      (LA → L, RGBA/PA → RGB; pixels are not composited onto a background); 1-bit
+      images become uint8 0/255.  EXIF orientation is applied.  Only the first frame of
+      an animation is read.
+
+    Parameters
+    ----------
+    path : path-like
+        File to read.
+
+    Returns
+    -------
+    LoadedImage
+
+    Raises
+    ------
+    ValueError
+        The file is missing, a folder, not an image, truncated or corrupt, or so large
+        that it looks like a decompression bomb (see :data:`MAX_SAMPLES` and
+        ``PIL.Image.MAX_IMAGE_PIXELS``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"input {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"input {path} is a folder, not an image file")
+    with open(path, "rb") as handle:
+        magic = handle.read(32)
+    if magic.startswith(_NPY_MAGIC):
+        loaded = _read_npy(path)
+    elif magic.startswith(_TIFF_MAGICS):
+        loaded = _read_tiff(path)
+    else:
+        loaded = _read_pillow(path, magic)
+    array = loaded.array
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * np.uint8(255)
+    elif not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return LoadedImage(array, loaded.channel_axis, loaded.format)
+
+
+def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
+    samples = int(np.prod(shape, dtype=np.float64))
+    if samples > MAX_SAMPLES:
+        raise ValueError(
+            f"{path} holds {samples} samples (shape {shape}), more than the limit of {MAX_SAMPLES}: "
+            "refusing to load it (a decompression bomb?)"
+        )
+    if samples == 0:
+        raise ValueError(f"{path} holds an empty image (shape {shape})")
+
+
+def _read_npy(path: Path) -> LoadedImage:
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"cannot read {path} as .npy: {exc}") from exc
+    if not isinstance(mapped, np.ndarray):
+        raise ValueError(f"{path} holds no single array")
+    kind = mapped.dtype
+    if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating) or kind == np.bool_):
+        raise ValueError(f"{path} holds dtype {kind}, not a real-valued image")
+    _check_samples(path, mapped.shape)
+    array = np.array(mapped)
+    del mapped
+    return LoadedImage(array, None, "NPY")
+
+
+def _tiff_error(path: Path, exc: Exception) -> ValueError:
+    if isinstance(exc, tifffile.TiffFileError):
+        return ValueError(f"cannot read {path} as TIFF: {exc}")
+    return ValueError(f"cannot read {path}: corrupt or truncated TIFF ({exc})")
+
+
+_TIFF_ERRORS = (tifffile.TiffFileError, OSError, ValueError, EOFError, struct.error, zlib.error, IndexError, KeyError)
+
+
+def _read_tiff(path: Path) -> LoadedImage:
+    photometric = tifffile.PHOTOMETRIC
+    try:
+        tif = tifffile.TiffFile(path)
+    except _TIFF_ERRORS as exc:
+        raise _tiff_error(path, exc) from exc
+    with tif:
+        try:
+            series = tif.series[0]
+            kind, axes = series.keyframe.photometric, series.axes
+        except _TIFF_ERRORS as exc:
+            raise _tiff_error(path, exc) from exc
+        if kind in (photometric.MINISBLACK, photometric.RGB):
+            _check_samples(path, series.shape)
+            try:
+                array = series.asarray()
+            except _TIFF_ERRORS as exc:
+                raise _tiff_error(path, exc) from exc
+    if kind not in (photometric.MINISBLACK, photometric.RGB):
+        # Palette, min-is-white, CMYK, YCbCr...: Pillow turns these into RGB or L.
+        return _read_pillow(path, b"")
+    channel_axis = None
+    if "S" in axes:
+        array = np.moveaxis(array, axes.index("S"), -1)
+        if kind == photometric.RGB:
+            array, channel_axis = array[..., :3], -1
+        else:
+            array = array[..., 0]  # grey + extra samples (alpha)
+    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF")
+
+
+def _png_has_16bit_colour(magic: bytes) -> bool:
+    """Colour (type 2 or 6) at 16 bits per sample, read from the IHDR chunk."""
+    return magic.startswith(_PNG_MAGIC) and len(magic) >= 26 and magic[24] == 16 and magic[25] in (2, 6)
+
+
+def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as opened:
+                fmt = opened.format or "unknown"
+                if _png_has_16bit_colour(magic):
+                    return LoadedImage(_read_png_rgb48(path), -1, fmt)
+                image = ImageOps.exif_transpose(opened)
+                image.load()
+        except Image.UnidentifiedImageError as exc:
+            raise ValueError(f"cannot read {path}: not an image file (or a format Pillow does not know)") from exc
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from exc
+        except _PILLOW_READ_ERRORS as exc:
+            raise ValueError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
+    mode = image.mode
+    if mode not in _KEPT_MODES:
+        if mode in _WITH_ALPHA_OR_PALETTE:
+            image = image.convert("RGBA")
+        image = image.convert("L" if mode in _TO_GREY_MODES else "RGB")
+    array = np.asarray(image)
+    if image.mode == "I" and fmt in _SIXTEEN_BIT_FORMATS:
+        array = np.clip(array, 0, 65535).astype(np.uint16)
+    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt)
+
+
+def _read_png_rgb48(path: Path) -> np.ndarray:
+    """16-bit colour PNG, which Pillow would cut to 8 bits, decoded by FFmpeg (PyAV)."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            return frame.to_ndarray(format="rgb48le")[..., :3].copy()
+    except (av.FFmpegError, StopIteration, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: corrupt or truncated 16-bit PNG ({exc})") from exc
+
+
+# --- writing -------------------------------------------------------------------------------
+
+_TIFF_SUFFIXES = {".tif", ".tiff"}
+_PNG_SUFFIXES = {".png"}
+_ANY_DTYPE_SUFFIXES = _TIFF_SUFFIXES | {".npy"}
+
+
+def _pillow_save_format(suffix: str) -> str | None:
+    Image.init()
+    fmt = Image.registered_extensions().get(suffix)
+    return fmt if fmt in Image.SAVE else None
+
+
+def check_image_output(
+    path: str | os.PathLike[str], shape: tuple[int, ...] | None = None, channel_axis: int | None = None
+) -> None:
+    """Raise ``ValueError`` now if :func:`write_image` could not write ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file; its extension picks the format (.png, .jpg/.jpeg, .tif/.tiff, .npy,
+        or another extension Pillow can save, such as .bmp or .webp).
+    shape, channel_axis : optional
+        The array that will be written: PNG, JPEG and Pillow's formats hold only 2-D grey
+        or RGB images, TIFF and .npy hold anything.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in _ANY_DTYPE_SUFFIXES:
+        return
+    if _pillow_save_format(suffix) is None:
+        known = ".png, .jpg, .tif, .npy"
+        raise ValueError(f"cannot write {path}: unknown image extension {suffix or '(none)'!r}; use {known}")
+    if shape is not None:
+        _flat_image_shape(path, shape, channel_axis)
+
+
+def _flat_image_shape(path: Path, shape: tuple[int, ...], channel_axis: int | None) -> tuple[int, ...]:
+    """The (H, W) or (H, W, 3) shape a flat image format can hold, else ``ValueError``."""
+    if channel_axis is not None:
+        axis = normalize_channel_axis(channel_axis, len(shape))
+        shape = tuple(s for i, s in enumerate(shape) if i != axis) + (shape[axis],)
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3)):
+        return shape
+    raise ValueError(
+        f"cannot write {path}: {path.suffix} holds a 2-D grey or RGB image, not an array of shape {shape}; "
+        "write .tif or .npy instead"
+    )
+
+
+def output_dtype(path: str | os.PathLike[str], like_dtype: np.dtype | type) -> np.dtype:
+    """The dtype :func:`write_image` stores for an input of ``like_dtype``.
+
+    TIFF and .npy keep every dtype; PNG keeps uint8 and uint16 (other types go to 16 bits,
+    8-bit types to 8 bits); JPEG and other Pillow formats store uint8.
+    """
+    like = np.dtype(like_dtype)
+    suffix = Path(path).suffix.lower()
+    if like == np.bool_:
+        like = np.dtype(np.uint8)
+    if suffix in _ANY_DTYPE_SUFFIXES:
+        return like
+    if suffix in _PNG_SUFFIXES and not (like.kind in "iu" and like.itemsize == 1):
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint8)
+
+
+def from_unit(array: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """Map a float image back to ``dtype``: the inverse of the core's integer → [0, 1] rule.
+
+    Integers: ``[0, 1]`` is clipped, scaled to the dtype's full range and rounded.
+    Floats: values are kept as they are, cast to ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.asarray(array, dtype=dtype)
+    info = np.iinfo(dtype)
+    scaled = np.clip(np.asarray(array, dtype=np.float64), 0.0, 1.0) * (float(info.max) - info.min) + info.min
+    return np.rint(scaled).astype(dtype)
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    *,
+    like_dtype: np.dtype | type,
+    channel_axis: int | None = None,
+) -> None:
+    """Write a float result as an image, in the input's dtype where the format allows.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; the extension picks the format (see :func:`check_image_output`).
+        Written directly: wrap in :func:`peronamalik.io.atomic.atomic_output` for safety.
+    array : numpy.ndarray
+        Float image: values in [0, 1] for integer outputs, any values for float outputs.
+    like_dtype : dtype
+        The input's dtype; the stored dtype is :func:`output_dtype` of it.
+    channel_axis : int, optional
+        Axis of the colour channels.  PNG/JPEG store them last; TIFF marks 3 channels
+        (first or last axis) as RGB.
+
+    Raises
+    ------
+    ValueError
+        Unknown extension, or a shape the format cannot hold.
+    """
+    path = Path(path)
+    check_image_output(path, np.shape(array), channel_axis)
+    data = from_unit(array, output_dtype(path, like_dtype))
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        with open(path, "wb") as handle:
+            np.save(handle, data, allow_pickle=False)
+    elif suffix in _TIFF_SUFFIXES:
+        _write_tiff(path, data, channel_axis)
+    else:
+        _write_flat(path, data, channel_axis)
+
+
+def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
+    options: dict[str, object] = {"photometric": "minisblack"}
+    if channel_axis is not None and data.ndim >= 3 and data.shape[channel_axis] == 3:
+        axis = channel_axis % data.ndim
+        if axis == data.ndim - 1:
+            options = {"photometric": "rgb", "planarconfig": "contig"}
+        elif axis == data.ndim - 3:
+            options = {"photometric": "rgb", "planarconfig": "separate"}
+    tifffile.imwrite(path, data, compression="zlib", **options)
+
+
+def _write_flat(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
+    if channel_axis is not None:
+        data = np.moveaxis(data, channel_axis, -1)
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[..., 0]
+    data = np.ascontiguousarray(data)
+    fmt = _pillow_save_format(path.suffix.lower())
+    if data.dtype == np.uint16 and data.ndim == 3:
+        _write_png_rgb48(path, data)
+        return
+    options = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}  # 4:4:4 keeps colour edges
+    Image.fromarray(data).save(path, format=fmt, **options)
+
+
+def _write_png_rgb48(path: Path, data: np.ndarray) -> None:
+    """16-bit colour PNG (Pillow cannot write one), encoded by FFmpeg's PNG encoder (PyAV)."""
+    height, width = data.shape[:2]
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb48be"
+        frame = av.VideoFrame.from_ndarray(data, format="rgb48le")
+        for packet in (*stream.encode(frame), *stream.encode(None)):
+            container.mux(packet)
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray, *, channel_axis: int | None = None) -> np.ndarray:
+    """A before/after picture for ``--compare``: input left, result right, a white gap between.
+
+    Parameters
+    ----------
+    before : numpy.ndarray
+        The input, in its own dtype (integers are mapped to [0, 1] like the core does).
+    after : numpy.ndarray
+        The float result, same shape.
+    channel_axis : int, optional
+        Colour axis of both; it ends up last.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, ``(H, 2W + gap)`` or ``(H, 2W + gap, C)``, to write with
+        ``write_image(..., like_dtype=before.dtype)``.  Volumes show their middle slice
+        (the middle index of every leading spatial axis).  A float input whose values
+        leave [0, 1] is rescaled, together with the result, by the input's min and max.
+    """
+    if np.shape(before) != np.shape(after):
+        raise ValueError(f"before and after differ in shape: {np.shape(before)} vs {np.shape(after)}")
+    left = to_float_tensor(before, device="cpu", name="before")[0].numpy().astype(np.float32)
+    right = np.asarray(after, dtype=np.float32)
+    if before.dtype.kind == "f":
+        low, high = float(left.min()), float(left.max())
+        if low < 0.0 or high > 1.0:
+            scale = (high - low) or 1.0
+            left, right = (left - low) / scale, (right - low) / scale
+    if channel_axis is not None:
+        left, right = np.moveaxis(left, channel_axis, -1), np.moveaxis(right, channel_axis, -1)
+    spatial = left.ndim - (channel_axis is not None)
+    while spatial > 2:
+        left, right = left[left.shape[0] // 2], right[right.shape[0] // 2]
+        spatial -= 1
+    if spatial < 2:
+        raise ValueError(f"--compare needs an image with 2 or more spatial axes, got shape {np.shape(before)}")
+    gap_shape = (left.shape[0], max(2, left.shape[1] // 100), *left.shape[2:])
+    return np.concatenate([left, np.ones(gap_shape, np.float32), right], axis=1)

@@ -1,0 +1,48 @@
+"""Independent numpy references and input helpers for the core tests (no library code)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import settings
+from skimage import data, util
+
+#: Hypothesis settings for this suite: modest example counts, no per-example deadline
+#: (the first call of a torch op can be slow), so the whole suite stays fast on 2 cores.
+FAST = settings(deadline=None, max_examples=25)
+
+
+def centre_crop(image: np.ndarray, size: int = 128) -> np.ndarray:
+    """The central ``size``×``size`` window of a 2-D (or H×W×C) image."""
+    h, w = image.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def sample_photo(name: str, size: int = 128) -> np.ndarray:
+    """A scikit-image bundled photo as float32 in [0, 1], centre-cropped to ``size``²."""
+    return np.ascontiguousarray(centre_crop(util.img_as_float32(getattr(data, name)()), size))
+
+
+def neumann_laplacian(u: np.ndarray, spacing=None) -> np.ndarray:
+    """Σ_i (u(x+e_i) - 2u(x) + u(x-e_i)) / h_i² with a mirrored ghost cell at the border.
+
+    Replicating the border value (``np.pad(mode="edge")``) makes the difference across the
+    border zero, i.e. zero flux (homogeneous Neumann condition).
+    """
+    spacing = (1.0,) * u.ndim if spacing is None else spacing
+    out = np.zeros_like(u)
+    for axis, h in enumerate(spacing):
+        pad = [(0, 0)] * u.ndim
+        pad[axis] = (1, 1)
+        p = np.pad(u, pad, mode="edge")
+        ahead = np.take(p, np.arange(2, u.shape[axis] + 2), axis=axis)
+        behind = np.take(p, np.arange(0, u.shape[axis]), axis=axis)
+        out += (ahead - 2.0 * u + behind) / h**2
+    return out
+
+
+def linear_heat(u: np.ndarray, dt: float, steps: int, spacing=None) -> np.ndarray:
+    """Explicit Euler steps of the linear heat equation u_t = Δu with Neumann borders."""
+    for _ in range(steps):
+        u = u + dt * neumann_laplacian(u, spacing)
+    return u

@@ -1,0 +1,190 @@
+"""Animation writers: every kind reads back, partial output on Ctrl-C, nothing on errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from peronamalik.io.animation import check_output, check_output_kind, open_frame_writer, read_frames
+
+
+def _write(path: Path | str, frames: list[np.ndarray], **options) -> Path:
+    with open_frame_writer(path, fps=options.pop("fps", 10), overwrite=options.pop("overwrite", False), **options) as w:
+        for frame in frames:
+            w.write(frame)
+    return w.path
+
+
+def _av_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("name", ["a.gif", "a.webp"])
+def test_looping_animations_read_back_with_pillow(tmp_path: Path, frames: list[np.ndarray], name: str) -> None:
+    path = _write(tmp_path / name, frames)
+    with Image.open(path) as image:
+        assert image.n_frames == len(frames)
+        assert image.info["loop"] == 0
+        assert image.size == (45, 31)
+        image.seek(3)
+        error = np.abs(np.asarray(image.convert("RGB")).astype(int) - frames[3]).mean()
+    assert error < 6
+    assert _entries(tmp_path) == [name]
+
+
+def test_gif_dither_option(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    with Image.open(_write(tmp_path / "d.gif", frames, dither=True)) as image:
+        assert image.n_frames == len(frames)
+
+
+@pytest.mark.parametrize(("name", "size"), [("a.mp4", (32, 46)), ("a.mkv", (32, 46)), ("a.webm", (31, 45))])
+def test_videos_read_back_and_h264_gets_even_size(tmp_path: Path, frames, name: str, size) -> None:
+    path = _write(tmp_path / name, frames, fps=12)
+    decoded = list(read_frames(path))
+    assert len(decoded) == _av_count(path) == len(frames)
+    assert decoded[0].shape == (*size, 3)
+    # the padding replicates the edge, so the picture itself is unchanged
+    assert np.abs(decoded[2][:31, :45].astype(int) - frames[2]).mean() < 6
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].average_rate == 12
+
+
+def test_png_keeps_last_frame_and_folder_keeps_all(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    np.testing.assert_array_equal(np.asarray(Image.open(_write(tmp_path / "last.png", frames))), frames[-1])
+    folder = _write(f"{tmp_path / 'frames'}/", frames)
+    assert _entries(folder) == [f"frame_{i:05d}.png" for i in range(len(frames))]
+    np.testing.assert_array_equal(np.asarray(Image.open(folder / "frame_00004.png")), frames[4])
+
+
+@pytest.mark.parametrize("name", ["a.gif", "a.webp", "a.mp4", "a.webm", "a.png", "frames/"])
+def test_ctrl_c_keeps_the_frames_written_so_far(tmp_path: Path, frames: list[np.ndarray], name: str) -> None:
+    target = Path(f"{tmp_path}/{name}")
+    with pytest.raises(KeyboardInterrupt):
+        with open_frame_writer(f"{tmp_path}/{name}", fps=10, overwrite=False) as writer:
+            for index, frame in enumerate(frames):
+                if index == 3:
+                    raise KeyboardInterrupt
+                writer.write(frame)
+    assert writer.frames_written == 3
+    assert _entries(tmp_path) == [target.name]
+    if name == "frames/":
+        assert len(_entries(target)) == 3
+    elif name == "a.png":
+        np.testing.assert_array_equal(np.asarray(Image.open(target)), frames[2])
+    elif name in ("a.gif", "a.webp"):
+        with Image.open(target) as image:
+            assert image.n_frames == 3
+    else:
+        assert _av_count(target) == 3
+
+
+@pytest.mark.parametrize("name", ["a.gif", "a.mp4", "frames/"])
+def test_other_errors_leave_nothing_and_keep_the_old_output(tmp_path: Path, frames, name: str) -> None:
+    with pytest.raises(RuntimeError):
+        with open_frame_writer(f"{tmp_path}/{name}", fps=10, overwrite=False) as writer:
+            writer.write(frames[0])
+            raise RuntimeError("boom")
+    assert _entries(tmp_path) == []
+    old = _write(f"{tmp_path}/{name}", frames[:2])
+    with pytest.raises(RuntimeError):
+        with open_frame_writer(f"{tmp_path}/{name}", fps=10, overwrite=True) as writer:
+            writer.write(frames[0])
+            raise RuntimeError("boom")
+    assert _entries(tmp_path) == [old.name]
+    count = len(_entries(old)) if old.is_dir() else _av_count(old)
+    assert count == 2
+
+
+def test_ctrl_c_before_any_frame_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with open_frame_writer(tmp_path / "a.gif", fps=10, overwrite=False):
+            raise KeyboardInterrupt
+    assert _entries(tmp_path) == []
+
+
+def test_no_frames_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        with open_frame_writer(tmp_path / "a.mp4", fps=10, overwrite=False):
+            pass
+    assert _entries(tmp_path) == []
+
+
+def test_output_kinds(tmp_path: Path) -> None:
+    assert check_output_kind("x.GIF") == "gif"
+    assert check_output_kind("x.webm") == "webm"
+    assert check_output_kind("frames/") == "folder"
+    assert check_output_kind(tmp_path) == "folder"
+    for bad in ("x.avi", "x.jpg", "noextension"):
+        with pytest.raises(ValueError, match="extension"):
+            check_output_kind(bad)
+
+
+def test_writer_refuses_before_any_work(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="unknown extension"):
+        open_frame_writer(tmp_path / "a.xyz", fps=10, overwrite=True)
+    with pytest.raises(ValueError, match="fps"):
+        open_frame_writer(tmp_path / "a.gif", fps=0, overwrite=True)
+    (tmp_path / "old.gif").write_bytes(b"keep")
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+        open_frame_writer(tmp_path / "old.gif", fps=10, overwrite=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(ValueError, match="other than numbered frames"):
+        check_output(photos, overwrite=True)
+    assert _entries(tmp_path) == ["old.gif", "photos"]
+    assert (tmp_path / "old.gif").read_bytes() == b"keep"
+
+
+def test_a_folder_of_frames_is_replaced_with_overwrite(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    folder = _write(f"{tmp_path}/f/", frames)
+    _write(folder, frames[:2], overwrite=True)
+    assert _entries(folder) == ["frame_00000.png", "frame_00001.png"]
+    assert _entries(tmp_path) == ["f"]
+
+
+def test_bad_frames(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    with pytest.raises(TypeError, match="uint8"):
+        _write(tmp_path / "a.gif", [frames[0].astype(np.float32)])
+    with pytest.raises(ValueError, match=r"\(height, width, 3\)"):
+        _write(tmp_path / "a.gif", [frames[0][..., 0]])
+    with pytest.raises(ValueError, match="one shape"):
+        _write(tmp_path / "a.gif", [frames[0], frames[1][:-1]])
+    assert _entries(tmp_path) == []
+
+
+def _audio_codec(path: Path) -> str | None:
+    with av.open(str(path)) as container:
+        streams = container.streams.audio
+        return streams[0].codec_context.name if streams else None
+
+
+@pytest.mark.parametrize(
+    ("source_audio", "name", "expected"),
+    [("aac", "a.mp4", "aac"), ("aac", "a.webm", "opus"), ("libopus", "a.mkv", "opus"), (None, "a.mp4", None)],
+)
+def test_audio_is_copied_where_the_container_allows(tmp_path, make_clip, source_audio, name, expected) -> None:
+    source = make_clip("source.mp4" if source_audio != "libopus" else "source.webm", audio=source_audio)
+    output = _write(tmp_path / name, list(read_frames(source)), audio_from=source)
+    assert _audio_codec(output) == expected
+    assert _av_count(output) == 20
+    if expected:
+        with av.open(str(output)) as container:
+            audio_seconds = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+        assert 1.8 < audio_seconds < 2.2  # 20 frames at 10 fps
+
+
+def test_audio_is_ignored_for_gif(tmp_path: Path, make_clip) -> None:
+    source = make_clip("source.mp4", audio="aac")
+    output = _write(tmp_path / "a.gif", list(read_frames(source))[:3], audio_from=source)
+    with Image.open(output) as image:
+        assert image.n_frames == 3

@@ -1,0 +1,169 @@
+"""Still images and volumes: every format read back as written, bad files refused clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import tifffile
+from PIL import Image
+
+from peronamalik.io.images import (
+    check_image_output,
+    from_unit,
+    output_dtype,
+    read_image,
+    side_by_side,
+    write_image,
+)
+
+RNG = np.random.default_rng(7)
+
+
+def _unit(array: np.ndarray) -> np.ndarray:
+    """The float image the core would make of ``array``."""
+    if array.dtype.kind == "f":
+        return array
+    info = np.iinfo(array.dtype)
+    return ((array.astype(np.float64) - info.min) / (float(info.max) - info.min)).astype(np.float32)
+
+
+ROUND_TRIPS = {
+    "grey8.png": (RNG.integers(0, 256, (30, 41), dtype=np.uint8), None, "PNG"),
+    "rgb8.png": (skimage.data.astronaut()[::8, ::8], -1, "PNG"),
+    "grey16.png": (RNG.integers(0, 65536, (30, 41), dtype=np.uint16), None, "PNG"),
+    "rgb16.png": (RNG.integers(0, 65536, (30, 41, 3), dtype=np.uint16), -1, "PNG"),
+    "grey16.tif": (RNG.integers(0, 65536, (30, 41), dtype=np.uint16), None, "TIFF"),
+    "rgb16.tiff": (RNG.integers(0, 65536, (30, 41, 3), dtype=np.uint16), -1, "TIFF"),
+    "volume16.tif": (RNG.integers(0, 65536, (5, 30, 41), dtype=np.uint16), None, "TIFF"),
+    "float32.tif": (RNG.random((30, 41), dtype=np.float32) * 7 - 2, None, "TIFF"),
+    "float64.npy": (RNG.random((4, 30, 41)), None, "NPY"),
+    "int16.npy": (RNG.integers(-32768, 32768, (30, 41), dtype=np.int16), None, "NPY"),
+}
+
+
+@pytest.mark.parametrize("name", ROUND_TRIPS)
+def test_round_trip_keeps_dtype_and_values(tmp_path: Path, name: str) -> None:
+    array, channel_axis, fmt = ROUND_TRIPS[name]
+    path = tmp_path / name
+    write_image(path, _unit(array), like_dtype=array.dtype, channel_axis=channel_axis)
+    loaded = read_image(path)
+    assert loaded.format == fmt
+    assert loaded.channel_axis == channel_axis
+    assert loaded.array.dtype == array.dtype
+    np.testing.assert_array_equal(loaded.array, array)
+
+
+def test_jpeg_round_trip(tmp_path: Path) -> None:
+    photo = skimage.data.astronaut()[::4, ::4]
+    write_image(tmp_path / "a.jpg", _unit(photo), like_dtype=np.uint8, channel_axis=-1)
+    loaded = read_image(tmp_path / "a.jpg")
+    assert (loaded.format, loaded.channel_axis, loaded.array.dtype) == ("JPEG", -1, np.uint8)
+    assert np.abs(loaded.array.astype(int) - photo).mean() < 3
+
+
+def test_multi_page_tiff_is_a_volume(tmp_path: Path) -> None:
+    volume = RNG.integers(0, 65536, (4, 16, 20), dtype=np.uint16)
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:  # plain pages, no shape metadata
+        for page in volume:
+            tif.write(page, metadata=None)
+    pages = [Image.fromarray(page) for page in volume[:, :, :16].astype(np.uint8)]
+    pages[0].save(tmp_path / "pillow.tif", save_all=True, append_images=pages[1:])
+    for name, expected in [("pages.tif", volume), ("pillow.tif", volume[:, :, :16].astype(np.uint8))]:
+        loaded = read_image(tmp_path / name)
+        assert loaded.channel_axis is None
+        np.testing.assert_array_equal(loaded.array, expected)
+
+
+def test_content_decides_not_extension(tmp_path: Path) -> None:
+    array = RNG.integers(0, 65536, (8, 9), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "really_a_tiff.png", array)
+    assert read_image(tmp_path / "really_a_tiff.png").format == "TIFF"
+
+
+@pytest.mark.parametrize(
+    ("mode", "shape", "expected_shape"),
+    [("RGBA", (6, 7, 4), (6, 7, 3)), ("LA", (6, 7, 2), (6, 7)), ("P", (6, 7, 3), (6, 7, 3))],
+)
+def test_alpha_and_palette_are_dropped(tmp_path: Path, mode: str, shape: tuple[int, ...], expected_shape) -> None:
+    data = RNG.integers(0, 256, shape, dtype=np.uint8)
+    image = Image.fromarray(data).quantize(8) if mode == "P" else Image.fromarray(data, mode=mode)
+    image.save(tmp_path / "a.png")
+    loaded = read_image(tmp_path / "a.png")
+    assert loaded.array.shape == expected_shape and loaded.array.dtype == np.uint8
+    if mode == "RGBA":
+        np.testing.assert_array_equal(loaded.array, data[..., :3])
+
+
+def test_one_bit_becomes_uint8(tmp_path: Path) -> None:
+    Image.fromarray(np.eye(5, dtype=bool)).save(tmp_path / "bits.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "bits.png").array, np.eye(5, dtype=np.uint8) * 255)
+
+
+def _corrupt_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")  # ~50 kB on disk, 4e8 pixels
+    Image.new("1", (10000, 10000)).save(tmp_path / "bomb_warning.png")  # above MAX_IMAGE_PIXELS
+    tifffile.imwrite(tmp_path / "bomb.tif", shape=(20000, 20000), dtype=np.uint8)  # sparse file
+    np.lib.format.open_memmap(tmp_path / "bomb.npy", mode="w+", dtype=np.uint8, shape=(20000, 20000)).flush()
+    Image.fromarray(skimage.data.camera()).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.png").write_text("not an image\n")
+    np.save(tmp_path / "complex.npy", np.ones(3, complex))
+    return {
+        "missing": (tmp_path / "nope.png", "does not exist"),
+        "folder": (tmp_path, "is a folder"),
+        "text": (tmp_path / "text.png", "not an image"),
+        "truncated": (tmp_path / "truncated.png", "truncated"),
+        "bomb": (tmp_path / "bomb.png", "decompression bomb"),
+        "bomb_warning": (tmp_path / "bomb_warning.png", "decompression bomb"),
+        "bomb_tiff": (tmp_path / "bomb.tif", "decompression bomb"),
+        "bomb_npy": (tmp_path / "bomb.npy", "decompression bomb"),
+        "complex_npy": (tmp_path / "complex.npy", "complex"),
+    }
+
+
+def test_bad_files_raise_value_error_naming_the_file(tmp_path: Path) -> None:
+    for label, (path, message) in _corrupt_files(tmp_path).items():
+        with pytest.raises(ValueError, match=message) as caught:
+            read_image(path)
+        assert str(path) in str(caught.value), label
+
+
+def test_output_dtype_rules() -> None:
+    assert output_dtype("a.png", np.uint16) == np.uint16
+    assert output_dtype("a.png", np.float32) == np.uint16
+    assert output_dtype("a.png", np.int8) == np.uint8
+    assert output_dtype("a.jpg", np.uint16) == np.uint8
+    assert output_dtype("a.tif", np.float32) == np.float32
+    assert output_dtype("a.npy", np.int16) == np.int16
+
+
+def test_from_unit_clips_and_rounds() -> None:
+    np.testing.assert_array_equal(from_unit(np.array([-0.1, 0.5, 0.501, 1.2]), np.uint8), [0, 128, 128, 255])
+    np.testing.assert_array_equal(from_unit(np.array([0.0, 1.0]), np.int16), [-32768, 32767])
+    assert from_unit(np.array([3.5]), np.float32).tolist() == [3.5]
+
+
+def test_write_refuses_unknown_extension_and_volumes_in_flat_formats(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown image extension"):
+        check_image_output(tmp_path / "a.xyz")
+    with pytest.raises(ValueError, match=r"2-D grey or RGB"):
+        write_image(tmp_path / "a.png", np.zeros((3, 4, 5)), like_dtype=np.uint8)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_side_by_side() -> None:
+    before = skimage.data.astronaut()[::16, ::16]
+    after = _unit(before)
+    picture = side_by_side(before, after, channel_axis=-1)
+    height, width = before.shape[:2]
+    assert picture.dtype == np.float32 and picture.shape[0] == height and picture.shape[2] == 3
+    np.testing.assert_allclose(picture[:, :width], after)
+    np.testing.assert_allclose(picture[:, -width:], after)
+    volume = np.arange(5 * 6 * 7, dtype=np.float64).reshape(5, 6, 7)
+    flat = side_by_side(volume, volume)
+    assert flat.ndim == 2 and flat.shape[0] == 6
+    assert 0.0 < flat.min() and flat.max() <= 1.0  # float outside [0, 1]: rescaled for display
