@@ -6,3 +6,7 @@ from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import PRESETS, preset_config
 
 __all__ = ["PRESETS", "ArtConfig", "LearnedDiffusion", "RenderInterrupted", "animate", "preset_config", "render"]
+
+from peronamalik.art.video import measure_video_fps, render_video, stylize_frames  # noqa: E402
+
+__all__ += ["measure_video_fps", "render_video", "stylize_frames"]

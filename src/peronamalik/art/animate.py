@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,9 +60,7 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
         engine.step()
         if iteration % config.every == 0:
             yield to_frame(engine.image)
-        refreshed = engine.is_refresh_iteration(iteration)
-        if refreshed:
-            engine.refresh()
+        refreshed = engine.refresh_if_due(iteration)
         if callback is not None:
             callback(iteration, engine, refreshed)
 
@@ -177,32 +176,49 @@ def render(
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
     far are written and :class:`RenderInterrupted` is raised.  Returns the output path.
     """
-    from peronamalik.io.animation import check_output, open_frame_writer
+    from peronamalik.io.animation import check_output
 
     check_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
-    total = len(range(0, spec.config.iterations, spec.config.every))
-    written = 0
-    bar = tqdm(total=spec.config.iterations, disable=not progress, unit="it", desc="on drugs")
+    with tqdm(total=spec.config.iterations, disable=not progress, unit="it", desc="on drugs") as bar:
 
-    def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
-        bar.update(1)
-        if callback is not None:
-            callback(iteration, engine, refreshed)
+        def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
+            bar.update(1)
+            if callback is not None:
+                callback(iteration, engine, refreshed)
 
+        return write_stream(frames_from(source, spec, tick), output, spec, source, overwrite=overwrite)
+
+
+def write_stream(
+    frames: Iterator[np.ndarray],
+    output: str | os.PathLike[str],
+    spec: RunSpec,
+    source: Source,
+    *,
+    audio_from: Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json``.
+
+    ``output`` as the user gave it (a trailing ``/`` names a folder of frames).  Atomic (a
+    temporary beside the target, renamed at the end).  On Ctrl-C the frames so far make a
+    valid file, the sidecar says ``"interrupted": true`` and :class:`RenderInterrupted` is
+    raised.
+    """
+    from peronamalik.io.animation import open_frame_writer
+
+    written, target = 0, Path(output)
     try:
-        with open_frame_writer(output, fps=spec.config.fps, overwrite=overwrite) as writer:
-            output = writer.path
-            for frame in frames_from(source, spec, tick):
+        with open_frame_writer(output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from) as writer:
+            target = writer.path
+            for frame in frames:
                 writer.write(frame)
                 written += 1
     except KeyboardInterrupt as exc:
-        bar.close()
         if written:
-            write_sidecar(Path(output), source, spec, written, interrupted=True)
-        raise RenderInterrupted(Path(output), written) from exc
-    bar.close()
-    write_sidecar(output, source, spec, written, interrupted=written < total)
-    return output
-
+            write_sidecar(target, source, spec, written, interrupted=True)
+        raise RenderInterrupted(target, written) from exc
+    write_sidecar(target, source, spec, written, interrupted=False)
+    return target

@@ -88,9 +88,14 @@ class LearnedDiffusion:
         blend = self.config.blend
         self.image = blend * self.image + (1.0 - blend) * self.original
 
-    def is_refresh_iteration(self, iteration: int) -> bool:
+    def refresh_if_due(self, iteration: int) -> bool:
+        """:meth:`refresh` at iterations ``i`` with ``i % refresh_period == refresh_offset``;
+        returns whether it did."""
         period = self.config.refresh_period
-        return period > 0 and iteration % period == self.config.refresh_offset
+        due = period > 0 and iteration % period == self.config.refresh_offset
+        if due:
+            self.refresh()
+        return due
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]

@@ -35,6 +35,27 @@ def sample_array() -> np.ndarray:
     return getattr(data, SAMPLE_NAME)()
 
 
+def resize_longer(image: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Bilinear (antialiased) resize of ``(1, C, H, W)`` so the longer side is ``size``."""
+    if size is None:
+        return image
+    height, width = image.shape[-2:]
+    scale = size / max(height, width)
+    shape = (max(2, round(height * scale)), max(2, round(width * scale)))
+    if shape == (height, width):
+        return image
+    return F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def load_source(image: Any, *, size: int | None, device: torch.device) -> Source:
     """Load ``image`` (path, numpy array, PIL image or None for the sample), min-max normalise
     it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``."""
@@ -49,7 +70,7 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
         array, reference, stem = loaded.array, str(path), path.stem
         if loaded.array.ndim not in (2, 3) or (loaded.array.ndim == 3 and loaded.channel_axis is None):
             raise ValueError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
     else:
         if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
             image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
@@ -68,12 +89,7 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
     u = (tensor.unsqueeze(-1) if tensor.ndim == 2 else tensor).permute(2, 0, 1).unsqueeze(0)
     low, high = u.min(), u.max()
     u = (u - low) / (high - low) if float(high - low) > 0 else torch.zeros_like(u)
-    if size is not None:
-        height, width = u.shape[-2:]
-        scale = size / max(height, width)
-        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
-        if shape != (height, width):
-            u = F.interpolate(u, size=shape, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    u = resize_longer(u, size)
     if min(u.shape[-2:]) < 2:
         raise ValueError(f"image is too small to diffuse: {tuple(u.shape[-2:])}")
     return Source(u.contiguous(), reference, digest, stem)

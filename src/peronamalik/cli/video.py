@@ -1,1 +1,83 @@
-"""peronamalik video (being written)."""
+"""``peronamalik video``: the "on drugs" mode over a video file, or live over a webcam."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm.auto import tqdm
+
+from peronamalik.art.animate import RenderInterrupted, sidecar_path
+from peronamalik.art.config import ArtConfig, load_config_file
+from peronamalik.art.presets import PRESETS
+from peronamalik.art.video import VIDEO_PRESET, render_video, run_webcam
+from peronamalik.cli.app import app
+from peronamalik.cli.art import resolve_settings
+
+
+def video_settings(
+    config_file: Path | None, preset: str | None, assignments: tuple[str, ...], size: int | None
+) -> tuple[ArtConfig, dict[str, Any]]:
+    """:func:`~peronamalik.cli.art.resolve_settings` with "video" as the default preset and
+    the frame size kept (``size=null`` before the ``--set``s) unless a config file sets it."""
+    data = {} if config_file is None else load_config_file(config_file)
+    keep_size = () if "size" in data.get("config", data) else ("size=null",)
+    return resolve_settings(config_file, preset or VIDEO_PRESET, (*keep_size, *assignments), {"size": size})
+
+
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show warnings (e.g. a truncated input) as one ``peronamalik: warning:`` line each,
+    above the progress bar."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *_args, **_kwargs: tqdm.write(
+            f"peronamalik: warning: {' '.join(str(message).split())}", file=sys.stderr
+        )
+        yield
+
+
+@app.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(), help="Output: .mp4 .webm .mkv .gif .webp or a directory/. Default: INPUT-art.mp4 here.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help=f"Look (default {VIDEO_PRESET}: the seed's live video).")
+@click.option("--seed", type=int, help="Random seed (recorded in OUTPUT.json).")
+@click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
+@click.option("--size", type=int, help="Resize the longer side to this many pixels (default: keep).")
+@click.option("--fps", type=float, help="Frame rate of the output (default: the input's).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set frame_blend=0.9.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
+@click.option("--webcam", type=int, is_flag=False, flag_value=0, default=None, metavar="[N]", help="Live from camera N (default 0) in a window; -o also records it.")
+@click.option("--no-audio", is_flag=True, help="Drop the input's audio track.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
+def video(
+    input_path: Path | None, output: str | None, preset: str | None, seed: int | None, device: str | None,
+    size: int | None, fps: float | None, assignments: tuple[str, ...], config_file: Path | None,
+    webcam: int | None, no_audio: bool, overwrite: bool,
+) -> None:
+    """Stylise every frame of a video (MP4, MOV, WebM, MKV, AVI, GIF, WebP) with a learned
+    diffusion operator, keeping frame count, rate, size and audio; or run it live (--webcam)."""
+    if (input_path is None) == (webcam is None):
+        raise click.UsageError("give either INPUT or --webcam [N]")
+    config, recorded = video_settings(config_file, preset, assignments, size)
+    settings = dict(
+        config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
+        seed=seed if seed is not None else recorded.get("seed"), device=device, fps=fps, overwrite=overwrite,
+    )
+    try:
+        with one_line_warnings():
+            if webcam is not None:
+                written = run_webcam(webcam, output, **settings)
+            else:
+                target = output if output is not None else f"{input_path.stem}-art.mp4"
+                written = render_video(input_path, target, audio=not no_audio, progress=True, **settings)
+    except RenderInterrupted as stop:
+        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
+        raise click.exceptions.Exit(130) from None
+    if written is not None:
+        click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)

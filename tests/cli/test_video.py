@@ -1,0 +1,177 @@
+"""``peronamalik video``: real clips in, real files out, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from peronamalik.art.video import moving_shapes, torch_threads
+from peronamalik.cli import main
+from peronamalik.io.video import probe, read_frames
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_torch_thread() -> Iterator[None]:
+    """Tiny frames: one intra-op thread avoids OpenMP stalls on a loaded 2-core machine."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def talking_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 frames of 64×48 at 8 frames/s, H.264 with a 2-second AAC tone, written by PyAV."""
+    path = tmp_path_factory.mktemp("clips") / "talk.mp4"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=8)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=44100)
+        for index, frame in enumerate(moving_shapes(16, width=64, height=48)):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        tone = (0.2 * np.sin(np.arange(2 * 44100) * 2 * np.pi * 330 / 44100)).astype(np.float32)[None]
+        sound = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        sound.sample_rate, sound.pts = 44100, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    return path
+
+
+def frames_in(folder: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(path)) for path in sorted(folder.glob("frame_*.png"))]
+
+
+def test_video_keeps_frames_rate_size_and_audio(talking_clip, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(talking_clip), "-o", str(out), "--seed", "1"]) == 0
+    info = probe(out)
+    assert (info.frame_count, info.fps, info.width, info.height, info.has_audio) == (16, 8.0, 64, 48, True)
+    assert len(list(read_frames(out))) == 16
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+    record = json.loads((tmp_path / "out.mp4.json").read_text())
+    assert (record["preset"], record["seed"], record["frames"]) == ("video", 1, 16)
+    err = capsys.readouterr().err
+    assert f"wrote {out}" in err
+    assert "16/16" in err and "frame" in err  # the bar knew the container's frame count
+
+
+@pytest.mark.parametrize("name", ["in.mov", "in.mkv", "in.avi", "in.webp"])
+def test_other_containers_and_animated_webp(name, tmp_path):
+    frames = list(moving_shapes(6, width=32, height=24))
+    source = tmp_path / name
+    if source.suffix == ".webp":
+        images = [Image.fromarray(frame) for frame in frames]
+        images[0].save(source, save_all=True, append_images=images[1:], duration=100, loop=0, lossless=True)
+    else:
+        with av.open(str(source), "w") as container:
+            stream = container.add_stream("mpeg4" if source.suffix == ".avi" else "libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+            for index, frame in enumerate(frames):
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                picture.pts = index
+                container.mux(stream.encode(picture))
+            container.mux(stream.encode(None))
+    assert main(["video", str(source), "-o", str(tmp_path / "out.webp")]) == 0
+    info = probe(tmp_path / "out.webp")
+    assert (info.frame_count, info.width, info.height) == (6, 32, 24)
+    assert info.fps == pytest.approx(10.0)
+
+
+def test_size_fps_preset_and_set_flags(talking_clip, tmp_path):
+    out = tmp_path / "small.gif"
+    argv = [str(talking_clip), "-o", str(out), "--size", "32", "--fps", "5", "--preset", "glow", "--set", "frame_blend=0.5"]
+    assert main(["video", *argv]) == 0
+    info = probe(out)
+    assert (info.frame_count, info.width, info.height) == (16, 32, 24)
+    assert info.fps == pytest.approx(5.0)
+    config = json.loads((tmp_path / "small.gif.json").read_text())["config"]
+    assert (config["size"], config["frame_blend"], config["fps"]) == (32, 0.5, 5.0)
+
+
+def test_photo_presets_keep_the_frame_size(talking_clip, tmp_path):
+    assert main(["video", str(talking_clip), "-o", f"{tmp_path}/frames/", "--preset", "melt", "--no-audio"]) == 0
+    assert frames_in(tmp_path / "frames")[0].shape == (48, 64, 3)
+
+
+def test_sidecar_renders_the_same_frames_again(talking_clip, tmp_path):
+    first, again = f"{tmp_path}/first/", f"{tmp_path}/again/"
+    assert main(["video", str(talking_clip), "-o", first, "--preset", "melt", "--seed", "9"]) == 0
+    assert main(["video", str(talking_clip), "-o", again, "--config", f"{tmp_path}/first.json"]) == 0
+    record = json.loads((tmp_path / "again.json").read_text())
+    assert (record["preset"], record["seed"]) == ("melt", 9)
+    one, two = frames_in(tmp_path / "first"), frames_in(tmp_path / "again")
+    assert len(one) == 16 and all(np.array_equal(a, b) for a, b in zip(one, two))
+
+
+def test_truncated_input_warns_in_one_line_and_keeps_its_frames(tmp_path, capsys):
+    source = tmp_path / "full.mp4"
+    rng = np.random.default_rng(1)
+    with av.open(str(source), "w", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for index in range(30):
+            picture = av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8), format="rgb24")
+            picture.pts = index
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+    half = tmp_path / "half.mp4"
+    half.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    assert main(["video", str(half), "-o", f"{tmp_path}/frames/"]) == 0
+    warning = [line for line in re.split(r"[\r\n]", capsys.readouterr().err) if "warning" in line]
+    count = len(frames_in(tmp_path / "frames"))
+    assert 0 < count < 30
+    assert warning == [f"peronamalik: warning: {half} looks truncated or corrupt; read the {count} frames it holds"]
+
+
+def test_webcam_without_display_or_camera_fails_in_one_line(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    code = main(["video", "--webcam", "-o", str(tmp_path / "live.mp4")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no display/GUI available" in err or "no camera available" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}", "-o", "{out}"], "does not exist"),
+        (["{junk}", "-o", "{out}"], "cannot read"),
+        (["{clip}", "-o", "{tmp}/out.avi"], "unknown extension"),
+        (["{clip}", "-o", "{out}", "--set", "k=-1"], "k must be > 0"),
+        (["{clip}", "-o", "{out}", "--set", "nope=1"], "unknown config field"),
+        (["{clip}", "-o", "{out}", "--size", "3"], "size must be >= 8"),
+        (["{clip}", "-o", "{out}", "--fps", "0"], "fps must be"),
+        (["{clip}", "-o", "{out}", "--device", "cuda:7"], "device"),
+        (["-o", "{out}"], "give either INPUT or --webcam"),
+        (["{clip}", "--webcam", "1"], "give either INPUT or --webcam"),
+        (["{tmp}", "-o", "{out}"], "is a directory"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(talking_clip, tmp_path, capsys, args, message):
+    junk = tmp_path / "junk.mov"
+    junk.write_bytes(b"moov" * 50)
+    names = dict(missing=tmp_path / "missing.mp4", junk=junk, clip=talking_clip, out=tmp_path / "out.mp4", tmp=tmp_path)
+    code = main(["video", *(arg.format(**names) for arg in args)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mov"]
+
+
+def test_existing_output_is_kept_without_overwrite(talking_clip, tmp_path, capsys):
+    out = tmp_path / "out.webm"
+    out.write_bytes(b"precious")
+    assert main(["video", str(talking_clip), "-o", str(out)]) == 2
+    assert out.read_bytes() == b"precious" and "exists" in capsys.readouterr().err
+    assert main(["video", str(talking_clip), "-o", str(out), "--overwrite"]) == 0
+    assert probe(out).frame_count == 16 and probe(out).has_audio
