@@ -9,10 +9,17 @@ from peronamalik.art.config import load_config_file
 @pytest.mark.parametrize("suffix", [".json", ".toml"])
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_round_trip(tmp_path, suffix, preset):
-    config = preset_config(preset).replace(size=None) if suffix == ".json" else preset_config(preset)
+    config = preset_config(preset)
     path = tmp_path / f"config{suffix}"
     config.save(path)
     assert ArtConfig.from_dict(load_config_file(path)) == config
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_round_trip_keeps_size_none(tmp_path, suffix):
+    config = preset_config("glow").replace(size=None)
+    config.save(tmp_path / f"c{suffix}")
+    assert ArtConfig.from_dict(load_config_file(tmp_path / f"c{suffix}")).size is None
 
 
 def test_with_setting_coerces_types():

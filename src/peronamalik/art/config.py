@@ -38,7 +38,7 @@ class ArtConfig:
     every : int
         A frame is taken after every ``every``-th iteration (iteration 0 included).
     size : int or None
-        Longer side the input is resized to (None keeps the input's size).
+        Longer side the input is resized to (None, or 0 in files, keeps the input's size).
     fps : float
         Frame rate of the written animation.
     conductance : str
@@ -107,6 +107,8 @@ class ArtConfig:
     def __post_init__(self) -> None:
         _check_int("iterations", self.iterations, minimum=0)
         _check_int("every", self.every, minimum=1)
+        if self.size == 0 and not isinstance(self.size, bool):
+            object.__setattr__(self, "size", None)  # TOML has no null: 0 stands for None
         if self.size is not None:
             _check_int("size", self.size, minimum=8)
         _check_real("fps", self.fps, positive=True)
@@ -185,7 +187,7 @@ class ArtConfig:
         """Write the config as JSON or TOML, by the file's extension."""
         path = Path(path)
         if path.suffix.lower() == ".toml":
-            path.write_text(tomli_w.dumps({k: v for k, v in self.to_dict().items() if v is not None}))
+            path.write_text(tomli_w.dumps({k: 0 if v is None else v for k, v in self.to_dict().items()}))
         else:
             path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
