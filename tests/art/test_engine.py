@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
+from peronamalik.art import LearnedDiffusion, animate, preset_config
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 
