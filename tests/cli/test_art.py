@@ -130,5 +130,5 @@ def test_existing_output_is_kept_without_overwrite(tmp_path):
     result = run_cli(*FAST, cwd=tmp_path)
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert target.read_bytes() == b"precious"
-    assert run_cli(*FAST, "--overwrite", cwd=tmp_path).returncode == 0
+    assert run_cli(*FAST, "--overwrite", "--dither", cwd=tmp_path).returncode == 0
     assert len(gif_frames(target)) == 4

@@ -167,6 +167,7 @@ def render(
     callback: Callback | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    dither: bool = False,
     **overrides: Any,
 ) -> Path:
     """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
@@ -174,7 +175,8 @@ def render(
     The kind follows the extension: .gif, .webp, .mp4, .webm, .png (last frame) or a
     directory of numbered PNG frames.  Written to a temporary file beside the target and
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
-    far are written and :class:`RenderInterrupted` is raised.  Returns the output path.
+    far are written and :class:`RenderInterrupted` is raised.  ``dither``: Floyd-Steinberg
+    dithering of GIF frames.  Returns the output path.
     """
     from peronamalik.io.animation import check_output
 
@@ -188,7 +190,8 @@ def render(
             if callback is not None:
                 callback(iteration, engine, refreshed)
 
-        return write_stream(frames_from(source, spec, tick), output, spec, source, overwrite=overwrite)
+        frames = frames_from(source, spec, tick)
+        return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither)
 
 
 def write_stream(
@@ -199,6 +202,7 @@ def write_stream(
     *,
     audio_from: Path | None = None,
     overwrite: bool = False,
+    dither: bool = False,
 ) -> Path:
     """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json``.
 
@@ -211,7 +215,9 @@ def write_stream(
 
     written, target = 0, Path(output)
     try:
-        with open_frame_writer(output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from) as writer:
+        with open_frame_writer(
+            output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither
+        ) as writer:
             target = writer.path
             for frame in frames:
                 writer.write(frame)

@@ -61,11 +61,12 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
 @click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
+@click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def art(
     input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
-    config_file: Path | None, overwrite: bool,
+    config_file: Path | None, dither: bool, overwrite: bool,
 ) -> None:
     """Turn a photo (default: the bundled sample) into a looping "on drugs" animation."""
     config, recorded = resolve_settings(
@@ -77,7 +78,7 @@ def art(
     try:
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
-            seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=True,
+            seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=True, dither=dither,
         )
     except RenderInterrupted as stop:
         click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
