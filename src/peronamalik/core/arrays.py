@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,8 @@ def to_float_tensor(
     """Validate ``image`` and return it as a float tensor (float64 kept, else float32).
 
     Integers are mapped to [0, 1] by their dtype's range; floats are used as they are.
-    The input is never modified (a copy is made whenever the dtype or device changes, and
-    callers never write in place).
+    The result may share memory with the input: callers never write to it in place, and
+    copy before handing back a result that is still the input's buffer.
     """
     if isinstance(image, np.ndarray):
         if image.ndim == 0:  # checked first: np.ascontiguousarray would make it 1-d
@@ -84,13 +85,10 @@ def to_float_tensor(
         raise ValueError(f"{name} must have at least one axis, got a 0-d scalar")
     if tensor.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
-    if not bool(torch.isfinite(tensor).all()):
+    low, high = torch.aminmax(tensor.detach())  # one pass, no temporaries; NaN propagates
+    if not (math.isfinite(float(low)) and math.isfinite(float(high))):
         raise ValueError(f"{name} contains NaN or infinite values")
-    result = tensor.to(resolve_device(device, origin.device))
-    if origin.was_numpy and result.device.type == "cpu" and np.may_share_memory(result.numpy(), image):
-        # never hand the caller's own buffer back (iterations=0 returns the state as it is)
-        result = result.clone()
-    return result, origin
+    return tensor.to(resolve_device(device, origin.device)), origin
 
 
 def restore(result: torch.Tensor, origin: Origin) -> ArrayLike:

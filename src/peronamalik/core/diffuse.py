@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from tqdm.auto import trange
 
+from peronamalik.core import fused
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
 from peronamalik.core.kappa import robust_gradient_scale
@@ -76,8 +77,6 @@ def stable_dt(
     """
     spacing = normalize_spacing(spacing, spatial_ndim)
     g_max = 1.0 if diffusivity == "inv" else max_conductance(diffusivity, float(kappa))
-    if g_max == 0:
-        return math.inf
     if scheme == "seed":
         return 1.0 / (4.0 * g_max * mixed_channels)
     return 1.0 / (g_max * flux_stability_sum(neighbour_offsets(scheme, spatial_ndim), spacing))
@@ -153,7 +152,7 @@ def run_diffusion(
         spatial_ndim=spatial_ndim,
         spacing=spacing,
         diffusivity=diffusivity,
-        kappa=float(kappa),
+        kappa=float(kappa.detach()) if isinstance(kappa, torch.Tensor) else kappa,
         mixed_channels=u.shape[1] if coupled else 1,
     )
     if dt is None:
@@ -162,6 +161,21 @@ def run_diffusion(
         raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
     elif dt > limit * (1 + 1e-9):
         raise ValueError(f"dt={dt} is above the stable limit {limit:.6g} of scheme={scheme!r} here")
+    if fused.eligible(
+        u, scheme=scheme, diffusivity=diffusivity, kappa=kappa, sigma=sigma, coupled=coupled
+    ) and fused.ready(u.numel(), iterations):
+        # the same steps, fused into one C kernel (core/kernels/flux.c); see core/fused.py
+        return fused.run_flux(
+            u,
+            iterations=iterations,
+            kappa=kappa,
+            dt=float(dt),
+            diffusivity=diffusivity,
+            spacing=spacing,
+            coupled=bool(coupled),
+            scheme=scheme,
+            progress=progress,
+        )
     step = make_step(
         scheme,
         channels=u.shape[1],
@@ -268,4 +282,6 @@ def diffuse(
         sigma=sigma,
         progress=progress,
     )
+    if result.data_ptr() == u.data_ptr():  # iterations=0: never hand back the input's own buffer
+        result = result.clone()
     return restore(from_internal_layout(result, channel_axis, tensor.ndim), origin)

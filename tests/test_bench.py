@@ -1,0 +1,110 @@
+"""Issue 4: the benchmark runs end to end (tiny quick mode); no timing thresholds here."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from peronamalik import bench
+from peronamalik.cli import main
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    lines: list[str] = []
+    result = bench.main(quick=True, echo=lines.append)
+    result["table"] = "\n".join(lines)
+    return result
+
+
+def test_every_registered_case_has_a_row(report) -> None:
+    names = [r["name"] for r in report["results"]]
+    quick_cases = [c.name for c in bench.REGISTRY.values() if c.quick]
+    assert names == quick_cases
+    for name in names:
+        assert name in report["table"]
+    for expected in ("reference", "fused", "medpy", "SimpleITK", "OpenCV"):
+        assert any(expected in n for n in names)
+
+
+def test_numbers_are_positive(report) -> None:
+    for row in report["results"]:
+        if row["skipped"]:  # a peer not installed here: says why
+            assert row["peer"] and row["skipped"]
+            continue
+        assert row["rate"] > 0 and row["seconds"] > 0 and row["runs"] >= 1
+        assert row["peak_bytes"] is not None and row["peak_bytes"] >= 0
+        assert row["image_bytes"] > 0
+        for ratio in row["ratios"].values():
+            assert ratio > 0
+    ours = next(r for r in report["results"] if r["name"] == "peronamalik fused (C kernel)")
+    assert "reference" in ours["ratios"]
+    if not any(r["skipped"] for r in report["results"] if r["peer"] == "medpy"):
+        assert "medpy" in ours["ratios"]
+
+
+def test_table_lists_rates_ratios_and_memory(report) -> None:
+    table = report["table"]
+    header = next(line for line in table.splitlines() if line.startswith("case"))
+    for column in ("Mpix·it/s", "× reference", "peak MiB", "peak ×img"):
+        assert column in header
+    row = next(line for line in table.splitlines() if line.startswith("peronamalik fused (C kernel)"))
+    numbers = [float(x) for x in re.findall(r"(?<![\w.])\d+\.\d+", row)]
+    assert numbers and all(n > 0 for n in numbers)
+    assert "fused kernel:" in table
+
+
+def test_registry_hook_and_split() -> None:
+    """A case added later (e.g. the learned step, the art job) shows up with its split."""
+    case = bench.Case(
+        "test hook",
+        group="extra",
+        make=lambda inputs: lambda: {"diffusion": 0.001, "encoding": 0.002},
+        pixels=lambda s: 10,
+        iterations=lambda s: 1,
+    )
+    bench.register(case)
+    try:
+        lines: list[str] = []
+        report = bench.main(quick=True, only=["test hook"], memory=False, echo=lines.append)
+    finally:
+        bench.REGISTRY.pop("test hook")
+    (row,) = report["results"]
+    assert row["rate"] > 0 and row["split"] == {"diffusion": 0.001, "encoding": 0.002}
+    assert "split of test hook: diffusion 0.001 s, encoding 0.002 s" in "\n".join(lines)
+
+
+def test_missing_peer_is_skipped_with_a_note() -> None:
+    case = bench.Case(
+        "absent peer",
+        group="extra",
+        peer="nothing",
+        requires=("no_such_module_xyz",),
+        make=lambda inputs: lambda: None,
+        pixels=lambda s: 1,
+    )
+    bench.register(case)
+    try:
+        lines: list[str] = []
+        report = bench.main(quick=True, only=["absent peer"], echo=lines.append)
+    finally:
+        bench.REGISTRY.pop("absent peer")
+    (row,) = report["results"]
+    assert row["skipped"] and "no_such_module_xyz" in row["skipped"]
+    assert "skipped" in "\n".join(lines)
+
+
+def test_cli_command(capsys, tmp_path) -> None:
+    out = tmp_path / "report.json"
+    code = main(["bench", "--quick", "--only", "fused (C", "--no-memory", "--json", str(out)])
+    assert code == 0
+    assert "peronamalik fused (C kernel)" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["results"][0]["rate"] > 0
+
+
+def test_cli_rejects_bad_options(capsys) -> None:
+    assert main(["bench", "--iterations", "0"]) == 2
+    assert "iterations" in capsys.readouterr().err
