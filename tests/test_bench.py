@@ -73,7 +73,7 @@ def test_registry_hook_and_split() -> None:
         bench.REGISTRY.pop("test hook")
     (row,) = report["results"]
     assert row["rate"] > 0 and row["split"] == {"diffusion": 0.001, "encoding": 0.002}
-    assert "split of test hook: diffusion 0.001 s, encoding 0.002 s" in "\n".join(lines)
+    assert "split of test hook: diffusion 0.001 s (33%), encoding 0.002 s (67%)" in "\n".join(lines)
 
 
 def test_missing_peer_is_skipped_with_a_note() -> None:

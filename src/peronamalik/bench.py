@@ -55,6 +55,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from peronamalik.core.threads import torch_threads
+
 Job = Callable[[], Any]
 
 
@@ -192,7 +194,7 @@ def _ours(
         s = inputs.settings
 
         def job() -> Any:
-            with fused_mode(mode), _torch_threads(threads):
+            with fused_mode(mode), torch_threads(threads):
                 return diffuse(image, iterations=s.iterations, kappa=s.kappa, **options)
 
         return job
@@ -216,19 +218,6 @@ def _core(pick: Callable[[Inputs], np.ndarray]) -> Callable[[Inputs], Job]:
         return job
 
     return make
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _medpy(pick: Callable[[Inputs], np.ndarray], dt: float) -> Callable[[Inputs], Job]:
@@ -344,6 +333,128 @@ def _register_defaults() -> None:
 
 
 _register_defaults()
+
+
+# ------------------------------------------------------------- on drugs, video -----
+
+
+def _learned_steps(mode: str, height: int, width: int) -> Callable[[Inputs], Job]:
+    """``LearnedDiffusion.step`` of the "seed" preset on an RGB picture: the seed's learned
+    step (forward, loss, backward, SGD).  ``off``: the naive eager torch path."""
+
+    def make(inputs: Inputs) -> Job:
+        from peronamalik.art import LearnedDiffusion, preset_config
+
+        array = inputs._get(f"rgb {height}x{width}", lambda rng: rng.random((1, 3, height, width), dtype=np.float32))
+        picture = torch.from_numpy(array)
+        steps = _learned_iterations(height * width)(inputs.settings)
+
+        def job() -> Any:
+            with fused_mode(mode):
+                engine = LearnedDiffusion(picture, preset_config("seed"), torch.Generator().manual_seed(0))
+                for _ in range(steps):
+                    engine.step()
+                return engine.image
+
+        return job
+
+    return make
+
+
+def _learned_iterations(pixels: int) -> Callable[[Settings], int]:
+    return lambda s: (3 if s.quick else max(20, 20_000_000 // pixels))
+
+
+def _art_job(inputs: Inputs) -> Job:
+    """The default ``peronamalik art`` job (bundled sample, "glow", its default size and
+    iterations; 60 in --quick), split into diffusion and GIF encoding."""
+    from peronamalik.art.animate import frames_from, resolve_run
+    from peronamalik.art.source import load_source, sample_array
+    from peronamalik.io.animation import open_frame_writer
+
+    spec = resolve_run(seed=0, device="cpu", iterations=_art_iterations(inputs.settings))
+    photo = inputs._get("sample photo", lambda rng: sample_array())
+    source = load_source(photo, size=spec.config.size, device=spec.device)
+
+    def job() -> dict[str, float]:
+        start = time.perf_counter()
+        frames = list(frames_from(source, spec))
+        middle = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            with open_frame_writer(os.path.join(folder, "art.gif"), fps=spec.config.fps, overwrite=False) as writer:
+                for frame in frames:
+                    writer.write(frame)
+        end = time.perf_counter()
+        return {"diffusion": middle - start, "encoding": end - middle}
+
+    return job
+
+
+def _art_iterations(s: Settings) -> int:
+    from peronamalik.art.presets import preset_config
+
+    return 60 if s.quick else preset_config("glow").iterations
+
+
+def _art_pixels(s: Settings) -> int:
+    from peronamalik.art.presets import preset_config
+    from peronamalik.art.source import load_source
+
+    return load_source(None, size=preset_config("glow").size, device=torch.device("cpu")).tensor[0, 0].numel()
+
+
+def _video(threads: int | None) -> Callable[[Inputs], Job]:
+    """``stylize_frames`` ("video" preset) over a 640×360 clip in memory: from uint8 frame in
+    to uint8 frame out, decoding and encoding excluded."""
+
+    def make(inputs: Inputs) -> Job:
+        from peronamalik.art.video import moving_shapes, stylize_frames
+
+        frames = _video_frames(inputs.settings)
+        clip = inputs._get(f"clip {frames}", lambda rng: np.stack(list(moving_shapes(frames, width=640, height=360))))
+
+        def job() -> None:
+            with torch_threads(threads):
+                for _ in stylize_frames(clip, seed=0, device="cpu"):
+                    pass
+
+        return job
+
+    return make
+
+
+def _video_frames(s: Settings) -> int:
+    return 4 if s.quick else 60
+
+
+def _register_learned() -> None:
+    for height, width, quick in ((240, 320, True), (512, 512, False), (1024, 1024, False)):
+        size = f"{width}×{height} RGB"
+        common: dict[str, Any] = {
+            "group": f"learned step {size}",
+            "pixels": lambda s, n=height * width: n,
+            "iterations": _learned_iterations(height * width),
+            "quick": quick,
+        }
+        register(
+            Case(f"naive eager learned step {size}", make=_learned_steps("off", height, width),
+                 peer="naive eager", note="seed preset, torch autograd + torch.optim", **common)
+        )
+        register(Case(f"peronamalik learned step {size}", make=_learned_steps("auto", height, width),
+                      note="seed preset, fused where eligible", **common))
+    register(
+        Case("art default job", group="art job", make=_art_job, pixels=_art_pixels, iterations=_art_iterations,
+             note="bundled sample, glow; split: diffusion vs GIF encoding")
+    )
+    for threads in (None, 1):
+        register(
+            Case(f"video 640×360{'' if threads is None else ', 1 thread'}", group="video", make=_video(threads),
+                 pixels=lambda s: 640 * 360, iterations=_video_frames,
+                 note="video preset; frames/s = Mpix·it/s ÷ 0.2304")
+        )
+
+
+_register_learned()
 
 
 # ------------------------------------------------------------------------ memory -----
@@ -624,7 +735,8 @@ def format_report(report: dict[str, Any]) -> str:
     )
     for r in results:
         if r.split:
-            parts = ", ".join(f"{k} {v:.3f} s" for k, v in r.split.items())
+            total = sum(r.split.values())
+            parts = ", ".join(f"{k} {v:.3f} s ({v / total:.0%})" for k, v in r.split.items())
             lines.append(f"split of {r.name}: {parts}")
     return "\n".join(lines)
 

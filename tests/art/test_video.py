@@ -22,13 +22,12 @@ import torch.nn.functional as F
 from peronamalik.art import RenderInterrupted, render_video, stylize_frames
 from peronamalik.art.losses import LossInputs, total_loss
 from peronamalik.art.video import (
-    measure_video_fps,
     moving_shapes,
     open_camera,
     open_window,
-    torch_threads,
     video_config,
 )
+from peronamalik.core.threads import torch_threads
 from peronamalik.io.animation import open_frame_writer
 from peronamalik.io.video import probe, read_frames
 
@@ -276,12 +275,6 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
     after_short, after_long = (int(value) for value in result.stdout.split())
     assert probe(str(long) + ".out.mp4").frame_count == 600
     assert after_long - after_short < 25 * 1024, (after_short, after_long)
-
-
-def test_measure_video_fps_reports_a_rate():
-    assert measure_video_fps(width=32, height=18, frames=3, warmup=1, device="cpu") > 0
-    with pytest.raises(ValueError, match="frames must be an integer >= 1"):
-        measure_video_fps(frames=0)
 
 
 def test_no_camera_and_no_display_fail_clearly():

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from peronamalik.art.video import moving_shapes, torch_threads
+from peronamalik.art.video import moving_shapes
 from peronamalik.cli import main
+from peronamalik.core.threads import torch_threads
 from peronamalik.io.video import probe, read_frames
 
 

@@ -7,6 +7,6 @@ from peronamalik.art.presets import PRESETS, preset_config
 
 __all__ = ["PRESETS", "ArtConfig", "LearnedDiffusion", "RenderInterrupted", "animate", "preset_config", "render"]
 
-from peronamalik.art.video import measure_video_fps, render_video, stylize_frames  # noqa: E402
+from peronamalik.art.video import render_video, stylize_frames  # noqa: E402
 
-__all__ += ["measure_video_fps", "render_video", "stylize_frames"]
+__all__ += ["render_video", "stylize_frames"]

@@ -26,9 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -416,52 +414,3 @@ def moving_shapes(count: int, *, width: int = 640, height: int = 360) -> Iterato
         left, top = (width - 1 - index * 5) % width, (index * 3) % height
         frame[top : top + side, left : left + side] = (30, 60, 230)
         yield frame
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` intra-op CPU threads (None: leave it), then restore.
-
-    One thread is often faster for small frames or on a loaded machine, where OpenMP's
-    workers wait on each other.
-    """
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def measure_video_fps(
-    *,
-    width: int = 640,
-    height: int = 360,
-    frames: int = 40,
-    warmup: int = 5,
-    preset: str = VIDEO_PRESET,
-    device: str | torch.device | None = None,
-    threads: int | None = None,
-    seed: int = 0,
-) -> float:
-    r"""Frames per second of :func:`stylize_frames` on a ``width×height`` synthetic clip.
-
-    :math:`\mathrm{fps} = \mathrm{frames} / t`, with ``t`` the wall time of ``frames``
-    frames after ``warmup`` untimed ones (first calls are slow), from the uint8 frame in
-    memory to the uint8 frame out (which synchronises a GPU); decoding and encoding are
-    not included.  ``threads``: CPU threads (see :func:`torch_threads`).  The benchmark
-    table reports it at 640×360.
-    """
-    for name, value, least in (("frames", frames, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    clip = list(moving_shapes(frames + warmup, width=width, height=height))
-    with torch_threads(threads):
-        stream = stylize_frames(iter(clip), preset=preset, device=device, seed=seed)
-        for _ in range(warmup):
-            next(stream)
-        start = time.perf_counter()
-        for _ in stream:
-            pass
-        return frames / (time.perf_counter() - start)
