@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from peronamalik.art import fused_step
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
 from peronamalik.core.diffusivity import resolve_diffusivity
@@ -45,6 +46,7 @@ class LearnedDiffusion:
         )
         self.lr = config.lr
         self.kernel = nn.Parameter(self.laplacian.clone())
+        self._fused: object = None  # the fused CPU step's state (art/fused_step.py)
         self.reset_operator()
 
     def reset_operator(self) -> None:
@@ -75,9 +77,18 @@ class LearnedDiffusion:
         return loss.detach()
 
     def step(self, target: torch.Tensor | None = None) -> torch.Tensor:
-        """Diffuse the current image once and train K on it; returns the new image."""
+        """Diffuse the current image once and train K on it; returns the new image.
+
+        Runs as one fused C call where :mod:`peronamalik.art.fused_step` covers the
+        configuration (same result to float32 rounding), else as the readable torch below.
+        """
+        target = self.original if target is None else target
+        fused = fused_step.learned_step(self, target)
+        if fused is not None:
+            self.image = fused
+            return fused
         image, response = self.diffuse(self.image.detach())
-        self.learn(image, response, self.original if target is None else target)
+        self.learn(image, response, target)
         self.image = image.detach()
         return self.image
 

@@ -1,0 +1,515 @@
+/*
+ * Fused CPU kernel of the learned ("on drugs") step (see art/fused_step.py).
+ *
+ * The readable reference is peronamalik.art.engine.LearnedDiffusion.step: one seed step
+ * (core.schemes.seed_step), the weighted loss of art/losses.py, autograd back to the
+ * operator K, and one torch.optim step.  This file does all of it in one call and one pass
+ * over the image, for one float32 image of C channels, H rows, W columns:
+ *
+ *     L = K * reflect_pad(I)                      (conv2d, G groups: G = 1 "full", G = C
+ *                                                  "per-channel"; 3x3 or 5x5)
+ *     s = (|L| / kd)^2,  c = g(s)                 (exp, rational, tukey as diffusivity.py;
+ *                                                  kd = kappa, or kappa*sqrt(2) for tukey)
+ *     u = I + (dt L) c,  I' = clamp(u, 0, 1)
+ *     loss = scale * (w_f sum (I' - I0)^2 + w_e sum |L| + w_n sum I'^2)    (scale 1 or 1/n)
+ *
+ * and the gradient derived by hand (what autograd computes):
+ *
+ *     dloss/dI' = scale * (2 w_f (I' - I0) + 2 w_n I')
+ *     dI'/du    = 1 where 0 <= u <= 1 (torch's clamp passes the gradient at the bounds), else 0
+ *     du/dL     = dt (c + |L| g'(|L|))            exp: c (1 - 2s); rational: c (1 - 2 s c);
+ *                                                  tukey: (1 - s) (0.5 (1 - s) - 2 s) if s <= 1
+ *     dL        = dloss/dI' dI'/du du/dL + scale w_e sign(L)        (sign(0) = 0, as abs')
+ *     dK[o,i,a,b] = sum_p dL[o,p] pad(I)[i, p + (a,b)]
+ *
+ * then the optimizer step on K with torch's formulas (SGD with momentum, dampening,
+ * Nesterov, weight decay, maximize; Adam without amsgrad), in float32 like torch.
+ *
+ * Layout of the work: the image is cut into bands of 8 rows; a band keeps a ring of ks
+ * reflection-padded rows per channel, and for each row computes L (register-blocked: up
+ * to 3 output channels x 4 vectors of pixels, each input tap loaded once for all of
+ * them), then the pointwise part (exp etc., one vectorised loop), then accumulates dK
+ * (register-blocked: up to 3 outputs x up to 13 taps, each dL and tap vector loaded once;
+ * float vectors per band, summed into double at the band's end).  Bands run in parallel
+ * (OpenMP, dynamic schedule); their partial sums are added in band order afterwards, so
+ * the result does not depend on the number of threads.  Loss sums: float per row, double
+ * per band and after.  Compared with the reference, only the order of the sums differs
+ * (conv2d's, autograd's, torch.sum's): the results agree to float32 rounding.
+ *
+ * Build: gcc -O3 -march=native -fopenmp -fno-math-errno -fno-trapping-math; no
+ * -ffast-math (it would link crtfastmath.o, which sets FTZ/DAZ for the whole process).
+ * GCC's vector extensions (one register wide: 16 floats with AVX-512, 8 with AVX, 4
+ * otherwise) keep it portable C (GCC or clang).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PM_ABI_VERSION 1
+
+int pm_abi_version(void) { return PM_ABI_VERSION; }
+
+enum { G_EXP = 0, G_RATIONAL = 1, G_TUKEY = 2 };
+enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
+
+/* Indices into the pointer, dimension and parameter arrays of pm_learned_step_f32. */
+enum { P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUNT };
+enum { D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_COUNT };
+enum {
+    Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE,
+    Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST,
+    Q_LOSS = 16, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_COUNT
+};
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Vectors of the machine's width; block sizes such that a block's accumulators stay in
+ * registers (32 vector registers with AVX-512 or on AArch64, 16 elsewhere). */
+#if defined(__AVX512F__)
+#define VL 16
+#define NREG 32
+#elif defined(__AVX__)
+#define VL 8
+#define NREG 16
+#elif defined(__aarch64__)
+#define VL 4
+#define NREG 32
+#else
+#define VL 4
+#define NREG 16
+#endif
+#define XB (NREG >= 32 ? 4 : 2) /* vectors per forward block */
+#define ROW_ALIGN 64            /* floats: L and dL rows are whole forward blocks */
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef float vfu __attribute__((vector_size(VL * 4), aligned(4), __may_alias__));
+
+ALWAYS_INLINE vf ldu(const float *p) { return *(const vfu *)p; }
+ALWAYS_INLINE vf lda(const float *p) { return *(const vf *)p; }
+ALWAYS_INLINE void sta(float *p, vf v) { *(vf *)p = v; }
+/* x in every lane: x - 0 is x exactly, so this folds to one broadcast ((vf){0} + x would
+ * not: -0 + 0 is +0, and a loop over lanes becomes VL inserts) */
+ALWAYS_INLINE vf splat(float x) { return x - (vf){0}; }
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+/* ----------------------------------------------------------------- arithmetic ------- */
+
+/* a / b, correctly rounded, from rb = RN(1/b): a multiply and two fused multiply-adds
+ * (Markstein) instead of a division; as in kernels/flux.c. */
+ALWAYS_INLINE float div_exact(float a, float b, float rb) {
+    const float q = a * rb;
+    const float e = __builtin_fmaf(-q, b, a);
+    return __builtin_fmaf(e, rb, q);
+}
+
+/* e^-s for 0 <= s < 80 (SLEEF's 1-ulp expf: Cody-Waite reduction by ln 2, degree-7
+ * polynomial, 2^n from the shifter's low mantissa bits); as in kernels/flux.c.  The caller
+ * maps s >= 80 to 0. */
+ALWAYS_INLINE float exp_neg(float s) {
+    const float x = -s;
+    const float shifter = 12582912.0f;
+    const float t = __builtin_fmaf(x, 1.442695040888963407359924681001892137426645954152985934135449406931f,
+                                   shifter);
+    const float qf = t - shifter;
+    float r = __builtin_fmaf(qf, -0.693145751953125f, x);
+    r = __builtin_fmaf(qf, -1.428606765330187045e-06f, r);
+    float u = 0.000198527617612853646278381f;
+    u = __builtin_fmaf(u, r, 0.00139304355252534151077271f);
+    u = __builtin_fmaf(u, r, 0.00833336077630519866943359f);
+    u = __builtin_fmaf(u, r, 0.0416664853692054748535156f);
+    u = __builtin_fmaf(u, r, 0.166666671633720397949219f);
+    u = __builtin_fmaf(u, r, 0.5f);
+    u = 1.0f + __builtin_fmaf(r * r, u, r);
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << 23) + (127u << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return u * scale;
+}
+
+/* ------------------------------------------------------------------ geometry -------- */
+
+typedef struct {
+    const float *img, *target;
+    float *out;
+    int64_t C, H, W, ks, r, G, cin, ntap;  /* ntap = cin*ks*ks taps per output channel */
+    int64_t nk;                            /* elements of K: C * ntap */
+    int64_t stride;                        /* floats per padded row */
+    int64_t lw;                            /* floats per L / dL row (multiple of ROW_ALIGN) */
+    int kind;
+    float kd, dt, wf2, we, wn2;            /* wf2 = 2 w_f scale, we = w_e scale, wn2 = 2 w_n scale */
+    const float *K;
+} geom;
+
+typedef struct {
+    float *ring;        /* C x ks padded rows */
+    float *L, *dL;      /* C rows of lw floats each */
+    vf *part;           /* nk float vectors: dK partial sums of the band */
+    const float **tap;  /* C*ks*ks row pointers of the current row */
+} work;
+
+static int64_t reflect(int64_t i, int64_t n) {
+    if (i < 0) return -i;
+    if (i >= n) return 2 * (n - 1) - i;
+    return i;
+}
+
+ALWAYS_INLINE float *ring_row(const geom *g, const work *w, int64_t ch, int64_t y) {
+    const int64_t slot = ((y % g->ks) + g->ks) % g->ks;
+    return w->ring + (ch * g->ks + slot) * g->stride;
+}
+
+/* Padded row y (-r <= y < H + r) of every channel into its ring slot. */
+static void load_row(const geom *g, work *w, int64_t y) {
+    const int64_t src_y = reflect(y, g->H), W = g->W, r = g->r;
+    for (int64_t ch = 0; ch < g->C; ch++) {
+        float *dst = ring_row(g, w, ch, y);
+        const float *src = g->img + (ch * g->H + src_y) * W;
+        memcpy(dst + r, src, (size_t)W * sizeof(float));
+        for (int64_t j = 1; j <= r; j++) {
+            dst[r - j] = src[j];
+            dst[r + W - 1 + j] = src[W - 1 - j];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------- forward -------- */
+
+/* out[o][x .. x+64) = sum_t w[o*nt + t] * tap[t][x .. x+64), o < NO */
+ALWAYS_INLINE void fwd_block(const int NO, int64_t nt, const float *const *tap, const float *w,
+                             float *const *out, int64_t x) {
+    vf acc[3][XB];
+    for (int o = 0; o < NO; o++)
+        for (int j = 0; j < XB; j++) acc[o][j] = (vf){0};
+    for (int64_t t = 0; t < nt; t++) {
+        const float *s = tap[t] + x;
+        vf v[XB];
+        for (int j = 0; j < XB; j++) v[j] = ldu(s + j * VL);
+        for (int o = 0; o < NO; o++) {
+            const vf k = splat(w[o * nt + t]);
+            for (int j = 0; j < XB; j++) acc[o][j] += k * v[j];
+        }
+    }
+    for (int o = 0; o < NO; o++)
+        for (int j = 0; j < XB; j++) sta(out[o] + x + j * VL, acc[o][j]);
+}
+
+static void fwd_rows(const int NO, int64_t nt, const float *const *tap, const float *w,
+                     float *const *out, int64_t lw) {
+    switch (NO) {
+    case 1: for (int64_t x = 0; x < lw; x += XB * VL) fwd_block(1, nt, tap, w, out, x); break;
+    case 2: for (int64_t x = 0; x < lw; x += XB * VL) fwd_block(2, nt, tap, w, out, x); break;
+    default: for (int64_t x = 0; x < lw; x += XB * VL) fwd_block(3, nt, tap, w, out, x); break;
+    }
+}
+
+/* ----------------------------------------------------------------- pointwise -------- */
+
+/* One row of one channel: I' into out, dL, and the row's loss sums. */
+ALWAYS_INLINE void point_row(const geom *g, const int kind, const float *restrict L,
+                             const float *restrict in, const float *restrict tgt,
+                             float *restrict out, float *restrict dL, double *sums) {
+    const float kd = g->kd, rkd = 1.0f / kd, dt = g->dt, wf2 = g->wf2, we = g->we, wn2 = g->wn2;
+    float sf = 0.0f, se = 0.0f, sn = 0.0f;
+    #pragma omp simd reduction(+ : sf, se, sn)
+    for (int64_t x = 0; x < g->W; x++) {
+        const float l = L[x];
+        const float a = fabsf(l);
+        const float q = div_exact(a, kd, rkd); /* = a / kd, as torch divides */
+        const float s = q * q;
+        float c, dc;
+        if (kind == G_EXP) {
+            c = s < 80.0f ? exp_neg(s) : 0.0f;
+            dc = c * (1.0f - 2.0f * s);
+        } else if (kind == G_RATIONAL) {
+            c = 1.0f / (1.0f + s);
+            dc = c * (1.0f - 2.0f * s * c);
+        } else {
+            const float m = 1.0f - s;
+            c = s <= 1.0f ? 0.5f * (m * m) : 0.0f;
+            dc = s <= 1.0f ? m * (0.5f * m - 2.0f * s) : 0.0f;
+        }
+        const float u = in[x] + (dt * l) * c;
+        /* clamp(u, 0, 1) in the form of x86's max/min (a NaN u stays NaN, as in torch) */
+        const float lo = 0.0f > u ? 0.0f : u;
+        const float v = 1.0f < lo ? 1.0f : lo;
+        out[x] = v;
+        const float d = v - tgt[x];
+        sf += d * d;
+        se += a;
+        sn += v * v;
+        const float gv = wf2 * d + wn2 * v;
+        const float gu = v == u ? gv : 0.0f; /* 0 <= u <= 1 (bounds included, as torch) */
+        const float ge = a > 0.0f ? __builtin_copysignf(we, l) : 0.0f; /* we * sign(l) */
+        dL[x] = gu * dt * dc + ge;
+    }
+    sums[0] += sf;
+    sums[1] += se;
+    sums[2] += sn;
+}
+
+/* ------------------------------------------------------------------ backward -------- */
+
+/* part[o*pstride + t] += sum_x dl[o][x] * tap[t][x] over the row, o < NO, t < TB */
+ALWAYS_INLINE void bwd_block(const int NO, const int TB, const float *const *dl,
+                             const float *const *tap, vf *part, int64_t pstride, int64_t xend) {
+    vf acc[3][13];
+    for (int o = 0; o < NO; o++)
+        for (int t = 0; t < TB; t++) acc[o][t] = (vf){0};
+    for (int64_t x = 0; x < xend; x += VL) {
+        vf d[3];
+        for (int o = 0; o < NO; o++) d[o] = lda(dl[o] + x);
+        for (int t = 0; t < TB; t++) {
+            const vf v = ldu(tap[t] + x);
+            for (int o = 0; o < NO; o++) acc[o][t] += d[o] * v;
+        }
+    }
+    for (int o = 0; o < NO; o++)
+        for (int t = 0; t < TB; t++) part[o * pstride + t] += acc[o][t];
+}
+
+#define BWD_CASE(no, tb) case (no) * 16 + (tb): bwd_block(no, tb, dl, tap, part, pstride, xend); break;
+#define BWD_CASES(no) \
+    BWD_CASE(no, 1) BWD_CASE(no, 2) BWD_CASE(no, 3) BWD_CASE(no, 4) BWD_CASE(no, 5) \
+    BWD_CASE(no, 6) BWD_CASE(no, 7) BWD_CASE(no, 8) BWD_CASE(no, 9) BWD_CASE(no, 10) \
+    BWD_CASE(no, 11) BWD_CASE(no, 12) BWD_CASE(no, 13)
+
+static void bwd_dispatch(int NO, int TB, const float *const *dl, const float *const *tap, vf *part,
+                         int64_t pstride, int64_t xend) {
+    switch (NO * 16 + TB) {
+        BWD_CASES(1)
+        BWD_CASES(2)
+        BWD_CASES(3)
+    default: break;
+    }
+}
+
+/* Most taps per block for NO outputs: NO*TB accumulators, NO + 1 more registers. */
+static int max_taps(int NO) {
+    const int tb = (NREG - 6) / NO;
+    return tb < 1 ? 1 : tb > 13 ? 13 : tb;
+}
+
+/* ---------------------------------------------------------------------- band -------- */
+
+static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *band_out) {
+    const int64_t C = g->C, ks = g->ks, r = g->r, H = g->H, W = g->W;
+    const int64_t ntap = g->ntap, cout = C / g->G, lw = g->lw;
+    const int64_t xend = round_up(W, VL);
+    double sums[3] = {0.0, 0.0, 0.0};
+    memset(w->part, 0, (size_t)g->nk * sizeof(vf));
+    for (int64_t y = y0 - r; y < y0 + r; y++) load_row(g, w, y);
+    for (int64_t y = y0; y < y1; y++) {
+        load_row(g, w, y + r);
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t a = 0; a < ks; a++) {
+                const float *row = ring_row(g, w, ch, y + a - r);
+                for (int64_t b = 0; b < ks; b++) w->tap[(ch * ks + a) * ks + b] = row + b;
+            }
+        for (int64_t grp = 0; grp < g->G; grp++) {
+            const float *const *tap = w->tap + grp * ntap;  /* the group's cin input channels */
+            for (int64_t o0 = 0; o0 < cout; o0 += 3) {
+                const int NO = (int)(cout - o0 < 3 ? cout - o0 : 3);
+                const int64_t o = grp * cout + o0;
+                float *outs[3] = {w->L + o * lw, w->L + (o + 1) * lw, w->L + (o + 2) * lw};
+                fwd_rows(NO, ntap, tap, g->K + o * ntap, outs, lw);
+            }
+        }
+        for (int64_t o = 0; o < C; o++) {
+            const int64_t off = (o * H + y) * W;
+            float *L = w->L + o * lw, *dL = w->dL + o * lw;
+            const float *in = g->img + off, *tgt = g->target + off;
+            float *out = g->out + off;
+            if (g->kind == G_EXP) point_row(g, G_EXP, L, in, tgt, out, dL, sums);
+            else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, L, in, tgt, out, dL, sums);
+            else point_row(g, G_TUKEY, L, in, tgt, out, dL, sums);
+        }
+        for (int64_t grp = 0; grp < g->G; grp++) {
+            const float *const *tap = w->tap + grp * ntap;
+            for (int64_t o0 = 0; o0 < cout; o0 += 3) {
+                const int NO = (int)(cout - o0 < 3 ? cout - o0 : 3);
+                const int64_t o = grp * cout + o0;
+                const float *dl[3] = {w->dL + o * lw, w->dL + (o + 1) * lw, w->dL + (o + 2) * lw};
+                const int64_t nblocks = (ntap + max_taps(NO) - 1) / max_taps(NO);
+                const int64_t tb = (ntap + nblocks - 1) / nblocks;
+                for (int64_t t0 = 0; t0 < ntap; t0 += tb) {
+                    const int TB = (int)(ntap - t0 < tb ? ntap - t0 : tb);
+                    bwd_dispatch(NO, TB, dl, tap + t0, w->part + o * ntap + t0, ntap, xend);
+                }
+            }
+        }
+    }
+    for (int64_t k = 0; k < g->nk; k++) {
+        double s = 0.0;
+        for (int j = 0; j < VL; j++) s += (double)w->part[k][j];
+        band_out[k] = s;
+    }
+    band_out[g->nk + 0] = sums[0];
+    band_out[g->nk + 1] = sums[1];
+    band_out[g->nk + 2] = sums[2];
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = aligned_alloc(64, round_up((int64_t)bytes, 64));
+    if (p) memset(p, 0, round_up((int64_t)bytes, 64));
+    return p;
+}
+
+static int work_alloc(const geom *g, work *w) {
+    w->ring = alloc64((size_t)(g->C * g->ks * g->stride) * sizeof(float));
+    w->L = alloc64((size_t)(g->C * g->lw) * sizeof(float));
+    w->dL = alloc64((size_t)(g->C * g->lw) * sizeof(float));
+    w->part = alloc64((size_t)g->nk * sizeof(vf));
+    w->tap = malloc((size_t)(g->C * g->ks * g->ks) * sizeof(float *));
+    return w->ring && w->L && w->dL && w->part && w->tap;
+}
+
+static void work_free(work *w) {
+    free(w->ring);
+    free(w->L);
+    free(w->dL);
+    free(w->part);
+    free(w->tap);
+}
+
+/* ----------------------------------------------------------------- optimizer -------- */
+
+/* torch.optim.SGD's single-tensor step (float32 arithmetic, the same order). */
+static void sgd_step(float *p, const float *grad, float *buf, int64_t n, const double *q) {
+    const float lr = (float)q[Q_LR], wd = (float)q[Q_WD], mom = (float)q[Q_MOM];
+    const float keep = (float)(1.0 - q[Q_DAMP]);
+    const int nesterov = q[Q_NEST] != 0.0, maximize = q[Q_MAX] != 0.0, first = q[Q_FIRST] != 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        float d = maximize ? -grad[j] : grad[j];
+        if (q[Q_WD] != 0.0) d = d + wd * p[j];
+        if (q[Q_MOM] != 0.0) {
+            buf[j] = first ? d : buf[j] * mom + keep * d;
+            d = nesterov ? d + mom * buf[j] : buf[j];
+        }
+        p[j] = p[j] + (-lr) * d;
+    }
+}
+
+/* torch.optim.Adam's single-tensor step without amsgrad; step is the state's float32 count. */
+static void adam_step(float *p, const float *grad, float *m, float *v, float *step, int64_t n,
+                      const double *q) {
+    const double beta1 = q[Q_MOM], beta2 = q[Q_DAMP];
+    const float wd = (float)q[Q_WD], eps = (float)q[Q_NEST];
+    const float w1 = (float)(1.0 - beta1), b2 = (float)beta2, w2 = (float)(1.0 - beta2);
+    const int maximize = q[Q_MAX] != 0.0;
+    *step = *step + 1.0f;
+    const double t = (double)*step;
+    const double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
+    const float step_size = (float)(q[Q_LR] / bc1), bc2_sqrt = (float)pow(bc2, 0.5);
+    for (int64_t j = 0; j < n; j++) {
+        float d = maximize ? -grad[j] : grad[j];
+        if (q[Q_WD] != 0.0) d = d + wd * p[j];
+        /* lerp(m, d, w1) as ATen computes it */
+        m[j] = fabsf(w1) < 0.5f ? m[j] + w1 * (d - m[j]) : d - (d - m[j]) * (1.0f - w1);
+        v[j] = v[j] * b2 + w2 * d * d;
+        const float denom = sqrtf(v[j]) / bc2_sqrt + eps;
+        p[j] = p[j] + (-step_size) * (m[j] / denom);
+    }
+}
+
+/* ---------------------------------------------------------------------- entry ------- */
+
+/* One learned step.  ptr: image, target, out (C*H*W float32 each, C-contiguous), K (in/out,
+ * C * C/G * ks * ks), grad (out, like K), optimizer state: SGD momentum buffer | Adam
+ * exp_avg, exp_avg_sq, step (one float32).  dims: C, H, W, ks, G, kind, band rows (0:
+ * default).  q: parameters (see the Q_ enum); the loss and its three sums are written to
+ * q[Q_LOSS ..].  Returns 0, -1 on bad arguments, -2 when out of memory. */
+int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nthreads) {
+    geom g;
+    g.C = dims[D_C]; g.H = dims[D_H]; g.W = dims[D_W]; g.ks = dims[D_KSIZE]; g.G = dims[D_GROUPS];
+    g.kind = (int)dims[D_KIND];
+    if (g.C < 1 || g.G < 1 || g.C % g.G || (g.ks != 3 && g.ks != 5)) return -1;
+    if (g.kind < G_EXP || g.kind > G_TUKEY) return -1;
+    g.r = g.ks / 2;
+    if (g.H <= g.r || g.W <= g.r) return -1; /* reflection padding needs pad < size */
+    g.cin = g.C / g.G;
+    g.ntap = g.cin * g.ks * g.ks;
+    g.nk = g.C * g.ntap;
+    g.lw = round_up(g.W, ROW_ALIGN);
+    g.stride = round_up(g.lw + 2 * g.r, VL);
+    g.img = ptr[P_IMAGE]; g.target = ptr[P_TARGET]; g.out = ptr[P_OUT]; g.K = ptr[P_KERNEL];
+    if (!g.img || !g.target || !g.out || !g.K || g.out == g.img || !(q[Q_KD] > 0)) return -1;
+    const int opt = (int)q[Q_OPT];
+    if (opt == OPT_SGD && q[Q_MOM] != 0.0 && !ptr[P_STATE0]) return -1;
+    if (opt == OPT_ADAM && (!ptr[P_STATE0] || !ptr[P_STATE1] || !ptr[P_STATE2])) return -1;
+    if (opt < OPT_NONE || opt > OPT_ADAM) return -1;
+    const double scale = q[Q_SCALE];
+    g.kd = (float)q[Q_KD]; g.dt = (float)q[Q_DT];
+    g.wf2 = (float)(2.0 * q[Q_W_FID] * scale);
+    g.we = (float)(q[Q_W_EDGE] * scale);
+    g.wn2 = (float)(2.0 * q[Q_W_ENERGY] * scale);
+
+    int64_t band = dims[D_BAND] > 0 ? dims[D_BAND] : 8;
+    const int64_t nb = (g.H + band - 1) / band;
+    const int64_t nrec = g.nk + 3;
+    double *bands = malloc((size_t)(nb * nrec) * sizeof(double));
+    double *dk = malloc((size_t)g.nk * sizeof(double));
+    if (!bands || !dk) {
+        free(bands);
+        free(dk);
+        return -2;
+    }
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > nb) nthreads = (int)nb;
+    int failed = 0;
+    #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        work w;
+        const int ok = work_alloc(&g, &w);
+        if (!ok) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nb; b++) {
+            if (!ok) continue;
+            const int64_t y0 = b * band, y1 = y0 + band < g.H ? y0 + band : g.H;
+            run_band(&g, &w, y0, y1, bands + b * nrec);
+        }
+        work_free(&w);
+    }
+    if (failed) {
+        free(bands);
+        free(dk);
+        return -2;
+    }
+    double sums[3] = {0.0, 0.0, 0.0};
+    for (int64_t k = 0; k < g.nk; k++) dk[k] = 0.0;
+    for (int64_t b = 0; b < nb; b++) {
+        const double *rec = bands + b * nrec;
+        for (int64_t k = 0; k < g.nk; k++) dk[k] += rec[k];
+        for (int j = 0; j < 3; j++) sums[j] += rec[g.nk + j];
+    }
+    /* the reference skips terms of weight 0 */
+    double loss = 0.0;
+    if (q[Q_W_FID] != 0.0) loss += q[Q_W_FID] * (scale * sums[0]);
+    if (q[Q_W_EDGE] != 0.0) loss += q[Q_W_EDGE] * (scale * sums[1]);
+    if (q[Q_W_ENERGY] != 0.0) loss += q[Q_W_ENERGY] * (scale * sums[2]);
+    q[Q_LOSS] = loss;
+    q[Q_SUM_FID] = sums[0];
+    q[Q_SUM_EDGE] = sums[1];
+    q[Q_SUM_ENERGY] = sums[2];
+
+    float *grad = ptr[P_GRAD];
+    float *gr = grad ? grad : malloc((size_t)g.nk * sizeof(float));
+    if (!gr) {
+        free(bands);
+        free(dk);
+        return -2;
+    }
+    for (int64_t k = 0; k < g.nk; k++) gr[k] = (float)dk[k];
+    float *K = ptr[P_KERNEL];
+    if (opt == OPT_SGD) sgd_step(K, gr, ptr[P_STATE0], g.nk, q);
+    else if (opt == OPT_ADAM) adam_step(K, gr, ptr[P_STATE0], ptr[P_STATE1], ptr[P_STATE2], g.nk, q);
+    if (!grad) free(gr);
+    free(bands);
+    free(dk);
+    return 0;
+}
