@@ -603,18 +603,20 @@ def compute_ratios(results: list[Result]) -> None:
 
 def build_cost() -> dict[str, Any]:
     """Compile time of the fused kernel (fresh, into a scratch directory) and load time."""
-    from peronamalik.core import fused
+    from pathlib import Path
+
+    from peronamalik.core import fused, native
 
     info: dict[str, Any] = {}
-    cc = fused._compiler()
+    cc = native.compiler()
     if cc is None:
         return {"error": "no C compiler"}
-    flags = fused._flag_sets()[0]
+    flags = native.flag_sets(fused.EXTRA_FLAGS)[0]
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "flux.so")
         start = time.perf_counter()
         try:
-            fused._compile(cc, flags, __import__("pathlib").Path(target))
+            native.compile_library(fused.SOURCE_NAME, cc, flags, Path(target))
         except Exception as exc:  # noqa: BLE001
             return {"error": str(exc).splitlines()[0]}
         info["compile_seconds"] = time.perf_counter() - start

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from peronamalik import diffuse
-from peronamalik.core import fused
+from peronamalik.core import fused, native
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.schemes import flux_step, neighbour_offsets
 
@@ -281,17 +281,25 @@ def test_mode_off_is_respected(lib, monkeypatch) -> None:
     assert not fused.eligible(u, scheme="flux", diffusivity="exp", kappa=0.1, sigma=0.0)
 
 
-def test_missing_compiler_warns_once_and_falls_back(monkeypatch, tmp_path) -> None:
-    """No usable compiler: one FusedKernelWarning, then the reference result, silently."""
+@pytest.fixture
+def no_compiler(monkeypatch, tmp_path):
+    """Nothing loaded or cached, nothing tried yet in this process, and every compile fails."""
     monkeypatch.setattr(fused, "_lib", None)
     monkeypatch.setattr(fused, "_failed", False)
     monkeypatch.setattr(fused, "_background", None)
     monkeypatch.setattr(fused, "_pending_warning", None)
     monkeypatch.setattr(fused, "build_info", fused.BuildInfo())
+    monkeypatch.setattr(native, "_loaded", {})  # forget the kernel the module fixture loaded
+    monkeypatch.setattr(native, "_failed", {})
+    monkeypatch.setattr(native, "build_info", {})
     monkeypatch.setenv("PERONAMALIK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "compiler", lambda: "false")
+
+
+def test_missing_compiler_warns_once_and_falls_back(monkeypatch, no_compiler) -> None:
+    """No usable compiler: one FusedKernelWarning, then the reference result, silently."""
     monkeypatch.setenv("CC", "false")  # exists, always fails
     monkeypatch.setenv("PERONAMALIK_FUSED", "on")
-    monkeypatch.setattr(fused, "_compiler", lambda: "false")
     image = np.random.default_rng(5).random((16, 18), dtype=np.float32)
     with pytest.warns(fused.FusedKernelWarning):
         first = diffuse(image, iterations=3)
@@ -304,15 +312,8 @@ def test_missing_compiler_warns_once_and_falls_back(monkeypatch, tmp_path) -> No
     assert fused.build_info.error
 
 
-def test_background_build_failure_warns_on_the_callers_thread(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(fused, "_lib", None)
-    monkeypatch.setattr(fused, "_failed", False)
-    monkeypatch.setattr(fused, "_background", None)
-    monkeypatch.setattr(fused, "_pending_warning", None)
-    monkeypatch.setattr(fused, "build_info", fused.BuildInfo())
-    monkeypatch.setenv("PERONAMALIK_CACHE_DIR", str(tmp_path))
+def test_background_build_failure_warns_on_the_callers_thread(monkeypatch, no_compiler) -> None:
     monkeypatch.setenv("PERONAMALIK_FUSED", "auto")
-    monkeypatch.setattr(fused, "_compiler", lambda: "false")
     image = np.random.default_rng(8).random((8, 8), dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -16,7 +16,8 @@ devices, 4+ axes, coupled "flux8", "seed" -- takes the reference path.
 
 Build and cache
 ---------------
-``gcc`` (or ``$CC``) compiles it with ``-O3 -march=native -fopenmp`` into
+:mod:`peronamalik.core.native` builds, caches and loads it (this module only decides when):
+``gcc`` (or ``$CC``) compiles it with ``-O3 -march=native -fopenmp -ffp-contract=off`` into
 ``$PERONAMALIK_CACHE_DIR`` (default ``$XDG_CACHE_HOME/peronamalik`` or
 ``~/.cache/peronamalik``), under a name keyed by a hash of the source, the flags and the
 CPU, so later processes only load it (a few milliseconds).  Compiling takes a few seconds,
@@ -30,37 +31,31 @@ No compiler, or a failed build: a warning, once, and the reference path from the
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
-import hashlib
 import math
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from peronamalik.core import native
+from peronamalik.core.native import BuildInfo, mode
 from peronamalik.core.schemes import offset_length
 
 KINDS = {"exp": 0, "rational": 1, "tukey": 2}
 SOURCE_NAME = "flux.c"
 ABI_VERSION = 5
 
-#: Flags of the first build attempt; later ones drop what a compiler may not know.
-BASE_FLAGS = ("-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math")
-OPENMP_FLAGS = ("-fopenmp",)
-X86_FLAGS = ("-mprefer-vector-width=512",)  # AVX-512 machines: 16 floats per op, not 8
+#: Flags flux.c needs on top of :data:`peronamalik.core.native.BASE_FLAGS` (``-O3 -fPIC
+#: -shared -fno-math-errno -fno-trapping-math``, then ``-march=native``, OpenMP ... with
+#: fallbacks, see :func:`peronamalik.core.native.flag_sets`): no contraction into FMAs, so
+#: the kernel rounds as the reference does.
+EXTRA_FLAGS = ("-ffp-contract=off",)
 
 #: Reference-path cost model (measured on the 2-core CI machine, generous to the reference):
 #: seconds per pixel-iteration and per iteration.  Used only to decide whether building the
@@ -69,154 +64,41 @@ REF_SECONDS_PER_PIXEL_IT = 1.0 / 40e6
 REF_SECONDS_PER_IT = 150e-6
 #: A build costs about this much (3-5 s measured with gcc 12); a job whose reference run
 #: would take longer compiles first.
-BUILD_SECONDS_ESTIMATE = 5.0
+BUILD_SECONDS_ESTIMATE = native.BUILD_SECONDS_ESTIMATE
 #: Below this many pixel-iterations one thread does the job (waking OpenMP's team costs
 #: more than it gives, and on a loaded machine a descheduled worker stalls the barrier).
 SERIAL_WORK = 4_000_000
 
 
-class FusedKernelWarning(RuntimeWarning):
+class FusedKernelWarning(native.NativeKernelWarning):
     """The fused kernel could not be built or loaded; the reference path runs instead."""
 
 
-@dataclass
-class BuildInfo:
-    """What happened the last time the kernel was made available in this process."""
-
-    path: Path | None = None
-    compiled: bool = False  #: compiled in this process (False: loaded from the disk cache)
-    seconds: float = 0.0  #: wall time of the compile, or of the load
-    flags: tuple[str, ...] = ()
-    error: str | None = None
-
-
-_lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _failed = False
 _pending_warning: str | None = None  #: a background build failed; warn on the caller's thread
 _background: threading.Thread | None = None
+#: How the kernel was last built or loaded in this process (or why not).
 build_info = BuildInfo()
 
 
 # ----------------------------------------------------------------------------- build ----
+# Compiling, caching and loading are core/native.py's; this module decides when.
 
 
-def mode() -> str:
-    """``"auto"``, ``"off"`` or ``"on"``, from ``$PERONAMALIK_FUSED``."""
-    value = os.environ.get("PERONAMALIK_FUSED", "auto").strip().lower()
-    if value in ("0", "off", "false", "no", "never"):
-        return "off"
-    if value in ("1", "on", "true", "yes", "always", "force"):
-        return "on"
-    return "auto"
-
-
-def cache_dir() -> Path:
-    """Where built kernels live: ``$PERONAMALIK_CACHE_DIR``, else ``$XDG_CACHE_HOME`` or
-    ``~/.cache``, plus ``peronamalik``; a per-user temporary directory if that is not writable."""
-    if os.environ.get("PERONAMALIK_CACHE_DIR"):
-        preferred = Path(os.environ["PERONAMALIK_CACHE_DIR"])
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        preferred = Path(base) / "peronamalik"
-    with contextlib.suppress(OSError):
-        preferred.mkdir(parents=True, exist_ok=True)
-        if os.access(preferred, os.W_OK):
-            return preferred
-    user = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"peronamalik-{user}"
-
-
-@functools.lru_cache(maxsize=1)
-def source_text() -> bytes:
-    return resources.files("peronamalik.core").joinpath("kernels", SOURCE_NAME).read_bytes()
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_identity() -> str:
-    """What ``-march=native`` depends on: the CPU model and feature flags."""
-    text = platform.machine() + platform.system()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith(("model name", "flags", "Features", "CPU part")):
-                    text += line
-                if line.strip() == "":  # the first processor is enough
-                    break
-    except OSError:
-        text += platform.processor()
-    return text
-
-
-def _compiler() -> str | None:
-    cc = os.environ.get("CC")
-    if cc and shutil.which(cc.split()[0]):
-        return cc
-    for name in ("gcc", "cc", "clang"):
-        if shutil.which(name):
-            return name
-    return None
-
-
-def _flag_sets() -> list[tuple[str, ...]]:
-    native = ("-march=native",) + (X86_FLAGS if platform.machine() in ("x86_64", "AMD64") else ())
-    return [
-        BASE_FLAGS + native + OPENMP_FLAGS,
-        BASE_FLAGS + ("-march=native",) + OPENMP_FLAGS,
-        BASE_FLAGS + ("-march=native",),  # e.g. Apple clang: no OpenMP, one thread
-        BASE_FLAGS,
-    ]
-
-
-def library_path(flags: Sequence[str] | None = None) -> Path:
-    flags = tuple(flags if flags is not None else _flag_sets()[0])
-    key = hashlib.sha256(
-        source_text() + repr(flags).encode() + _cpu_identity().encode() + str(ABI_VERSION).encode()
-    ).hexdigest()[:16]
-    return cache_dir() / f"flux-{key}.so"
-
-
-def _bind(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.pm_abi_version.restype = ctypes.c_int
-    if lib.pm_abi_version() != ABI_VERSION:
-        raise OSError(f"{path} has ABI {lib.pm_abi_version()}, expected {ABI_VERSION}")
-    for name in ("pm_flux_f32", "pm_flux_f64"):
-        fn = getattr(lib, name)
-        fn.restype = ctypes.c_int
-        fn.argtypes = [
-            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double),
-            ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64,
-            ctypes.c_int,
-        ]  # fmt: skip
+def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
+    if not hasattr(lib, "_pm_bound"):
+        for name in ("pm_flux_f32", "pm_flux_f64"):
+            fn = getattr(lib, name)
+            fn.restype = ctypes.c_int
+            fn.argtypes = [
+                ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double),
+                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64,
+                ctypes.c_int,
+            ]  # fmt: skip
+        lib._pm_bound = True
     return lib
-
-
-def _compile(cc: str, flags: Sequence[str], target: Path) -> None:
-    """Compile into a temporary file beside ``target``, then rename (atomic, race-free)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(".build-*"):  # left by a process that exited mid-build
-        with contextlib.suppress(OSError):
-            if time.time() - stale.stat().st_mtime > 3600:
-                shutil.rmtree(stale, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        src = Path(tmp) / SOURCE_NAME
-        src.write_bytes(source_text())
-        out = Path(tmp) / target.name
-        cmd = [*cc.split(), *flags, str(src), "-o", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.strip()[-2000:]}")
-        os.replace(out, target)
-
-
-def _find_cached() -> Path | None:
-    for flags in _flag_sets():
-        path = library_path(flags)
-        if path.exists():
-            return path
-    return None
 
 
 def _load_or_build(build: bool, warn: bool = True) -> ctypes.CDLL | None:
@@ -226,47 +108,24 @@ def _load_or_build(build: bool, warn: bool = True) -> ctypes.CDLL | None:
     (``warnings`` filters are process-wide state that a background thread must not touch).
     Without ``build`` this never waits: while another thread is building, it returns None.
     """
-    if not _lock.acquire(blocking=build):
-        return _lib
-    try:
-        return _load_or_build_locked(build, warn)
-    finally:
-        _lock.release()
-
-
-def _load_or_build_locked(build: bool, warn: bool) -> ctypes.CDLL | None:
     global _lib, _failed, _pending_warning, build_info
     if _lib is not None or _failed:
         return _lib
-    start = time.perf_counter()
-    cached = _find_cached()
-    if cached is not None:
-        try:
-            _lib = _bind(cached)
-            build_info = BuildInfo(cached, False, time.perf_counter() - start)
-            return _lib
-        except OSError:
-            pass  # stale or foreign: rebuild below
-    if not build:
+    lib = native.load_library(SOURCE_NAME, ABI_VERSION, build=build, extra_flags=EXTRA_FLAGS, wait=build, warn=False)
+    if lib is not None:
+        _lib = _bind(lib)
+        build_info = native.build_info.get(SOURCE_NAME, build_info)
+        return _lib
+    reason = native.failure(SOURCE_NAME, ABI_VERSION, extra_flags=EXTRA_FLAGS)
+    if reason is None:  # not cached (and not `build`), or another thread is building
         return None
-    cc = _compiler()
-    errors = []
-    for flags in _flag_sets() if cc else []:
-        path = library_path(flags)
-        try:
-            _compile(cc, flags, path)
-            _lib = _bind(path)
-            build_info = BuildInfo(path, True, time.perf_counter() - start, tuple(flags))
-            return _lib
-        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-            errors.append(str(exc))
-    _failed = True
-    reason = errors[-1] if errors else "no C compiler found (set $CC, or install gcc)"
-    build_info = BuildInfo(error=reason)
-    _pending_warning = (
-        "peronamalik: the fused CPU kernel is unavailable, using the reference path "
-        f"(slower, same results): {reason.splitlines()[0]}"
-    )
+    if not _failed:
+        _failed = True
+        build_info = BuildInfo(error=reason)
+        _pending_warning = (
+            "peronamalik: the fused CPU kernel is unavailable, using the reference path "
+            f"(slower, same results): {reason.splitlines()[0]}"
+        )
     if warn:
         _warn_pending()
     return None

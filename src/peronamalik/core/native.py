@@ -12,9 +12,14 @@ with fallbacks that drop OpenMP (e.g. Apple clang: one thread) and then ``-march
 Never ``-ffast-math``: it would reorder the arithmetic, and GCC links ``crtfastmath.o`` into
 shared objects, which turns on flush-to-zero for the whole process when the library loads.
 
+A kernel may ``#include`` the shared headers of ``core/kernels/*.h`` (``pm_math.h``): they
+are copied beside the source for the build.  A caller adds its own required flags with
+``extra_flags`` (``fused.py`` adds ``-ffp-contract=off``).
+
 Cache: ``$PERONAMALIK_CACHE_DIR``, else ``$XDG_CACHE_HOME/peronamalik``, else
-``~/.cache/peronamalik``; one file per kernel named by a hash of the source, the flags, the
-ABI version and the CPU (what ``-march=native`` depends on).  The library is written to a
+``~/.cache/peronamalik`` (a per-user temporary folder if that is not writable); one file per
+kernel named by a hash of the source, the headers, the flags, the ABI version and the CPU
+(what ``-march=native`` depends on).  The library is written to a
 temporary name and renamed, so concurrent processes never load half a file.  Every kernel
 exports ``int pm_abi_version(void)``; a library whose version differs from the caller's is
 rebuilt.
@@ -88,15 +93,29 @@ def mode() -> str:
 def cache_dir() -> Path:
     """Where compiled kernels are kept (see the module's docstring)."""
     if os.environ.get("PERONAMALIK_CACHE_DIR"):
-        return Path(os.environ["PERONAMALIK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "peronamalik"
+        preferred = Path(os.environ["PERONAMALIK_CACHE_DIR"])
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        preferred = Path(base) / "peronamalik"
+    with contextlib.suppress(OSError):
+        preferred.mkdir(parents=True, exist_ok=True)
+        if os.access(preferred, os.W_OK):
+            return preferred
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"peronamalik-{user}"
 
 
 @functools.cache
 def source_text(source_name: str) -> bytes:
     """The bytes of ``core/kernels/<source_name>`` (shipped as package data)."""
     return resources.files("peronamalik.core").joinpath("kernels", source_name).read_bytes()
+
+
+@functools.cache
+def headers() -> tuple[tuple[str, bytes], ...]:
+    """Name and bytes of each shared header ``core/kernels/*.h``, by name."""
+    folder = resources.files("peronamalik.core").joinpath("kernels")
+    return tuple(sorted((f.name, f.read_bytes()) for f in folder.iterdir() if f.name.endswith(".h")))
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,9 +159,11 @@ def flag_sets(extra: Sequence[str] = ()) -> list[tuple[str, ...]]:
 
 def library_path(source_name: str, abi_version: int, flags: Sequence[str]) -> Path:
     """The cache file of ``source_name`` built with ``flags``."""
-    key = hashlib.sha256(
-        source_text(source_name) + repr(tuple(flags)).encode() + cpu_identity().encode() + str(abi_version).encode()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(source_text(source_name))
+    for name, text in headers():
+        digest.update(name.encode() + b"\0" + text)
+    digest.update(repr(tuple(flags)).encode() + cpu_identity().encode() + str(abi_version).encode())
+    key = digest.hexdigest()[:16]
     return cache_dir() / f"{Path(source_name).stem}-{key}.so"
 
 
@@ -156,7 +177,7 @@ def _bind(path: Path, abi_version: int) -> ctypes.CDLL:
     return lib
 
 
-def _compile(source_name: str, cc: str, flags: Sequence[str], target: Path) -> None:
+def compile_library(source_name: str, cc: str, flags: Sequence[str], target: Path) -> None:
     """Compile into a temporary folder beside ``target``, then rename (atomic, race-free)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(".build-*"):  # left by a process that exited mid-build
@@ -166,6 +187,8 @@ def _compile(source_name: str, cc: str, flags: Sequence[str], target: Path) -> N
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         src = Path(tmp) / source_name
         src.write_bytes(source_text(source_name))
+        for name, text in headers():  # found by the source's #include "name"
+            (Path(tmp) / name).write_bytes(text)
         out = Path(tmp) / target.name
         cmd = [*cc.split(), *flags, str(src), "-o", str(out)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
@@ -182,14 +205,28 @@ def is_cached(source_name: str, abi_version: int, *, extra_flags: Sequence[str] 
     return any(library_path(source_name, abi_version, f).exists() for f in flag_sets(extra_flags))
 
 
+def failure(source_name: str, abi_version: int, *, extra_flags: Sequence[str] = ()) -> str | None:
+    """Why the kernel failed to build in this process (it is not retried), or None."""
+    return _failed.get((source_name, abi_version, tuple(extra_flags)))
+
+
 def load_library(
-    source_name: str, abi_version: int, *, build: bool = True, extra_flags: Sequence[str] = ()
+    source_name: str,
+    abi_version: int,
+    *,
+    build: bool = True,
+    extra_flags: Sequence[str] = (),
+    wait: bool = True,
+    warn: bool = True,
 ) -> ctypes.CDLL | None:
     """The kernel ``core/kernels/<source_name>`` as a loaded library, or None.
 
     From this process's memory, else from the disk cache, else (``build``) compiled now --
-    blocking, a few seconds.  A failed build warns once (:class:`NativeKernelWarning`) and
-    is not retried in this process.  Without ``build`` this never compiles.  Thread-safe.
+    blocking, a few seconds.  A failed build warns once (:class:`NativeKernelWarning`;
+    with ``warn=False`` it does not, and the caller reads :func:`failure`) and is not
+    retried in this process.  Without ``build`` this never compiles.  Without ``wait`` it
+    returns None at once while another thread is loading or building the kernel.
+    Thread-safe.
     """
     key = (source_name, abi_version, tuple(extra_flags))
     lib = _loaded.get(key)
@@ -197,11 +234,15 @@ def load_library(
         return lib
     with _lock:
         lock = _locks.setdefault(key, threading.Lock())
-    with lock:
-        return _load_or_build_locked(key, build)
+    if not lock.acquire(blocking=wait):
+        return _loaded.get(key)
+    try:
+        return _load_or_build_locked(key, build, warn)
+    finally:
+        lock.release()
 
 
-def _load_or_build_locked(key: tuple, build: bool) -> ctypes.CDLL | None:
+def _load_or_build_locked(key: tuple, build: bool, warn: bool = True) -> ctypes.CDLL | None:
     source_name, abi_version, extra = key
     if key in _loaded or key in _failed:
         return _loaded.get(key)
@@ -222,7 +263,7 @@ def _load_or_build_locked(key: tuple, build: bool) -> ctypes.CDLL | None:
     for flags in flag_sets(extra) if cc else []:
         path = library_path(source_name, abi_version, flags)
         try:
-            _compile(source_name, cc, flags, path)
+            compile_library(source_name, cc, flags, path)
             _loaded[key] = _bind(path, abi_version)
             build_info[source_name] = BuildInfo(path, True, time.perf_counter() - start, flags)
             return _loaded[key]
@@ -231,6 +272,8 @@ def _load_or_build_locked(key: tuple, build: bool) -> ctypes.CDLL | None:
     reason = errors[-1] if errors else "no C compiler found (set $CC, or install gcc)"
     _failed[key] = reason
     build_info[source_name] = BuildInfo(error=reason)
+    if not warn:
+        return None
     warnings.warn(
         f"peronamalik: the C kernel {source_name} is unavailable, using the reference path "
         f"(slower, same results): {reason.splitlines()[0]}",
@@ -246,7 +289,9 @@ __all__ = [
     "build_info",
     "cache_dir",
     "compiler",
+    "failure",
     "flag_sets",
+    "headers",
     "is_cached",
     "library_path",
     "load_library",

@@ -46,11 +46,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
+
 #define PM_ABI_VERSION 1
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
 
-enum { G_EXP = 0, G_RATIONAL = 1, G_TUKEY = 2 };
 enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
 
 /* Indices into the pointer, dimension and parameter arrays of pm_learned_step_f32. */
@@ -61,8 +62,6 @@ enum {
     Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST,
     Q_LOSS = 16, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_COUNT
 };
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Vectors of the machine's width; block sizes such that a block's accumulators stay in
  * registers (32 vector registers with AVX-512 or on AArch64, 16 elsewhere). */
@@ -95,39 +94,8 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 /* ----------------------------------------------------------------- arithmetic ------- */
 
-/* a / b, correctly rounded, from rb = RN(1/b): a multiply and two fused multiply-adds
- * (Markstein) instead of a division; as in kernels/flux.c. */
-ALWAYS_INLINE float div_exact(float a, float b, float rb) {
-    const float q = a * rb;
-    const float e = __builtin_fmaf(-q, b, a);
-    return __builtin_fmaf(e, rb, q);
-}
-
-/* e^-s for 0 <= s < 80 (SLEEF's 1-ulp expf: Cody-Waite reduction by ln 2, degree-7
- * polynomial, 2^n from the shifter's low mantissa bits); as in kernels/flux.c.  The caller
- * maps s >= 80 to 0. */
-ALWAYS_INLINE float exp_neg(float s) {
-    const float x = -s;
-    const float shifter = 12582912.0f;
-    const float t = __builtin_fmaf(x, 1.442695040888963407359924681001892137426645954152985934135449406931f,
-                                   shifter);
-    const float qf = t - shifter;
-    float r = __builtin_fmaf(qf, -0.693145751953125f, x);
-    r = __builtin_fmaf(qf, -1.428606765330187045e-06f, r);
-    float u = 0.000198527617612853646278381f;
-    u = __builtin_fmaf(u, r, 0.00139304355252534151077271f);
-    u = __builtin_fmaf(u, r, 0.00833336077630519866943359f);
-    u = __builtin_fmaf(u, r, 0.0416664853692054748535156f);
-    u = __builtin_fmaf(u, r, 0.166666671633720397949219f);
-    u = __builtin_fmaf(u, r, 0.5f);
-    u = 1.0f + __builtin_fmaf(r * r, u, r);
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits << 23) + (127u << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return u * scale;
-}
+/* div_f32 (a / b, correctly rounded, from rb = RN(1/b)) and exp_neg_f32 (e^-s for
+ * 0 <= s < 80; the caller maps s >= 80 to 0) come from pm_math.h, shared with flux.c. */
 
 /* ------------------------------------------------------------------ geometry -------- */
 
@@ -217,11 +185,11 @@ ALWAYS_INLINE void point_row(const geom *g, const int kind, const float *restric
     for (int64_t x = 0; x < g->W; x++) {
         const float l = L[x];
         const float a = fabsf(l);
-        const float q = div_exact(a, kd, rkd); /* = a / kd, as torch divides */
+        const float q = div_f32(a, kd, rkd); /* = a / kd, as torch divides */
         const float s = q * q;
         float c, dc;
         if (kind == G_EXP) {
-            c = s < 80.0f ? exp_neg(s) : 0.0f;
+            c = s < 80.0f ? exp_neg_f32(s) : 0.0f;
             dc = c * (1.0f - 2.0f * s);
         } else if (kind == G_RATIONAL) {
             c = 1.0f / (1.0f + s);
