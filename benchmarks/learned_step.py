@@ -12,33 +12,19 @@ after a warm-up) and the ratio, and the kernel's compile and load times.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 
 import torch
 
 from peronamalik.art import LearnedDiffusion, fused_step, preset_config
+from peronamalik.bench import fused_mode
 from peronamalik.core import native
 
 SIZES = ((240, 320), (512, 512), (1024, 1024))
-
-
-@contextlib.contextmanager
-def fused_mode(value: str) -> Iterator[None]:
-    previous = os.environ.get("PERONAMALIK_FUSED")
-    os.environ["PERONAMALIK_FUSED"] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("PERONAMALIK_FUSED", None)
-        else:
-            os.environ["PERONAMALIK_FUSED"] = previous
 
 
 def rate(image: torch.Tensor, mode: str, seconds: float, repeat: int) -> float:
