@@ -58,7 +58,7 @@ def compile_seconds() -> float:
         flags = native.flag_sets()[0]
         path = native.library_path(fused_step.SOURCE_NAME, fused_step.ABI_VERSION, flags)
         start = time.perf_counter()
-        native._compile(fused_step.SOURCE_NAME, native.compiler(), flags, path)
+        native.compile_library(fused_step.SOURCE_NAME, native.compiler(), flags, path)
         return time.perf_counter() - start
     finally:
         if previous is None:
