@@ -56,12 +56,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def array_sha256(array: np.ndarray) -> str:
+    """SHA-256 of an array's pixels (C order)."""
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def reference_sha256(reference: str | Path) -> str:
+    """SHA-256 of an input named by path, or of the bundled sample's pixels (``sample:...``)."""
+    return array_sha256(sample_array()) if str(reference) == SAMPLE_REF else file_sha256(Path(reference))
+
+
 def load_source(image: Any, *, size: int | None, device: torch.device) -> Source:
     """Load ``image`` (path, numpy array, PIL image or None for the sample), min-max normalise
     it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``."""
     if image is None or (isinstance(image, str) and image == SAMPLE_REF):
         array, reference, stem = sample_array(), SAMPLE_REF, SAMPLE_NAME
-        digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+        digest = array_sha256(array)
     elif isinstance(image, (str, Path)):
         from peronamalik.io.images import read_image
 
@@ -77,7 +87,7 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
         if not isinstance(image, np.ndarray):
             raise TypeError(f"image must be a path, a numpy array or a PIL image, got {type(image).__name__}")
         array, reference, stem = image, "array", "array"
-        digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+        digest = array_sha256(image)
     if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
         raise ValueError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
     if array.ndim not in (2, 3):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import click
 from peronamalik.art.animate import RenderInterrupted, render, sidecar_path
 from peronamalik.art.config import ArtConfig, load_config_file
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
-from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, load_source
+from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, reference_sha256
 from peronamalik.cli.app import app
 
 
@@ -44,9 +46,23 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
     reference, digest = recorded["input"].get("path"), recorded["input"].get("sha256")
     if reference != SAMPLE_REF and not Path(reference).is_file():
         raise ValueError(f"the config's input {reference} is missing; give INPUT explicitly")
-    if load_source(reference, size=None, device="cpu").sha256 != digest:
+    if reference_sha256(reference) != digest:
         raise ValueError(f"the config's input {reference} changed since it was rendered (SHA-256 differs)")
     return reference if reference == SAMPLE_REF else Path(reference)
+
+
+@contextmanager
+def reporting_interrupts() -> Iterator[None]:
+    """Ctrl-C during a render: one line saying what was kept, exit code 130."""
+    try:
+        yield
+    except RenderInterrupted as stop:
+        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
+        raise click.exceptions.Exit(130) from None
+
+
+def announce(written: Path) -> None:
+    click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)
 
 
 @app.command()
@@ -75,12 +91,9 @@ def art(
     source = resolve_input(input_path, recorded)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
     output = output if output is not None else f"{stem}-art.gif"
-    try:
+    with reporting_interrupts():
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=True, dither=dither,
         )
-    except RenderInterrupted as stop:
-        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
-        raise click.exceptions.Exit(130) from None
-    click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)
+    announce(written)

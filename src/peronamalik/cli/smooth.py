@@ -13,18 +13,20 @@ from peronamalik.io.atomic import atomic_output, check_target
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
 
-class KappaType(click.ParamType):
-    """A number (checked by the core), or ``auto``."""
+class OrKeyword(click.ParamType):
+    """A value parsed by ``parse`` (``float`` for --kappa, ``int`` for --channel-axis), or one keyword."""
 
-    name = "NUMBER|auto"
+    def __init__(self, parse: type, keyword: str, what: str) -> None:
+        self.parse, self.keyword, self.what = parse, keyword, what
+        self.name = f"{parse.__name__.upper()}|{keyword}"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float | str:
-        if isinstance(value, float) or value == "auto":
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if isinstance(value, self.parse) or value == self.keyword:
             return value
         try:
-            return float(str(value))
+            return self.parse(str(value))
         except ValueError:
-            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+            self.fail(f"{value!r} is neither {self.what} nor {self.keyword!r}", param, ctx)
 
 
 class SpacingType(click.ParamType):
@@ -41,26 +43,12 @@ class SpacingType(click.ParamType):
             self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
 
 
-class ChannelAxisType(click.ParamType):
-    """An axis index, or ``none`` for a scalar image or volume."""
-
-    name = "INT|none"
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
-        if isinstance(value, int) or value == "none":
-            return value
-        try:
-            return int(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is neither an integer nor 'none'", param, ctx)
-
-
 @app.command("smooth")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Result: .png, .jpg, .tif or .npy (bit depth kept where the format allows).")
 @click.option("--iterations", default=20, show_default=True, help="Number of explicit steps.")
-@click.option("--kappa", default="0.1", show_default=True, type=KappaType(),
+@click.option("--kappa", default="0.1", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="Contrast parameter (image range is [0, 1]), or 'auto' to estimate it.")
 @click.option("--dt", type=float, default=None, help="Time step; default: the largest stable one.")
 @click.option("--diffusivity", default="exp", show_default=True,
@@ -71,7 +59,7 @@ class ChannelAxisType(click.ParamType):
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
 @click.option("--sigma", default=0.0, show_default=True, help="Gaussian pre-smoothing of the conductance (Catté).")
 @click.option("--spacing", type=SpacingType(), default=None, help="Physical spacing: one value or one per axis.")
-@click.option("--channel-axis", type=ChannelAxisType(), default=None,
+@click.option("--channel-axis", type=OrKeyword(int, "none", "an integer"), default=None,
               help="Axis of the colour channels, or 'none'; default: as read (RGB last, volumes none).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or mps; default: CUDA when available.")
 @click.option("--compare", type=click.Path(path_type=Path), default=None,

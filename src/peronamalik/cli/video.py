@@ -12,12 +12,11 @@ from typing import Any
 import click
 from tqdm.auto import tqdm
 
-from peronamalik.art.animate import RenderInterrupted, sidecar_path
 from peronamalik.art.config import ArtConfig, load_config_file
 from peronamalik.art.presets import PRESETS
 from peronamalik.art.video import VIDEO_PRESET, render_video, run_webcam
 from peronamalik.cli.app import app
-from peronamalik.cli.art import resolve_settings
+from peronamalik.cli.art import announce, reporting_interrupts, resolve_settings
 
 
 def video_settings(
@@ -69,15 +68,11 @@ def video(
         config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
         seed=seed if seed is not None else recorded.get("seed"), device=device, fps=fps, overwrite=overwrite,
     )
-    try:
-        with one_line_warnings():
-            if webcam is not None:
-                written = run_webcam(webcam, output, **settings)
-            else:
-                target = output if output is not None else f"{input_path.stem}-art.mp4"
-                written = render_video(input_path, target, audio=not no_audio, progress=True, **settings)
-    except RenderInterrupted as stop:
-        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
-        raise click.exceptions.Exit(130) from None
+    with reporting_interrupts(), one_line_warnings():
+        if webcam is not None:
+            written = run_webcam(webcam, output, **settings)
+        else:
+            target = output if output is not None else f"{input_path.stem}-art.mp4"
+            written = render_video(input_path, target, audio=not no_audio, progress=True, **settings)
     if written is not None:
-        click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)
+        announce(written)
