@@ -11,6 +11,7 @@ from torch import nn
 from peronamalik.art import fused_step
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
+from peronamalik.core import compiled
 from peronamalik.core.diffusivity import resolve_diffusivity
 from peronamalik.core.schemes import laplacian_kernel, seed_step
 
@@ -47,6 +48,7 @@ class LearnedDiffusion:
         self.lr = config.lr
         self.kernel = nn.Parameter(self.laplacian.clone())
         self._fused: object = None  # the fused CPU step's state (art/fused_step.py)
+        self._compiled: bool | None = None  # whether step() runs compiled (decided at the first)
         self.reset_operator()
 
     def reset_operator(self) -> None:
@@ -70,25 +72,52 @@ class LearnedDiffusion:
 
     def learn(self, image: torch.Tensor, response: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """One optimizer step on K for the configured loss; returns the (detached) loss."""
-        loss = total_loss(LossInputs(image, target, response), self.config.loss_weights, self.config.reduction)
+        return self.descend(score(image, response, target, self.config))
+
+    def descend(self, loss: torch.Tensor) -> torch.Tensor:
+        """Backpropagate ``loss`` to K and take one optimizer step; returns it detached."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return loss.detach()
 
+    def _compiles(self) -> bool:
+        """Does :meth:`step` run through ``torch.compile`` (:mod:`peronamalik.core.compiled`)?
+        Decided at the first step, from ``$PERONAMALIK_FUSED`` and the run's estimated cost."""
+        if self._compiled is None:
+            reference_methods = all(
+                getattr(type(self), name) is getattr(LearnedDiffusion, name) and name not in vars(self)
+                for name in ("diffuse", "learn")
+            )
+            # forward, loss and backward: ~40 elementwise kernels on the image per step
+            eager = compiled.eager_gpu_seconds(self.image.numel(), self.image.element_size(), 40, self.config.iterations)
+            self._compiled = reference_methods and compiled.wanted(self.image.device, self._graph_key(), eager)
+        return self._compiled
+
+    def _graph_key(self) -> tuple:
+        return ("learned", tuple(self.image.shape), self.image.dtype, str(self.image.device), repr(self.config))
+
     def step(self, target: torch.Tensor | None = None) -> torch.Tensor:
         """Diffuse the current image once and train K on it; returns the new image.
 
         Runs as one fused C call where :mod:`peronamalik.art.fused_step` covers the
-        configuration (same result to float32 rounding), else as the readable torch below.
+        configuration (same result to float32 rounding); through ``torch.compile`` where
+        :mod:`peronamalik.core.compiled` says so (CUDA); else as the readable torch below.
         """
         target = self.original if target is None else target
         fused = fused_step.learned_step(self, target)
         if fused is not None:
             self.image = fused
             return fused
-        image, response = self.diffuse(self.image.detach())
-        self.learn(image, response, target)
+        if self._compiles():
+            # the same step and loss, compiled (Triton on CUDA); the optimizer stays torch's
+            image, loss = compiled.call(
+                self._graph_key(), learned_loss, self.image.detach(), self.kernel, target, self.config, self.conductance
+            )
+            self.descend(loss)
+        else:
+            image, response = self.diffuse(self.image.detach())
+            self.learn(image, response, target)
         self.image = image.detach()
         return self.image
 
@@ -107,6 +136,20 @@ class LearnedDiffusion:
         if due:
             self.refresh()
         return due
+
+
+def learned_loss(
+    previous: torch.Tensor, kernel: torch.Tensor, target: torch.Tensor, config: ArtConfig, conductance: object
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`LearnedDiffusion.diffuse` then the loss of :meth:`LearnedDiffusion.learn`, as one
+    pure function for ``torch.compile``: ``(I_t, loss)``."""
+    image, response = seed_step(previous, kernel, kappa=config.k, dt=config.dt, conductance=conductance)
+    return image, score(image, response, target, config)
+
+
+def score(image: torch.Tensor, response: torch.Tensor, target: torch.Tensor, config: ArtConfig) -> torch.Tensor:
+    """The configured loss of one step (:func:`peronamalik.art.losses.total_loss`)."""
+    return total_loss(LossInputs(image, target, response), config.loss_weights, config.reduction)
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]

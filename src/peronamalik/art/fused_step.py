@@ -21,7 +21,7 @@ inputs that require grad, grad mode off, a subclass overriding ``diffuse``/``lea
 takes the reference path: :func:`learned_step` returns None.
 
 When it runs: ``$PERONAMALIK_FUSED`` (:func:`peronamalik.core.native.mode`, read at an
-engine's first step) ``0``/``off`` never, ``1``/``on`` always (compiling the kernel first
+engine's first step) ``0``/``off`` and ``compile`` never, ``1``/``on`` always (compiling the kernel first
 if needed); ``auto`` (default) decides from the job's estimated reference time
 (``config.iterations`` steps): above :data:`BUILD_ABOVE_SECONDS` it compiles the kernel if
 it is not cached (about 1.5 s with gcc 12, once per machine), above
@@ -169,7 +169,7 @@ def last_loss(engine) -> float | None:
 def _decide(engine) -> _Stepper | bool:
     """A stepper for this engine if the fused path is to run it, else False."""
     how = native.mode()
-    if how == "off" or ineligible(engine) is not None:
+    if how in ("off", "compile") or ineligible(engine) is not None:
         return False
     if how == "on":
         lib = load(build=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -9,7 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 from tqdm.auto import trange
 
-from peronamalik.core import fused
+from peronamalik.core import compiled, fused
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
 from peronamalik.core.kappa import robust_gradient_scale
@@ -176,12 +177,9 @@ def run_diffusion(
             scheme=scheme,
             progress=progress,
         )
-    step = make_step(
-        scheme,
+    bound = dict(
         channels=u.shape[1],
         spatial_ndim=spatial_ndim,
-        kappa=kappa,
-        dt=float(dt),
         diffusivity=diffusivity,
         spacing=spacing,
         coupled=bool(coupled),
@@ -189,6 +187,15 @@ def run_diffusion(
         dtype=u.dtype,
         device=u.device,
     )
+    key = (scheme, tuple(u.shape), u.dtype, str(u.device), *bound.values())
+    kernels = 8 if scheme == "seed" else 12 * len(neighbour_offsets(scheme, spatial_ndim)) + 2
+    eager = compiled.eager_gpu_seconds(u.numel(), u.element_size(), kernels, iterations)
+    if iterations and compiled.wanted(u.device, key, eager):
+        # the same step, compiled (Triton on CUDA); kappa and dt as tensors: no recompiles
+        as_tensor = functools.partial(torch.as_tensor, dtype=u.dtype, device=u.device)
+        step = make_step(scheme, kappa=as_tensor(kappa), dt=as_tensor(float(dt)), **bound)
+        return compiled.run_steps(key, step, u, iterations, progress)
+    step = make_step(scheme, kappa=kappa, dt=float(dt), **bound)
     for _ in trange(iterations, disable=not progress, delay=1.0, unit="it", desc="diffusing"):
         u = step(u)
     return u

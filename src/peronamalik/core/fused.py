@@ -26,7 +26,8 @@ job runs the reference path and starts the compile in a background thread for th
 No compiler, or a failed build: a warning, once, and the reference path from then on.
 
 ``PERONAMALIK_FUSED``: ``auto`` (default, as above), ``0``/``off`` (never use the kernel),
-``1``/``on`` (use it for every eligible job, compiling synchronously if needed).
+``1``/``on`` (use it for every eligible job, compiling synchronously if needed), ``compile``
+(``torch.compile`` instead, see :mod:`peronamalik.core.compiled`).
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def eligible(
     needs_grad = u.requires_grad or (isinstance(kappa, torch.Tensor) and kappa.requires_grad)
     if needs_grad and torch.is_grad_enabled():
         return False
-    return mode() != "off"
+    return mode() not in ("off", "compile")
 
 
 def reference_seconds(numel: int, iterations: int) -> float:

@@ -26,7 +26,8 @@ rebuilt.
 
 ``$PERONAMALIK_FUSED`` (see :func:`mode`) is the user's switch for all fused paths:
 ``0``/``off`` never uses them, ``1``/``on`` always (compiling synchronously), ``auto`` (the
-default) lets each path decide whether compiling pays off.
+default) lets each path decide whether compiling pays off; ``compile`` uses ``torch.compile``
+(:mod:`peronamalik.core.compiled`) instead, on every device.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ build_info: dict[str, BuildInfo] = {}
 
 
 def mode() -> str:
-    """``"auto"``, ``"off"`` or ``"on"``, from ``$PERONAMALIK_FUSED``."""
+    """``"auto"``, ``"off"``, ``"on"`` or ``"compile"`` (torch.compile on every device, see
+    :mod:`peronamalik.core.compiled`), from ``$PERONAMALIK_FUSED``."""
     value = os.environ.get("PERONAMALIK_FUSED", "auto").strip().lower()
+    if value == "compile":
+        return "compile"
     if value in ("0", "off", "false", "no", "never"):
         return "off"
     if value in ("1", "on", "true", "yes", "always", "force"):

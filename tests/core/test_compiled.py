@@ -1,0 +1,154 @@
+"""Issue 4, GPU path: ``torch.compile`` of the reference steps equals the reference.
+
+CI has no GPU, so the compiled path is exercised on the CPU (``PERONAMALIK_FUSED=compile``):
+the same traced graph, lowered by TorchInductor to C++ instead of Triton.  What a GPU adds
+(Triton's code generation) is measured by ``peronamalik bench`` when a GPU is present.
+Inputs are photos, where each step is well conditioned (on raw noise with kappa near the
+noise's gradient size, two correct float32 codes drift apart; see test_medpy_agreement).
+Each configuration compiles one graph (5-15 s here), so the list is short and chosen for
+what the C kernel does not cover (coupled flux8, sigma, autograd, 4 iterations of 3-D).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+from peronamalik import diffuse
+from peronamalik.core import compiled
+
+from .helpers import sample_photo
+
+TOL = 1e-5
+
+
+@pytest.fixture
+def compile_mode(monkeypatch):
+    monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
+    assert compiled.failure() is None, compiled.failure()
+
+
+def reference(monkeypatch, image, **options):
+    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
+    try:
+        return diffuse(image, **options)
+    finally:
+        monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
+
+
+def graphs() -> int:
+    return counters["stats"]["unique_graphs"]
+
+
+CASES = {
+    "grey exp, anisotropic spacing": ("camera", dict(spacing=(1.0, 0.5), kappa=0.08)),
+    "RGB coupled flux8, rational": ("astronaut", dict(channel_axis=-1, coupled=True, scheme="flux8", diffusivity="rational")),
+    "RGB tukey, sigma": ("astronaut", dict(channel_axis=-1, diffusivity="tukey", kappa=0.2, sigma=1.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compiled_equals_reference(compile_mode, monkeypatch, name):
+    photo, options = CASES[name]
+    image = sample_photo(photo, 64)
+    before = graphs()
+    out = diffuse(image, iterations=compiled.STEPS_PER_CALL, **options)
+    assert graphs() == before + 1, "no graph was compiled: the compiled path did not run"
+    expected = reference(monkeypatch, image, iterations=compiled.STEPS_PER_CALL, **options)
+    assert out.shape == expected.shape and out.dtype == expected.dtype
+    assert float(np.abs(out - expected).max()) <= TOL
+
+
+def test_new_kappa_and_dt_reuse_the_graph_and_remainders_compile_once(compile_mode, monkeypatch):
+    """kappa and dt are graph inputs (no recompile); 11 iterations = one 8-step call plus a
+    3-step graph, which later jobs of 11 reuse."""
+    volume = np.stack([sample_photo("camera", 24)] * 6) * np.linspace(0.6, 1.0, 6)[:, None, None]
+    volume = volume.astype(np.float32)
+    diffuse(volume, iterations=11, kappa=0.1)
+    before = graphs()
+    for kappa, dt in ((0.05, 0.1), (0.3, None), (0.2, 0.15)):
+        out = diffuse(volume, iterations=11, kappa=kappa, dt=dt)
+        expected = reference(monkeypatch, volume, iterations=11, kappa=kappa, dt=dt)
+        assert float(np.abs(out - expected).max()) <= TOL, (kappa, dt)
+    assert graphs() == before, "a new kappa or dt recompiled"
+
+
+def test_gradients_equal_the_reference(compile_mode, monkeypatch):
+    """Autograd through the compiled steps (AOTAutograd's compiled backward), float64."""
+    photo = torch.from_numpy(sample_photo("camera", 20).astype(np.float64))
+
+    def gradients(mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        monkeypatch.setenv("PERONAMALIK_FUSED", mode)
+        image = photo.clone().requires_grad_()
+        kappa = torch.tensor(0.15, dtype=torch.float64, requires_grad=True)
+        out = diffuse(image, iterations=compiled.STEPS_PER_CALL, kappa=kappa, diffusivity="rational")
+        (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).reshape(out.shape)).sum().backward()
+        return image.grad, kappa.grad
+
+    before = graphs()
+    image_grad, kappa_grad = gradients("compile")
+    assert graphs() > before, "the compiled path did not run"
+    ref_image_grad, ref_kappa_grad = gradients("off")
+    assert torch.allclose(image_grad, ref_image_grad, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(kappa_grad, ref_kappa_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_policy(monkeypatch):
+    """Which jobs compile (the GPU decision is logic on a device name: no GPU needed)."""
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    big = compiled.COMPILE_SECONDS_ESTIMATE * 2
+    monkeypatch.setenv("PERONAMALIK_FUSED", "auto")
+    assert compiled.wanted(cuda, "policy-key", big)
+    assert not compiled.wanted(cuda, "policy-key", 0.01), "a small job must not pay for a compile"
+    assert not compiled.wanted(cpu, "policy-key", big), "the CPU has the C kernels"
+    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
+    assert compiled.wanted(cuda, "policy-key", 0.01) and not compiled.wanted(cpu, "policy-key", big)
+    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
+    assert not compiled.wanted(cuda, "policy-key", big)
+    monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
+    assert compiled.wanted(cpu, "policy-key", 0.0)
+    # the eager estimate: launch-bound when small, bandwidth-bound when large
+    small = compiled.eager_gpu_seconds(64 * 64, 4, 26, 20)
+    assert small == pytest.approx(20 * 26 * compiled.EAGER_GPU_SECONDS_PER_KERNEL)
+    assert compiled.eager_gpu_seconds(8192**2, 4, 26, 20) > 10 * small
+
+
+def test_auto_mode_on_the_cpu_never_compiles(monkeypatch):
+    monkeypatch.setenv("PERONAMALIK_FUSED", "auto")
+    before = graphs()
+    diffuse(sample_photo("camera", 32), iterations=3, sigma=0.5)  # not C-kernel eligible
+    assert graphs() == before
+
+
+def test_a_failing_compiler_warns_once_and_falls_back(tmp_path):
+    """A real compile failure (inductor pointed at a C++ compiler that does not exist), in a
+    fresh process: one CompileWarning, the eager result, no second attempt."""
+    script = textwrap.dedent(
+        """
+        import warnings, numpy as np, torch._inductor.config as inductor
+        from peronamalik import diffuse
+        from peronamalik.core import compiled
+        inductor.cpp.cxx = ("/nonexistent/g++",)
+        image = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = diffuse(image, iterations=8)
+            second = diffuse(image, iterations=8, kappa=0.2)
+        kinds = [w.category.__name__ for w in caught]
+        import os
+        os.environ["PERONAMALIK_FUSED"] = "off"
+        same = np.array_equal(first, diffuse(image, iterations=8))
+        print(same, kinds.count("CompileWarning"), compiled.failure() is not None)
+        """
+    )
+    env = dict(os.environ, PERONAMALIK_FUSED="compile", TORCHINDUCTOR_CACHE_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-3:] == ["True", "1", "True"], run.stdout + run.stderr[-2000:]
