@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from peronamalik import bench
 from peronamalik.cli import main
@@ -31,8 +32,11 @@ def test_every_registered_case_has_a_row(report) -> None:
 
 def test_numbers_are_positive(report) -> None:
     for row in report["results"]:
-        if row["skipped"]:  # a peer not installed here: says why
-            assert row["peer"] and row["skipped"]
+        if row["skipped"]:  # a peer not installed here, or a GPU row without a GPU: says why
+            if row["device"] == "cuda" and not torch.cuda.is_available():
+                assert row["skipped"] == "no CUDA device"
+            else:
+                assert row["peer"] and row["skipped"]
             continue
         assert row["rate"] > 0 and row["seconds"] > 0 and row["runs"] >= 1
         assert row["peak_bytes"] is not None and row["peak_bytes"] >= 0
@@ -43,6 +47,19 @@ def test_numbers_are_positive(report) -> None:
     assert "reference" in ours["ratios"]
     if not any(r["skipped"] for r in report["results"] if r["peer"] == "medpy"):
         assert "medpy" in ours["ratios"]
+
+
+def test_gpu_rows_compare_with_copy_bandwidth_and_eager(report) -> None:
+    """The GPU group: the card's copy, the eager path and the compiled path side by side (run
+    where a GPU is present, listed as skipped elsewhere)."""
+    gpu = [r for r in report["results"] if r["device"] == "cuda"]
+    for label in ("2-D", "3-D"):
+        peers = {r["peer"] for r in gpu if r["group"] == f"CUDA {label}"}
+        assert peers == {"copy", "CUDA eager", None}
+    assert any(r["group"].startswith("CUDA learned step 1024") for r in gpu)
+    if torch.cuda.is_available():
+        compiled = next(r for r in gpu if r["name"] == "peronamalik CUDA compiled 2-D")
+        assert compiled["ratios"]["copy"] > 0 and compiled["first_seconds"] > 0
 
 
 def test_table_lists_rates_ratios_and_memory(report) -> None:

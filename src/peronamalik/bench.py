@@ -96,7 +96,10 @@ class Inputs:
     def gray(self) -> np.ndarray:
         """size² float32 in [0, 1]: smooth shapes, edges and noise (content does not change
         any path's cost, but the result should look like a picture being filtered)."""
-        n = self.settings.size
+        return self.picture(self.settings.size)
+
+    def picture(self, n: int) -> np.ndarray:
+        """The :attr:`gray` picture at n²."""
 
         def make(rng: np.random.Generator) -> np.ndarray:
             y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
@@ -104,7 +107,7 @@ class Inputs:
             image += 0.05 * rng.standard_normal((n, n), dtype=np.float32)
             return np.clip(image, 0, 1).astype(np.float32)
 
-        return self._get("gray", make)
+        return self._get(f"gray {n}", make)
 
     @property
     def volume(self) -> np.ndarray:
@@ -151,6 +154,7 @@ class Case:
     requires: tuple[str, ...] = ()
     iterations: Callable[[Settings], int] = field(default=lambda s: s.iterations)
     quick: bool = True  #: also run in --quick mode
+    device: str = "cpu"  #: "cuda": skipped without a GPU; peak memory is the GPU's
 
 
 REGISTRY: dict[str, Case] = {}
@@ -338,7 +342,7 @@ _register_defaults()
 # ------------------------------------------------------------- on drugs, video -----
 
 
-def _learned_steps(mode: str, height: int, width: int) -> Callable[[Inputs], Job]:
+def _learned_steps(mode: str, height: int, width: int, device: str = "cpu") -> Callable[[Inputs], Job]:
     """``LearnedDiffusion.step`` of the "seed" preset on an RGB picture: the seed's learned
     step (forward, loss, backward, SGD).  ``off``: the naive eager torch path."""
 
@@ -346,7 +350,7 @@ def _learned_steps(mode: str, height: int, width: int) -> Callable[[Inputs], Job
         from peronamalik.art import LearnedDiffusion, preset_config
 
         array = inputs._get(f"rgb {height}x{width}", lambda rng: rng.random((1, 3, height, width), dtype=np.float32))
-        picture = torch.from_numpy(array)
+        picture = torch.from_numpy(array).to(device)
         steps = _learned_iterations(height * width)(inputs.settings)
 
         def job() -> Any:
@@ -354,7 +358,7 @@ def _learned_steps(mode: str, height: int, width: int) -> Callable[[Inputs], Job
                 engine = LearnedDiffusion(picture, preset_config("seed"), torch.Generator().manual_seed(0))
                 for _ in range(steps):
                     engine.step()
-                return engine.image
+                return _synchronized(engine.image)
 
         return job
 
@@ -457,6 +461,94 @@ def _register_learned() -> None:
 _register_learned()
 
 
+# --------------------------------------------------------------------------- GPU -----
+
+
+def _synchronized(out: Any) -> Any:
+    """``out``, once the GPU has finished the work queued for it (a no-op on the CPU)."""
+    if isinstance(out, torch.Tensor) and out.is_cuda:
+        torch.cuda.synchronize(out.device)
+    return out
+
+
+def _gpu_side(s: Settings) -> int:
+    """GPU images are twice the CPU side (4096² float32 by default: 64 MiB, more than an
+    H100's 50 MB L2, so the rates are the memory's, not the cache's)."""
+    return s.size if s.quick else 2 * s.size
+
+
+def _gpu_iterations(s: Settings) -> int:
+    return s.iterations if s.quick else 10 * s.iterations
+
+
+def _gpu_tensor(inputs: Inputs, ndim: int) -> torch.Tensor:
+    n = _gpu_side(inputs.settings)
+    if ndim == 2:
+        array = inputs.picture(n)
+    else:
+        side = round(n ** (2 / 3))
+        array = inputs._get(f"volume {side}", lambda rng: rng.random((side, side, side), dtype=np.float32))
+    return torch.from_numpy(array)[None, None].to("cuda")
+
+
+def _cuda_diffusion(mode: str, ndim: int) -> Callable[[Inputs], Job]:
+    """``run_diffusion`` on a CUDA tensor (``off``: eager torch; ``on``: torch.compile)."""
+
+    def make(inputs: Inputs) -> Job:
+        from peronamalik.core.diffuse import run_diffusion
+
+        u, s = _gpu_tensor(inputs, ndim), inputs.settings
+
+        def job() -> Any:
+            with fused_mode(mode):
+                return _synchronized(run_diffusion(u, iterations=_gpu_iterations(s), kappa=s.kappa))
+
+        return job
+
+    return make
+
+
+def _cuda_copy(ndim: int) -> Callable[[Inputs], Job]:
+    """``out.copy_(u)`` once per iteration: one read and one write of the image, the least
+    traffic an explicit step can have; its rate is the card's copy bandwidth in Mpix·it/s."""
+
+    def make(inputs: Inputs) -> Job:
+        u, iterations = _gpu_tensor(inputs, ndim), _gpu_iterations(inputs.settings)
+        out = torch.empty_like(u)
+
+        def job() -> Any:
+            for _ in range(iterations):
+                out.copy_(u)
+            return _synchronized(out)
+
+        return job
+
+    return make
+
+
+def _register_gpu() -> None:
+    for ndim, label, pixels in ((2, "2-D", lambda s: _gpu_side(s) ** 2), (3, "3-D", lambda s: round(_gpu_side(s) ** (2 / 3)) ** 3)):
+        common: dict[str, Any] = {"group": f"CUDA {label}", "pixels": pixels, "iterations": _gpu_iterations, "device": "cuda"}
+        register(Case(f"CUDA copy {label}", make=_cuda_copy(ndim), peer="copy", note="out.copy_(image) per iteration", **common))
+        register(Case(f"peronamalik CUDA eager {label}", make=_cuda_diffusion("off", ndim), peer="CUDA eager",
+                      note="reference flux_step loop, exp", **common))
+        register(Case(f"peronamalik CUDA compiled {label}", make=_cuda_diffusion("on", ndim),
+                      note="torch.compile (Triton), exp", **common))
+    learned: dict[str, Any] = {
+        "group": "CUDA learned step 1024×1024 RGB",
+        "pixels": lambda s: 1024 * 1024,
+        "iterations": _learned_iterations(1024 * 1024),
+        "device": "cuda",
+    }
+    register(Case("CUDA naive eager learned step 1024×1024 RGB", make=_learned_steps("off", 1024, 1024, "cuda"),
+                  peer="naive eager CUDA", note="seed preset, torch autograd + torch.optim", **learned))
+    register(Case("peronamalik CUDA learned step 1024×1024 RGB", make=_learned_steps("on", 1024, 1024, "cuda"),
+                  note="seed preset, step + loss + backward compiled", **learned))
+
+
+_register_gpu()
+
+
 # ------------------------------------------------------------------------ memory -----
 
 
@@ -540,9 +632,13 @@ class Result:
     skipped: str | None = None
     split: dict[str, float] | None = None
     ratios: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    first_seconds: float | None = None  #: the warm-up call (imports, kernel load or compile)
 
 
 def _missing(case: Case) -> str | None:
+    if case.device == "cuda" and not torch.cuda.is_available():
+        return "no CUDA device"
     for module in case.requires:
         try:
             __import__(module)
@@ -552,7 +648,7 @@ def _missing(case: Case) -> str | None:
 
 
 def run_case(case: Case, settings: Settings, inputs: Inputs) -> Result:
-    result = Result(case.name, case.group, case.peer, case.note)
+    result = Result(case.name, case.group, case.peer, case.note, device=case.device)
     reason = _missing(case)
     if reason:
         result.skipped = reason
@@ -560,7 +656,9 @@ def run_case(case: Case, settings: Settings, inputs: Inputs) -> Result:
     work = case.pixels(settings) * case.iterations(settings) / 1e6
     try:
         job = case.make(inputs)
+        start = time.perf_counter()
         job()  # warm-up: imports, kernel load/compile, allocator
+        result.first_seconds = time.perf_counter() - start
         best, total, runs, split = math.inf, 0.0, 0, None
         while runs < settings.repeat and (runs == 0 or total < settings.time_budget):
             gc.collect()
@@ -579,16 +677,33 @@ def run_case(case: Case, settings: Settings, inputs: Inputs) -> Result:
             # counted in: peak = input + high-water mark of make() and the job above it
             fresh = Inputs(settings)
             case.make(fresh)
-            with PeakRSS() as peak:
+            with PeakGPU() if case.device == "cuda" else PeakRSS() as peak:
                 job = case.make(fresh)
                 out = job()
                 del out, job
-            result.peak_bytes = peak.peak + fresh.nbytes
+            result.peak_bytes = peak.peak + fresh.nbytes * (case.device != "cuda")
             result.image_bytes = fresh.nbytes
             del fresh
     except Exception as exc:  # noqa: BLE001 - one broken peer must not end the table
         result.skipped = f"failed: {type(exc).__name__}: {exc}"
     return result
+
+
+class PeakGPU:
+    """Peak CUDA memory allocated by torch during the block, above what was allocated before
+    (the GPU copy of the input is made inside, so it counts)."""
+
+    peak = 0
+
+    def __enter__(self) -> PeakGPU:  # noqa: PYI034
+        torch.cuda.synchronize()
+        self._before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        torch.cuda.synchronize()
+        self.peak = torch.cuda.max_memory_allocated() - self._before
 
 
 def compute_ratios(results: list[Result]) -> None:
@@ -735,6 +850,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"peak: RSS high-water mark above the RSS before the input was made ({report.get('memory_method')}), "
         "× the input image's bytes."
     )
+    if any(r.device == "cuda" and not r.skipped for r in results):
+        lines.append(
+            "CUDA rows: peak is torch's CUDA allocator high-water mark (input included); × copy is the "
+            "fraction of the card's copy bandwidth (one read and one write of the image per iteration)."
+        )
+    for r in results:
+        if r.device == "cuda" and r.first_seconds is not None:
+            lines.append(f"first call of {r.name}: {r.first_seconds:.2f} s (compile included)")
     for r in results:
         if r.split:
             total = sum(r.split.values())

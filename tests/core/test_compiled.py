@@ -108,6 +108,9 @@ def test_policy(monkeypatch):
     assert compiled.wanted(cuda, "policy-key", big)
     assert not compiled.wanted(cuda, "policy-key", 0.01), "a small job must not pay for a compile"
     assert not compiled.wanted(cpu, "policy-key", big), "the CPU has the C kernels"
+    # a loop of small jobs of one configuration compiles once their eager time would pay for it
+    loop = [compiled.wanted(cuda, "loop-key", compiled.COMPILE_SECONDS_ESTIMATE * 0.3) for _ in range(5)]
+    assert loop == [False, False, False, True, True]
     monkeypatch.setenv("PERONAMALIK_FUSED", "on")
     assert compiled.wanted(cuda, "policy-key", 0.01) and not compiled.wanted(cpu, "policy-key", big)
     monkeypatch.setenv("PERONAMALIK_FUSED", "off")

@@ -14,10 +14,12 @@ kernels are specialised to the image's size).
 When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
 
 ``auto`` (default)
-    On CUDA, when the job's estimated eager time exceeds :data:`COMPILE_SECONDS_ESTIMATE`
-    (so compiling pays for itself within the job), or when this process already compiled a
-    graph for the same configuration (then it is free).  Never on the CPU, where the C
-    kernels (:mod:`peronamalik.core.fused`) are faster.
+    On CUDA, once the estimated eager time of this job plus the earlier jobs of the same
+    configuration in this process exceeds :data:`COMPILE_SECONDS_ESTIMATE` (the ski-rental
+    rule: a one-off small job never waits for a compile, a big job or a training loop
+    compiles and never spends more than about twice the best choice's time); and for a
+    configuration this process has already compiled (then it is free).  Never on the CPU,
+    where the C kernels (:mod:`peronamalik.core.fused`) are faster.
 ``on``
     Every CUDA job.
 ``compile``
@@ -71,6 +73,8 @@ class CompileWarning(native.NativeKernelWarning):
 _failed: str | None = None
 #: Configurations this process has compiled a graph for (compiling them again is free).
 _compiled_keys: set[Hashable] = set()
+#: Estimated eager seconds spent so far per configuration not compiled yet.
+_eager_spent: dict[Hashable, float] = {}
 
 
 def _repeat(step: Step, u: torch.Tensor, steps: int) -> torch.Tensor:
@@ -99,7 +103,11 @@ def wanted(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
         return True
     if not device_supported(device):
         return False
-    return how == "on" or key in _compiled_keys or eager_seconds > COMPILE_SECONDS_ESTIMATE
+    spent = _eager_spent.get(key, 0.0) + eager_seconds
+    if how == "on" or key in _compiled_keys or spent > COMPILE_SECONDS_ESTIMATE:
+        return True
+    _eager_spent[key] = spent  # the caller runs it eagerly
+    return False
 
 
 def eager_gpu_seconds(numel: int, element_size: int, kernels_per_step: int, iterations: int) -> float:
