@@ -277,6 +277,10 @@ def _register_defaults() -> None:
     register(Case("peronamalik fused flux8", make=_ours("on", gray, scheme="flux8"), note="8 neighbours, exp", **g2))
     register(Case("peronamalik fused, core only", make=_core(gray), note="run_diffusion on a tensor", **g2))
     register(
+        Case("peronamalik torch.compile (CPU)", make=_ours("compile", gray), quick=False,
+             note="the GPU path's graph, lowered to C++ by inductor", **g2)
+    )
+    register(
         Case(
             "medpy",
             make=_medpy(gray, 0.25),
