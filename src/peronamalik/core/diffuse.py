@@ -266,6 +266,13 @@ def diffuse(
         Same kind and shape as ``image`` (a tensor on the input's device); float32, or
         float64 for float64 input.
 
+    Notes
+    -----
+    The readable torch steps of :mod:`peronamalik.core.schemes` define the result.  Faster
+    paths run the same steps: on the CPU a fused C kernel (:mod:`peronamalik.core.fused`),
+    on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.core.compiled`);
+    ``$PERONAMALIK_FUSED`` (``auto``, ``on``, ``off``, ``compile``) chooses.
+
     Examples
     --------
     >>> import numpy as np
