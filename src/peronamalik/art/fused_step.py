@@ -11,12 +11,13 @@ runs with refreshes).
 
 Covered: CPU float32 images ``(1, C, H, W)``; conductance ``exp``, ``rational``, ``tukey``;
 3×3 or 5×5 kernels, ``full`` or ``per-channel`` mixing; the terms ``fidelity``, ``edge``,
-``energy`` with ``sum`` or ``mean`` reduction.  ``torch.optim.SGD`` (momentum, dampening,
+``energy`` and the video mode's ``video_fidelity``, ``response``, ``modulated_energy``, with
+``sum`` or ``mean`` reduction.  ``torch.optim.SGD`` (momentum, dampening,
 Nesterov, weight decay, maximize) and ``torch.optim.Adam`` (no amsgrad) are stepped in C,
 on the optimizer's own state tensors (``momentum_buffer``; ``step``, ``exp_avg``,
 ``exp_avg_sq``), which stay inspectable and interchangeable with torch's steps; any other
 optimizer, or one with step hooks, gets the gradient in ``K.grad`` and its own ``step()``.
-Everything else -- the "inv" conductance, the video terms, other devices, float64,
+Everything else -- the "inv" conductance, other devices, float64,
 inputs that require grad, grad mode off, a subclass overriding ``diffuse``/``learn`` --
 takes the reference path: :func:`learned_step` returns None.
 
@@ -45,9 +46,10 @@ from peronamalik.core import native
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 
 SOURCE_NAME = "learned.c"
-ABI_VERSION = 1
+ABI_VERSION = 2
 KINDS = {"exp": 0, "rational": 1, "tukey": 2}
-TERMS = ("fidelity", "edge", "energy")
+#: In the kernel's order (learned.c's Q_W_ and Q_SUM_ entries).
+TERMS = ("fidelity", "edge", "energy", "video_fidelity", "response", "modulated_energy")
 
 #: Reference cost model (measured on a 2-core x86-64, generous to the reference): seconds
 #: per image element and per step.  Used only to decide whether loading/compiling pays.
@@ -65,7 +67,8 @@ P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUN
 D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_COUNT = range(8)
 Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE = range(6)
 Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST = range(6, 14)
-Q_LOSS, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_COUNT = range(16, 21)
+Q_W_VFID, Q_W_RESP, Q_W_MOD = range(14, 17)
+Q_LOSS, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_SUM_VFID, Q_SUM_RESP, Q_SUM_MOD, Q_COUNT = range(17, 25)
 OPT_NONE, OPT_SGD, OPT_ADAM = range(3)
 
 _FLOAT32 = torch.float32
@@ -223,7 +226,8 @@ class _Stepper:
         q[Q_KD] = config.k * math.sqrt(2.0) if config.conductance == "tukey" else config.k
         q[Q_DT] = config.dt
         weights = config.loss_weights
-        q[Q_W_FID], q[Q_W_EDGE], q[Q_W_ENERGY] = (float(weights.get(name, 0.0)) for name in TERMS)
+        for index, name in zip((Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_W_VFID, Q_W_RESP, Q_W_MOD), TERMS):
+            q[index] = float(weights.get(name, 0.0))
         q[Q_SCALE] = 1.0 if config.reduction == "sum" else 1.0 / image.numel()
         work = image.numel() * kernel.shape[1] * size * size
         self.serial = work < SERIAL_WORK

@@ -11,15 +11,19 @@
  *     s = (|L| / kd)^2,  c = g(s)                 (exp, rational, tukey as diffusivity.py;
  *                                                  kd = kappa, or kappa*sqrt(2) for tukey)
  *     u = I + (dt L) c,  I' = clamp(u, 0, 1)
- *     loss = scale * (w_f sum (I' - I0)^2 + w_e sum |L| + w_n sum I'^2)    (scale 1 or 1/n)
+ *     loss = scale * (w_f sum (I' - I0)^2 + w_e sum |L| + w_n sum I'^2    (scale 1 or 1/n)
+ *                     + w_v sum (L (I' - I0))^2 + w_r sum L + w_m sum (I' L)^2)
+ *                                                 (the last three: the seed's video terms;
+ *                                                  I0 is then the incoming frame F)
  *
  * and the gradient derived by hand (what autograd computes):
  *
- *     dloss/dI' = scale * (2 w_f (I' - I0) + 2 w_n I')
+ *     dloss/dI' = scale * (2 w_f (I' - I0) + 2 w_n I' + 2 w_v L^2 (I' - I0) + 2 w_m I' L^2)
  *     dI'/du    = 1 where 0 <= u <= 1 (torch's clamp passes the gradient at the bounds), else 0
  *     du/dL     = dt (c + |L| g'(|L|))            exp: c (1 - 2s); rational: c (1 - 2 s c);
  *                                                  tukey: (1 - s) (0.5 (1 - s) - 2 s) if s <= 1
  *     dL        = dloss/dI' dI'/du du/dL + scale w_e sign(L)        (sign(0) = 0, as abs')
+ *                 + scale (2 w_v L (I' - I0)^2 + w_r + 2 w_m I'^2 L)  (L's direct part)
  *     dK[o,i,a,b] = sum_p dL[o,p] pad(I)[i, p + (a,b)]
  *
  * then the optimizer step on K with torch's formulas (SGD with momentum, dampening,
@@ -48,7 +52,7 @@
 
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
 
-#define PM_ABI_VERSION 1
+#define PM_ABI_VERSION 2
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
 
@@ -60,8 +64,10 @@ enum { D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_COUNT };
 enum {
     Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE,
     Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST,
-    Q_LOSS = 16, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_COUNT
+    Q_W_VFID, Q_W_RESP, Q_W_MOD,
+    Q_LOSS, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_SUM_VFID, Q_SUM_RESP, Q_SUM_MOD, Q_COUNT
 };
+#define NSUM 6 /* loss sums, in the order of the Q_SUM_ entries and of their weights */
 
 /* Vectors of the machine's width; block sizes such that a block's accumulators stay in
  * registers (32 vector registers with AVX-512 or on AArch64, 16 elsewhere). */
@@ -108,6 +114,8 @@ typedef struct {
     int64_t lw;                            /* floats per L / dL row (multiple of ROW_ALIGN) */
     int kind;
     float kd, dt, wf2, we, wn2;            /* wf2 = 2 w_f scale, we = w_e scale, wn2 = 2 w_n scale */
+    float wv2, wr, wm2;                    /* the video terms': 2 w_v scale, w_r scale, 2 w_m scale */
+    int video;                             /* any video term weighted */
     const float *K;
 } geom;
 
@@ -176,12 +184,13 @@ static void fwd_rows(const int NO, int64_t nt, const float *const *tap, const fl
 /* ----------------------------------------------------------------- pointwise -------- */
 
 /* One row of one channel: I' into out, dL, and the row's loss sums. */
-ALWAYS_INLINE void point_row(const geom *g, const int kind, const float *restrict L,
+ALWAYS_INLINE void point_row(const geom *g, const int kind, const int video, const float *restrict L,
                              const float *restrict in, const float *restrict tgt,
                              float *restrict out, float *restrict dL, double *sums) {
     const float kd = g->kd, rkd = 1.0f / kd, dt = g->dt, wf2 = g->wf2, we = g->we, wn2 = g->wn2;
-    float sf = 0.0f, se = 0.0f, sn = 0.0f;
-    #pragma omp simd reduction(+ : sf, se, sn)
+    const float wv2 = g->wv2, wr = g->wr, wm2 = g->wm2;
+    float sf = 0.0f, se = 0.0f, sn = 0.0f, sv = 0.0f, sr = 0.0f, sm = 0.0f;
+    #pragma omp simd reduction(+ : sf, se, sn, sv, sr, sm)
     for (int64_t x = 0; x < g->W; x++) {
         const float l = L[x];
         const float a = fabsf(l);
@@ -208,14 +217,25 @@ ALWAYS_INLINE void point_row(const geom *g, const int kind, const float *restric
         sf += d * d;
         se += a;
         sn += v * v;
-        const float gv = wf2 * d + wn2 * v;
+        float gv = wf2 * d + wn2 * v;
+        float direct = a > 0.0f ? __builtin_copysignf(we, l) : 0.0f; /* we * sign(l) */
+        if (video) {
+            const float ld = l * d, vl = v * l; /* L (I' - F), I' L */
+            sv += ld * ld;
+            sr += l;
+            sm += vl * vl;
+            gv += wv2 * l * ld + wm2 * l * vl;
+            direct += wv2 * d * ld + wr + wm2 * v * vl;
+        }
         const float gu = v == u ? gv : 0.0f; /* 0 <= u <= 1 (bounds included, as torch) */
-        const float ge = a > 0.0f ? __builtin_copysignf(we, l) : 0.0f; /* we * sign(l) */
-        dL[x] = gu * dt * dc + ge;
+        dL[x] = gu * dt * dc + direct;
     }
     sums[0] += sf;
     sums[1] += se;
     sums[2] += sn;
+    sums[3] += sv;
+    sums[4] += sr;
+    sums[5] += sm;
 }
 
 /* ------------------------------------------------------------------ backward -------- */
@@ -266,7 +286,7 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
     const int64_t C = g->C, ks = g->ks, r = g->r, H = g->H, W = g->W;
     const int64_t ntap = g->ntap, cout = C / g->G, lw = g->lw;
     const int64_t xend = round_up(W, VL);
-    double sums[3] = {0.0, 0.0, 0.0};
+    double sums[NSUM] = {0.0};
     memset(w->part, 0, (size_t)g->nk * sizeof(vf));
     for (int64_t y = y0 - r; y < y0 + r; y++) load_row(g, w, y);
     for (int64_t y = y0; y < y1; y++) {
@@ -290,9 +310,13 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
             float *L = w->L + o * lw, *dL = w->dL + o * lw;
             const float *in = g->img + off, *tgt = g->target + off;
             float *out = g->out + off;
-            if (g->kind == G_EXP) point_row(g, G_EXP, L, in, tgt, out, dL, sums);
-            else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, L, in, tgt, out, dL, sums);
-            else point_row(g, G_TUKEY, L, in, tgt, out, dL, sums);
+            if (g->video) {
+                if (g->kind == G_EXP) point_row(g, G_EXP, 1, L, in, tgt, out, dL, sums);
+                else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, 1, L, in, tgt, out, dL, sums);
+                else point_row(g, G_TUKEY, 1, L, in, tgt, out, dL, sums);
+            } else if (g->kind == G_EXP) point_row(g, G_EXP, 0, L, in, tgt, out, dL, sums);
+            else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, 0, L, in, tgt, out, dL, sums);
+            else point_row(g, G_TUKEY, 0, L, in, tgt, out, dL, sums);
         }
         for (int64_t grp = 0; grp < g->G; grp++) {
             const float *const *tap = w->tap + grp * ntap;
@@ -314,9 +338,7 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
         for (int j = 0; j < VL; j++) s += (double)w->part[k][j];
         band_out[k] = s;
     }
-    band_out[g->nk + 0] = sums[0];
-    band_out[g->nk + 1] = sums[1];
-    band_out[g->nk + 2] = sums[2];
+    for (int j = 0; j < NSUM; j++) band_out[g->nk + j] = sums[j];
 }
 
 static void *alloc64(size_t bytes) {
@@ -387,7 +409,7 @@ static void adam_step(float *p, const float *grad, float *m, float *v, float *st
 /* One learned step.  ptr: image, target, out (C*H*W float32 each, C-contiguous), K (in/out,
  * C * C/G * ks * ks), grad (out, like K), optimizer state: SGD momentum buffer | Adam
  * exp_avg, exp_avg_sq, step (one float32).  dims: C, H, W, ks, G, kind, band rows (0:
- * default).  q: parameters (see the Q_ enum); the loss and its three sums are written to
+ * default).  q: parameters (see the Q_ enum); the loss and its six sums are written to
  * q[Q_LOSS ..].  Returns 0, -1 on bad arguments, -2 when out of memory. */
 int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nthreads) {
     geom g;
@@ -413,10 +435,14 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
     g.wf2 = (float)(2.0 * q[Q_W_FID] * scale);
     g.we = (float)(q[Q_W_EDGE] * scale);
     g.wn2 = (float)(2.0 * q[Q_W_ENERGY] * scale);
+    g.wv2 = (float)(2.0 * q[Q_W_VFID] * scale);
+    g.wr = (float)(q[Q_W_RESP] * scale);
+    g.wm2 = (float)(2.0 * q[Q_W_MOD] * scale);
+    g.video = q[Q_W_VFID] != 0.0 || q[Q_W_RESP] != 0.0 || q[Q_W_MOD] != 0.0;
 
     int64_t band = dims[D_BAND] > 0 ? dims[D_BAND] : 8;
     const int64_t nb = (g.H + band - 1) / band;
-    const int64_t nrec = g.nk + 3;
+    const int64_t nrec = g.nk + NSUM;
     double *bands = malloc((size_t)(nb * nrec) * sizeof(double));
     double *dk = malloc((size_t)g.nk * sizeof(double));
     if (!bands || !dk) {
@@ -448,22 +474,21 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
         free(dk);
         return -2;
     }
-    double sums[3] = {0.0, 0.0, 0.0};
+    double sums[NSUM] = {0.0};
     for (int64_t k = 0; k < g.nk; k++) dk[k] = 0.0;
     for (int64_t b = 0; b < nb; b++) {
         const double *rec = bands + b * nrec;
         for (int64_t k = 0; k < g.nk; k++) dk[k] += rec[k];
-        for (int j = 0; j < 3; j++) sums[j] += rec[g.nk + j];
+        for (int j = 0; j < NSUM; j++) sums[j] += rec[g.nk + j];
     }
     /* the reference skips terms of weight 0 */
+    const double weight[NSUM] = {q[Q_W_FID], q[Q_W_EDGE], q[Q_W_ENERGY], q[Q_W_VFID], q[Q_W_RESP], q[Q_W_MOD]};
     double loss = 0.0;
-    if (q[Q_W_FID] != 0.0) loss += q[Q_W_FID] * (scale * sums[0]);
-    if (q[Q_W_EDGE] != 0.0) loss += q[Q_W_EDGE] * (scale * sums[1]);
-    if (q[Q_W_ENERGY] != 0.0) loss += q[Q_W_ENERGY] * (scale * sums[2]);
+    for (int j = 0; j < NSUM; j++) {
+        if (weight[j] != 0.0) loss += weight[j] * (scale * sums[j]);
+        q[Q_SUM_FID + j] = sums[j];
+    }
     q[Q_LOSS] = loss;
-    q[Q_SUM_FID] = sums[0];
-    q[Q_SUM_EDGE] = sums[1];
-    q[Q_SUM_ENERGY] = sums[2];
 
     float *grad = ptr[P_GRAD];
     float *gr = grad ? grad : malloc((size_t)g.nk * sizeof(float));
