@@ -109,14 +109,22 @@ class LearnedDiffusion:
         if fused is not None:
             self.image = fused
             return fused
+        previous = self.image.detach()
         if self._compiles():
             # the same step and loss, compiled (Triton on CUDA); the optimizer stays torch's
-            image, loss = compiled.call(
-                self._graph_key(), learned_loss, self.image.detach(), self.kernel, target, self.config, self.conductance
-            )
-            self.descend(loss)
+            key = self._graph_key()
+            image, loss = compiled.call(key, learned_loss, previous, self.kernel, target, self.config, self.conductance)
+            try:
+                self.descend(loss)  # the first backward compiles the backward graph
+            except torch.OutOfMemoryError:
+                raise
+            except Exception as error:  # noqa: BLE001 - compiler failure: this step again, eagerly
+                compiled.record_failure(key, error)
+                self._compiled = False
+                image, response = self.diffuse(previous)
+                self.learn(image, response, target)
         else:
-            image, response = self.diffuse(self.image.detach())
+            image, response = self.diffuse(previous)
             self.learn(image, response, target)
         self.image = image.detach()
         return self.image

@@ -5,11 +5,13 @@ On CUDA, :func:`peronamalik.core.diffuse.run_diffusion` and the learned step of
 :mod:`peronamalik.core.schemes` to ``torch.compile`` (TorchInductor; Triton kernels on a
 GPU, C++/OpenMP on a CPU).  No second copy of the math exists: the compiled graph is traced
 from the same ``flux_step``/``seed_step``/loss functions, so it covers every scheme,
-diffusivity (callables too), ``sigma``, spacing, channel coupling and autograd.  A call
-runs :data:`STEPS_PER_CALL` steps unrolled in one graph (one guard check and one Python
-round trip per 8 steps instead of per step).  ``kappa`` and ``dt`` go in as 0-d tensors so
-a new value does not recompile; a new shape, dtype or scheme does (``dynamic=False``: the
-kernels are specialised to the image's size).
+built-in diffusivity, ``sigma``, spacing, channel coupling and autograd; a callable
+diffusivity is compiled too when Dynamo can trace it in one graph (plain tensor code),
+else its configuration runs eagerly.  A call runs :data:`STEPS_PER_CALL` steps unrolled in
+one graph (one guard check and one Python round trip per 8 steps instead of per step); the
+steps left over run through a 1-step graph, so a configuration has at most two graphs.
+``kappa`` and ``dt`` go in as 0-d tensors, so a new value does not recompile; a new shape,
+dtype, scheme or grad mode does (``dynamic=False``: kernels specialised to the image's size).
 
 When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
 
@@ -18,8 +20,8 @@ When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
     configuration in this process exceeds :data:`COMPILE_SECONDS_ESTIMATE` (the ski-rental
     rule: a one-off small job never waits for a compile, a big job or a training loop
     compiles and never spends more than about twice the best choice's time); and for a
-    configuration this process has already compiled (then it is free).  Never on the CPU,
-    where the C kernels (:mod:`peronamalik.core.fused`) are faster.
+    configuration this process has already compiled.  Never on the CPU, where the C
+    kernels (:mod:`peronamalik.core.fused`) are faster.
 ``on``
     Every CUDA job.
 ``compile``
@@ -28,17 +30,26 @@ When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
 ``off``
     Never.
 
-Compile cost: about 5 s for the first 8-step graph on a 2-core CPU, measured; on a GPU
+Compile cost: 3-16 s per configuration on the 2-core CPU (measured, cold cache); on a GPU
 Triton's compile is of the same order (not measured: no GPU was lent to this project yet).
 Inductor caches compiled kernels on disk (``$TORCHINDUCTOR_CACHE_DIR``, default
-``/tmp/torchinductor_$USER``), so later processes skip most of it; Dynamo's tracing (about
-a second) is paid once per process.  If compiling fails (no Triton, no C++ compiler), a
-:class:`CompileWarning` is issued once and the eager path runs from then on.
+``/tmp/torchinductor_$USER``), so later processes skip most of it; Dynamo's tracing is
+paid once per process.
+
+Failures: without Triton (CUDA) or a C++ compiler (CPU) nothing is compiled, with one
+:class:`CompileWarning`.  A configuration whose compile fails (an untraceable callable, a
+compiler bug) warns once and runs eagerly from then on; the others are not affected.
+Where Dynamo's limit on graphs per function is reached, the call runs eagerly, silently.
+Under autograd the backward is compiled at the first ``backward()``: the learned step falls
+back to eager if that fails; a ``diffuse`` result's backward is the caller's
+(``PERONAMALIK_FUSED=off`` turns the path off).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import warnings
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -70,8 +81,11 @@ class CompileWarning(native.NativeKernelWarning):
     """``torch.compile`` failed; the eager reference path runs instead."""
 
 
-_failed: str | None = None
-#: Configurations this process has compiled a graph for (compiling them again is free).
+#: Why nothing can be compiled on a device type (checked once per type).
+_unavailable: dict[str, str | None] = {}
+#: Configurations whose compile failed, and why.
+_failed: dict[Hashable, str] = {}
+#: Configurations this process has compiled a graph for.
 _compiled_keys: set[Hashable] = set()
 #: Estimated eager seconds spent so far per configuration not compiled yet.
 _eager_spent: dict[Hashable, float] = {}
@@ -93,21 +107,50 @@ def device_supported(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def wanted(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
-    """Should a job run compiled?  ``key`` names its configuration (shape, dtype, scheme ...);
-    ``eager_seconds`` is its estimated eager run time.  See the module's docstring."""
+def unavailable(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot run on this device type here (None: it can)."""
+    if device.type not in _unavailable:
+        reason = None
+        if device.type == "cuda":
+            from torch.utils._triton import has_triton
+
+            reason = None if has_triton() else "Triton is not installed"
+        elif device.type == "cpu":
+            import torch._inductor.config as inductor
+
+            compilers = [os.environ.get("CXX"), *inductor.cpp.cxx]
+            if not any(c and shutil.which(c) for c in compilers):
+                reason = "no C++ compiler (g++) for TorchInductor"
+        _unavailable[device.type] = reason
+        if reason:
+            warnings.warn(
+                f"peronamalik: torch.compile unavailable on {device.type}, using the eager path: {reason}",
+                CompileWarning,
+                stacklevel=4,
+            )
+    return _unavailable[device.type]
+
+
+def pays_off(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
+    """The policy: should a job of configuration ``key`` (shape, dtype, scheme, grad mode ...)
+    whose eager run would take about ``eager_seconds`` be compiled, given the mode and what
+    this process has run so far?  See the module's docstring.  Counts the job as run eagerly
+    when the answer is no."""
     how = native.mode()
-    if _failed is not None or how == "off":
+    if how == "off" or key in _failed or not (how == "compile" or device_supported(device)):
         return False
-    if how == "compile":
+    if how in ("compile", "on") or key in _compiled_keys:
         return True
-    if not device_supported(device):
-        return False
     spent = _eager_spent.get(key, 0.0) + eager_seconds
-    if how == "on" or key in _compiled_keys or spent > COMPILE_SECONDS_ESTIMATE:
+    if spent > COMPILE_SECONDS_ESTIMATE:
         return True
-    _eager_spent[key] = spent  # the caller runs it eagerly
+    _eager_spent[key] = spent
     return False
+
+
+def wanted(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
+    """:func:`pays_off`, and ``torch.compile`` can run on ``device`` here."""
+    return pays_off(device, key, eager_seconds) and unavailable(device) is None
 
 
 def eager_gpu_seconds(numel: int, element_size: int, kernels_per_step: int, iterations: int) -> float:
@@ -118,27 +161,36 @@ def eager_gpu_seconds(numel: int, element_size: int, kernels_per_step: int, iter
 
 
 def call(key: Hashable, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` through ``torch.compile``; eager (with one warning per process)
-    if compiling fails.  ``fn`` must be a module-level function (its compiled wrapper is
-    cached) whose result does not depend on Python state other than its arguments."""
-    global _failed
-    if _failed is None:
-        try:
-            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-                result = _compiled(fn)(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - a compiler failure, or the code's own error
-            result = fn(*args, **kwargs)  # the code's own error raises here, as it would eagerly
-            text = str(error).strip()
-            _failed = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
-            warnings.warn(
-                f"peronamalik: torch.compile failed, using the eager path (slower, same results): {_failed}",
-                CompileWarning,
-                stacklevel=3,
-            )
-            return result
-        _compiled_keys.add(key)
+    """``fn(*args, **kwargs)`` through ``torch.compile``; eagerly where ``key``'s compile has
+    failed (see the module's docstring).  ``fn`` must be a module-level function (its compiled
+    wrapper is cached) whose result depends on nothing but its arguments."""
+    if key in _failed:
+        return fn(*args, **kwargs)
+    try:
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            result = _compiled(fn)(*args, **kwargs)
+    except torch.OutOfMemoryError:
+        raise
+    except torch._dynamo.exc.FailOnRecompileLimitHit:
+        return fn(*args, **kwargs)  # too many graphs of fn in this process: this call eagerly
+    except Exception as error:  # noqa: BLE001 - a compiler failure, or the code's own error
+        result = fn(*args, **kwargs)  # the code's own error raises here, as it would eagerly
+        record_failure(key, error)
         return result
-    return fn(*args, **kwargs)
+    _compiled_keys.add(key)
+    return result
+
+
+def record_failure(key: Hashable, error: BaseException) -> None:
+    """Run ``key``'s configuration eagerly from now on, with a warning naming the error."""
+    text = str(error).strip()
+    _failed[key] = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+    warnings.warn(
+        f"peronamalik: torch.compile failed for one configuration, which now runs eagerly "
+        f"(slower, same results): {_failed[key]}",
+        CompileWarning,
+        stacklevel=4,
+    )
 
 
 def run_steps(key: Hashable, step: Step, u: torch.Tensor, iterations: int, progress: bool = False) -> torch.Tensor:
@@ -150,16 +202,19 @@ def run_steps(key: Hashable, step: Step, u: torch.Tensor, iterations: int, progr
     with tqdm(total=iterations, delay=1.0, unit="it", desc="diffusing", disable=not progress) as bar:
         done = 0
         while done < iterations:
-            steps = min(STEPS_PER_CALL, iterations - done)
+            steps = STEPS_PER_CALL if iterations - done >= STEPS_PER_CALL else 1
             u = call(key, _repeat, step, u, steps)
             done += steps
             bar.update(steps)
     return u
 
 
-def failure() -> str | None:
-    """Why compiling failed in this process (None: it has not)."""
-    return _failed
+def failure(key: Hashable | None = None) -> str | None:
+    """Why ``key``'s compile failed (any configuration's, last, when ``key`` is None); None
+    when it has not."""
+    if key is None:
+        return next(reversed(_failed.values()), None)
+    return _failed.get(key)
 
 
 __all__ = [
@@ -170,6 +225,9 @@ __all__ = [
     "device_supported",
     "eager_gpu_seconds",
     "failure",
+    "pays_off",
+    "record_failure",
     "run_steps",
+    "unavailable",
     "wanted",
 ]

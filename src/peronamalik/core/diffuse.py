@@ -187,13 +187,16 @@ def run_diffusion(
         dtype=u.dtype,
         device=u.device,
     )
-    key = (scheme, tuple(u.shape), u.dtype, str(u.device), *bound.values())
+    graph = torch.is_grad_enabled() and (u.requires_grad or isinstance(kappa, torch.Tensor) and kappa.requires_grad)
+    key = (scheme, tuple(u.shape), u.dtype, str(u.device), graph, *bound.values())
     kernels = 8 if scheme == "seed" else 12 * len(neighbour_offsets(scheme, spatial_ndim)) + 2
     eager = compiled.eager_gpu_seconds(u.numel(), u.element_size(), kernels, iterations)
     if iterations and compiled.wanted(u.device, key, eager):
         # the same step, compiled (Triton on CUDA); kappa and dt as tensors: no recompiles
-        as_tensor = functools.partial(torch.as_tensor, dtype=u.dtype, device=u.device)
-        step = make_step(scheme, kappa=as_tensor(kappa), dt=as_tensor(float(dt)), **bound)
+        # (made with torch.full, not from host memory: no wait for the GPU's queue)
+        scalar = functools.partial(torch.full, (), dtype=u.dtype, device=u.device)
+        kappa_tensor = kappa if isinstance(kappa, torch.Tensor) else scalar(kappa)
+        step = make_step(scheme, kappa=kappa_tensor, dt=scalar(float(dt)), **bound)
         return compiled.run_steps(key, step, u, iterations, progress)
     step = make_step(scheme, kappa=kappa, dt=float(dt), **bound)
     for _ in trange(iterations, disable=not progress, delay=1.0, unit="it", desc="diffusing"):
