@@ -30,11 +30,12 @@ When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
 ``off``
     Never.
 
-Compile cost: 3-16 s per configuration on the 2-core CPU (measured, cold cache); on a GPU
-Triton's compile is of the same order (not measured: no GPU was lent to this project yet).
-Inductor caches compiled kernels on disk (``$TORCHINDUCTOR_CACHE_DIR``, default
-``/tmp/torchinductor_$USER``), so later processes skip most of it; Dynamo's tracing is
-paid once per process.
+Compile cost, measured on the 2-core CPU: the first call of a process with a cold cache
+13 s (2-D, 24 steps: the 8-step graph; inductor's import included), a new configuration
+after that 3-16 s; inductor caches the compiled code on disk (``$TORCHINDUCTOR_CACHE_DIR``,
+default ``/tmp/torchinductor_$USER``), so the same first call in a later process takes
+3.5 s (Dynamo's tracing and the cache's load).  On a GPU Triton's compile is of the same
+order (not measured: no GPU was lent to this project yet).
 
 Failures: without Triton (CUDA) or a C++ compiler (CPU) nothing is compiled, with one
 :class:`CompileWarning`.  A configuration whose compile fails (an untraceable callable, a
