@@ -304,6 +304,21 @@ NOINLINE void NAME(fcoupled_)(real *restrict d, const real *restrict g, int64_t 
     }
 }
 
+/* Coupled fluxes through the faces between row ja of A and row jb of B (B = A's neighbour
+ * along `axis`), every channel, into f (nc rows of n2): B - A, g of the joint magnitude,
+ * then g * (B - A) (/ h); g is scratch (n2). */
+ALWAYS_INLINE void NAME(cfaces_)(NAME(view_) A, int64_t ja, NAME(view_) B, int64_t jb, real *f, real *g,
+                                 int axis, const NAME(geom_) *gm, const int kind, const int unit) {
+    const int64_t n2 = gm->n2;
+    for (int64_t c = 0; c < gm->nc; c++) {
+        const real *pa = NAME(row_)(A, c, ja, n2), *pb = NAME(row_)(B, c, jb, n2);
+        #pragma omp simd
+        for (int64_t x = 0; x < n2; x++) f[c * n2 + x] = pb[x] - pa[x];
+    }
+    NAME(gcoupled_)(f, g, n2, n2, axis, gm, kind, unit);
+    NAME(fcoupled_)(f, g, n2, n2, axis, gm, unit);
+}
+
 /* One slab of one stage with nc coupled channels (phased loops over L1-resident rows).
  * ws: g (n2) + fx (nc*(n2+1)) + fyn (nc*n2) + fzn (nc*n2) + fy (nc*n2). */
 NOINLINE void NAME(rowsc_)(NAME(view_) P, const NAME(view_) *N, real *FZ, int64_t fzr0,
@@ -316,12 +331,7 @@ NOINLINE void NAME(rowsc_)(NAME(view_) P, const NAME(view_) *N, real *FZ, int64_
     real *fy = fzn + nc * n2;
     const real dt = gm->dt;
     if (three_d && lo > 0) {
-        for (int64_t c = 0; c < nc; c++) {
-            const real *pa = NAME(row_)(P, c, lo - 1, n2), *pb = NAME(row_)(P, c, lo, n2);
-            for (int64_t x = 0; x < n2; x++) fy[c * n2 + x] = pb[x] - pa[x];
-        }
-        NAME(gcoupled_)(fy, g, n2, n2, 1, gm, kind, unit);
-        NAME(fcoupled_)(fy, g, n2, n2, 1, gm, unit);
+        NAME(cfaces_)(P, lo - 1, P, lo, fy, g, 1, gm, kind, unit);
     } else {
         memset(fy, 0, nc * n2 * sizeof(real));
     }
@@ -338,24 +348,12 @@ NOINLINE void NAME(rowsc_)(NAME(view_) P, const NAME(view_) *N, real *FZ, int64_
         NAME(gcoupled_)(fx + 1, g, n2 - 1, n2 + 1, 2, gm, kind, unit);
         NAME(fcoupled_)(fx + 1, g, n2 - 1, n2 + 1, 2, gm, unit);
         if (has_y) {
-            for (int64_t c = 0; c < nc; c++) {
-                const real *p = NAME(row_)(P, c, j, n2), *py = NAME(row_)(P, c, j + 1, n2);
-                #pragma omp simd
-                for (int64_t x = 0; x < n2; x++) fyn[c * n2 + x] = py[x] - p[x];
-            }
-            NAME(gcoupled_)(fyn, g, n2, n2, 1, gm, kind, unit);
-            NAME(fcoupled_)(fyn, g, n2, n2, 1, gm, unit);
+            NAME(cfaces_)(P, j, P, j + 1, fyn, g, 1, gm, kind, unit);
         } else {
             memset(fyn, 0, nc * n2 * sizeof(real));
         }
         if (N) {
-            for (int64_t c = 0; c < nc; c++) {
-                const real *p = NAME(row_)(P, c, j, n2), *pz = NAME(row_)(*N, c, j, n2);
-                #pragma omp simd
-                for (int64_t x = 0; x < n2; x++) fzn[c * n2 + x] = pz[x] - p[x];
-            }
-            NAME(gcoupled_)(fzn, g, n2, n2, 0, gm, kind, unit);
-            NAME(fcoupled_)(fzn, g, n2, n2, 0, gm, unit);
+            NAME(cfaces_)(P, j, *N, j, fzn, g, 0, gm, kind, unit);
         } else {
             memset(fzn, 0, nc * n2 * sizeof(real));
         }
