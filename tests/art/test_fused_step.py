@@ -165,6 +165,27 @@ def test_video_terms_each_step_equals_the_reference(lib, conductance, optimizer,
     lockstep(config.replace(loss_weights=mixed, kernel_size=5), noise(3, seed=8), iterations=4)
 
 
+@pytest.mark.parametrize("conductance", CONDUCTANCES)
+@pytest.mark.parametrize("mixing", ["full", "per-channel"])
+def test_advance_is_the_step_without_learning(fused_on, conductance, mixing):
+    """The video mode's S' = D_K(S): the fused forward equals the reference's no-grad step and
+    leaves K, K.grad, the optimizer's state and the last loss as they were."""
+    engine = engine_for(preset_config("video").replace(conductance=conductance, mixing=mixing, kernel_noise=0.05), noise(3))
+    engine.step()
+    kernel, grad, loss = engine.kernel.detach().clone(), engine.kernel.grad.clone(), fused_step.last_loss(engine)
+    momentum = engine.optimizer.state[engine.kernel]["momentum_buffer"].clone()
+    image = noise(3, seed=9)
+    out = fused_step.advance(engine, image)
+    assert out is not None, "the fused forward did not run"
+    with torch.no_grad():
+        expected = engine.diffuse(image)[0]
+    assert close(out, expected) <= TOL
+    assert torch.equal(engine.advance(image), out)
+    assert torch.equal(engine.kernel.detach(), kernel) and torch.equal(engine.kernel.grad, grad)
+    assert torch.equal(engine.optimizer.state[engine.kernel]["momentum_buffer"], momentum)
+    assert fused_step.last_loss(engine) == loss
+
+
 def test_four_channels_and_odd_sizes(lib):
     """Output channels in blocks of three (3 + 1), widths that are not whole vectors."""
     for width in (3, 17, 70):

@@ -70,6 +70,15 @@ class LearnedDiffusion:
         """One seed step of ``previous`` with the current K: ``(I_t, L)``, K in the graph."""
         return seed_step(previous, self.kernel, kappa=self.config.k, dt=self.config.dt, conductance=self.conductance)
 
+    def advance(self, image: torch.Tensor) -> torch.Tensor:
+        """``diffuse(image)[0]`` without a graph and without learning: one step with the
+        current K (fused on the CPU where :mod:`peronamalik.art.fused_step` covers it)."""
+        fused = fused_step.advance(self, image)
+        if fused is not None:
+            return fused
+        with torch.no_grad():
+            return self.diffuse(image)[0]
+
     def learn(self, image: torch.Tensor, response: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """One optimizer step on K for the configured loss; returns the (detached) loss."""
         return self.descend(score(image, response, target, self.config))

@@ -46,7 +46,7 @@ from peronamalik.core import native
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 
 SOURCE_NAME = "learned.c"
-ABI_VERSION = 2
+ABI_VERSION = 3
 KINDS = {"exp": 0, "rational": 1, "tukey": 2}
 #: In the kernel's order (learned.c's Q_W_ and Q_SUM_ entries).
 TERMS = ("fidelity", "edge", "energy", "video_fidelity", "response", "modulated_energy")
@@ -64,7 +64,7 @@ SERIAL_WORK = 250_000
 
 # indices into the kernel's argument arrays (the enums of learned.c)
 P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUNT = range(9)
-D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_COUNT = range(8)
+D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_FORWARD, D_COUNT = range(9)
 Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE = range(6)
 Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST = range(6, 14)
 Q_W_VFID, Q_W_RESP, Q_W_MOD = range(14, 17)
@@ -155,12 +155,23 @@ def learned_step(engine, target: torch.Tensor) -> torch.Tensor | None:
     """One fused learned step of ``engine`` toward ``target``: K is updated in place (and
     ``K.grad`` set, as the reference does) and the new image is returned; None when the
     fused path does not run (the caller then runs the reference step)."""
+    stepper = _stepper(engine)
+    return stepper.run(engine, target) if stepper else None
+
+
+def advance(engine, image: torch.Tensor) -> torch.Tensor | None:
+    """``engine.diffuse(image)[0]`` with no gradient and no learning (the video mode's
+    :math:`S' = D_K(S)`), fused; None when the fused path does not run."""
+    stepper = _stepper(engine)
+    return stepper.forward(image) if stepper else None
+
+
+def _stepper(engine) -> _Stepper | bool:
+    """The engine's stepper, decided at its first use and again when the engine changed."""
     stepper = getattr(engine, "_fused", None)
     if stepper is None or not (stepper is False or stepper.matches(engine)):
         stepper = engine._fused = _decide(engine)
-    if stepper is False:
-        return None
-    return stepper.run(engine, target)
+    return stepper
 
 
 def last_loss(engine) -> float | None:
@@ -220,7 +231,7 @@ class _Stepper:
         self.ptrs[P_GRAD] = self.grad.data_ptr()
         groups = channels // kernel.shape[1]
         kind = KINDS[config.conductance]
-        self.dims = (ctypes.c_int64 * D_COUNT)(channels, height, width, size, groups, kind, 0)
+        self.dims = (ctypes.c_int64 * D_COUNT)(channels, height, width, size, groups, kind, 0, 0)
         self.q = q = (ctypes.c_double * Q_COUNT)()
         # as diffusivity.py: tukey divides by kappa*sqrt(2), a Python float torch rounds to float32
         q[Q_KD] = config.k * math.sqrt(2.0) if config.conductance == "tukey" else config.k
@@ -231,6 +242,12 @@ class _Stepper:
         q[Q_SCALE] = 1.0 if config.reduction == "sum" else 1.0 / image.numel()
         work = image.numel() * kernel.shape[1] * size * size
         self.serial = work < SERIAL_WORK
+        # forward only (advance): its own arguments, so a step's loss and state stay as they are
+        self.forward_dims = (ctypes.c_int64 * D_COUNT)(*self.dims)
+        self.forward_dims[D_FORWARD] = 1
+        self.forward_q = (ctypes.c_double * Q_COUNT)(*q)
+        self.forward_ptrs = (ctypes.c_void_p * P_COUNT)()
+        self.forward_ptrs[P_KERNEL] = kernel.data_ptr()
 
     @property
     def loss(self) -> float:
@@ -391,6 +408,22 @@ class _Stepper:
         self.spare = image
         return out
 
+    def forward(self, image: torch.Tensor) -> torch.Tensor | None:
+        """D_K(image) with the current K, nothing learned (see :func:`advance`); None when
+        ``image`` does not fit the kernel."""
+        if not self._fits(image):
+            return None
+        out = torch.empty_like(image)
+        ptrs = self.forward_ptrs
+        ptrs[P_IMAGE] = ptrs[P_TARGET] = image.data_ptr()
+        ptrs[P_OUT] = out.data_ptr()
+        status = self.fn(ptrs, self.forward_dims, self.forward_q, 1 if self.serial else torch.get_num_threads())
+        if status != 0:
+            raise MemoryError("fused learned step: out of memory") if status == -2 else RuntimeError(
+                f"fused learned step rejected its arguments (status {status})"
+            )
+        return out
+
     def _fits(self, tensor: torch.Tensor) -> bool:
         return (
             tensor.shape == self.shape
@@ -401,4 +434,14 @@ class _Stepper:
         )
 
 
-__all__ = ["ABI_VERSION", "KINDS", "TERMS", "ineligible", "last_loss", "learned_step", "load", "reference_seconds"]
+__all__ = [
+    "ABI_VERSION",
+    "KINDS",
+    "TERMS",
+    "advance",
+    "ineligible",
+    "last_loss",
+    "learned_step",
+    "load",
+    "reference_seconds",
+]

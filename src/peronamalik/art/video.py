@@ -102,8 +102,7 @@ def video_step(engine: LearnedDiffusion, incoming: torch.Tensor, index: int) -> 
     """
     config = engine.config
     engine.original = incoming
-    with torch.no_grad():
-        state, _ = engine.diffuse(engine.image)
+    state = engine.advance(engine.image)
     skip = config.frame_blend_skip
     if skip == 0 or index % skip:
         state = config.frame_blend * state + (1.0 - config.frame_blend) * incoming

@@ -52,7 +52,7 @@
 
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
 
-#define PM_ABI_VERSION 2
+#define PM_ABI_VERSION 3
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
 
@@ -60,7 +60,7 @@ enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
 
 /* Indices into the pointer, dimension and parameter arrays of pm_learned_step_f32. */
 enum { P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUNT };
-enum { D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_COUNT };
+enum { D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_FORWARD, D_COUNT };
 enum {
     Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE,
     Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST,
@@ -116,6 +116,7 @@ typedef struct {
     float kd, dt, wf2, we, wn2;            /* wf2 = 2 w_f scale, we = w_e scale, wn2 = 2 w_n scale */
     float wv2, wr, wm2;                    /* the video terms': 2 w_v scale, w_r scale, 2 w_m scale */
     int video;                             /* any video term weighted */
+    int forward_only;                      /* I' only: no dK, no optimizer step */
     const float *K;
 } geom;
 
@@ -318,7 +319,7 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
             else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, 0, L, in, tgt, out, dL, sums);
             else point_row(g, G_TUKEY, 0, L, in, tgt, out, dL, sums);
         }
-        for (int64_t grp = 0; grp < g->G; grp++) {
+        for (int64_t grp = 0; grp < g->G && !g->forward_only; grp++) {
             const float *const *tap = w->tap + grp * ntap;
             for (int64_t o0 = 0; o0 < cout; o0 += 3) {
                 const int NO = (int)(cout - o0 < 3 ? cout - o0 : 3);
@@ -409,7 +410,8 @@ static void adam_step(float *p, const float *grad, float *m, float *v, float *st
 /* One learned step.  ptr: image, target, out (C*H*W float32 each, C-contiguous), K (in/out,
  * C * C/G * ks * ks), grad (out, like K), optimizer state: SGD momentum buffer | Adam
  * exp_avg, exp_avg_sq, step (one float32).  dims: C, H, W, ks, G, kind, band rows (0:
- * default).  q: parameters (see the Q_ enum); the loss and its six sums are written to
+ * default), forward only (1: I' and the loss, K and the optimizer untouched, grad and
+ * state unused).  q: parameters (see the Q_ enum); the loss and its six sums are written to
  * q[Q_LOSS ..].  Returns 0, -1 on bad arguments, -2 when out of memory. */
 int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nthreads) {
     geom g;
@@ -426,7 +428,8 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
     g.stride = round_up(g.lw + 2 * g.r, VL);
     g.img = ptr[P_IMAGE]; g.target = ptr[P_TARGET]; g.out = ptr[P_OUT]; g.K = ptr[P_KERNEL];
     if (!g.img || !g.target || !g.out || !g.K || g.out == g.img || !(q[Q_KD] > 0)) return -1;
-    const int opt = (int)q[Q_OPT];
+    g.forward_only = dims[D_FORWARD] != 0;
+    const int opt = g.forward_only ? OPT_NONE : (int)q[Q_OPT];
     if (opt == OPT_SGD && q[Q_MOM] != 0.0 && !ptr[P_STATE0]) return -1;
     if (opt == OPT_ADAM && (!ptr[P_STATE0] || !ptr[P_STATE1] || !ptr[P_STATE2])) return -1;
     if (opt < OPT_NONE || opt > OPT_ADAM) return -1;
@@ -489,6 +492,11 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
         q[Q_SUM_FID + j] = sums[j];
     }
     q[Q_LOSS] = loss;
+    if (g.forward_only) {
+        free(bands);
+        free(dk);
+        return 0;
+    }
 
     float *grad = ptr[P_GRAD];
     float *gr = grad ? grad : malloc((size_t)g.nk * sizeof(float));
