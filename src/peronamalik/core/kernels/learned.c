@@ -239,6 +239,15 @@ ALWAYS_INLINE void point_row(const geom *g, const int kind, const int video, con
     sums[5] += sm;
 }
 
+/* point_row with the conductance `kind` (and `video`, a constant at each call) specialised. */
+ALWAYS_INLINE void point_row_of(const geom *g, const int video, const float *restrict L,
+                                const float *restrict in, const float *restrict tgt,
+                                float *restrict out, float *restrict dL, double *sums) {
+    if (g->kind == G_EXP) point_row(g, G_EXP, video, L, in, tgt, out, dL, sums);
+    else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, video, L, in, tgt, out, dL, sums);
+    else point_row(g, G_TUKEY, video, L, in, tgt, out, dL, sums);
+}
+
 /* ------------------------------------------------------------------ backward -------- */
 
 /* part[o*pstride + t] += sum_x dl[o][x] * tap[t][x] over the row, o < NO, t < TB */
@@ -311,13 +320,8 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
             float *L = w->L + o * lw, *dL = w->dL + o * lw;
             const float *in = g->img + off, *tgt = g->target + off;
             float *out = g->out + off;
-            if (g->video) {
-                if (g->kind == G_EXP) point_row(g, G_EXP, 1, L, in, tgt, out, dL, sums);
-                else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, 1, L, in, tgt, out, dL, sums);
-                else point_row(g, G_TUKEY, 1, L, in, tgt, out, dL, sums);
-            } else if (g->kind == G_EXP) point_row(g, G_EXP, 0, L, in, tgt, out, dL, sums);
-            else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, 0, L, in, tgt, out, dL, sums);
-            else point_row(g, G_TUKEY, 0, L, in, tgt, out, dL, sums);
+            if (g->video) point_row_of(g, 1, L, in, tgt, out, dL, sums);
+            else point_row_of(g, 0, L, in, tgt, out, dL, sums);
         }
         for (int64_t grp = 0; grp < g->G && !g->forward_only; grp++) {
             const float *const *tap = w->tap + grp * ntap;
