@@ -77,7 +77,12 @@ class Settings:
     @property
     def volume_side(self) -> int:
         """Side of the 3-D volume with about as many voxels as the 2-D image has pixels."""
-        return max(4, round(self.size ** (2 / 3)))
+        return cube_side(self.size)
+
+
+def cube_side(side: int) -> int:
+    """Side of a cube with about as many voxels as a ``side``² image has pixels."""
+    return max(4, round(side ** (2 / 3)))
 
 
 class Inputs:
@@ -490,7 +495,7 @@ def _gpu_tensor(inputs: Inputs, ndim: int) -> torch.Tensor:
     if ndim == 2:
         array = inputs.picture(n)
     else:
-        side = round(n ** (2 / 3))
+        side = cube_side(n)
         array = inputs._get(f"volume {side}", lambda rng: rng.random((side, side, side), dtype=np.float32))
     return torch.from_numpy(array)[None, None].to("cuda")
 
@@ -531,7 +536,7 @@ def _cuda_copy(ndim: int) -> Callable[[Inputs], Job]:
 
 
 def _register_gpu() -> None:
-    for ndim, label, pixels in ((2, "2-D", lambda s: _gpu_side(s) ** 2), (3, "3-D", lambda s: round(_gpu_side(s) ** (2 / 3)) ** 3)):
+    for ndim, label, pixels in ((2, "2-D", lambda s: _gpu_side(s) ** 2), (3, "3-D", lambda s: cube_side(_gpu_side(s)) ** 3)):
         common: dict[str, Any] = {"group": f"CUDA {label}", "pixels": pixels, "iterations": _gpu_iterations, "device": "cuda"}
         register(Case(f"CUDA copy {label}", make=_cuda_copy(ndim), peer="copy", note="out.copy_(image) per iteration", **common))
         register(Case(f"peronamalik CUDA eager {label}", make=_cuda_diffusion("off", ndim), peer="CUDA eager",

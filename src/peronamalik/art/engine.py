@@ -90,18 +90,37 @@ class LearnedDiffusion:
         self.optimizer.step()
         return loss.detach()
 
+    def overridden(self) -> str | None:
+        """The first of :meth:`diffuse` and :meth:`learn` this engine overrides (subclass or
+        instance attribute), or None; the fast paths run only the methods defined here."""
+        for name in ("diffuse", "learn"):
+            if getattr(type(self), name) is not getattr(LearnedDiffusion, name) or name in vars(self):
+                return name
+        return None
+
     def _compiles(self) -> bool:
         """Does :meth:`step` run through ``torch.compile`` (:mod:`peronamalik.core.compiled`)?
         Decided at the first step, from ``$PERONAMALIK_FUSED`` and the run's estimated cost."""
         if self._compiled is None:
-            reference_methods = all(
-                getattr(type(self), name) is getattr(LearnedDiffusion, name) and name not in vars(self)
-                for name in ("diffuse", "learn")
-            )
             # forward, loss and backward: ~40 elementwise kernels on the image per step
             eager = compiled.eager_gpu_seconds(self.image.numel(), self.image.element_size(), 40, self.config.iterations)
-            self._compiled = reference_methods and compiled.wanted(self.image.device, self._graph_key(), eager)
+            self._compiled = self.overridden() is None and compiled.wanted(self.image.device, self._graph_key(), eager)
         return self._compiled
+
+    def _compiled_step(self, previous: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+        """The step and loss through ``torch.compile`` (Triton on CUDA), then torch's optimizer
+        step; the new image, or None (nothing learned) when the backward failed to compile."""
+        key = self._graph_key()
+        image, loss = compiled.call(key, learned_loss, previous, self.kernel, target, self.config, self.conductance)
+        try:
+            self.descend(loss)  # the first backward compiles the backward graph
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - compiler failure: the caller redoes it eagerly
+            compiled.record_failure(key, error)
+            self._compiled = False
+            return None
+        return image
 
     def _graph_key(self) -> tuple:
         return ("learned", tuple(self.image.shape), self.image.dtype, str(self.image.device), repr(self.config))
@@ -119,20 +138,8 @@ class LearnedDiffusion:
             self.image = fused
             return fused
         previous = self.image.detach()
-        if self._compiles():
-            # the same step and loss, compiled (Triton on CUDA); the optimizer stays torch's
-            key = self._graph_key()
-            image, loss = compiled.call(key, learned_loss, previous, self.kernel, target, self.config, self.conductance)
-            try:
-                self.descend(loss)  # the first backward compiles the backward graph
-            except torch.OutOfMemoryError:
-                raise
-            except Exception as error:  # noqa: BLE001 - compiler failure: this step again, eagerly
-                compiled.record_failure(key, error)
-                self._compiled = False
-                image, response = self.diffuse(previous)
-                self.learn(image, response, target)
-        else:
+        image = self._compiled_step(previous, target) if self._compiles() else None
+        if image is None:
             image, response = self.diffuse(previous)
             self.learn(image, response, target)
         self.image = image.detach()

@@ -120,8 +120,6 @@ def reference_seconds(numel: int, iterations: int) -> float:
 
 def ineligible(engine) -> str | None:
     """Why the fused step cannot run this engine's configuration (None: it can)."""
-    from peronamalik.art.engine import LearnedDiffusion
-
     config = engine.config
     if config.conductance not in KINDS or engine.conductance is not DIFFUSIVITIES[config.conductance]:
         return f"conductance {config.conductance!r}"
@@ -130,9 +128,9 @@ def ineligible(engine) -> str | None:
         return f"loss terms {sorted(weights)}"
     if config.reduction not in ("sum", "mean"):
         return f"reduction {config.reduction!r}"
-    for name in ("diffuse", "learn"):
-        if getattr(type(engine), name) is not getattr(LearnedDiffusion, name) or name in vars(engine):
-            return f"{name} is overridden"
+    overridden = engine.overridden()
+    if overridden is not None:
+        return f"{overridden} is overridden"
     image, kernel = engine.image, engine.kernel
     if image.device.type != "cpu" or image.dtype != _FLOAT32 or image.ndim != 4 or image.shape[0] != 1:
         return f"image {tuple(image.shape)} {image.dtype} on {image.device}"
@@ -393,11 +391,7 @@ class _Stepper:
         ptrs[P_IMAGE] = image.data_ptr()
         ptrs[P_TARGET] = target.data_ptr()
         ptrs[P_OUT] = out.data_ptr()
-        status = self.fn(ptrs, self.dims, self.q, 1 if self.serial else torch.get_num_threads())
-        if status != 0:
-            raise MemoryError("fused learned step: out of memory") if status == -2 else RuntimeError(
-                f"fused learned step rejected its arguments (status {status})"
-            )
+        self._call(ptrs, self.dims, self.q)
         kernel = self.kernel
         if kind == OPT_NONE:  # torch's own step, on K.grad as the reference leaves it
             opt.zero_grad(set_to_none=True)
@@ -417,12 +411,16 @@ class _Stepper:
         ptrs = self.forward_ptrs
         ptrs[P_IMAGE] = ptrs[P_TARGET] = image.data_ptr()
         ptrs[P_OUT] = out.data_ptr()
-        status = self.fn(ptrs, self.forward_dims, self.forward_q, 1 if self.serial else torch.get_num_threads())
+        self._call(ptrs, self.forward_dims, self.forward_q)
+        return out
+
+    def _call(self, ptrs, dims, q) -> None:
+        """One kernel call; its status as an exception."""
+        status = self.fn(ptrs, dims, q, 1 if self.serial else torch.get_num_threads())
         if status != 0:
             raise MemoryError("fused learned step: out of memory") if status == -2 else RuntimeError(
                 f"fused learned step rejected its arguments (status {status})"
             )
-        return out
 
     def _fits(self, tensor: torch.Tensor) -> bool:
         return (

@@ -210,14 +210,6 @@ def run_steps(key: Hashable, step: Step, u: torch.Tensor, iterations: int, progr
     return u
 
 
-def failure(key: Hashable | None = None) -> str | None:
-    """Why ``key``'s compile failed (any configuration's, last, when ``key`` is None); None
-    when it has not."""
-    if key is None:
-        return next(reversed(_failed.values()), None)
-    return _failed.get(key)
-
-
 __all__ = [
     "COMPILE_SECONDS_ESTIMATE",
     "STEPS_PER_CALL",
@@ -225,7 +217,6 @@ __all__ = [
     "call",
     "device_supported",
     "eager_gpu_seconds",
-    "failure",
     "pays_off",
     "record_failure",
     "run_steps",
