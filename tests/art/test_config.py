@@ -28,6 +28,7 @@ def test_with_setting_coerces_types():
     assert (config.lr, config.iterations, config.mixing, config.k) == (1e-3, 10, "per-channel", 1.0)
     assert config.loss_weights["edge"] == 2.0 and config.loss_weights["fidelity"] == 1.0
     assert isinstance(config.k, float)
+    assert ArtConfig().with_setting("pre_step=true").pre_step is True
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,8 @@ def test_with_setting_coerces_types():
         ("blend=2", "blend"),
         ("iterations=2.5", "iterations must be an integer"),
         ("k=nan", "k must be a number"),
+        ("pre_step=no", "pre_step must be true or false"),
+        ("pre_step=2", "pre_step must be true or false"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

@@ -107,7 +107,7 @@ def test_frame_zero_shows_two_steps(photo, monkeypatch):
     first = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None))
     frames, _ = reference_seed(original, 1)
     np.testing.assert_array_equal(first, frames[0])
-    one_step = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None, pre_steps=0))
+    one_step = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None, pre_step=False))
     assert np.abs(first.astype(int) - one_step).max() >= 2  # the pre-loop step is visible
 
 
@@ -120,4 +120,4 @@ def test_seed_preset_constants_are_algorithm_md_numbers():
     assert config.loss_weights == {"fidelity": 1.0, "edge": 1.0, "energy": 1.0}
     assert (config.kernel_size, config.mixing, config.kernel_noise) == (3, "full", 0.0)
     assert (config.every, config.refresh_period, config.refresh_offset) == (75, 375, 300)
-    assert (config.blend, config.lr_decay, config.pre_steps) == (0.6, 0.995, 1)
+    assert (config.blend, config.lr_decay, config.pre_step) == (0.6, 0.995, True)

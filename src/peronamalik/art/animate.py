@@ -54,11 +54,11 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
     """Run the learned diffusion on a loaded source, yielding a frame after every
     ``config.every``-th iteration (iteration 0 included) and refreshing on the schedule.
 
-    ``config.pre_steps`` steps with the initial K (no learning) come first, as in the seed."""
+    With ``config.pre_step`` one step with the initial K (no learning) comes first, as in the seed."""
     config = spec.config
     generator = torch.Generator().manual_seed(spec.seed)
     engine = LearnedDiffusion(source.tensor.to(spec.device), config, generator)
-    for _ in range(config.pre_steps):  # the seed's step from I_0 before its loop, no learning
+    if config.pre_step:  # the seed's step from I_0 before its loop, no learning
         engine.image = engine.advance(engine.image)
     for iteration in range(config.iterations):
         engine.step()

@@ -72,10 +72,10 @@ class ArtConfig:
         At a refresh, ``I = blend * I + (1 - blend) * I_0`` (the seed: 0.6).
     lr_decay : float
         At a refresh, ``lr *= lr_decay`` and the optimizer is recreated (momentum lost).
-    pre_steps : int
-        Image mode only: diffusion steps taken from I_0 with the initial K before the first
-        iteration, without learning (the seed takes one, so its frame 0 shows two steps;
-        0 for the other presets).
+    pre_step : bool
+        Image mode only: one diffusion step from I_0 with the initial K before the first
+        iteration, without learning (the seed's, so its frame 0 shows two steps; off for
+        the other presets).
     frame_blend : float
         Video mode only (:mod:`peronamalik.art.video`): before the learning step of incoming
         frame ``n``, the state is pulled toward the frame F, ``I = frame_blend * I +
@@ -105,7 +105,7 @@ class ArtConfig:
     refresh_offset: int = 300
     blend: float = 0.6
     lr_decay: float = 0.995
-    pre_steps: int = 0
+    pre_step: bool = False
     frame_blend: float = 0.8
     frame_blend_skip: int = 8
 
@@ -141,7 +141,8 @@ class ArtConfig:
         if not 0.0 <= self.blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {self.blend}")
         _check_real("lr_decay", self.lr_decay, positive=True)
-        _check_int("pre_steps", self.pre_steps, minimum=0)
+        if not isinstance(self.pre_step, bool):
+            raise ValueError(f"pre_step must be true or false, got {self.pre_step!r}")
         _check_real("frame_blend", self.frame_blend, positive=False)
         if self.frame_blend > 1.0:
             raise ValueError(f"frame_blend must be in [0, 1], got {self.frame_blend}")
@@ -178,6 +179,8 @@ class ArtConfig:
             raise ValueError(f"--set: unknown config field {key!r}; known: {sorted(defaults)}")
         current = getattr(self, key)
         if isinstance(current, bool):
+            if isinstance(value, str) or value not in (True, False):
+                raise ValueError(f"{key} must be true or false, got {raw!r}")
             value = bool(value)
         elif isinstance(current, int) and not isinstance(value, str) and value is not None:
             value = int(value) if float(value) == int(value) else value

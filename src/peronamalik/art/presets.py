@@ -21,7 +21,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         momentum=0.9, weight_decay=5e-4, reduction="sum",
         loss_weights={"fidelity": 1.0, "edge": 1.0, "energy": 1.0}, kernel_size=3, mixing="full",
         kernel_noise=0.0, refresh_period=375, refresh_offset=300, blend=0.6, lr_decay=0.995,
-        pre_steps=1,
+        pre_step=True,
     ),
     # kitty.gif's look: the seed's dynamics with the loss normalised per pixel, at three times
     # the seed-equivalent learning rate (at 1x the run is chaotic and its look size-dependent).
