@@ -35,3 +35,14 @@ def test_render_reports_iterations(tmp_path, capsys) -> None:
     render(image, tmp_path / "out.gif", iterations=6, every=3, seed=0, device="cpu", progress=progress)
     assert reports == [(i, 6) for i in range(1, 7)]
     assert capsys.readouterr() == ("", "")
+
+
+def test_compiled_path_reports_per_call(monkeypatch) -> None:
+    """torch.compile (run on the CPU here): one report per compiled call, ending at the total."""
+    from peronamalik.core import compiled
+
+    monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
+    reports, progress = _recorder()
+    iterations = compiled.STEPS_PER_CALL + 1
+    diffuse(np.random.default_rng(2).random((12, 12), dtype=np.float32), iterations=iterations, progress=progress)
+    assert reports == [(compiled.STEPS_PER_CALL, iterations), (iterations, iterations)]
