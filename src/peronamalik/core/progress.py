@@ -9,10 +9,10 @@ container does not say its frame count).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Optional, TypeVar
+from typing import TypeVar
 
 #: ``progress(done, total)``: ``done`` steps (or frames) finished out of ``total``.
-Progress = Callable[[int, Optional[int]], None]
+Progress = Callable[[int, int | None], None]
 T = TypeVar("T")
 
 
