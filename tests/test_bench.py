@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -125,3 +127,11 @@ def test_cli_command(capsys, tmp_path) -> None:
 def test_cli_rejects_bad_options(capsys) -> None:
     assert main(["bench", "--iterations", "0"]) == 2
     assert "iterations" in capsys.readouterr().err
+
+
+def test_bench_package_does_not_import_the_cli() -> None:
+    """Issue 12: the benchmark is a library the CLI calls, not the reverse (no import cycle)."""
+    code = "import sys, peronamalik.bench; print(sorted(m for m in sys.modules if m.startswith('peronamalik.cli')))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

@@ -1,7 +1,15 @@
-"""peronamalik: Perona-Malik diffusion on one torch core, classic and "on drugs"."""
+"""peronamalik: Perona-Malik diffusion on one torch core, classic and "on drugs".
+
+The classic filter (:func:`diffuse`, :class:`PeronaMalik`, :func:`estimate_kappa`,
+:func:`stable_dt`) loads with the package; the learned mode (:func:`animate`,
+:func:`render`, :func:`render_video`, :func:`stylize_frames`, :class:`LearnedDiffusion`,
+:class:`ArtConfig`, :data:`PRESETS`) on first use.  ``pip install peronamalik`` needs only
+torch and numpy; files need the ``[io]``/``[video]`` extras, the command line ``[cli]``.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
+from peronamalik._extras import lazy_exports
 from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, stable_dt
 
 try:
@@ -9,8 +17,21 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["PeronaMalik", "__version__", "diffuse", "estimate_kappa", "stable_dt"]
+_learned, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "art": (
+            "PRESETS",
+            "ArtConfig",
+            "LearnedDiffusion",
+            "RenderInterrupted",
+            "animate",
+            "preset_config",
+            "render",
+            "render_video",
+            "stylize_frames",
+        )
+    },
+)
 
-from peronamalik.art.video import render_video, stylize_frames  # noqa: E402
-
-__all__ += ["render_video", "stylize_frames"]
+__all__ = sorted(["PeronaMalik", "__version__", "diffuse", "estimate_kappa", "stable_dt", *_learned])

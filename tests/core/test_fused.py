@@ -199,11 +199,13 @@ def test_tensor_kappa_without_grad_and_progress(lib, monkeypatch) -> None:
     monkeypatch.setenv("PERONAMALIK_FUSED", "on")
     u = random_state((25, 26), torch.float64)
     k = torch.tensor(0.2, dtype=torch.float32)  # a float32 kappa on a float64 image, as torch rounds it
-    result = diffuse(u, iterations=5, kappa=k, diffusivity="tukey", progress=True)
+    reports: list[tuple[int, int | None]] = []
+    result = diffuse(u, iterations=5, kappa=k, diffusivity="tukey", progress=lambda *done: reports.append(done))
     monkeypatch.setenv("PERONAMALIK_FUSED", "off")
     expected = diffuse(u, iterations=5, kappa=k, diffusivity="tukey")
     assert result.dtype == torch.float64
     assert_close(result, expected)
+    assert reports and reports[-1] == (5, 5)  # one report per C pass, the last one at the end
 
 
 # --------------------------------------------------------------------------- fallback ---

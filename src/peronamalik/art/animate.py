@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import Source, load_source
 from peronamalik.core.arrays import resolve_device
+from peronamalik.core.progress import Progress, check_progress
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def render(
     config: ArtConfig | None = None,
     callback: Callback | None = None,
     overwrite: bool = False,
-    progress: bool = False,
+    progress: Progress | None = None,
     dither: bool = False,
     **overrides: Any,
 ) -> Path:
@@ -180,22 +180,24 @@ def render(
     directory of numbered PNG frames.  Written to a temporary file beside the target and
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
     far are written and :class:`RenderInterrupted` is raised.  ``dither``: Floyd-Steinberg
-    dithering of GIF frames.  Returns the output path.
+    dithering of GIF frames.  ``progress(done, total)`` after every iteration (the CLI's
+    bar).  Returns the output path.
     """
     from peronamalik.io.animation import check_output
 
     check_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
+    progress = check_progress(progress)
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
-    with tqdm(total=spec.config.iterations, disable=not progress, unit="it", desc="on drugs") as bar:
 
-        def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
-            bar.update(1)
-            if callback is not None:
-                callback(iteration, engine, refreshed)
+    def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
+        if progress is not None:
+            progress(iteration + 1, spec.config.iterations)
+        if callback is not None:
+            callback(iteration, engine, refreshed)
 
-        frames = frames_from(source, spec, tick)
-        return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither)
+    frames = frames_from(source, spec, tick)
+    return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither)
 
 
 def write_stream(

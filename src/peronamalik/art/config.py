@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-import tomli_w
+from peronamalik._extras import require
 
 CONDUCTANCES = ("exp", "rational", "tukey", "inv")
 OPTIMIZERS = ("sgd", "adam")
@@ -196,7 +196,7 @@ class ArtConfig:
         """Write the config as JSON or TOML, by the file's extension."""
         path = Path(path)
         if path.suffix.lower() == ".toml":
-            path.write_text(tomli_w.dumps({k: 0 if v is None else v for k, v in self.to_dict().items()}))
+            path.write_text(require("tomli_w", "io").dumps({k: 0 if v is None else v for k, v in self.to_dict().items()}))
         else:
             path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 

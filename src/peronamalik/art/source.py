@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import torch.nn.functional as F
 
 from peronamalik.core.arrays import to_float_tensor
 
-#: The bundled sample: scikit-image's ``chelsea`` (a cat, like the seed's kitty.gif).
+#: The bundled sample: scikit-image's ``chelsea`` (a cat, like the seed's kitty.gif; CC0 by
+#: its photographer, Stefan van der Walt), shipped in ``peronamalik/data/chelsea.npz``.
 SAMPLE_NAME = "chelsea"
 SAMPLE_REF = f"sample:{SAMPLE_NAME}"
 
@@ -29,10 +31,9 @@ class Source:
 
 
 def sample_array() -> np.ndarray:
-    """The bundled sample photo, shipped inside scikit-image (no download)."""
-    from skimage import data
-
-    return getattr(data, SAMPLE_NAME)()
+    """The bundled sample photo: 300×451×3 uint8 RGB, package data read with numpy alone."""
+    with resources.files("peronamalik.data").joinpath(f"{SAMPLE_NAME}.npz").open("rb") as handle, np.load(handle) as archive:
+        return archive[SAMPLE_NAME]
 
 
 def resize_longer(image: torch.Tensor, size: int | None) -> torch.Tensor:

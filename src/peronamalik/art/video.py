@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from peronamalik.art.animate import RunSpec, resolve_run, write_stream
 from peronamalik.art.config import ArtConfig
@@ -40,6 +39,7 @@ from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import preset_config
 from peronamalik.art.source import Source, file_sha256, resize_longer
 from peronamalik.core.arrays import to_float_tensor
+from peronamalik.core.progress import Progress, check_progress, counted
 
 VIDEO_PRESET = "video"
 WINDOW_TITLE = "peronamalik video (q or Esc to stop)"
@@ -216,7 +216,7 @@ def render_video(
     audio: bool = True,
     callback: Callback | None = None,
     overwrite: bool = False,
-    progress: bool = False,
+    progress: Progress | None = None,
     **overrides: Any,
 ) -> Path:
     """Stylise a video file with :func:`stylize_frames`, decoding, processing and encoding
@@ -239,8 +239,9 @@ def render_video(
         As in :func:`stylize_frames`.
     overwrite : bool
         Replace an existing output.
-    progress : bool
-        A tqdm bar with frames/s and the ETA from the container's frame count.
+    progress : callable, optional
+        ``progress(done, total)`` after every frame; ``total`` is the container's frame
+        count (None when it does not say).
 
     Returns
     -------
@@ -261,14 +262,15 @@ def render_video(
 
     source = Path(input)
     check_output(output, overwrite=overwrite)
+    progress = check_progress(progress)
     info = probe(source)
     spec = resolve_video_run(preset=preset, config=config, seed=seed, device=device, **overrides)
     spec = with_fps(spec, info.fps if fps is None else fps)
     record = input_record(str(source), file_sha256(source))
     frames = stylized(read_frames(source), spec, callback)
-    bar = tqdm(frames, total=info.frame_count, disable=not progress, unit="frame", desc="on drugs", dynamic_ncols=True)
-    with bar:
-        return write_stream(bar, output, spec, record, audio_from=source if audio else None, overwrite=overwrite)
+    if progress is not None:
+        frames = counted(frames, progress, info.frame_count)
+    return write_stream(frames, output, spec, record, audio_from=source if audio else None, overwrite=overwrite)
 
 
 # --- webcam: a thin shell over the same stream --------------------------------------------

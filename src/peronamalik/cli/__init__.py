@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-import click
+from peronamalik._extras import require
 
-from peronamalik.cli import art, bench, smooth, video  # noqa: F401  (register the commands)
-from peronamalik.cli.app import app
+click = require("click", "cli")  # first: a missing [cli] extra says so before any command loads
+require("tqdm", "cli")
+
+from peronamalik.cli import art, bench, smooth, video  # noqa: E402, F401  (register the commands)
+from peronamalik.cli.app import app  # noqa: E402
 
 USER_ERRORS = (ValueError, TypeError, OSError)
 

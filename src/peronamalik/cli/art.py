@@ -14,6 +14,7 @@ from peronamalik.art.config import ArtConfig, load_config_file
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, reference_sha256
 from peronamalik.cli.app import app
+from peronamalik.cli.progress import progress_bar
 
 
 def resolve_settings(
@@ -91,9 +92,9 @@ def art(
     source = resolve_input(input_path, recorded)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
     output = output if output is not None else f"{stem}-art.gif"
-    with reporting_interrupts():
+    with reporting_interrupts(), progress_bar("on drugs", "it") as progress:
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
-            seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=True, dither=dither,
+            seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
         )
     announce(written)

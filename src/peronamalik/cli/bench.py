@@ -10,21 +10,11 @@ from peronamalik.cli.app import app
 
 
 @app.command("bench")
-@click.option(
-    "--size",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(min=4),
-    help="Side of the 2-D images (the 3-D volume has about as many voxels).",
-)
+@click.option("--size", default=2048, show_default=True, type=click.IntRange(min=4),
+              help="Side of the 2-D images (the 3-D volume has about as many voxels).")
 @click.option("--iterations", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--repeat",
-    default=3,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Timed runs per case (after one warm-up); the best counts.",
-)
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Timed runs per case (after one warm-up); the best counts.")
 @click.option("--quick", is_flag=True, help="Tiny inputs, 3 iterations, one run: a smoke test, not a measurement.")
 @click.option(
     "--only",

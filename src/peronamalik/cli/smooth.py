@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from peronamalik.cli.app import app
+from peronamalik.cli.progress import progress_bar
 from peronamalik.core import diffuse
 from peronamalik.io.atomic import atomic_output, check_target
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
@@ -94,20 +95,21 @@ def smooth(
     check_image_output(output, loaded.array.shape, axis)
     if spacing is not None and len(spacing) == 1:
         spacing = spacing[0]
-    result = diffuse(
-        loaded.array,
-        iterations=iterations,
-        kappa=kappa,
-        dt=dt,
-        diffusivity=diffusivity,
-        scheme=scheme,
-        spacing=spacing,
-        channel_axis=axis,
-        coupled=coupled,
-        sigma=sigma,
-        device=device,
-        progress=True,
-    )
+    with progress_bar("diffusing", "it", delay=1.0) as progress:
+        result = diffuse(
+            loaded.array,
+            iterations=iterations,
+            kappa=kappa,
+            dt=dt,
+            diffusivity=diffusivity,
+            scheme=scheme,
+            spacing=spacing,
+            channel_axis=axis,
+            coupled=coupled,
+            sigma=sigma,
+            device=device,
+            progress=progress,
+        )
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
         write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis)

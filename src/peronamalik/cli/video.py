@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm.auto import tqdm
 
 from peronamalik.art.config import ArtConfig, load_config_file
 from peronamalik.art.presets import PRESETS
 from peronamalik.art.video import VIDEO_PRESET, render_video, run_webcam
 from peronamalik.cli.app import app
 from peronamalik.cli.art import announce, reporting_interrupts, resolve_settings
+from peronamalik.cli.progress import progress_bar, write_above
 
 
 def video_settings(
@@ -35,8 +34,8 @@ def one_line_warnings() -> Iterator[None]:
     above the progress bar."""
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        warnings.showwarning = lambda message, *_args, **_kwargs: tqdm.write(
-            f"peronamalik: warning: {' '.join(str(message).split())}", file=sys.stderr
+        warnings.showwarning = lambda message, *_args, **_kwargs: write_above(
+            f"peronamalik: warning: {' '.join(str(message).split())}"
         )
         yield
 
@@ -73,6 +72,7 @@ def video(
             written = run_webcam(webcam, output, **settings)
         else:
             target = output if output is not None else f"{input_path.stem}-art.mp4"
-            written = render_video(input_path, target, audio=not no_audio, progress=True, **settings)
+            with progress_bar("on drugs", "frame") as progress:
+                written = render_video(input_path, target, audio=not no_audio, progress=progress, **settings)
     if written is not None:
         announce(written)

@@ -56,9 +56,9 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from peronamalik.core import native
+from peronamalik.core.progress import Progress
 
 #: Steps unrolled into one compiled call.
 STEPS_PER_CALL = 8
@@ -194,19 +194,21 @@ def record_failure(key: Hashable, error: BaseException) -> None:
     )
 
 
-def run_steps(key: Hashable, step: Step, u: torch.Tensor, iterations: int, progress: bool = False) -> torch.Tensor:
+def run_steps(
+    key: Hashable, step: Step, u: torch.Tensor, iterations: int, progress: Progress | None = None
+) -> torch.Tensor:
     """``iterations`` applications of ``step`` to ``u``, :data:`STEPS_PER_CALL` per compiled call.
 
     ``step`` must take ``kappa``/``dt`` as tensors (bound by
     :func:`peronamalik.core.diffuse.make_step`), so new values reuse the graph.
     """
-    with tqdm(total=iterations, delay=1.0, unit="it", desc="diffusing", disable=not progress) as bar:
-        done = 0
-        while done < iterations:
-            steps = STEPS_PER_CALL if iterations - done >= STEPS_PER_CALL else 1
-            u = call(key, _repeat, step, u, steps)
-            done += steps
-            bar.update(steps)
+    done = 0
+    while done < iterations:
+        steps = STEPS_PER_CALL if iterations - done >= STEPS_PER_CALL else 1
+        u = call(key, _repeat, step, u, steps)
+        done += steps
+        if progress is not None:
+            progress(done, iterations)
     return u
 
 

@@ -8,13 +8,13 @@ import numbers
 from collections.abc import Callable, Sequence
 
 import torch
-from tqdm.auto import trange
 
 from peronamalik.core import compiled, fused
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
 from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
+from peronamalik.core.progress import Progress, check_progress
 from peronamalik.core.schemes import (
     flux_stability_sum,
     flux_step,
@@ -136,7 +136,7 @@ def run_diffusion(
     spacing: float | Sequence[float] | None = None,
     coupled: bool = False,
     sigma: float = 0.0,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """Diffuse a float tensor laid out as ``(batch, channels, *spatial)``; see :func:`diffuse`."""
     if scheme not in SCHEMES:
@@ -148,6 +148,7 @@ def run_diffusion(
     iterations = check_iterations(iterations)
     kappa = check_kappa(kappa, u, spacing)
     sigma = check_sigma(sigma)
+    progress = check_progress(progress)
     limit = stable_dt(
         scheme,
         spatial_ndim=spatial_ndim,
@@ -199,8 +200,10 @@ def run_diffusion(
         step = make_step(scheme, kappa=kappa_tensor, dt=scalar(float(dt)), **bound)
         return compiled.run_steps(key, step, u, iterations, progress)
     step = make_step(scheme, kappa=kappa, dt=float(dt), **bound)
-    for _ in trange(iterations, disable=not progress, delay=1.0, unit="it", desc="diffusing"):
+    for done in range(1, iterations + 1):
         u = step(u)
+        if progress is not None:
+            progress(done, iterations)
     return u
 
 
@@ -217,7 +220,7 @@ def diffuse(
     coupled: bool = False,
     sigma: float = 0.0,
     device: str | torch.device | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> ArrayLike:
     r"""Perona-Malik anisotropic diffusion of an N-D image.
 
@@ -260,8 +263,9 @@ def diffuse(
         in units of ``spacing``.
     device : str or torch.device, optional
         ``None``: where the input lives (numpy: CUDA if available, else CPU).
-    progress : bool
-        Show a progress bar on runs longer than a second.
+    progress : callable, optional
+        ``progress(done, total)`` as the iterations go (the CLI draws a bar with it);
+        see :mod:`peronamalik.core.progress`.
 
     Returns
     -------

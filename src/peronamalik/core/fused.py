@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from peronamalik.core import native
 from peronamalik.core.native import BuildInfo, mode
+from peronamalik.core.progress import Progress
 from peronamalik.core.schemes import offset_length
 
 KINDS = {"exp": 0, "rational": 1, "tukey": 2}
@@ -334,7 +334,7 @@ def run_flux(
     spacing: Sequence[float],
     coupled: bool,
     scheme: str = "flux",
-    progress: bool = False,
+    progress: Progress | None = None,
     threads: int | None = None,
 ) -> torch.Tensor:
     """``iterations`` steps of ``scheme`` ("flux", or "flux8" in 2-D) of ``u`` (B, C, *spatial)
@@ -359,28 +359,23 @@ def run_flux(
     passes = math.ceil(iterations / job.depth)
     tmp = torch.empty_like(out) if passes > 1 else None
     # one C call per pass: progress can tick and Ctrl-C is seen between passes
-    bar = tqdm(total=iterations, delay=1.0, unit="it", desc="diffusing") if progress else None
-    try:
-        current, done = src, 0
-        for p in range(passes):
-            target = out if (passes - 1 - p) % 2 == 0 else tmp
-            steps = min(job.depth, iterations - done)
-            status = fn(
-                current.data_ptr(), target.data_ptr(), None, c_shape, params, KINDS[diffusivity],
-                eight, steps, job.depth, job.band0, job.tile1, job.threads,
-            )  # fmt: skip
-            if status != 0:
-                raise (
-                    MemoryError("fused kernel: out of memory")
-                    if status == -2
-                    else RuntimeError(f"fused kernel rejected its arguments (status {status}, shape {shape}, {job})")
-                )
-            current, done = target, done + steps
-            if bar is not None:
-                bar.update(steps)
-    finally:
-        if bar is not None:
-            bar.close()
+    current, done = src, 0
+    for p in range(passes):
+        target = out if (passes - 1 - p) % 2 == 0 else tmp
+        steps = min(job.depth, iterations - done)
+        status = fn(
+            current.data_ptr(), target.data_ptr(), None, c_shape, params, KINDS[diffusivity],
+            eight, steps, job.depth, job.band0, job.tile1, job.threads,
+        )  # fmt: skip
+        if status != 0:
+            raise (
+                MemoryError("fused kernel: out of memory")
+                if status == -2
+                else RuntimeError(f"fused kernel rejected its arguments (status {status}, shape {shape}, {job})")
+            )
+        current, done = target, done + steps
+        if progress is not None:
+            progress(done, iterations)
     return out
 
 

@@ -1,37 +1,18 @@
-"""File input and output: still images and volumes, animations and videos, atomic writes."""
+"""File input and output: still images and volumes, animations and videos, atomic writes.
 
-from peronamalik.io.animation import (
-    FrameWriter,
-    VideoInfo,
-    check_output,
-    check_output_kind,
-    open_frame_writer,
-    probe,
-    read_frames,
-)
-from peronamalik.io.atomic import AtomicTarget, atomic_output, check_target
-from peronamalik.io.images import (
-    LoadedImage,
-    check_image_output,
-    read_image,
-    side_by_side,
-    write_image,
-)
+Images need the ``[io]`` extra (Pillow, tifffile), animations and videos ``[video]``
+(PyAV); the names below load their submodule on first use, so ``import peronamalik.io``
+needs neither.
+"""
 
-__all__ = [
-    "AtomicTarget",
-    "FrameWriter",
-    "LoadedImage",
-    "VideoInfo",
-    "atomic_output",
-    "check_image_output",
-    "check_output",
-    "check_output_kind",
-    "check_target",
-    "open_frame_writer",
-    "probe",
-    "read_frames",
-    "read_image",
-    "side_by_side",
-    "write_image",
-]
+from peronamalik._extras import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "animation": ("FrameWriter", "check_output", "check_output_kind", "open_frame_writer"),
+        "atomic": ("AtomicTarget", "atomic_output", "check_target"),
+        "images": ("LoadedImage", "check_image_output", "read_image", "side_by_side", "write_image"),
+        "video": ("VideoInfo", "probe", "read_frames"),
+    },
+)

@@ -27,12 +27,14 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-import av
 import numpy as np
-from PIL import Image
 
+from peronamalik._extras import require
 from peronamalik.io.atomic import AtomicTarget, check_target
 from peronamalik.io.video import VideoInfo, probe, read_frames
+
+av = require("av", "video")
+Image = require("PIL.Image", "io")
 
 __all__ = [
     "FrameWriter",

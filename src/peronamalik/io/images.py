@@ -14,13 +14,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-import tifffile
-from PIL import Image, ImageOps
 
+from peronamalik._extras import require
 from peronamalik.core.arrays import to_float_tensor
 from peronamalik.core.layout import normalize_channel_axis
+
+tifffile = require("tifffile", "io")
+Image = require("PIL.Image", "io")
+ImageOps = require("PIL.ImageOps", "io")
 
 #: Most samples (pixels × channels, or voxels) a TIFF or .npy may hold: 2**28, i.e. 1 GiB
 #: as float32.  Pillow's formats use Pillow's own limit, ``Image.MAX_IMAGE_PIXELS``.
@@ -218,6 +220,7 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
 
 def _read_png_rgb48(path: Path) -> np.ndarray:
     """16-bit colour PNG, which Pillow would cut to 8 bits, decoded by FFmpeg (PyAV)."""
+    av = require("av", "video")
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
@@ -375,6 +378,7 @@ def _write_flat(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
 
 def _write_png_rgb48(path: Path, data: np.ndarray) -> None:
     """16-bit colour PNG (Pillow cannot write one), encoded by FFmpeg's PNG encoder (PyAV)."""
+    av = require("av", "video")
     height, width = data.shape[:2]
     with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
         stream = container.add_stream("png", rate=1)

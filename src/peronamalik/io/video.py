@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import av
 import numpy as np
-from PIL import Image
+
+from peronamalik._extras import require
+
+av = require("av", "video")
+Image = require("PIL.Image", "io")
 
 _WEBP_MAGIC = (b"RIFF", b"WEBP")
 _DEFAULT_FPS = 25.0

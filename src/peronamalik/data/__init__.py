@@ -1,0 +1,1 @@
+"""Package data: the bundled sample photo (``chelsea.npz``, see ``README.md`` here)."""
