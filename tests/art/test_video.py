@@ -21,15 +21,13 @@ import torch.nn.functional as F
 
 from peronamalik.art import RenderInterrupted, render_video, stylize_frames
 from peronamalik.art.losses import LossInputs, total_loss
-from peronamalik.art.video import (
-    moving_shapes,
-    open_camera,
-    open_window,
-    video_config,
-)
+from peronamalik.art.video import video_config
+from peronamalik.art.webcam import open_camera, open_window
 from peronamalik.core.threads import torch_threads
 from peronamalik.io.animation import open_frame_writer
 from peronamalik.io.video import probe, read_frames
+
+from clips import moving_shapes
 
 GIF = Path(skimage.__file__).parent / "data" / "no_time_for_that_tiny.gif"
 
@@ -261,7 +259,7 @@ def test_unreadable_input_or_existing_output_writes_nothing(tmp_path):
 MEMORY_PROBE = textwrap.dedent(
     """
     import resource, sys, torch
-    from peronamalik.art.video import render_video
+    from peronamalik.art.video_file import render_video
     torch.set_num_threads(1)
     peaks = []
     for clip in sys.argv[1:]:

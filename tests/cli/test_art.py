@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ from PIL import Image, ImageSequence
 
 from peronamalik.art import RenderInterrupted, render
 from peronamalik.art.source import sample_array
+from peronamalik.core.threads import torch_threads
+from peronamalik.io.animation import open_frame_writer
 from peronamalik.io.video import read_frames
 
 FAST = ["--iterations", "40", "--every", "10", "--size", "48"]
@@ -76,21 +80,133 @@ def test_interrupt_keeps_a_valid_file_with_the_frames_made(tmp_path):
     assert json.loads((tmp_path / "partial.gif.json").read_text())["interrupted"] is True
 
 
-def test_ctrl_c_on_the_cli_writes_the_frames_so_far(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "peronamalik", "art", "--iterations", "1000000", "--every", "1", "--size", "32", "-o", "live.gif"],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
+def start_cli(*args, cwd) -> subprocess.Popen:
+    """``peronamalik ARGS`` in a subprocess on the reference path (the same path as the
+    in-process oracle, whatever the kernel cache holds), stderr piped."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PERONAMALIK_FUSED": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=subprocess.PIPE, text=True, env=env
     )
-    seen, deadline = "", time.monotonic() + 120
-    while "on drugs" not in seen and time.monotonic() < deadline and process.poll() is None:
-        seen += process.stderr.read(16)
-    time.sleep(2)
-    process.send_signal(signal.SIGINT)
-    stderr = seen + process.communicate(timeout=60)[1]
-    assert process.returncode == 130, stderr
+
+
+def wait_for_progress(process: subprocess.Popen, count: int) -> str:
+    """Read the progress bar on stderr until it shows ``count`` steps done (no fixed sleep)."""
+    seen, deadline = "", time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        seen += process.stderr.read(8)
+        done = [int(n) for n in re.findall(r"(\d+)/\d+ \[", seen)]
+        if done and done[-1] >= count:
+            return seen
+    pytest.fail(f"no progress to {count}: {seen[-300:]}")
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+EVERY, SIZE, SEED = 20, 48, 3
+
+
+def uninterrupted_frames(count: int) -> list[np.ndarray]:
+    """The first ``count`` frames of the same command, run to the end in this process."""
+    from peronamalik.art import animate
+
+    env = os.environ.get("PERONAMALIK_FUSED")
+    os.environ["PERONAMALIK_FUSED"] = "0"
+    try:
+        with torch_threads(1):
+            return list(animate(None, iterations=count * EVERY, every=EVERY, size=SIZE, seed=SEED))
+    finally:
+        os.environ.pop("PERONAMALIK_FUSED") if env is None else os.environ.__setitem__("PERONAMALIK_FUSED", env)
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    if path.is_dir():
+        files = sorted(path.iterdir())
+        assert all(f.name.startswith("frame_") and f.suffix == ".png" for f in files), files
+        return [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # our reader warns on a truncated or corrupt file
+        return list(read_frames(path))
+
+
+@pytest.mark.parametrize(
+    "name, stop",
+    [
+        ("r.webm", signal.SIGINT),
+        ("r.mp4", signal.SIGINT),
+        ("r.mkv", signal.SIGINT),
+        ("frames/", signal.SIGINT),
+        ("r.gif", signal.SIGTERM),
+        ("r.webm", signal.SIGHUP),
+    ],
+)
+def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, name, stop):
+    """A real signal mid-run: the file holds as many whole frames as the sidecar says, each
+    the same frame as in an uninterrupted run (within the codec's loss); nothing hidden is
+    left behind; the exit code is 128 + the signal."""
+    process = start_cli(
+        "art", "--iterations", "1000000", "--every", EVERY, "--size", SIZE, "--seed", SEED, "-o", name, cwd=tmp_path
+    )
+    seen = wait_for_progress(process, 6 * EVERY)
+    process.send_signal(stop)
+    stderr = seen + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + stop, stderr
     assert "interrupted: wrote" in stderr and "Traceback" not in stderr
-    assert len(gif_frames(tmp_path / "live.gif")) >= 1
+    output = tmp_path / name.rstrip("/")
+    record = json.loads((tmp_path / (name.rstrip("/") + ".json")).read_text())
+    assert record["interrupted"] is True and record["frames"] >= 6
+    frames = decoded(output)
+    assert len(frames) == record["frames"]
+    assert hidden_leftovers(tmp_path) == []
+    expected = uninterrupted_frames(len(frames))
+    if name.endswith("/"):
+        assert all(np.array_equal(got, want) for got, want in zip(frames, expected))
+        return
+    # The codec's own loss: the same frames through the same writer, without a signal.
+    reference = tmp_path / "reference" / name
+    reference.parent.mkdir()
+    with open_frame_writer(reference, fps=10, overwrite=False) as writer:
+        for frame in expected:
+            writer.write(frame)
+    own_loss = [mean_error(got, want) for got, want in zip(decoded(reference), expected)]
+    for index, (got, want) in enumerate(zip(frames, expected)):
+        error = mean_error(got, want)
+        assert error <= 1.5 * own_loss[index] + 1, (index, error, own_loss[index])
+        apart = index + 1 < len(expected) and mean_error(want, expected[index + 1]) > 2 * own_loss[index] + 1
+        if apart:  # its own frame, not the next one
+            assert error < mean_error(got, expected[index + 1]), index
+
+
+def mean_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_ctrl_c_before_the_first_frame_claims_no_file(tmp_path):
+    from peronamalik.art.animate import RenderInterrupted as Stopped, resolve_run, write_stream
+    from peronamalik.art.video_file import input_record
+
+    def stopped_at_once():
+        raise KeyboardInterrupt
+        yield  # a generator that stops before its first frame
+
+    spec = resolve_run(seed=0, device="cpu")
+    with pytest.raises(Stopped) as caught:
+        write_stream(stopped_at_once(), tmp_path / "never.mp4", spec, input_record("x", None))
+    assert caught.value.frames == 0
+    assert "not written" in str(caught.value) and "wrote" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_in_smooth_exits_130_and_writes_nothing(tmp_path):
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (256, 256), np.uint8)).save(tmp_path / "in.png")
+    process = start_cli("smooth", "in.png", "-o", "out.png", "--iterations", "10000000", cwd=tmp_path)
+    seen = wait_for_progress(process, 5)
+    process.send_signal(signal.SIGINT)
+    stderr = seen + process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert "error" not in stderr and "Traceback" not in stderr and "interrupted" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
 def write_bomb(path: Path) -> None:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
+from av.video.reformatter import ColorPrimaries, Colorspace, ColorTrc
 import numpy as np
 import pytest
 from PIL import Image
 
-from peronamalik.art.video import moving_shapes
 from peronamalik.cli import main
 from peronamalik.core.threads import torch_threads
 from peronamalik.io.video import probe, read_frames
+
+from clips import moving_shapes
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -92,7 +100,7 @@ def test_size_fps_preset_and_set_flags(talking_clip, tmp_path):
     argv = [str(talking_clip), "-o", str(out), "--size", "32", "--fps", "5", "--preset", "glow", "--set", "frame_blend=0.5"]
     assert main(["video", *argv]) == 0
     info = probe(out)
-    assert (info.frame_count, info.width, info.height) == (16, 32, 24)
+    assert (info.frame_count, info.width, info.height) == (10, 32, 24)  # 2 s at 5 fps
     assert info.fps == pytest.approx(5.0)
     config = json.loads((tmp_path / "small.gif.json").read_text())["config"]
     assert (config["size"], config["frame_blend"], config["fps"]) == (32, 0.5, 5.0)
@@ -176,3 +184,127 @@ def test_existing_output_is_kept_without_overwrite(talking_clip, tmp_path, capsy
     assert out.read_bytes() == b"precious" and "exists" in capsys.readouterr().err
     assert main(["video", str(talking_clip), "-o", str(out), "--overwrite"]) == 0
     assert probe(out).frame_count == 16 and probe(out).has_audio
+
+
+def clip_with_tone(path: Path, count: int, fps: int, *, rotation: int = 0, space: str | None = None) -> Path:
+    """``count`` frames of moving shapes at ``fps`` with an AAC tone as long as the video;
+    optionally a display rotation and a colour matrix (converted with and tagged as it)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
+        if space is not None:
+            video.codec_context.colorspace = Colorspace[space]
+            video.codec_context.color_primaries = ColorPrimaries[space if space != "ITU709" else "BT709"]
+            video.codec_context.color_trc = ColorTrc[space if space != "ITU709" else "BT709"]
+        audio = container.add_stream("aac", rate=44100)
+        for index, frame in enumerate(moving_shapes(count, width=64, height=48)):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if space is not None:
+                picture = picture.reformat(format="yuv420p", dst_colorspace=space, dst_color_range="MPEG")
+            picture.pts = index
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        samples = round(count / fps * 44100)
+        tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 330 / 44100)).astype(np.float32)[None]
+        sound = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        sound.sample_rate, sound.pts = 44100, 0
+        container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    return path
+
+
+def durations(path: Path) -> tuple[float, float]:
+    """Seconds of decoded video (frames × frame duration) and of decoded audio."""
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+        frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(path)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+        sample_rate = container.streams.audio[0].rate
+    return frames / float(rate), samples / sample_rate
+
+
+@pytest.mark.parametrize("fps, frames", [(10, 20), (50, 100)])
+def test_another_frame_rate_resamples_and_keeps_audio_in_sync(tmp_path, fps, frames):
+    """50 frames at 25 fps with 2 s of audio: at 10 fps 20 frames, at 50 fps 100, still 2 s."""
+    source = clip_with_tone(tmp_path / "in.mp4", 50, 25)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(source), "-o", str(out), "--fps", str(fps), "--seed", "0"]) == 0
+    info = probe(out)
+    assert (info.frame_count, info.fps) == (frames, pytest.approx(fps))
+    video_seconds, audio_seconds = durations(out)
+    assert video_seconds == pytest.approx(2.0) and abs(audio_seconds - video_seconds) < 0.05
+    assert json.loads((tmp_path / "out.mp4.json").read_text())["config"]["fps"] == fps
+
+
+def test_copied_aac_keeps_its_first_samples(talking_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(talking_clip), "-o", str(out)]) == 0
+
+    def samples(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            return np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
+
+    np.testing.assert_array_equal(samples(out)[:, :1024], samples(talking_clip)[:, :1024])
+
+
+@pytest.mark.parametrize("space", ["ITU709", "SMPTE170M"])
+def test_the_inputs_colour_properties_are_kept(tmp_path, space):
+    source = clip_with_tone(tmp_path / "in.mp4", 6, 10, space=space)
+    out = tmp_path / "out.mkv"
+    assert main(["video", str(source), "-o", str(out), "--seed", "0"]) == 0
+    tags = []
+    for path in (source, out):
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            tags.append((frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc))
+    assert tags[0] == tags[1] and tags[0][0] == int(Colorspace[space])
+
+
+def test_a_rotated_phone_clip_comes_out_upright(tmp_path):
+    source = clip_with_tone(tmp_path / "phone.mp4", 6, 10, rotation=-90)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(source), "-o", str(out), "--seed", "0"]) == 0
+    info = probe(out)
+    assert (info.width, info.height) == (48, 64)  # shown as players show the input
+    with av.open(str(out)) as container:
+        assert next(container.decode(video=0)).rotation == 0  # no rotation left to apply twice
+
+
+def test_webcam_recording_writes_the_frames_shown(tmp_path):
+    """The recording half of ``--webcam -o``, fed synthetic frames instead of a camera."""
+    from peronamalik.art.video import resolve_video_run, stylized
+    from peronamalik.art.video_file import with_fps
+    from peronamalik.art.webcam import record_live
+
+    spec = with_fps(resolve_video_run(seed=0, device="cpu"), 12)
+
+    written = record_live(stylized(moving_shapes(5, width=32, height=24), spec), tmp_path / "live.mp4", spec, "webcam:0")
+    assert written == tmp_path / "live.mp4" and probe(written).frame_count == 5
+    record = json.loads((tmp_path / "live.mp4.json").read_text())
+    assert (record["frames"], record["input"]["path"], record["interrupted"]) == (5, "webcam:0", False)
+
+
+def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path):
+    source = clip_with_tone(tmp_path / "long.mp4", 3000, 25)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "peronamalik", "video", "long.mp4", "-o", "out.webm", "--seed", "0"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    seen, deadline = "", time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        seen += process.stderr.read(8)
+        done = [int(n) for n in re.findall(r"(\d+)/\d+ \[", seen)]
+        if done and done[-1] >= 10:
+            break
+    process.send_signal(signal.SIGTERM)
+    stderr = seen + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    record = json.loads((tmp_path / "out.webm.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a truncated or corrupt file would warn
+        assert sum(1 for _ in read_frames(tmp_path / "out.webm")) == record["frames"] >= 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.webm", "out.webm.json"]

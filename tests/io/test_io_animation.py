@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from peronamalik.io.animation import check_output, check_output_kind, open_frame_writer, read_frames
 
@@ -188,3 +188,85 @@ def test_audio_is_ignored_for_gif(tmp_path: Path, make_clip) -> None:
     output = _write(tmp_path / "a.gif", list(read_frames(source))[:3], audio_from=source)
     with Image.open(output) as image:
         assert image.n_frames == 3
+
+
+def _decoded_audio(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
+
+
+def test_aac_copy_keeps_the_priming_packet(tmp_path: Path, make_clip) -> None:
+    """The first AAC packet (time stamp -1024 samples) holds the encoder's priming: without
+    it the first 1024 samples decode differently (a click)."""
+    source = make_clip("source.mp4", audio="aac")
+    output = _write(tmp_path / "a.mp4", list(read_frames(source)), audio_from=source)
+    with av.open(str(output)) as container:
+        first = next(packet for packet in container.demux(audio=0) if packet.size)
+        assert first.pts < 0
+    original, copied = _decoded_audio(source), _decoded_audio(output)
+    np.testing.assert_array_equal(copied[:, :1024], original[:, :1024])
+    np.testing.assert_array_equal(copied, original[:, : copied.shape[1]])
+
+
+def _luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    """The Y plane as stored (no conversion)."""
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+
+
+def _bt709_luma(rgb: tuple[int, int, int], full: bool) -> float:
+    """Y' of an 8-bit RGB colour by BT.709's formula (Kr 0.2126, Kb 0.0722)."""
+    y = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255
+    return 255 * y if full else 16 + 219 * y
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.mkv", "a.webm"])
+def test_videos_are_converted_and_tagged_as_bt709(tmp_path: Path, name: str) -> None:
+    rgb = (200, 40, 90)  # Y' is 84 under BT.709, 92 under BT.601
+    output = _write(tmp_path / name, [np.full((32, 32, 3), rgb, np.uint8)] * 3)
+    with av.open(str(output)) as container:
+        frame = next(container.decode(video=0))
+        tags = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+        luma = _luma_plane(frame).mean()
+    assert tags == (1, 1, 1, 1)  # BT.709 matrix, limited range, BT.709 primaries and transfer
+    assert abs(luma - _bt709_luma(rgb, full=False)) < 1.5
+
+
+def test_videos_take_the_colour_they_are_given(tmp_path: Path) -> None:
+    from peronamalik.io.video import Colour
+
+    wanted = Colour(space=1, range=2, primaries=1, trc=13)  # BT.709 full range, sRGB transfer
+    rgb = (200, 40, 90)
+    output = _write(tmp_path / "a.mp4", [np.full((32, 32, 3), rgb, np.uint8)] * 3, colour=wanted)
+    with av.open(str(output)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc) == wanted
+        assert abs(_luma_plane(frame).mean() - _bt709_luma(rgb, full=True)) < 1.5
+    assert np.abs(next(read_frames(output)).astype(int) - rgb).max() <= 3
+
+
+@pytest.mark.parametrize("name", ["a.gif", "a.webp"])
+@pytest.mark.parametrize("fps", [60, 100, 999])
+def test_browser_animations_above_50_fps_are_capped_with_a_warning(tmp_path: Path, frames, name: str, fps: int) -> None:
+    with pytest.warns(UserWarning, match="50 fps"):
+        output = _write(tmp_path / name, frames, fps=fps)
+    assert len(_delays(output)) == len(frames) and min(_delays(output)) >= 20
+
+
+def test_browser_animations_at_50_fps_or_less_keep_their_rate_silently(tmp_path: Path, frames) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        output = _write(tmp_path / "a.gif", frames, fps=50)
+    assert _delays(output) == [20] * len(frames)
+
+
+def _delays(path: Path) -> list[int]:
+    """Each frame's delay in ms, as Pillow reads it."""
+    delays = []
+    with Image.open(path) as image:
+        for frame in ImageSequence.Iterator(image):
+            frame.load()
+            delays.append(frame.info["duration"])
+    return delays

@@ -97,3 +97,51 @@ def test_commit_twice_is_an_error(tmp_path: Path) -> None:
     pending.commit()
     with pytest.raises(RuntimeError):
         pending.commit()
+
+
+def _name(length: int, suffix: str) -> str:
+    """A file name of exactly ``length`` bytes ending in ``suffix``."""
+    return "n" * (length - len(suffix)) + suffix
+
+
+@pytest.mark.parametrize("length", [200, 238, 245, 255])
+@pytest.mark.parametrize("directory", [False, True])
+def test_names_up_to_the_file_system_limit_work(tmp_path: Path, length: int, directory: bool) -> None:
+    """The temporary beside the target must fit too, whatever the target's length."""
+    target = tmp_path / _name(length, "" if directory else ".png")
+    for overwrite in (False, True):  # a first write, then a replacement
+        with atomic_output(target, overwrite=overwrite, directory=directory) as temp:
+            assert temp.parent == tmp_path and temp.name.startswith(".")
+            assert temp.suffix == (".tmp" if directory else ".png")
+            (temp / "f").write_text("x") if directory else temp.write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_a_name_longer_than_the_file_system_takes_is_refused_up_front(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="256 bytes"):
+        check_target(tmp_path / _name(256, ".png"), overwrite=False)
+    with pytest.raises(ValueError, match="bytes"):
+        with atomic_output(tmp_path / _name(300, ".png"), overwrite=False):
+            pytest.fail("the body must not run")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_overwrite_keeps_the_replaced_files_mode(tmp_path: Path, mode: int) -> None:
+    target = tmp_path / "secret.txt"
+    target.write_text("old")
+    target.chmod(mode)
+    with atomic_output(target, overwrite=True) as temp:
+        temp.write_text("new")
+    assert target.read_text() == "new" and stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_a_failed_write_names_the_target_not_the_temporary(tmp_path: Path) -> None:
+    import errno
+
+    target = tmp_path / "out.png"
+    with pytest.raises(OSError, match="out.png") as caught:
+        with atomic_output(target, overwrite=False) as temp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(temp))
+    assert caught.value.errno == errno.ENOSPC and ".tmp" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

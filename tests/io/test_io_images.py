@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +170,49 @@ def test_side_by_side() -> None:
     flat = side_by_side(volume, volume)
     assert flat.ndim == 2 and flat.shape[0] == 6
     assert 0.0 < flat.min() and flat.max() <= 1.0  # float outside [0, 1]: rescaled for display
+
+
+def write_png(path: Path, samples: np.ndarray, colour_type: int) -> None:
+    """A 16-bit PNG written byte by byte (zlib + struct), independent of Pillow and FFmpeg.
+
+    ``samples`` is ``H×W×C`` uint16, C = 1 (grey, type 0), 2 (grey+alpha, 4), 3 (RGB, 2)
+    or 4 (RGBA, 6).
+    """
+    height, width = samples.shape[:2]
+    rows = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(
+    "colour_type, channels, kept",
+    [(0, 1, 1), (4, 2, 1), (2, 3, 3), (6, 4, 3)],  # alpha is dropped, depth and colour kept
+)
+def test_every_16_bit_png_keeps_its_depth_and_colour(tmp_path: Path, colour_type, channels, kept) -> None:
+    samples = RNG.integers(0, 65536, (9, 13, channels), dtype=np.uint16)
+    samples[0, 0, 0] = 6144  # between two 8-bit levels: cut to 8 bits it would change
+    write_png(tmp_path / "in.png", samples, colour_type)
+    loaded = read_image(tmp_path / "in.png")
+    expected = samples[..., :kept] if kept == 3 else samples[..., 0]
+    assert loaded.array.dtype == np.uint16 and loaded.channel_axis == (-1 if kept == 3 else None)
+    np.testing.assert_array_equal(loaded.array, expected)
+    write_image(tmp_path / "out.png", _unit(loaded.array), like_dtype=loaded.array.dtype, channel_axis=loaded.channel_axis)
+    again = read_image(tmp_path / "out.png")
+    assert again.array.dtype == np.uint16 and again.array.shape == expected.shape
+    np.testing.assert_array_equal(again.array, expected)
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.jpg"])
+def test_values_outside_the_unit_range_are_clipped_with_one_warning(tmp_path: Path, name: str) -> None:
+    image = np.linspace(-0.5, 1.5, 30 * 41, dtype=np.float32).reshape(30, 41)
+    with pytest.warns(UserWarning, match=r"clipped to \[0, 1\]") as caught:
+        write_image(tmp_path / name, image, like_dtype=np.float32)
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / ("in_range_" + name), image.clip(0, 1), like_dtype=np.float32)
+        write_image(tmp_path / "kept.tif", image, like_dtype=np.float32)  # floats stored as they are

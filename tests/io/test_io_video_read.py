@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
+from av.video.reformatter import ColorRange, Colorspace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -71,3 +74,74 @@ def test_not_a_video(tmp_path: Path) -> None:
             read_frames(path)  # raises at the call, before the first frame
         with pytest.raises(ValueError, match=message):
             probe(path)
+
+
+def marked_clip(path: Path, rotation: int, hflip: bool, count: int = 2) -> np.ndarray:
+    """A 64×32 clip whose frames are black but for a white 16×8 block at the top left,
+    with display matrix ``rotation`` (degrees counter-clockwise) and an optional mirror."""
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:8, :16] = 255
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(rotation, hflip=hflip)
+        for index in range(count):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+    return frame
+
+
+@pytest.mark.parametrize("rotation, hflip", [(-90, False), (90, False), (180, False), (0, True), (-90, True)])
+def test_display_rotation_is_applied_like_exif_orientation(tmp_path: Path, rotation: int, hflip: bool) -> None:
+    """As players show it: rotate counter-clockwise by ``rotation``, then mirror."""
+    frame = marked_clip(tmp_path / "phone.mp4", rotation, hflip)
+    shown = np.rot90(frame, rotation // 90)
+    shown = shown[:, ::-1] if hflip else shown
+    info = probe(tmp_path / "phone.mp4")
+    assert (info.height, info.width) == shown.shape[:2]
+    for decoded in read_frames(tmp_path / "phone.mp4"):
+        assert decoded.shape == shown.shape
+        assert np.abs(decoded.astype(int) - shown).mean() < 3
+
+
+def colour_clip(path: Path, space: str, colour_range: str, rgb: tuple[int, int, int]) -> None:
+    """Two flat frames of ``rgb``, converted to YUV with ``space``/``colour_range`` by
+    swscale and tagged with them."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10, options={"crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.colorspace = Colorspace[space]
+        stream.codec_context.color_range = ColorRange[colour_range]
+        for index in range(2):
+            picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), rgb, np.uint8), format="rgb24")
+            picture = picture.reformat(format="yuv420p", dst_colorspace=space, dst_color_range=colour_range)
+            picture.pts = index
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("space, colour_range", [("ITU709", "MPEG"), ("ITU709", "JPEG"), ("SMPTE170M", "MPEG")])
+def test_yuv_is_read_with_the_files_own_matrix_and_range(tmp_path: Path, space: str, colour_range: str) -> None:
+    rgb = (200, 40, 90)  # saturated: BT.601 and BT.709 decode it 10+ levels apart
+    colour_clip(tmp_path / "tagged.mp4", space, colour_range, rgb)
+    for frame in read_frames(tmp_path / "tagged.mp4"):
+        assert np.abs(frame.reshape(-1, 3).mean(axis=0) - rgb).max() < 3
+
+
+@pytest.mark.parametrize("fps, picks", [(4, [0, 2, 5, 7, 10, 12, 15, 17]), (20, [i // 2 for i in range(40)])])
+def test_resampling_picks_the_frame_on_screen(make_clip, fps: float, picks: list[int]) -> None:
+    """20 frames at 10 fps (2 s), at 4 or 20 fps: frame i is input frame floor(i * 10 / fps),
+    still 2 s long; the moving bar tells the frames apart."""
+    path = make_clip("clip.mp4", count=20, fps=10)
+    originals = list(read_frames(path))
+    resampled = list(read_frames(path, fps=fps))
+    assert len(resampled) == len(picks)
+    for frame, pick in zip(resampled, picks):
+        assert np.array_equal(frame, originals[pick])
+
+
+def test_bad_resampling_rate(make_clip) -> None:
+    with pytest.raises(ValueError, match="fps"):
+        read_frames(make_clip("clip.mp4"), fps=0)

@@ -7,6 +7,7 @@ from peronamalik.art.presets import PRESETS, preset_config
 
 __all__ = ["PRESETS", "ArtConfig", "LearnedDiffusion", "RenderInterrupted", "animate", "preset_config", "render"]
 
-from peronamalik.art.video import render_video, stylize_frames  # noqa: E402
+from peronamalik.art.video import stylize_frames  # noqa: E402
+from peronamalik.art.video_file import render_video  # noqa: E402
 
 __all__ += ["render_video", "stylize_frames"]

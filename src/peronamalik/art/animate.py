@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import Source, load_source
 from peronamalik.core.arrays import resolve_device
 from peronamalik.core.progress import Progress, check_progress
+
+if TYPE_CHECKING:
+    from peronamalik.io.video import Colour
 
 
 @dataclass(frozen=True)
@@ -125,11 +129,13 @@ def animate(
 
 
 class RenderInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`render`: ``path`` holds a valid file with ``frames`` frames."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during :func:`render`: ``path`` holds a valid file with
+    ``frames`` frames, or does not exist when ``frames`` is 0; ``signum`` is the signal."""
 
-    def __init__(self, path: Path, frames: int) -> None:
-        super().__init__(f"interrupted: wrote {frames} frames to {path}")
-        self.path, self.frames = path, frames
+    def __init__(self, path: Path, frames: int, signum: int = 2) -> None:
+        what = f"wrote {frames} frames to {path}" if frames else f"before the first frame; {path} was not written"
+        super().__init__(f"interrupted: {what}")
+        self.path, self.frames, self.signum = path, frames, signum
 
 
 def sidecar_path(output: Path) -> Path:
@@ -137,7 +143,19 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name.rstrip("/") + ".json")
 
 
-def write_sidecar(output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool) -> Path:
+def check_render_output(output: str | os.PathLike[str], *, overwrite: bool) -> None:
+    """Before any work: ``output`` (as given: a trailing '/' names a frame folder) and its
+    sidecar can be written, and neither exists unless ``overwrite``."""
+    from peronamalik.io.animation import check_output
+    from peronamalik.io.atomic import check_target
+
+    check_output(output, overwrite=overwrite)
+    check_target(sidecar_path(Path(output)), overwrite=overwrite)
+
+
+def write_sidecar(
+    output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool, *, overwrite: bool = False
+) -> Path:
     """Write ``OUTPUT.json``: config, seed, version and input digest, enough to render again."""
     from peronamalik import __version__
     from peronamalik.io.atomic import atomic_output
@@ -153,7 +171,7 @@ def write_sidecar(output: Path, source: Source, spec: RunSpec, frames: int, inte
         "config": spec.config.to_dict(),
     }
     target = sidecar_path(output)
-    with atomic_output(target, overwrite=True) as temporary:
+    with atomic_output(target, overwrite=overwrite) as temporary:
         Path(temporary).write_text(json.dumps(record, indent=2) + "\n")
     return target
 
@@ -183,9 +201,7 @@ def render(
     dithering of GIF frames.  ``progress(done, total)`` after every iteration (the CLI's
     bar).  Returns the output path.
     """
-    from peronamalik.io.animation import check_output
-
-    check_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
+    check_render_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     progress = check_progress(progress)
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
@@ -209,28 +225,42 @@ def write_stream(
     audio_from: Path | None = None,
     overwrite: bool = False,
     dither: bool = False,
+    colour: Colour | None = None,
 ) -> Path:
     """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json``.
 
     ``output`` as the user gave it (a trailing ``/`` names a folder of frames).  Atomic (a
-    temporary beside the target, renamed at the end).  On Ctrl-C the frames so far make a
-    valid file, the sidecar says ``"interrupted": true`` and :class:`RenderInterrupted` is
-    raised.
+    temporary beside the target, renamed at the end); an existing sidecar is replaced only
+    with ``overwrite``.  The sidecar records the frame rate written (GIF and WebP stop at
+    50 fps).  On Ctrl-C, SIGTERM or SIGHUP the frames so far make a valid file, the sidecar
+    says ``"interrupted": true`` and how many, and :class:`RenderInterrupted` is raised
+    (with no file and no sidecar when no frame was made).  ``colour``: the video's
+    :class:`~peronamalik.io.video.Colour` (None: BT.709).
     """
     from peronamalik.io.animation import open_frame_writer
+    from peronamalik.io.interrupts import deferred_signals, signal_number
+    from peronamalik.io.video import BT709
 
-    written, target = 0, Path(output)
+    check_render_output(output, overwrite=overwrite)
+    writer = None
     try:
-        with open_frame_writer(
-            output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither
-        ) as writer:
-            target = writer.path
+        with deferred_signals():  # a stop while the temporary is made must not leave it behind
+            writer = open_frame_writer(
+                output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither,
+                colour=colour or BT709,
+            )
+        spec = dataclasses.replace(spec, config=spec.config.replace(fps=float(writer.fps)))
+        with writer:
             for frame in frames:
                 writer.write(frame)
-                written += 1
     except KeyboardInterrupt as exc:
-        if written:
-            write_sidecar(target, source, spec, written, interrupted=True)
-        raise RenderInterrupted(target, written) from exc
-    write_sidecar(target, source, spec, written, interrupted=False)
-    return target
+        with deferred_signals():
+            if writer is not None:
+                writer.abort()  # nothing to do once the writer kept its frames
+            written = 0 if writer is None else writer.frames_written
+            target = Path(output) if writer is None else writer.path
+            if written:
+                write_sidecar(target, source, spec, written, interrupted=True, overwrite=overwrite)
+        raise RenderInterrupted(target, written, signal_number(exc)) from exc
+    write_sidecar(writer.path, source, spec, writer.frames_written, interrupted=False, overwrite=overwrite)
+    return writer.path

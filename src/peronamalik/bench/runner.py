@@ -22,7 +22,7 @@ import torch
 from peronamalik.bench.memory import PeakGPU, PeakRSS
 from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings, fused_mode
 from peronamalik.bench.report import format_report
-from peronamalik.io.atomic import atomic_output
+from peronamalik.io.atomic import atomic_output, check_target
 
 
 def _missing(case: Case) -> str | None:
@@ -172,8 +172,12 @@ def main(
     memory: bool = True,
     json_path: str | None = None,
     echo: Callable[[str], None] = print,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run, print the table, optionally write JSON; return the report."""
+    """Run, print the table, optionally write JSON (an existing file is replaced only with
+    ``overwrite``; checked before the run); return the report."""
+    if json_path:
+        check_target(json_path, overwrite=overwrite)
     if quick:
         size, iterations, repeat = min(size, 128), min(iterations, 3), 1
     if size < 4 or iterations < 1 or repeat < 1:
@@ -182,7 +186,7 @@ def main(
     report = run(settings, only=only, echo=lambda text: print(text, file=sys.stderr))
     echo(format_report(report))
     if json_path:
-        with atomic_output(json_path, overwrite=True) as temporary:
+        with atomic_output(json_path, overwrite=overwrite) as temporary:
             temporary.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 

@@ -2,12 +2,18 @@
 
 Errors the user can fix (bad parameters, missing or corrupt files) end in one line on
 stderr and exit code 2, with no traceback; set ``PERONAMALIK_DEBUG=1`` to see one.
+Warnings are one ``peronamalik: warning:`` line each.  Ctrl-C, SIGTERM and SIGHUP stop a
+command the same way (partial results kept where the command promises it, temporaries
+removed) and exit with 128 + the signal's number (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from peronamalik._extras import require
 
@@ -16,6 +22,8 @@ require("tqdm", "cli")
 
 from peronamalik.cli import art, bench, smooth, video  # noqa: E402, F401  (register the commands)
 from peronamalik.cli.app import app  # noqa: E402
+from peronamalik.cli.progress import write_above  # noqa: E402
+from peronamalik.io.interrupts import signal_number, signals_as_interrupts  # noqa: E402
 
 USER_ERRORS = (ValueError, TypeError, OSError)
 
@@ -27,18 +35,39 @@ def fail(message: str) -> int:
     return 2
 
 
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show each warning (ours, torch's, a missing compiler) as one ``peronamalik: warning:``
+    line above the progress bar: no file, line or source."""
+
+    def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+        write_above(f"peronamalik: warning: {' '.join(str(message).split())}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
+def interrupted(exc: BaseException) -> int:
+    """A stop signal outside a render: one line; the exit code is 128 + the signal."""
+    print("peronamalik: interrupted; nothing was written", file=sys.stderr)
+    return 128 + signal_number(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the process's exit code."""
-    try:
-        result = app.main(args=argv, prog_name="peronamalik", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        return fail(exc.format_message())
-    except click.exceptions.Abort:
-        return fail("aborted")
-    except USER_ERRORS as exc:
-        if os.environ.get("PERONAMALIK_DEBUG"):
-            raise
-        return fail(str(exc))
+    with signals_as_interrupts(), one_line_warnings():
+        try:
+            result = app.main(args=argv, prog_name="peronamalik", standalone_mode=False)
+        except click.exceptions.UsageError as exc:
+            return fail(exc.format_message())
+        except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click raises Abort from Ctrl-C
+            return interrupted(exc)
+        except USER_ERRORS as exc:
+            if os.environ.get("PERONAMALIK_DEBUG"):
+                raise
+            return fail(str(exc))
     return result if isinstance(result, int) else 0
 
 

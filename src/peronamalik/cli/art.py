@@ -54,12 +54,14 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
 
 @contextmanager
 def reporting_interrupts() -> Iterator[None]:
-    """Ctrl-C during a render: one line saying what was kept, exit code 130."""
+    """Ctrl-C (SIGTERM, SIGHUP) during a render: one line saying what was kept (nothing
+    before the first frame); exit code 128 + the signal (130 for Ctrl-C)."""
     try:
         yield
     except RenderInterrupted as stop:
-        click.echo(f"peronamalik: {stop} (a valid file; {sidecar_path(stop.path)} records the run)", err=True)
-        raise click.exceptions.Exit(130) from None
+        kept = f" (a valid file; {sidecar_path(stop.path)} records the run)" if stop.frames else ""
+        click.echo(f"peronamalik: {stop}{kept}", err=True)
+        raise click.exceptions.Exit(128 + stop.signum) from None
 
 
 def announce(written: Path) -> None:

@@ -32,8 +32,10 @@ from peronamalik.cli.app import app
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the full report as JSON."
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 def bench_command(
-    size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool, json_path: Path | None
+    size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool, json_path: Path | None,
+    overwrite: bool,
 ) -> None:
     """Time the project's paths (reference and fused) and the peers on the same inputs.
 
@@ -52,4 +54,5 @@ def bench_command(
         memory=memory,
         json_path=str(json_path) if json_path else None,
         echo=click.echo,
+        overwrite=overwrite,
     )

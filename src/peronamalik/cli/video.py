@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +9,9 @@ import click
 
 from peronamalik.art.config import ArtConfig, load_config_file
 from peronamalik.art.presets import PRESETS
-from peronamalik.art.video import VIDEO_PRESET, render_video, run_webcam
+from peronamalik.art.video import VIDEO_PRESET
+from peronamalik.art.video_file import render_video
+from peronamalik.art.webcam import run_webcam
 from peronamalik.cli.app import app
 from peronamalik.cli.art import announce, reporting_interrupts, resolve_settings
 from peronamalik.cli.progress import progress_bar, write_above
@@ -26,18 +25,6 @@ def video_settings(
     data = {} if config_file is None else load_config_file(config_file)
     keep_size = () if "size" in data.get("config", data) else ("size=null",)
     return resolve_settings(config_file, preset or VIDEO_PRESET, (*keep_size, *assignments), {"size": size})
-
-
-@contextmanager
-def one_line_warnings() -> Iterator[None]:
-    """Show warnings (e.g. a truncated input) as one ``peronamalik: warning:`` line each,
-    above the progress bar."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = lambda message, *_args, **_kwargs: write_above(
-            f"peronamalik: warning: {' '.join(str(message).split())}"
-        )
-        yield
 
 
 @app.command()
@@ -67,7 +54,7 @@ def video(
         config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
         seed=seed if seed is not None else recorded.get("seed"), device=device, fps=fps, overwrite=overwrite,
     )
-    with reporting_interrupts(), one_line_warnings():
+    with reporting_interrupts():
         if webcam is not None:
             written = run_webcam(webcam, output, **settings)
         else:

@@ -3,8 +3,9 @@
 :func:`open_frame_writer` picks the output kind from the path:
 
 ======================  ===========================================================
-``.gif``                looping GIF, one adaptive 256-colour palette per frame
-``.webp``               looping animated WebP (lossy, quality 85)
+``.gif``                looping GIF, one adaptive 256-colour palette per frame; at most
+                        50 fps (browsers play shorter delays at 10 fps)
+``.webp``               looping animated WebP (lossy, quality 85); at most 50 fps
 ``.mp4`` / ``.mkv``     H.264 (yuv420p, CRF 18); odd sizes are padded to even
 ``.webm``               VP9 (CRF 32)
 ``.png``                the last frame only
@@ -14,13 +15,20 @@ a folder                numbered PNG frames ``frame_00000.png`` ...: an existing
 
 Every kind streams: frames are encoded as they arrive, so memory does not grow with their
 number (``.png`` keeps one frame).  Everything is encoded in-process by FFmpeg's libraries
-through PyAV; GIF palettes come from Pillow's fast octree quantiser.
+through PyAV; GIF palettes come from Pillow's fast octree quantiser.  H.264 and VP9 are
+converted with, and tagged as, BT.709 limited range unless a :class:`~peronamalik.io.video.Colour`
+is given (``video`` passes its input's).
+
+Stop signals (Ctrl-C, SIGTERM, SIGHUP) are held back while a frame is encoded and while the
+file is completed (:func:`~peronamalik.io.interrupts.deferred_signals`), so an interrupted
+output holds exactly :attr:`FrameWriter.frames_written` whole frames.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,8 +38,9 @@ from types import TracebackType
 import numpy as np
 
 from peronamalik._extras import require
-from peronamalik.io.atomic import AtomicTarget, check_target
-from peronamalik.io.video import VideoInfo, probe, read_frames
+from peronamalik.io.atomic import AtomicTarget, check_target, naming_the_file
+from peronamalik.io.interrupts import deferred_signals
+from peronamalik.io.video import BT709, Colour, VideoInfo, probe, read_frames
 
 av = require("av", "video")
 Image = require("PIL.Image", "io")
@@ -61,16 +70,20 @@ class _VideoFormat:
     container_options: Mapping[str, str] = field(default_factory=dict)
     even: bool = False  # yuv420p H.264 needs even width and height
     audio_encoder: str | None = None  # None: the container takes no audio
+    max_fps: Fraction | None = None  # browsers play shorter frame delays slowly
+    tagged: bool = False  # the stream carries colour properties (matrix, range, primaries, transfer)
 
 
 _H264 = {"crf": "18", "preset": "medium"}
+_BROWSER_MAX_FPS = Fraction(50)  # delays under 20 ms are played as 100 ms
 _VIDEO_FORMATS: dict[str, _VideoFormat] = {
-    ".gif": _VideoFormat("gif", "pal8", container_options={"loop": "0"}),
-    ".webp": _VideoFormat("libwebp_anim", "yuv420p", {"quality": "85"}, {"loop": "0"}),
-    ".mp4": _VideoFormat("libx264", "yuv420p", _H264, {"movflags": "+faststart"}, True, "aac"),
-    ".mkv": _VideoFormat("libx264", "yuv420p", _H264, {}, True, "aac"),
+    ".gif": _VideoFormat("gif", "pal8", container_options={"loop": "0"}, max_fps=_BROWSER_MAX_FPS),
+    ".webp": _VideoFormat("libwebp_anim", "yuv420p", {"quality": "85"}, {"loop": "0"}, max_fps=_BROWSER_MAX_FPS),
+    ".mp4": _VideoFormat("libx264", "yuv420p", _H264, {"movflags": "+faststart"}, True, "aac", tagged=True),
+    ".mkv": _VideoFormat("libx264", "yuv420p", _H264, {"avoid_negative_ts": "disabled"}, True, "aac", tagged=True),
     ".webm": _VideoFormat(
-        "libvpx-vp9", "yuv420p", {"crf": "32", "b": "0", "cpu-used": "5", "row-mt": "1"}, {}, False, "libopus"
+        "libvpx-vp9", "yuv420p", {"crf": "32", "b": "0", "cpu-used": "5", "row-mt": "1"}, {}, False, "libopus",
+        tagged=True,
     ),
 }
 KINDS = (*(suffix[1:] for suffix in _VIDEO_FORMATS), "png", FOLDER)
@@ -126,6 +139,19 @@ def _check_fps(fps: float | Fraction) -> Fraction:
     if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not 0 < fps < 1000:
         raise ValueError(f"fps must be a number in (0, 1000), got {fps!r}")
     return Fraction(fps).limit_denominator(1001)
+
+
+def _playable_fps(fps: Fraction, spec: _VideoFormat, path: Path) -> Fraction:
+    """``fps``, or the format's ceiling with a warning when browsers would play it slower."""
+    if spec.max_fps is None or fps <= spec.max_fps:
+        return fps
+    warnings.warn(
+        f"{path.suffix} plays at most {spec.max_fps} fps in browsers (frame delays of at least "
+        f"{1000 / float(spec.max_fps):.0f} ms); writing {path} at {spec.max_fps} fps instead of {float(fps):g}",
+        UserWarning,
+        stacklevel=4,
+    )
+    return spec.max_fps
 
 
 def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
@@ -191,11 +217,25 @@ def _palette_frame(frame: np.ndarray, dither: bool) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray((np.asarray(quantized), palette), format="pal8")
 
 
+def _tagged_frame(frame: np.ndarray, pix_fmt: str, colour: Colour) -> av.VideoFrame:
+    """RGB converted to ``pix_fmt`` with ``colour``'s matrix and range, and tagged with it."""
+    return av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+        format=pix_fmt,
+        dst_colorspace=colour.space,
+        dst_color_range=colour.range,
+        dst_color_primaries=colour.primaries,
+        dst_color_trc=colour.trc,
+    )
+
+
 class _AudioCopy:
     """Carries the audio of a source file into the output, interleaved with the video.
 
     The stream is copied as it is when the container takes its codec, and re-encoded
     (AAC for MP4/MKV, Opus for WebM) when not.  Audio past the end of the video is cut.
+    Packets before time 0 are kept: an AAC stream's first packet holds the encoder's
+    priming samples (negative time stamps, dropped by the decoder through the container's
+    edit list), without which the first 1024 samples decode wrong.
     """
 
     def __init__(self, source: av.container.InputContainer, output: av.container.OutputContainer, encoder: str) -> None:
@@ -244,8 +284,6 @@ class _AudioCopy:
             if start >= seconds:
                 return
             self.pending = None
-            if start < 0:
-                continue
             if self.resampler is None:
                 shift = int(self.offset / packet.time_base)
                 packet.pts -= shift
@@ -276,8 +314,10 @@ class _AudioCopy:
 class _PyAVSink(_Sink):
     """GIF, WebP, MP4, MKV and WebM through PyAV, opened on the first frame (to know its size)."""
 
-    def __init__(self, path: Path, spec: _VideoFormat, fps: Fraction, audio_from: Path | None, dither: bool) -> None:
-        self.path, self.spec, self.fps, self.dither = path, spec, fps, dither
+    def __init__(
+        self, path: Path, spec: _VideoFormat, fps: Fraction, audio_from: Path | None, dither: bool, colour: Colour
+    ) -> None:
+        self.path, self.spec, self.fps, self.dither, self.colour = path, spec, fps, dither, colour
         self.audio_from = audio_from if spec.audio_encoder else None
         self.container: av.container.OutputContainer | None = None
         self.stream: av.video.stream.VideoStream | None = None
@@ -288,7 +328,11 @@ class _PyAVSink(_Sink):
         self.container = av.open(str(self.path), "w", options=dict(self.spec.container_options))
         stream = self.container.add_stream(self.spec.codec, rate=self.fps, options=dict(self.spec.options))
         stream.width, stream.height, stream.pix_fmt = width, height, self.spec.pix_fmt
-        stream.codec_context.time_base = 1 / self.fps
+        context = stream.codec_context
+        context.time_base = 1 / self.fps
+        if self.spec.tagged:
+            context.colorspace, context.color_range = self.colour.space, self.colour.range
+            context.color_primaries, context.color_trc = self.colour.primaries, self.colour.trc
         self.stream = stream
         if self.audio_from is not None:
             self.audio = _AudioCopy.open(self.audio_from, self.container, self.spec.audio_encoder)
@@ -300,6 +344,8 @@ class _PyAVSink(_Sink):
             self._open(*frame.shape[:2])
         if self.spec.pix_fmt == "pal8":
             video_frame = _palette_frame(frame, self.dither)
+        elif self.spec.tagged:
+            video_frame = _tagged_frame(frame, self.spec.pix_fmt, self.colour)
         else:
             video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
         video_frame.pts, video_frame.time_base = self.index, 1 / self.fps
@@ -330,7 +376,9 @@ class FrameWriter:
     Use as a context manager (see :func:`open_frame_writer`).  On a clean exit, and on
     ``KeyboardInterrupt`` once at least one frame is written, the file is completed with
     the frames written so far and moved into place (the interrupt then propagates).  Any
-    other exception removes the temporary and leaves the target untouched.
+    other exception removes the temporary and leaves the target untouched.  A stop signal
+    waits while a frame is written and while the file is completed, so the file holds
+    exactly :attr:`frames_written` frames; an ``OSError`` (a full disk) names the target.
 
     Attributes
     ----------
@@ -340,6 +388,8 @@ class FrameWriter:
         One of :data:`KINDS`.
     frames_written : int
         Frames accepted so far.
+    fps : fractions.Fraction
+        The frame rate written (see :func:`open_frame_writer`).
     """
 
     def __init__(
@@ -350,6 +400,7 @@ class FrameWriter:
         overwrite: bool,
         audio_from: str | os.PathLike[str] | None = None,
         dither: bool = False,
+        colour: Colour = BT709,
     ) -> None:
         self.kind = check_output(path, overwrite=overwrite)
         rate = _check_fps(fps)
@@ -364,7 +415,10 @@ class FrameWriter:
             self._sink = _LastFrameSink(temp)
         else:
             source = None if audio_from is None else Path(audio_from)
-            self._sink = _PyAVSink(temp, _VIDEO_FORMATS[f".{self.kind}"], rate, source, dither)
+            spec = _VIDEO_FORMATS[f".{self.kind}"]
+            rate = _playable_fps(rate, spec, self.path)
+            self._sink = _PyAVSink(temp, spec, rate, source, dither, colour)
+        self.fps = rate
         self.frames_written = 0
         self._shape: tuple[int, ...] | None = None
         self._open = True
@@ -375,8 +429,13 @@ class FrameWriter:
             raise ValueError(f"the writer of {self.path} is closed")
         frame = _check_frame(frame, self._shape)
         self._shape = frame.shape
-        self._sink.write(frame)
-        self.frames_written += 1
+        with deferred_signals():
+            try:
+                self._sink.write(frame)
+            except OSError as exc:
+                self.abort()
+                raise naming_the_file(exc, self.path, self._pending.temp) from exc
+            self.frames_written += 1
 
     def close(self) -> Path:
         """Complete the output and move it into place; returns its path.
@@ -392,12 +451,16 @@ class FrameWriter:
         if self.frames_written == 0:
             self._discard()
             raise ValueError(f"no frames were written; {self.path} was not created")
-        try:
-            self._sink.finish()
-        except BaseException:
-            self._discard()
-            raise
-        return self._pending.commit()
+        with deferred_signals():
+            try:
+                self._sink.finish()
+                return self._pending.commit()
+            except OSError as exc:
+                self._discard()
+                raise naming_the_file(exc, self.path, self._pending.temp) from exc
+            except BaseException:
+                self._discard()
+                raise
 
     def abort(self) -> None:
         """Drop everything written; the target is left as it was."""
@@ -432,6 +495,7 @@ def open_frame_writer(
     overwrite: bool,
     audio_from: str | os.PathLike[str] | None = None,
     dither: bool = False,
+    colour: Colour = BT709,
 ) -> FrameWriter:
     """Open a streaming, atomic writer of an animation or video.
 
@@ -443,7 +507,9 @@ def open_frame_writer(
         raise before any frame is made.
     fps : float or fractions.Fraction
         Frames per second (a float is turned into the nearest fraction with a denominator
-        up to 1001, so 29.97... becomes 30000/1001).  GIF stores delays in 1/100 s.
+        up to 1001, so 29.97... becomes 30000/1001).  GIF stores delays in 1/100 s.  GIF
+        and WebP above 50 fps are written at 50 fps with a ``UserWarning`` (browsers play
+        frame delays under 20 ms at 10 fps).
     overwrite : bool
         Replace an existing output.
     audio_from : path-like, optional
@@ -453,6 +519,8 @@ def open_frame_writer(
     dither : bool
         GIF only: Floyd-Steinberg dithering against each frame's palette (smoother
         gradients, some shimmer between frames).
+    colour : Colour
+        Matrix, range and tags of .mp4/.mkv/.webm (default BT.709 limited range).
 
     Returns
     -------
@@ -470,4 +538,4 @@ def open_frame_writer(
     >>> probe(out).frame_count
     3
     """
-    return FrameWriter(path, fps=fps, overwrite=overwrite, audio_from=audio_from, dither=dither)
+    return FrameWriter(path, fps=fps, overwrite=overwrite, audio_from=audio_from, dither=dither, colour=colour)

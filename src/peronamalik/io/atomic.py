@@ -7,12 +7,23 @@ when the caller says so (the CLI's ``--overwrite``).
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from peronamalik.io.interrupts import deferred_signals
+
+#: Longest file name (bytes) assumed where the file system does not say (POSIX's usual).
+_NAME_MAX = 255
+#: Temporary names: ``.{name}.{random}.tmp{suffix}`` while that fits, else a digest of the name.
+_RANDOM_PART = 8
+_SHORT_SUFFIX = 16
 
 
 def check_target(target: str | os.PathLike[str], *, overwrite: bool, directory: bool = False) -> Path:
@@ -36,7 +47,8 @@ def check_target(target: str | os.PathLike[str], *, overwrite: bool, directory: 
     Raises
     ------
     ValueError
-        The folder holding ``target`` does not exist, ``target`` is of the other kind
+        The folder holding ``target`` does not exist, its name is longer than the file
+        system takes (:func:`name_max`), ``target`` is of the other kind
         (a folder where a file is wanted or the reverse), or it exists and ``overwrite``
         is false.
     """
@@ -44,6 +56,12 @@ def check_target(target: str | os.PathLike[str], *, overwrite: bool, directory: 
     parent = path.absolute().parent
     if not parent.is_dir():
         raise ValueError(f"cannot write {path}: folder {parent} does not exist")
+    limit = name_max(parent)
+    if len(os.fsencode(path.name)) > limit:
+        raise ValueError(
+            f"cannot write {path}: its name is {len(os.fsencode(path.name))} bytes, "
+            f"more than the {limit} the file system allows"
+        )
     if directory:
         if path.exists() and not path.is_dir():
             raise ValueError(f"{path} exists and is not a folder")
@@ -55,6 +73,53 @@ def check_target(target: str | os.PathLike[str], *, overwrite: bool, directory: 
     if occupied and not overwrite:
         raise ValueError(f"{path} exists; pass --overwrite to replace it")
     return path
+
+
+def name_max(folder: str | os.PathLike[str]) -> int:
+    """The longest file name, in bytes, that ``folder``'s file system takes."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return _NAME_MAX
+
+
+def temp_affixes(target: Path) -> tuple[str, str]:
+    """``(prefix, suffix)`` of a hidden temporary beside ``target`` whose name fits.
+
+    The prefix is ``.{name}.`` when the whole temporary name (with ``tempfile``'s random
+    part) fits in :func:`name_max`, else ``.{digest}.`` with a 12-hex-digit SHA-1 of the
+    name; the suffix ends in the target's extension (writers pick the format from it) when
+    that is short.
+    """
+    extension = target.suffix if len(os.fsencode(target.suffix)) <= _SHORT_SUFFIX else ""
+    suffix = f".tmp{extension}"
+    prefix = f".{target.name}."
+    fits = len(os.fsencode(prefix + suffix)) + _RANDOM_PART <= name_max(target.absolute().parent)
+    if not fits:
+        prefix = f".{hashlib.sha1(os.fsencode(target.name)).hexdigest()[:12]}."
+    return prefix, suffix
+
+
+def _kept_mode(target: Path, directory: bool) -> int:
+    """The mode of the file being replaced (a 0600 file stays 0600), else the umask's."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return (0o777 if directory else 0o666) & ~_umask()
+
+
+def naming_the_file(exc: OSError, target: Path, temp: Path) -> OSError:
+    """``exc``, raised while writing ``temp``, as an ``OSError`` that names ``target``.
+
+    Encoders and image writers report a failed write (a full disk, a size limit) without a
+    file name, or with their temporary's.  The result keeps the ``errno``; ``exc`` is
+    returned as it is when it names another file (an input that could not be read).
+    """
+    if exc.filename is not None and Path(exc.filename) != temp:
+        return exc
+    code = exc.errno if exc.errno is not None else errno.EIO
+    reason = exc.strerror or str(exc) or os.strerror(code)
+    return OSError(code, f"cannot write {target}: {reason}")
 
 
 def _umask() -> int:
@@ -78,11 +143,11 @@ class AtomicTarget:
         self.overwrite = overwrite
         self.directory = directory
         parent = self.target.absolute().parent
-        prefix = f".{self.target.name}."
+        prefix, suffix = temp_affixes(self.target)
         if directory:
             self.temp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".tmp"))
         else:
-            handle, name = tempfile.mkstemp(dir=parent, prefix=prefix + "tmp-", suffix=self.target.suffix)
+            handle, name = tempfile.mkstemp(dir=parent, prefix=prefix, suffix=suffix)
             os.close(handle)
             self.temp = Path(name)
         self.done = False
@@ -94,8 +159,7 @@ class AtomicTarget:
         try:
             # Someone may have created the target while we worked: check again.
             check_target(self.target, overwrite=self.overwrite, directory=self.directory)
-            mode = (0o777 if self.directory else 0o666) & ~_umask()
-            os.chmod(self.temp, mode)
+            os.chmod(self.temp, _kept_mode(self.target, self.directory))
             if self.directory:
                 self._replace_folder()
             else:
@@ -110,7 +174,8 @@ class AtomicTarget:
         if not self.target.exists():
             os.rename(self.temp, self.target)
             return
-        trash = Path(tempfile.mkdtemp(dir=self.temp.parent, prefix=f".{self.target.name}.", suffix=".old"))
+        prefix, _ = temp_affixes(self.target)
+        trash = Path(tempfile.mkdtemp(dir=self.temp.parent, prefix=prefix, suffix=".old"))
         os.rename(self.target, trash / "old")
         try:
             os.rename(self.temp, self.target)
@@ -156,7 +221,9 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool, directory:
     Notes
     -----
     Any exception in the ``with`` block (``KeyboardInterrupt`` included) removes the
-    temporary and propagates; ``target`` is then untouched.
+    temporary and propagates; ``target`` is then untouched.  An ``OSError`` (a full disk)
+    comes out naming ``target`` (:func:`naming_the_file`).  Replacing keeps the old file's
+    permission bits.
 
     Examples
     --------
@@ -167,10 +234,19 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool, directory:
     >>> np.load(out).tolist()
     [0.0, 0.0, 0.0]
     """
-    pending = AtomicTarget(target, overwrite=overwrite, directory=directory)
+    pending = None
     try:
+        with deferred_signals():  # a stop while the temporary is made must not leave it behind
+            pending = AtomicTarget(target, overwrite=overwrite, directory=directory)
         yield pending.temp
-    except BaseException:
+        with deferred_signals():
+            pending.commit()
+    except OSError as exc:
+        if pending is None:
+            raise
         pending.discard()
+        raise naming_the_file(exc, pending.target, pending.temp) from exc
+    except BaseException:
+        if pending is not None:
+            pending.discard()
         raise
-    pending.commit()

@@ -77,7 +77,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
       volumes (the first series).  Alpha and other extra samples are dropped.
     * ``.npy`` (``allow_pickle=False``): returned as is, ``channel_axis=None``.
     * PNG, JPEG and every other format Pillow reads: grey stays grey (uint8, or uint16
-      for 16-bit PNG), colour becomes RGB.  Palette images become RGB; alpha is dropped
+      for 16-bit PNG, grey+alpha included), colour becomes RGB (uint16 for 16-bit PNG).  Palette images become RGB; alpha is dropped
       (LA → L, RGBA/PA → RGB; pixels are not composited onto a background); 1-bit
       images become uint8 0/255.  EXIF orientation is applied.  Only the first frame of
       an animation is read.
@@ -186,9 +186,17 @@ def _read_tiff(path: Path) -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF")
 
 
-def _png_has_16bit_colour(magic: bytes) -> bool:
-    """Colour (type 2 or 6) at 16 bits per sample, read from the IHDR chunk."""
-    return magic.startswith(_PNG_MAGIC) and len(magic) >= 26 and magic[24] == 16 and magic[25] in (2, 6)
+#: 16-bit PNG colour types Pillow cuts to 8 bits (it reads grey+alpha as RGBA), and the
+#: FFmpeg format that keeps their depth and drops the alpha: RGB, RGBA → RGB; grey+alpha → grey.
+_PNG16_VIA_FFMPEG = {2: "rgb48le", 6: "rgb48le", 4: "gray16le"}
+
+
+def _png16_format(magic: bytes) -> str | None:
+    """The FFmpeg pixel format to read a 16-bit PNG of a kind Pillow cuts to 8 bits, else None
+    (bit depth and colour type from the IHDR chunk)."""
+    if magic.startswith(_PNG_MAGIC) and len(magic) >= 26 and magic[24] == 16:
+        return _PNG16_VIA_FFMPEG.get(magic[25])
+    return None
 
 
 def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
@@ -197,8 +205,10 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
         try:
             with Image.open(path) as opened:
                 fmt = opened.format or "unknown"
-                if _png_has_16bit_colour(magic):
-                    return LoadedImage(_read_png_rgb48(path), -1, fmt)
+                sixteen_bit = _png16_format(magic)
+                if sixteen_bit is not None:
+                    array = _read_png16(path, sixteen_bit)
+                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt)
                 image = ImageOps.exif_transpose(opened)
                 image.load()
         except Image.UnidentifiedImageError as exc:
@@ -218,13 +228,13 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
     return LoadedImage(array, -1 if array.ndim == 3 else None, fmt)
 
 
-def _read_png_rgb48(path: Path) -> np.ndarray:
-    """16-bit colour PNG, which Pillow would cut to 8 bits, decoded by FFmpeg (PyAV)."""
+def _read_png16(path: Path, pixel_format: str) -> np.ndarray:
+    """A 16-bit PNG that Pillow would cut to 8 bits, decoded by FFmpeg (PyAV) as ``pixel_format``."""
     av = require("av", "video")
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
-            return frame.to_ndarray(format="rgb48le")[..., :3].copy()
+            return np.ascontiguousarray(frame.to_ndarray(format=pixel_format))
     except (av.FFmpegError, StopIteration, ValueError) as exc:
         raise ValueError(f"cannot read {path}: corrupt or truncated 16-bit PNG ({exc})") from exc
 
@@ -337,10 +347,17 @@ def write_image(
     ------
     ValueError
         Unknown extension, or a shape the format cannot hold.
+
+    Warns
+    -----
+    UserWarning
+        Once per call, when an integer format gets values outside [0, 1] (they are clipped).
     """
     path = Path(path)
     check_image_output(path, np.shape(array), channel_axis)
-    data = from_unit(array, output_dtype(path, like_dtype))
+    dtype = output_dtype(path, like_dtype)
+    _warn_if_clipped(path, array, dtype)
+    data = from_unit(array, dtype)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with open(path, "wb") as handle:
@@ -349,6 +366,20 @@ def write_image(
         _write_tiff(path, data, channel_axis)
     else:
         _write_flat(path, data, channel_axis)
+
+
+def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype) -> None:
+    if dtype.kind == "f":
+        return
+    values = np.asarray(array)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    if low < 0.0 or high > 1.0:
+        warnings.warn(
+            f"values in [{low:.4g}, {high:.4g}] clipped to [0, 1] to write {path.suffix} as {dtype}; "
+            "write .tif or .npy to keep them",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None) -> None:

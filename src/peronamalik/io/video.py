@@ -1,12 +1,18 @@
 """Reading videos and animations one frame at a time: MP4, MOV, WebM, MKV, AVI, GIF (PyAV)
 and animated WebP (Pillow, as FFmpeg's WebP decoder does not read animations).
+
+Frames come out as players show them: the container's display matrix (a phone clip's
+"rotate -90") is applied, as EXIF orientation is for photos, and YUV is turned into RGB with
+the file's own matrix and range (:class:`Colour`).  ``read_frames(path, fps=...)`` resamples
+to another frame rate by the frames' time stamps.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,8 +23,85 @@ from peronamalik._extras import require
 av = require("av", "video")
 Image = require("PIL.Image", "io")
 
+from av.sidedata.sidedata import Type as SideDataType  # noqa: E402
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc  # noqa: E402
+
 _WEBP_MAGIC = (b"RIFF", b"WEBP")
 _DEFAULT_FPS = 25.0
+#: Untagged YUV at least this tall is taken as BT.709 (HD), smaller as BT.601, as players do.
+_HD_HEIGHT = 720
+
+
+class Colour(NamedTuple):
+    """Colour properties of YUV video: FFmpeg's enum values (``AVColorSpace``, ...).
+
+    ``space`` is the RGB↔YUV matrix, ``range`` limited (``ColorRange.MPEG``, 16-235) or full
+    (``ColorRange.JPEG``); ``primaries`` and ``trc`` (transfer) are tags the pixels are not
+    converted for.  :data:`BT709` is what the writers use for new videos.
+    """
+
+    space: int
+    range: int
+    primaries: int
+    trc: int
+
+
+BT709 = Colour(int(Colorspace.ITU709), int(ColorRange.MPEG), int(ColorPrimaries.BT709), int(ColorTrc.BT709))
+BT601 = Colour(int(Colorspace.SMPTE170M), int(ColorRange.MPEG), int(ColorPrimaries.SMPTE170M), int(ColorTrc.SMPTE170M))
+_UNSPECIFIED = 2  # AVCOL_SPC/PRI/TRC_UNSPECIFIED
+
+
+def frame_colour(frame: av.VideoFrame) -> Colour:
+    """The colour properties a decoded frame carries, untagged ones filled in as players do:
+    BT.709 from 720 lines up, else BT.601; limited range unless the format is ``yuvj``."""
+    default = BT709 if frame.height >= _HD_HEIGHT else BT601
+    full = frame.format.name.startswith("yuvj")
+    return Colour(
+        frame.colorspace if frame.colorspace != _UNSPECIFIED else default.space,
+        frame.color_range or (int(ColorRange.JPEG) if full else default.range),
+        frame.color_primaries if frame.color_primaries != _UNSPECIFIED else default.primaries,
+        frame.color_trc if frame.color_trc != _UNSPECIFIED else default.trc,
+    )
+
+
+def _rgb(frame: av.VideoFrame, colour: Colour) -> np.ndarray:
+    """The frame as uint8 RGB, converted with its own matrix and range."""
+    if frame.format.name.startswith(("yuv", "nv")):
+        return frame.to_ndarray(format="rgb24", src_colorspace=colour.space, src_color_range=colour.range)
+    return frame.to_ndarray(format="rgb24")
+
+
+def display_matrix(frame: av.VideoFrame) -> tuple[int, int, int, int] | None:
+    r"""The frame's display matrix ``(a, b, c, d)`` rounded to a multiple of 90°, or None.
+
+    FFmpeg's convention: a decoded pixel at ``(x, y)`` is shown at
+    :math:`(a x + c y,\ b x + d y)` (plus a shift), so rotations and mirrors are the
+    matrices with entries in {-1, 0, 1}.
+    """
+    for data in frame.side_data:
+        if data.type == SideDataType.DISPLAYMATRIX:
+            m = np.frombuffer(bytes(data), dtype="<i4")
+            a, b, c, d = (int(round(value / 65536)) for value in m[[0, 1, 3, 4]])
+            if (a, b, c, d) != (1, 0, 0, 1) and abs(a * d - b * c) == 1:
+                return a, b, c, d
+    return None
+
+
+def oriented(array: np.ndarray, matrix: tuple[int, int, int, int] | None) -> np.ndarray:
+    """``array`` (``H×W×...``) as shown under :func:`display_matrix` ``matrix``.
+
+    Diagonal matrices mirror (``a < 0`` left-right, ``d < 0`` top-bottom); anti-diagonal
+    ones transpose, then mirror by the signs of ``c`` (columns) and ``b`` (rows): e.g.
+    ``(0, 1, -1, 0)``, a rotation by -90° ("rotate 90 clockwise"), gives ``rot90(array, -1)``.
+    """
+    if matrix is None:
+        return array
+    a, b, c, d = matrix
+    if a == 0:
+        array, rows, cols = array.swapaxes(0, 1), b, c
+    else:
+        rows, cols = d, a
+    return np.ascontiguousarray(array[:: 1 if rows > 0 else -1, :: 1 if cols > 0 else -1])
 
 
 class VideoInfo(NamedTuple):
@@ -26,7 +109,9 @@ class VideoInfo(NamedTuple):
 
     ``frame_count`` is the container's count, estimated from its duration where it keeps
     none (WebM, MKV), and ``None`` where it knows neither.  ``fps`` falls back to 25 for
-    containers without a frame rate.
+    containers without a frame rate.  ``width`` and ``height`` are those of the frames as
+    shown (after the display rotation).  ``colour``: the first frame's :class:`Colour`
+    (:data:`BT709` for RGB formats: GIF, WebP).
     """
 
     frame_count: int | None
@@ -34,6 +119,7 @@ class VideoInfo(NamedTuple):
     width: int
     height: int
     has_audio: bool
+    colour: Colour = BT709
 
 
 def _existing_file(path: str | os.PathLike[str]) -> Path:
@@ -104,26 +190,79 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 seconds = container.duration / av.time_base if container.duration else 0.0
             count = round(seconds * fps) or None
         context = stream.codec_context
-        return VideoInfo(count, fps, context.width, context.height, bool(container.streams.audio))
+        width, height, colour = context.width, context.height, BT709
+        first = _first_frame(container, stream)
+        if first is not None:
+            matrix = display_matrix(first)
+            if matrix is not None and matrix[0] == 0:
+                width, height = height, width
+            if first.format.name.startswith(("yuv", "nv")):
+                colour = frame_colour(first)
+        return VideoInfo(count, fps, width, height, bool(container.streams.audio), colour)
 
 
-def read_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Decode a video or an animated GIF/WebP one frame at a time, as uint8 RGB ``H×W×3``.
+def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> av.VideoFrame | None:
+    try:
+        return next(container.decode(stream))
+    except (av.FFmpegError, StopIteration):
+        return None
 
-    Memory does not grow with the length of the file.  A truncated or partly corrupt file
-    yields the frames it holds and then emits a ``UserWarning`` instead of failing.
+
+def read_frames(path: str | os.PathLike[str], *, fps: float | None = None) -> Iterator[np.ndarray]:
+    r"""Decode a video or an animated GIF/WebP one frame at a time, as uint8 RGB ``H×W×3``.
+
+    Frames are shown upright (the display matrix applied) and in the file's colours (its
+    YUV matrix and range).  Memory does not grow with the length of the file.  A truncated
+    or partly corrupt file yields the frames it holds and then emits a ``UserWarning``
+    instead of failing.
+
+    Parameters
+    ----------
+    path : path-like
+        The video or animation.
+    fps : float, optional
+        Resample to this rate: output frame :math:`i` is the input frame on screen at
+        :math:`t_i = i / \text{fps}` (the last one starting at or before it), for
+        :math:`i < \lceil T \cdot \text{fps} \rceil` with :math:`T` the input's duration,
+        so the length in seconds (and the sync with the audio) is kept.  None: every frame.
 
     Raises
     ------
     ValueError
-        At the call, not at the first frame: see :func:`probe`.
+        At the call, not at the first frame: see :func:`probe`; ``fps`` not positive.
     """
     path = _existing_file(path)
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
     info = probe(path)
-    return _webp_frames(path) if _is_webp(path) else _av_frames(path, info.frame_count)
+    timed = _webp_frames(path) if _is_webp(path) else _av_frames(path, info.frame_count, info.fps)
+    if fps is None:
+        return (frame for _, _, frame in timed)
+    return resample(timed, fps)
 
 
-def _webp_frames(path: Path) -> Iterator[np.ndarray]:
+def resample(timed: Iterable[tuple[float, float, np.ndarray]], fps: float) -> Iterator[np.ndarray]:
+    r"""Frames at ``fps`` from ``(start, duration, frame)`` triples in time order (seconds).
+
+    Output frame :math:`i` is the last input frame with start :math:`\le i / \text{fps}`
+    (times measured from the first frame's start); frames go on while
+    :math:`i / \text{fps}` is before the end of the last input frame.
+    """
+    index, origin, current, end = 0, None, None, 0.0
+    for start, duration, frame in timed:
+        origin = start if origin is None else origin
+        start -= origin
+        while current is not None and index / fps < start - 1e-9:
+            yield current
+            index += 1
+        current, end = frame, max(end, start + duration)
+    while current is not None and index / fps < end - 1e-9:
+        yield current
+        index += 1
+
+
+def _webp_frames(path: Path) -> Iterator[tuple[float, float, np.ndarray]]:
+    start = 0.0
     with _open_webp(path) as image:
         for index in range(getattr(image, "n_frames", 1)):
             try:
@@ -132,15 +271,18 @@ def _webp_frames(path: Path) -> Iterator[np.ndarray]:
             except (OSError, ValueError, EOFError) as exc:
                 _warn_truncated(path, index, exc)
                 return
-            yield frame
+            duration = (image.info.get("duration") or 1000 / _DEFAULT_FPS) / 1000
+            yield start, duration, frame
+            start += duration
 
 
-def _av_frames(path: Path, expected: int | None) -> Iterator[np.ndarray]:
+def _av_frames(path: Path, expected: int | None, fps: float) -> Iterator[tuple[float, float, np.ndarray]]:
+    """``(start, duration, frame)`` of every decoded frame, in seconds."""
     with _open_container(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         packets = container.demux(stream)
-        count, error = 0, None
+        count, error, start = 0, None, 0.0
         while error is None:
             try:
                 frames = stream.decode(next(packets))
@@ -151,7 +293,9 @@ def _av_frames(path: Path, expected: int | None) -> Iterator[np.ndarray]:
                 frames = _flush(stream)
             for frame in frames:
                 count += 1
-                yield frame.to_ndarray(format="rgb24")
+                start = float(frame.time) if frame.time is not None else start + 1 / fps
+                duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 1 / fps
+                yield start, duration, oriented(_rgb(frame, frame_colour(frame)), display_matrix(frame))
     if error is not None or (expected is not None and count < expected - 1):
         _warn_truncated(path, count, error)
 

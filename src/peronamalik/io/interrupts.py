@@ -1,0 +1,102 @@
+"""Stopping signals (Ctrl-C, ``kill``, a closed terminal) as one exception, and the places
+where they must wait.
+
+* :func:`signals_as_interrupts` makes SIGTERM and SIGHUP raise :class:`Interrupted` (a
+  ``KeyboardInterrupt``) the way SIGINT does, so every ``except KeyboardInterrupt`` and
+  ``finally`` that keeps a partial result or removes a temporary runs for all three.
+* :func:`deferred_signals` holds such a signal back while a frame is encoded or a file is
+  completed: a signal that lands inside an encoder call would otherwise drop the packets the
+  call returned (a gap in the stream, later frames decoded wrong) or leave half a PNG.  The
+  signal is raised as soon as the block ends.
+
+The exit status of a process stopped by signal ``n`` is ``128 + n`` (130 for Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+#: The signals that stop a run: Ctrl-C, ``kill`` and a hang-up (terminal closed).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal other than SIGINT, raised like Ctrl-C.
+
+    Attributes
+    ----------
+    signum : int
+        The signal's number; the process should exit with ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def signal_number(exc: BaseException | None) -> int:
+    """The signal behind ``exc`` or its causes: :class:`Interrupted`'s, else SIGINT (2)."""
+    while exc is not None:
+        if isinstance(exc, Interrupted):
+            return exc.signum
+        exc = exc.__cause__ or exc.__context__
+    return int(signal.SIGINT)
+
+
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread.
+
+    Handlers set to ignore the signal (``nohup``) are left alone.  Outside the main thread
+    this does nothing (Python delivers signals to the main thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold back the stop signals that have a Python handler until the block ends.
+
+    A signal that arrives inside is recorded and, once the block is left (normally or by
+    an exception), handed to the handler that was in place, which raises as usual.  Signals
+    whose handler is the default action or "ignore" are not touched.  Outside the main
+    thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    saved: dict[int, Callable[[int, FrameType | None], object]] = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            saved[signum] = handler
+            signal.signal(signum, lambda number, _frame: pending.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        if pending:
+            saved[pending[0]](pending[0], None)
