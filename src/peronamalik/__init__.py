@@ -10,7 +10,7 @@ torch and numpy; files need the ``[io]``/``[video]`` extras, the command line ``
 from importlib.metadata import PackageNotFoundError, version
 
 from peronamalik._extras import lazy_exports
-from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, stable_dt
+from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
 
 try:
     __version__ = version("peronamalik")
@@ -34,4 +34,4 @@ _learned, __getattr__, __dir__ = lazy_exports(
     },
 )
 
-__all__ = sorted(["PeronaMalik", "__version__", "diffuse", "estimate_kappa", "stable_dt", *_learned])
+__all__ = sorted(["PeronaMalik", "__version__", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt", *_learned])

@@ -182,13 +182,6 @@ def test_estimate_kappa_on_flat_images() -> None:
     assert estimate_kappa(image) == pytest.approx(expected, rel=1e-6)
 
 
-def test_kappa_auto_uses_estimate_kappa() -> None:
-    image = sample_photo("coins", 64)
-    np.testing.assert_array_equal(
-        diffuse(image, kappa="auto", iterations=5), diffuse(image, kappa=estimate_kappa(image), iterations=5)
-    )
-
-
 def test_kappa_number_kinds_agree() -> None:
     image = np.random.default_rng(5).random((7, 7))
     reference = diffuse(image, kappa=0.25)

@@ -33,9 +33,10 @@ from peronamalik.cli.app import app
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the full report as JSON."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
+@click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 256² crops).")
 def bench_command(
     size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool, json_path: Path | None,
-    overwrite: bool,
+    overwrite: bool, quality: bool,
 ) -> None:
     """Time the project's paths (reference and fused) and the peers on the same inputs.
 
@@ -43,6 +44,11 @@ def bench_command(
     peer, and peak memory.  Missing peers are skipped with a note.  Progress goes to stderr,
     the table to stdout.
     """
+    if quality:
+        from peronamalik import quality as quality_bench
+
+        quality_bench.main(quick=quick, echo=click.echo)
+        return
     from peronamalik import bench
 
     bench.main(

@@ -9,7 +9,7 @@ import click
 
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
-from peronamalik.core import diffuse
+from peronamalik.core import diffuse, estimate_parameters
 from peronamalik.io.atomic import atomic_output, check_target
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
@@ -48,9 +48,10 @@ class SpacingType(click.ParamType):
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Result: .png, .jpg, .tif or .npy (bit depth kept where the format allows).")
-@click.option("--iterations", default=20, show_default=True, help="Number of explicit steps.")
+@click.option("--iterations", default="20", show_default=True, type=OrKeyword(int, "auto", "an integer"),
+              help="Number of explicit steps, or 'auto': the stopping time of least estimated error.")
 @click.option("--kappa", default="0.1", show_default=True, type=OrKeyword(float, "auto", "a number"),
-              help="Contrast parameter (image range is [0, 1]), or 'auto' to estimate it.")
+              help="Contrast parameter (image range is [0, 1]), or 'auto' to choose it for denoising.")
 @click.option("--dt", type=float, default=None, help="Time step; default: the largest stable one.")
 @click.option("--diffusivity", default="exp", show_default=True,
               type=click.Choice(["exp", "rational", "tukey", "inv"]),
@@ -58,7 +59,8 @@ class SpacingType(click.ParamType):
 @click.option("--scheme", default="flux", show_default=True, type=click.Choice(["flux", "flux8", "seed"]),
               help="flux: textbook 2·ndim neighbours; flux8: 2-D with diagonals; seed: the original's step.")
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
-@click.option("--sigma", default=0.0, show_default=True, help="Gaussian pre-smoothing of the conductance (Catté).")
+@click.option("--sigma", default="0", show_default=True, type=OrKeyword(float, "auto", "a number"),
+              help="Gaussian pre-smoothing of the conductance (Catté), or 'auto' (0 or 1).")
 @click.option("--spacing", type=SpacingType(), default=None, help="Physical spacing: one value or one per axis.")
 @click.option("--channel-axis", type=OrKeyword(int, "none", "an integer"), default=None,
               help="Axis of the colour channels, or 'none'; default: as read (RGB last, volumes none).")
@@ -66,21 +68,23 @@ class SpacingType(click.ParamType):
 @click.option("--compare", type=click.Path(path_type=Path), default=None,
               help="Also write a before/after image side by side (volumes: middle slice).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--quiet", is_flag=True, help="Do not print the values chosen for 'auto'.")
 def smooth(
     input_path: Path,
     output: Path,
-    iterations: int,
+    iterations: int | str,
     kappa: float | str,
     dt: float | None,
     diffusivity: str,
     scheme: str,
     coupled: bool,
-    sigma: float,
+    sigma: float | str,
     spacing: tuple[float, ...] | None,
     channel_axis: int | str | None,
     device: str | None,
     compare: Path | None,
     overwrite: bool,
+    quiet: bool,
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats)."""
@@ -95,21 +99,15 @@ def smooth(
     check_image_output(output, loaded.array.shape, axis)
     if spacing is not None and len(spacing) == 1:
         spacing = spacing[0]
+    options = dict(dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing, channel_axis=axis, coupled=coupled)
+    values = dict(kappa=kappa, iterations=iterations, sigma=sigma)
+    if "auto" in values.values():
+        chosen = estimate_parameters(loaded.array, **values, device=device, **options)
+        values = chosen.as_options()
+        if not quiet:
+            click.echo(chosen.describe())
     with progress_bar("diffusing", "it", delay=1.0) as progress:
-        result = diffuse(
-            loaded.array,
-            iterations=iterations,
-            kappa=kappa,
-            dt=dt,
-            diffusivity=diffusivity,
-            scheme=scheme,
-            spacing=spacing,
-            channel_axis=axis,
-            coupled=coupled,
-            sigma=sigma,
-            device=device,
-            progress=progress,
-        )
+        result = diffuse(loaded.array, **values, device=device, progress=progress, **options)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
         write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis)

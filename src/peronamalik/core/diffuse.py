@@ -9,10 +9,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from peronamalik.core import compiled, fused
+from peronamalik.core import auto, compiled, fused
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
-from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
 from peronamalik.core.progress import Progress, check_progress
 from peronamalik.core.schemes import (
@@ -37,11 +36,9 @@ def check_iterations(iterations: int) -> int:
 
 
 def check_kappa(kappa: float | str | torch.Tensor, u: torch.Tensor, spacing: Sequence[float]) -> float | torch.Tensor:
-    """A positive finite number or 0-d tensor; ``"auto"`` estimates it from ``u``."""
+    """A positive finite number or 0-d tensor (``'auto'`` is resolved before, by :func:`resolve_auto`)."""
     if isinstance(kappa, str):
-        if kappa != "auto":
-            raise ValueError(f"kappa must be a number > 0 or 'auto', got {kappa!r}")
-        return robust_gradient_scale(u, spacing)
+        raise ValueError(f"kappa must be a number > 0 or 'auto', got {kappa!r}")
     if isinstance(kappa, torch.Tensor):
         if kappa.numel() != 1:
             raise ValueError(f"kappa must be a scalar, got a tensor of shape {tuple(kappa.shape)}")
@@ -125,17 +122,45 @@ def make_step(
     return step
 
 
+def resolve_auto(
+    u: torch.Tensor,
+    *,
+    kappa: float | str | torch.Tensor,
+    iterations: int | str,
+    sigma: float | str,
+    **options: object,
+) -> auto.AutoParameters:
+    """Choose what is ``'auto'`` among kappa, iterations and sigma for :func:`run_diffusion`
+    of ``u`` with ``options`` (:func:`peronamalik.core.auto.choose`); the rest is checked."""
+    spacing = normalize_spacing(options.pop("spacing", None), u.ndim - 2)
+    if iterations != "auto":
+        iterations = check_iterations(iterations)
+    if sigma == "auto" and options.get("scheme") == "seed":
+        sigma = 0.0
+    elif sigma != "auto":
+        sigma = check_sigma(sigma)
+    if not (isinstance(kappa, str) and kappa == "auto"):
+        kappa = float(check_kappa(kappa, u, spacing))
+
+    def run(v: torch.Tensor, *, iterations: int, kappa: float, sigma: float) -> torch.Tensor:
+        with torch.no_grad():
+            return run_diffusion(v, iterations=iterations, kappa=kappa, sigma=sigma, spacing=spacing, **options)
+
+    coupled = bool(options.get("coupled", False))
+    return auto.choose(u, run, kappa=kappa, iterations=iterations, sigma=sigma, spacing=spacing, coupled=coupled)
+
+
 def run_diffusion(
     u: torch.Tensor,
     *,
-    iterations: int = 20,
+    iterations: int | str = 20,
     kappa: float | str | torch.Tensor = 0.1,
     dt: float | None = None,
     diffusivity: str | Diffusivity = "exp",
     scheme: str = "flux",
     spacing: float | Sequence[float] | None = None,
     coupled: bool = False,
-    sigma: float = 0.0,
+    sigma: float | str = 0.0,
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Diffuse a float tensor laid out as ``(batch, channels, *spatial)``; see :func:`diffuse`."""
@@ -145,6 +170,11 @@ def run_diffusion(
         resolve_diffusivity(diffusivity)
     spatial_ndim = u.ndim - 2
     spacing = normalize_spacing(spacing, spatial_ndim)
+    if any(isinstance(value, str) and value == "auto" for value in (kappa, iterations, sigma)):
+        options = dict(dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing, coupled=coupled)
+        chosen = resolve_auto(u, kappa=kappa, iterations=iterations, sigma=sigma, **options)
+        kappa = chosen.kappa if isinstance(kappa, str) else kappa
+        iterations, sigma = chosen.iterations, chosen.sigma
     iterations = check_iterations(iterations)
     kappa = check_kappa(kappa, u, spacing)
     sigma = check_sigma(sigma)
@@ -210,7 +240,7 @@ def run_diffusion(
 def diffuse(
     image: ArrayLike,
     *,
-    iterations: int = 20,
+    iterations: int | str = 20,
     kappa: float | str | torch.Tensor = 0.1,
     dt: float | None = None,
     diffusivity: str | Diffusivity = "exp",
@@ -218,7 +248,7 @@ def diffuse(
     spacing: float | Sequence[float] | None = None,
     channel_axis: int | None = None,
     coupled: bool = False,
-    sigma: float = 0.0,
+    sigma: float | str = 0.0,
     device: str | torch.device | None = None,
     progress: Progress | None = None,
 ) -> ArrayLike:
@@ -232,11 +262,13 @@ def diffuse(
     image : numpy.ndarray or torch.Tensor
         2-D, 3-D or N-D image, any real dtype.  Integers are mapped to [0, 1] by their
         dtype's range; floats are used as they are.  Never modified.
-    iterations : int
-        Number of explicit steps (>= 0).
+    iterations : int or 'auto'
+        Number of explicit steps (>= 0).  ``'auto'``: the stopping time of least estimated
+        error for denoising (see Notes).
     kappa : float, 'auto' or 0-d tensor
-        Contrast parameter (> 0), in image units per unit of ``spacing``.  ``'auto'`` uses
-        :func:`estimate_kappa`.  A tensor makes the result differentiable in kappa.
+        Contrast parameter (> 0), in image units per unit of ``spacing``.  ``'auto'``: chosen
+        for denoising from the estimated noise level (see Notes); a tensor makes the result
+        differentiable in kappa.
     dt : float, optional
         Time step; ``None`` takes the largest stable one (:func:`stable_dt`: ``1/(2·ndim)``
         for "flux" with unit spacing).  A larger dt raises ``ValueError``.
@@ -258,9 +290,9 @@ def diffuse(
     coupled : bool
         With channels: one conductance from the joint gradient magnitude for all channels,
         so colour edges stay aligned.  Default: each channel diffuses alone.
-    sigma : float
+    sigma : float or 'auto'
         ``> 0``: compute the conductance from a Gaussian-smoothed image (Catté et al. 1992),
-        in units of ``spacing``.
+        in units of ``spacing``.  ``'auto'``: 0 or 1, whichever denoises better (see Notes).
     device : str or torch.device, optional
         ``None``: where the input lives (numpy: CUDA if available, else CPU).
     progress : callable, optional
@@ -279,6 +311,14 @@ def diffuse(
     paths run the same steps: on the CPU a fused C kernel (:mod:`peronamalik.core.fused`),
     on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.core.compiled`);
     ``$PERONAMALIK_FUSED`` (``auto``, ``on``, ``off``, ``compile``) chooses.
+
+    ``'auto'`` parameters (:mod:`peronamalik.core.auto`, :func:`estimate_parameters` reports
+    them): the noise level is estimated from a robust high-pass (Immerkær 1996; Donoho &
+    Johnstone 1994), with a variance that may grow with intensity (Poisson-like); kappa
+    candidates are multiples of the gradient scale that noise alone gives the conductance
+    (so they scale as :math:`1/h` with spacing and :math:`\sqrt C` when coupled), and the
+    candidate and stopping time of least Stein unbiased risk estimate win (Monte-Carlo SURE,
+    Ramani, Blu & Unser 2008): no clean image needed.
 
     Examples
     --------

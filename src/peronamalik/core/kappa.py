@@ -8,30 +8,32 @@ import torch
 
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
 from peronamalik.core.layout import to_internal_layout
+from peronamalik.core.schemes import gradient_magnitude
 
 #: Scale of the median absolute deviation that makes it consistent with a Gaussian's σ.
 MAD_TO_SIGMA = 1.4826
 
 
-def _median(x: torch.Tensor) -> torch.Tensor:
+def median(x: torch.Tensor) -> torch.Tensor:
     """The usual median of a 1-D tensor: the mean of the two middle values when the count is
     even (numpy's convention).  ``torch.median`` returns the lower middle value, and
     ``-median(-x)`` the upper one; for an odd count both are the middle value."""
     return (x.median() - (-x).median()) / 2
 
 
-def robust_gradient_scale(u: torch.Tensor, spacing: Sequence[float]) -> float:
-    """1.4826·MAD of the face differences |I(x + e_i) − I(x)| / h_i of a (B, C, *spatial) tensor."""
+def robust_gradient_scale(u: torch.Tensor, spacing: Sequence[float], coupled: bool = False) -> float:
+    """1.4826·MAD of the face differences |I(x + e_i) − I(x)| / h_i of a (B, C, *spatial)
+    tensor; ``coupled``: of their joint magnitude over the channels, as the conductance sees it."""
     lead = u.ndim - len(spacing)
     magnitudes = torch.cat(
-        [(torch.diff(u, dim=lead + axis) / h).abs().flatten() for axis, h in enumerate(spacing)]
+        [gradient_magnitude(torch.diff(u, dim=lead + axis) / h, coupled).flatten() for axis, h in enumerate(spacing)]
     ).detach()
     if magnitudes.numel() == 0:
         return 1.0
     for sample in (magnitudes, magnitudes[magnitudes > 0]):
         if sample.numel() == 0:
             break
-        mad = _median((sample - _median(sample)).abs())
+        mad = median((sample - median(sample)).abs())
         if float(mad) > 0:
             return MAD_TO_SIGMA * float(mad)
     return 1.0
@@ -42,6 +44,7 @@ def estimate_kappa(
     *,
     channel_axis: int | None = None,
     spacing: float | Sequence[float] | None = None,
+    coupled: bool = False,
 ) -> float:
     r"""Estimate kappa as Black et al.'s robust scale of the image's gradients.
 
@@ -49,7 +52,11 @@ def estimate_kappa(
               \operatorname{median}(|\delta|)\big|\,\big)
 
     over all forward differences :math:`\delta = (I(x + e_i) - I(x)) / h_i` of all axes and
-    channels (Black, Sapiro, Marimont & Heeger 1998, "Robust anisotropic diffusion").  When
+    channels (Black, Sapiro, Marimont & Heeger 1998, "Robust anisotropic diffusion"); with
+    ``coupled``, over the joint magnitudes :math:`|\delta| = (\sum_c \delta_c^2)^{1/2}` that the
+    coupled conductance sees (about :math:`\sqrt C` larger).  This is the scale of the
+    image's gradients, not of its noise: ``diffuse(kappa='auto')`` chooses kappa for
+    denoising instead (:mod:`peronamalik.core.auto`) and uses this only on noise-free input.  When
     more than half the differences are zero (flat synthetic images) the same rule is applied
     to the non-zero ones; a constant image gives 1.0, where any kappa leaves it unchanged.
 
@@ -62,4 +69,4 @@ def estimate_kappa(
     """
     tensor, _ = to_float_tensor(image, device="cpu")
     u, spacing_tuple = to_internal_layout(tensor, channel_axis, spacing)
-    return robust_gradient_scale(u, spacing_tuple)
+    return robust_gradient_scale(u, spacing_tuple, coupled)

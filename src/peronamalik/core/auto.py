@@ -1,0 +1,334 @@
+r"""Parameters chosen from the data: noise level, kappa, stopping time and Catté's sigma.
+
+Method
+------
+1. **Noise level** :math:`\hat\sigma` (:func:`estimate_noise`): the robust scale of a
+   high-pass that cancels smooth content, Immerkær's (1996) second-difference mask made
+   separable for N-D, :math:`r = \prod_i \delta^2_i I` (``[1, -2, 1]`` along every spatial
+   axis, :math:`\sum k^2 = 6^d`), with Donoho & Johnstone's (1994) MAD instead of the mean
+   so that edges do not inflate it: :math:`\hat\sigma = 1.4826\,\mathrm{median}|r| / \sqrt{6^d}`.
+2. **Risk estimate** (Stein 1981; Monte-Carlo SURE, Ramani, Blu & Unser 2008): for a
+   denoiser :math:`f` and Gaussian noise of variance :math:`\hat\sigma^2`,
+
+   .. math:: \mathrm{SURE}(f) = \tfrac1N\|y - f(y)\|^2 - \hat\sigma^2
+             + \tfrac{2\hat\sigma^2}{N\varepsilon}\, b^\top\big(f(y + \varepsilon b) - f(y)\big)
+
+   is an unbiased estimate of the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against
+   the unknown clean image :math:`x` (:math:`b` a fixed-seed Rademacher probe).  Unlike the
+   residual-variance (discrepancy) rule or the signal/residual decorrelation rule of Mrázek &
+   Navara (2003) it needs no tuning constant, and it ranks kappa and sigma as well as the
+   stopping time.
+3. **Search**: two diffusions (of ``y`` and ``y + εb``) per candidate ``(kappa, sigma)``,
+   scored at stopping times spaced by :math:`2^{1/4}` until the risk has risen well past its
+   minimum; kappa candidates are multiples of the noise's own gradient scale (see
+   :func:`noise_gradient_scale`), so the choice scales with spacing (``1/h``), coupled
+   channels (``√C``) and the number of axes exactly as the diffusion does.  Large images are
+   searched on a central crop of :data:`SEARCH_PIXELS` pixels per channel.
+
+A noise-free image (:math:`\hat\sigma = 0`) has nothing to denoise: kappa falls back to
+Black et al.'s robust gradient scale (:func:`peronamalik.core.kappa.estimate_kappa`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from peronamalik.core.kappa import MAD_TO_SIGMA, robust_gradient_scale
+from peronamalik.core.smoothing import gaussian_kernel1d, gaussian_smooth
+
+#: Samples per block of the noise estimate, intensity bins, and the quantile of the block
+#: levels in a bin that is read as the noise (textured blocks read high).
+BLOCK_SAMPLES = 64
+NOISE_BINS = 8
+LEVEL_QUANTILE = 0.25
+#: The search looks at a central crop with at most this many pixels per channel.
+SEARCH_PIXELS = 256 * 256
+#: Kappa candidates, as multiples of the noise's gradient scale (see noise_gradient_scale).
+KAPPA_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.5)
+SMOOTHED_KAPPA_FACTORS = (1.5, 2.5, 4.0, 6.0, 9.0)
+#: Catté sigma candidates (pixels) when sigma='auto'.
+SIGMA_CANDIDATES = (0.0, 1.0)
+#: Longest stopping time searched, and the checkpoint ratio between stopping times.
+MAX_ITERATIONS = 1000
+CHECKPOINT_RATIO = 2.0 ** 0.25
+#: Probe size ε as a fraction of the noise level.
+PROBE_SCALE = 0.1
+#: The search for one candidate stops once the risk exceeds its minimum by this fraction.
+GIVE_UP = 0.25
+
+Runner = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AutoParameters:
+    """The chosen parameters and the evidence: noise level and estimated risk (MSE)."""
+
+    kappa: float
+    iterations: int
+    sigma: float
+    noise: float
+    risk: float
+
+    def as_options(self) -> dict[str, float | int]:
+        """``kappa``, ``iterations`` and ``sigma``, as keyword arguments of ``diffuse``."""
+        return dict(kappa=self.kappa, iterations=self.iterations, sigma=self.sigma)
+
+    def describe(self) -> str:
+        """One line: the chosen values, the noise level and the estimated PSNR."""
+        estimate = f", estimated PSNR {psnr_of(self.risk):.1f} dB" if self.risk > 0 else ""
+        return (
+            f"kappa={self.kappa:.4g} iterations={self.iterations} sigma={self.sigma:g} "
+            f"(noise level {self.noise:.3g}{estimate})"
+        )
+
+
+def psnr_of(mse: float) -> float:
+    """PSNR in dB of a mean squared error on a [0, 1] range."""
+    return 10.0 * math.log10(1.0 / mse) if mse > 0 else math.inf
+
+
+def second_difference(u: torch.Tensor, dim: int) -> torch.Tensor:
+    """``[1, -2, 1]`` along ``dim``, valid part only."""
+    n = u.shape[dim]
+    return u.narrow(dim, 0, n - 2) - 2 * u.narrow(dim, 1, n - 2) + u.narrow(dim, 2, n - 2)
+
+
+def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
+    """``(number of blocks, samples)``: ``u`` cut into cubes of ``side`` along every spatial
+    axis (the remainder dropped), each block pooling its batch and channel samples."""
+    lead = u.ndim - spatial_ndim
+    for axis in range(spatial_ndim):
+        n = u.shape[lead + axis]
+        u = u.narrow(lead + axis, 0, n - n % side)
+    shape = list(u.shape[:lead])
+    for axis in range(spatial_ndim):
+        shape += [u.shape[lead + axis] // side, side]
+    index = [lead + 2 * axis for axis in range(spatial_ndim)]
+    within = list(range(lead)) + [lead + 2 * axis + 1 for axis in range(spatial_ndim)]
+    return u.reshape(shape).permute(index + within).reshape(math.prod(shape[i] for i in index), -1)
+
+
+def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
+    r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
+    r_blocks = blocks(r, spatial_ndim, side)
+    return MAD_TO_SIGMA * (r_blocks - r_blocks.median(dim=1, keepdim=True).values).abs().median(dim=1).values
+
+
+@functools.lru_cache(maxsize=16)
+def pure_noise_quantile(spatial_ndim: int, channels: int, side: int) -> float:
+    """:data:`LEVEL_QUANTILE` of the squared block levels of unit white noise (fixed seed):
+    the factor by which that quantile under-reads the variance of pure noise."""
+    shape = (1, channels) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = noise
+    for dim in range(2, noise.ndim):
+        r = second_difference(r, dim)
+    levels = block_levels(r / math.sqrt(6.0**spatial_ndim), spatial_ndim, side)
+    return float(levels.square().quantile(LEVEL_QUANTILE))
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    r"""Noise variance as a function of the clean intensity: :math:`v(m) = a\,m + b`
+    (Gaussian: :math:`a = 0`; Poisson-like: :math:`b \approx 0`; Foi et al. 2008)."""
+
+    slope: float
+    floor: float
+
+    def variance(self, u: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
+        """Per-sample variance, from a smoothed copy of ``u`` (so the noise does not bias it)."""
+        if self.slope == 0:
+            return torch.full_like(u, self.floor)
+        return (self.slope * gaussian_smooth(u, [1.0] * spatial_ndim) + self.floor).clamp_min(0.0)
+
+
+def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
+    r"""Fit :class:`NoiseModel` to a ``(B, C, *spatial)`` tensor (see the module notes).
+
+    The high-pass :math:`r = \prod_i \delta^2_i u / \sqrt{6^d}` (Immerkær 1996, made
+    separable for N-D) has the noise's variance wherever the image is locally smooth.  It is
+    cut into blocks of :data:`BLOCK_SAMPLES` samples; each block gives a robust level
+    (:func:`block_levels`, Donoho & Johnstone 1994) and its mean intensity.  Blocks are sorted
+    by intensity into up to :data:`NOISE_BINS` bins; the :data:`LEVEL_QUANTILE` of each bin's
+    squared levels (textured blocks read high, so the low ones are the noise), divided by
+    what it reads on pure unit noise (:func:`pure_noise_quantile`), gives one point of the
+    variance curve, and a least-squares
+    line :math:`v = a m + b` with :math:`a, b \ge 0` goes through the points.
+    """
+    lead = u.ndim - spatial_ndim
+    axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
+    if not axes or u.numel() == 0:
+        return NoiseModel(0.0, 0.0)
+    r, mean = u.detach(), u.detach()
+    for dim in axes:
+        r = second_difference(r, dim)
+        mean = mean.narrow(dim, 1, u.shape[dim] - 2)
+    r = r / math.sqrt(6.0 ** len(axes))
+    side = min(round(BLOCK_SAMPLES ** (1.0 / spatial_ndim)), *r.shape[lead:])
+    level = block_levels(r, spatial_ndim, side)
+    intensity = blocks(mean, spatial_ndim, side).mean(dim=1)
+    bias = pure_noise_quantile(spatial_ndim, math.prod(r.shape[:lead]), side)
+    order = intensity.argsort()
+    bins = max(1, min(NOISE_BINS, len(order) // 8))
+    points = [
+        (float(intensity[part].mean()), float(level[part].square().quantile(LEVEL_QUANTILE)) / bias)
+        for part in order.tensor_split(bins)
+    ]
+    m = torch.tensor([p[0] for p in points], dtype=torch.float64)
+    v = torch.tensor([p[1] for p in points], dtype=torch.float64)
+    if len(points) > 1 and float(m.var()) > 0:
+        slope = float(((m - m.mean()) * (v - v.mean())).sum() / (m - m.mean()).square().sum())
+        floor = float(v.mean()) - slope * float(m.mean())
+        if slope > 0 and floor < 0:
+            slope, floor = float((m * v).sum() / m.square().sum()), 0.0
+        if slope > 0:
+            return NoiseModel(slope, floor)
+    return NoiseModel(0.0, float(v.mean()))
+
+
+def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
+    """Root-mean-square noise level of a ``(B, C, *spatial)`` tensor under
+    :func:`estimate_noise_model`."""
+    model = estimate_noise_model(u, spatial_ndim)
+    return math.sqrt(float(model.variance(u.detach(), spatial_ndim).mean()))
+
+
+def noise_gradient_scale(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> float:
+    r"""Typical magnitude the conductance sees from white noise of level ``noise`` alone.
+
+    Along axis :math:`i` a face difference of the noise, after Catté's Gaussian of ``sigma``
+    (:math:`g_j`, 1-D kernels in samples), has variance
+    :math:`\hat\sigma^2 \sum_k (g_i(k+1) - g_i(k))^2 \prod_{j \ne i} \sum_k g_j(k)^2`
+    (:math:`2\hat\sigma^2` without smoothing), divided by :math:`h_i^2`; the joint magnitude of
+    ``C`` coupled channels is :math:`\sqrt C` larger.  Returns the root mean square over axes.
+    """
+    kernels = [
+        gaussian_kernel1d(sigma / h, torch.float64, torch.device("cpu")) if sigma > 0 else torch.ones(1, dtype=torch.float64)
+        for h in spacing
+    ]
+    energy = [float(k.square().sum()) for k in kernels]
+    rough = [float(torch.diff(torch.nn.functional.pad(k, (1, 1))).square().sum()) for k in kernels]
+    per_axis = [
+        rough[i] * math.prod(energy[j] for j in range(len(spacing)) if j != i) / h**2 for i, h in enumerate(spacing)
+    ]
+    return noise * math.sqrt(channels * sum(per_axis) / len(per_axis))
+
+
+def central_crop(u: torch.Tensor, spatial_ndim: int, pixels: int) -> torch.Tensor:
+    """The central part of ``u`` with at most about ``pixels`` samples per channel, same aspect."""
+    shape = u.shape[u.ndim - spatial_ndim :]
+    total = math.prod(shape)
+    if total <= pixels:
+        return u
+    shrink = (pixels / total) ** (1.0 / spatial_ndim)
+    for axis, n in enumerate(shape):
+        keep = max(3, min(n, round(n * shrink)))
+        u = u.narrow(u.ndim - spatial_ndim + axis, (n - keep) // 2, keep)
+    return u
+
+
+def checkpoints(limit: int) -> list[int]:
+    """Stopping times 1, 2, 3, ... spaced by :data:`CHECKPOINT_RATIO`, up to ``limit``."""
+    times, t = [], 1.0
+    while round(t) <= limit:
+        if not times or round(t) > times[-1]:
+            times.append(round(t))
+        t *= CHECKPOINT_RATIO
+    return times
+
+
+def risk_trajectory(
+    run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
+) -> list[tuple[int, float]]:
+    """Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
+    of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
+    generator = torch.Generator().manual_seed(0)
+    probe = (torch.randint(0, 2, y.shape, generator=generator) * 2 - 1).to(y.dtype).to(y.device)
+    mean_variance = float(variance.mean())
+    eps = PROBE_SCALE * math.sqrt(mean_variance)
+    weights = variance * probe
+    u, v = y, y + eps * probe
+    n, done, best = y.numel(), 0, math.inf
+    out = []
+    for t in times:
+        u = run(u, iterations=t - done, kappa=kappa, sigma=sigma)
+        v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
+        done = t
+        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps
+        risk = float((y - u).square().sum(dtype=torch.float64)) / n - mean_variance + 2 * divergence / n
+        out.append((t, risk))
+        best = min(best, risk)
+        if risk > best + GIVE_UP * max(best, mean_variance * 1e-3):
+            break
+    return out
+
+
+def search(
+    run: Runner,
+    y: torch.Tensor,
+    *,
+    variance: torch.Tensor,
+    scale: Callable[[float], float],
+    kappa: float | None,
+    sigmas: Sequence[float],
+    iterations: int | None,
+) -> tuple[float, int, float, float]:
+    """``(kappa, iterations, sigma, risk)`` of least SURE.  ``kappa`` None tries
+    :data:`KAPPA_FACTORS` times ``scale(sigma)``, the noise's gradient scale under sigma;
+    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`."""
+    times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
+    best = (math.inf, 0.0, 0, 0.0)
+    for sigma in sigmas:
+        factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
+        for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
+            for t, risk in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma):
+                if risk < best[0]:
+                    best = (risk, k, t, sigma)
+    risk, k, t, sigma = best
+    return k, t, sigma, risk
+
+
+def choose(
+    u: torch.Tensor,
+    run: Runner,
+    *,
+    kappa: float | str,
+    iterations: int | str,
+    sigma: float | str,
+    spacing: Sequence[float],
+    coupled: bool,
+) -> AutoParameters:
+    """Resolve the ``'auto'`` among ``kappa``, ``iterations`` and ``sigma`` for diffusing ``u``
+    (``(B, C, *spatial)``) with ``run(u, iterations=, kappa=, sigma=)`` (see the module notes).
+
+    A noise-free image keeps Black et al.'s kappa, 0 iterations and sigma 0 for what is auto.
+    """
+    spatial_ndim = len(spacing)
+    y = central_crop(u.detach(), spatial_ndim, SEARCH_PIXELS)
+    model = estimate_noise_model(y, spatial_ndim)
+    variance = model.variance(y, spatial_ndim)
+    noise = math.sqrt(float(variance.mean()))
+    if noise == 0:
+        return AutoParameters(
+            kappa=robust_gradient_scale(u, spacing, coupled) if kappa == "auto" else float(kappa),
+            iterations=0 if iterations == "auto" else int(iterations),
+            sigma=0.0 if sigma == "auto" else float(sigma),
+            noise=0.0,
+            risk=0.0,
+        )
+    channels = u.shape[1] if coupled else 1
+    chosen_kappa, chosen_iterations, chosen_sigma, risk = search(
+        run,
+        y,
+        variance=variance,
+        scale=lambda s: noise_gradient_scale(noise, spacing, channels, s),
+        kappa=None if kappa == "auto" else float(kappa),
+        sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
+        iterations=None if iterations == "auto" else int(iterations),
+    )
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise, risk)

@@ -1,0 +1,56 @@
+"""``peronamalik smooth --kappa auto --iterations auto``: the chosen values on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from peronamalik import diffuse, estimate_parameters
+from peronamalik.cli import main
+from peronamalik.io.images import read_image
+
+
+@pytest.fixture
+def noisy_png(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    clean = np.kron(rng.random((6, 6)), np.ones((12, 12)))
+    noisy = np.clip(clean + rng.normal(0.0, 0.06, clean.shape), 0, 1)
+    path = tmp_path / "noisy.png"
+    Image.fromarray((noisy * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def test_auto_values_are_printed_on_one_line(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    assert main(["smooth", str(noisy_png), "-o", str(out), "--kappa", "auto", "--iterations", "auto"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    image = read_image(noisy_png).array
+    chosen = estimate_parameters(image)
+    assert printed == [chosen.describe()]
+    assert f"kappa={chosen.kappa:.4g}" in printed[0] and f"iterations={chosen.iterations}" in printed[0]
+    expected = np.clip(np.asarray(diffuse(image, **chosen.as_options()), np.float64), 0, 1) * 255
+    assert np.abs(read_image(out).array - expected).max() <= 0.5 + 1e-3
+
+
+def test_quiet_hides_the_line_and_fixed_values_print_nothing(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["smooth", str(noisy_png), "--kappa", "auto", "--iterations", "auto", "--sigma", "auto"]
+    assert main([*args, "-o", str(tmp_path / "a.png"), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["smooth", str(noisy_png), "-o", str(tmp_path / "b.png"), "--iterations", "3"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_bad_auto_keyword_is_one_line_and_exit_2(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["smooth", str(noisy_png), "-o", str(tmp_path / "c.png"), "--iterations", "automatic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--iterations" in err[0] and "'auto'" in err[0]
+    assert not (tmp_path / "c.png").exists()

@@ -1,0 +1,190 @@
+"""``'auto'`` parameters: how the choices scale with the modes, and how close they come to the
+best grid parameters against the clean image (the oracle)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from peronamalik import diffuse, estimate_kappa, estimate_parameters, quality
+from peronamalik.core import auto
+from peronamalik.core.diffuse import run_diffusion
+from tests.core.helpers import sample_photo
+
+
+def psnr(clean: np.ndarray, result: np.ndarray) -> float:
+    return -10 * math.log10(float(np.mean((np.asarray(result, np.float64) - clean) ** 2)))
+
+
+def blocks(shape: tuple[int, ...], seed: int = 0, tile: int = 16) -> np.ndarray:
+    """Piecewise-constant test image: random levels on tiles of ``tile`` samples."""
+    coarse = np.random.default_rng(seed).random(tuple(math.ceil(n / tile) for n in shape))
+    for axis in range(len(shape)):
+        coarse = np.repeat(coarse, tile, axis=axis)
+    return coarse[tuple(slice(0, n) for n in shape)]
+
+
+def gaussian(clean: np.ndarray, s: float, seed: int = 1) -> np.ndarray:
+    return clean + np.random.default_rng(seed).normal(0.0, s, clean.shape)
+
+
+def poisson(clean: np.ndarray, s: float, seed: int = 1) -> np.ndarray:
+    """Poisson counts scaled so that the noise's standard deviation is ``s`` at intensity 0.5."""
+    photons = 0.5 / s**2
+    return np.random.default_rng(seed).poisson(clean * photons) / photons
+
+
+# ---------------------------------------------------------------- noise level
+
+
+@pytest.mark.parametrize("s", [0.02, 0.1])
+def test_noise_level_of_white_noise_in_2d_and_3d(s: float) -> None:
+    for shape in [(96, 96), (24, 24, 24)]:
+        noisy = torch.from_numpy(gaussian(blocks(shape), s))[None, None]
+        assert auto.estimate_noise(noisy, len(shape)) == pytest.approx(s, rel=0.1)
+
+
+def test_noise_model_follows_poisson_variance() -> None:
+    clean = blocks((128, 128)) * 0.9 + 0.05
+    s = 0.05
+    model = auto.estimate_noise_model(torch.from_numpy(poisson(clean, s))[None, None], 2)
+    # variance = intensity / photons = 2 s² · intensity
+    assert model.slope == pytest.approx(2 * s**2, rel=0.25)
+    assert model.floor < 0.2 * s**2
+
+
+def test_noise_free_image_is_left_alone() -> None:
+    clean = blocks((64, 64))
+    chosen = estimate_parameters(clean)
+    assert chosen.noise == 0 and chosen.iterations == 0
+    assert chosen.kappa == pytest.approx(estimate_kappa(clean))
+
+
+# ---------------------------------------------------------------- scaling of kappa
+
+
+def test_kappa_scales_with_spacing_and_keeps_the_stopping_time() -> None:
+    noisy = gaussian(sample_photo("camera", 64).astype(np.float64), 0.05)
+    unit = estimate_parameters(noisy)
+    for h in (0.5, 2.0):
+        scaled = estimate_parameters(noisy, spacing=h)
+        assert scaled.kappa == pytest.approx(unit.kappa / h, rel=1e-6)
+        assert scaled.iterations == unit.iterations
+
+
+def kappas_tried(image: np.ndarray, coupled: bool) -> tuple[np.ndarray, float]:
+    """The kappa candidates the search diffuses with (per unit of the estimated noise)."""
+    u = torch.from_numpy(np.moveaxis(image, -1, 0) if image.ndim == 3 else image[None])[None]
+    tried = set()
+
+    def run(v: torch.Tensor, *, iterations: int, kappa: float, sigma: float) -> torch.Tensor:
+        tried.add(kappa)
+        return run_diffusion(v, iterations=iterations, kappa=kappa, sigma=sigma, coupled=coupled)
+
+    chosen = auto.choose(u, run, kappa="auto", iterations=3, sigma=0.0, spacing=(1.0, 1.0), coupled=coupled)
+    return np.array(sorted(tried)) / chosen.noise, chosen.noise
+
+
+def test_coupled_kappa_candidates_are_sqrt_c_larger() -> None:
+    grey = gaussian(sample_photo("camera", 48).astype(np.float64), 0.05)
+    single, noise = kappas_tried(grey, coupled=False)
+    assert len(single) == len(auto.KAPPA_FACTORS)
+    for channels in (2, 3):
+        stacked = np.repeat(grey[..., None], channels, axis=-1)
+        joint, joint_noise = kappas_tried(stacked, coupled=True)
+        assert joint_noise == pytest.approx(noise, rel=0.1)  # equal channels are not independent samples
+        np.testing.assert_allclose(joint, math.sqrt(channels) * single, rtol=1e-9)
+        np.testing.assert_allclose(kappas_tried(stacked, coupled=False)[0], single, rtol=1e-9)
+
+
+def test_black_kappa_of_coupled_channels_is_the_joint_magnitude() -> None:
+    grey = sample_photo("coins", 64)
+    for channels in (2, 3):
+        stacked = np.repeat(grey[..., None], channels, axis=-1)
+        joint = estimate_kappa(stacked, channel_axis=-1, coupled=True)
+        assert joint == pytest.approx(math.sqrt(channels) * estimate_kappa(grey), rel=1e-4)
+        assert estimate_kappa(stacked, channel_axis=-1) == pytest.approx(estimate_kappa(grey), rel=1e-6)
+
+
+def test_noise_gradient_scale_matches_measured_noise_differences() -> None:
+    noise = torch.randn(1, 3, 64, 64, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    spacing = (1.0, 2.0, 0.5)
+    faces = [torch.diff(noise, dim=2 + a) / h for a, h in enumerate(spacing)]
+    rms = math.sqrt(sum(float(f.square().sum(dim=1).mean()) for f in faces) / 3)  # joint over 3 channels
+    assert auto.noise_gradient_scale(1.0, spacing, 3) == pytest.approx(rms, rel=0.02)
+
+
+# ---------------------------------------------------------------- against the oracle
+
+
+def oracle_psnr(clean: np.ndarray, noisy: np.ndarray, s: float, colour: bool = False) -> float:
+    """PSNR of the best kappa and stopping time (sigma 0) against the clean image."""
+    chosen = quality.oracle_pm(clean, noisy, s, colour=colour, sigmas=(0.0,))
+    return psnr(clean, diffuse(noisy, **chosen, channel_axis=-1 if colour else None, coupled=colour))
+
+
+CASES = [
+    ("blocks", gaussian, 0.05),
+    ("camera", gaussian, 0.02),
+    ("camera", poisson, 0.1),
+    ("astronaut", gaussian, 0.05),
+    ("coffee", poisson, 0.05),
+]
+
+
+def test_auto_is_near_the_oracle() -> None:
+    gaps = []
+    for name, noise, s in CASES:
+        clean = blocks((96, 96)) if name == "blocks" else sample_photo(name, 96).astype(np.float64)
+        noisy = noise(clean, s)
+        colour = clean.ndim == 3
+        result = diffuse(noisy, kappa="auto", iterations="auto", channel_axis=-1 if colour else None, coupled=colour)
+        gap = oracle_psnr(clean, noisy, s, colour) - psnr(clean, result)
+        assert gap < 1.5, (name, s, gap)
+        assert psnr(clean, result) > psnr(clean, noisy) + 2.0
+        gaps.append(gap)
+    assert np.median(gaps) < 0.5, gaps
+
+
+def test_auto_on_a_3d_volume() -> None:
+    clean = blocks((32, 32, 32), tile=8)
+    noisy = gaussian(clean, 0.08)
+    chosen = estimate_parameters(noisy)
+    assert chosen.iterations > 0
+    gap = oracle_psnr(clean, noisy, 0.08) - psnr(clean, diffuse(noisy, **chosen.as_options()))
+    assert gap < 1.0
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_auto_values_reproduce_the_auto_result() -> None:
+    noisy = gaussian(sample_photo("astronaut", 48).astype(np.float64), 0.05)
+    options = dict(channel_axis=-1, coupled=True)
+    chosen = estimate_parameters(noisy, sigma="auto", **options)
+    assert chosen.sigma in auto.SIGMA_CANDIDATES
+    np.testing.assert_array_equal(
+        diffuse(noisy, kappa="auto", iterations="auto", sigma="auto", **options), diffuse(noisy, **chosen.as_options(), **options)
+    )
+    fixed = estimate_parameters(noisy, kappa=0.2, **options)
+    assert fixed.kappa == 0.2 and fixed.sigma == 0.0
+    line = chosen.describe()
+    assert "\n" not in line and f"iterations={chosen.iterations}" in line
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "fragment"),
+    [
+        (dict(iterations="many"), TypeError, "iterations"),
+        (dict(kappa="big"), ValueError, "kappa"),
+        (dict(sigma="wide"), ValueError, "sigma"),
+        (dict(iterations=-1), ValueError, "iterations"),
+    ],
+)
+def test_bad_values_beside_auto(options: dict, error: type, fragment: str) -> None:
+    image = np.random.default_rng(0).random((16, 16))
+    with pytest.raises(error, match=fragment):
+        estimate_parameters(image, **{"kappa": "auto", "iterations": "auto", **options})
