@@ -142,7 +142,7 @@ def evaluate(clean: np.ndarray, noisy: np.ndarray, s: float) -> dict[str, Score]
     return scores
 
 
-def main(*, size: int = 256, quick: bool = False, echo: Callable[[str], None] = print) -> dict:
+def main(*, size: int = 128, quick: bool = False, echo: Callable[[str], None] = print) -> dict:
     """Print one table per noise level (means over :data:`PHOTOS`); return the raw scores."""
     photos, levels = (PHOTOS[:2], NOISE_LEVELS[1:2]) if quick else (PHOTOS, NOISE_LEVELS)
     size = 64 if quick else size

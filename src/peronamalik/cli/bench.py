@@ -33,7 +33,7 @@ from peronamalik.cli.app import app
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the full report as JSON."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
-@click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 256² crops).")
+@click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 128² crops).")
 def bench_command(
     size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool, json_path: Path | None,
     overwrite: bool, quality: bool,
