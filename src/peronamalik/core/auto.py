@@ -2,22 +2,24 @@ r"""Parameters chosen from the data: noise level, kappa, stopping time and Catt�
 
 Method
 ------
-1. **Noise level** :math:`\hat\sigma` (:func:`estimate_noise`): the robust scale of a
-   high-pass that cancels smooth content, Immerkær's (1996) second-difference mask made
-   separable for N-D, :math:`r = \prod_i \delta^2_i I` (``[1, -2, 1]`` along every spatial
-   axis, :math:`\sum k^2 = 6^d`), with Donoho & Johnstone's (1994) MAD instead of the mean
-   so that edges do not inflate it: :math:`\hat\sigma = 1.4826\,\mathrm{median}|r| / \sqrt{6^d}`.
+1. **Noise level** (:func:`estimate_noise_model`): a high-pass that cancels smooth content,
+   Immerkær's (1996) second-difference mask made separable for N-D,
+   :math:`r = \prod_i \delta^2_i I / \sqrt{6^d}` (``[1, -2, 1]`` along every spatial axis),
+   read robustly (1.4826·median absolute deviation, Donoho & Johnstone 1994) in small
+   blocks; the low quantile of the blocks in each intensity bin (edges and texture read
+   high) gives a variance curve :math:`v(m) = a\,m + b`, so Poisson-like noise, whose
+   variance grows with the intensity :math:`m`, is measured as well as Gaussian noise.
 2. **Risk estimate** (Stein 1981; Monte-Carlo SURE, Ramani, Blu & Unser 2008): for a
-   denoiser :math:`f` and Gaussian noise of variance :math:`\hat\sigma^2`,
+   denoiser :math:`f` and independent noise of variance :math:`v_i` at sample :math:`i`,
 
-   .. math:: \mathrm{SURE}(f) = \tfrac1N\|y - f(y)\|^2 - \hat\sigma^2
-             + \tfrac{2\hat\sigma^2}{N\varepsilon}\, b^\top\big(f(y + \varepsilon b) - f(y)\big)
+   .. math:: \mathrm{SURE}(f) = \tfrac1N\|y - f(y)\|^2 - \tfrac1N\textstyle\sum_i v_i
+             + \tfrac{2}{N\varepsilon}\, (v \odot b)^\top\big(f(y + \varepsilon b) - f(y)\big)
 
-   is an unbiased estimate of the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against
-   the unknown clean image :math:`x` (:math:`b` a fixed-seed Rademacher probe).  Unlike the
-   residual-variance (discrepancy) rule or the signal/residual decorrelation rule of Mrázek &
-   Navara (2003) it needs no tuning constant, and it ranks kappa and sigma as well as the
-   stopping time.
+   estimates the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against the unknown clean
+   image :math:`x` without bias for Gaussian noise (:math:`b` a fixed-seed Rademacher probe,
+   :math:`\varepsilon` a tenth of the noise level).  Unlike the residual-variance
+   (discrepancy) rule or the signal/residual decorrelation rule of Mrázek & Navara (2003) it
+   needs no tuning constant, and it ranks kappa and sigma as well as the stopping time.
 3. **Search**: two diffusions (of ``y`` and ``y + εb``) per candidate ``(kappa, sigma)``,
    scored at stopping times spaced by :math:`2^{1/4}` until the risk has risen well past its
    minimum; kappa candidates are multiples of the noise's own gradient scale (see
@@ -51,7 +53,7 @@ SEARCH_PIXELS = 256 * 256
 #: Kappa candidates, as multiples of the noise's gradient scale (see noise_gradient_scale).
 KAPPA_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.5)
 SMOOTHED_KAPPA_FACTORS = (1.5, 2.5, 4.0, 6.0, 9.0)
-#: Catté sigma candidates (pixels) when sigma='auto'.
+#: Catté sigma candidates (units of spacing) when sigma='auto'.
 SIGMA_CANDIDATES = (0.0, 1.0)
 #: Longest stopping time searched, and the checkpoint ratio between stopping times.
 MAX_ITERATIONS = 1000
