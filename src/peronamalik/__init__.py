@@ -9,8 +9,10 @@ torch and numpy; files need the ``[io]``/``[video]`` extras, the command line ``
 
 from importlib.metadata import PackageNotFoundError, version
 
+from peronamalik import _omp  # noqa: F401 - first: sets OpenMP's wait policy before torch loads
 from peronamalik._extras import lazy_exports
 from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
+from peronamalik.core.threads import get_num_threads, set_num_threads
 
 try:
     __version__ = version("peronamalik")
@@ -34,4 +36,7 @@ _learned, __getattr__, __dir__ = lazy_exports(
     },
 )
 
-__all__ = sorted(["PeronaMalik", "__version__", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt", *_learned])
+__all__ = sorted([
+    "PeronaMalik", "__version__", "diffuse", "estimate_kappa", "estimate_parameters", "get_num_threads",
+    "set_num_threads", "stable_dt", *_learned,
+])

@@ -42,7 +42,7 @@ import torch
 from torch.optim import optimizer as optim_module
 from torch.optim.optimizer import Optimizer
 
-from peronamalik.core import native
+from peronamalik.core import native, threads
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 
 SOURCE_NAME = "learned.c"
@@ -416,7 +416,7 @@ class _Stepper:
 
     def _call(self, ptrs, dims, q) -> None:
         """One kernel call; its status as an exception."""
-        status = self.fn(ptrs, dims, q, 1 if self.serial else torch.get_num_threads())
+        status = self.fn(ptrs, dims, q, 1 if self.serial else threads.get_num_threads())
         if status != 0:
             raise MemoryError("fused learned step: out of memory") if status == -2 else RuntimeError(
                 f"fused learned step rejected its arguments (status {status})"

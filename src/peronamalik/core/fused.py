@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from peronamalik.core import native
+from peronamalik.core import native, threads as thread_policy
 from peronamalik.core.native import BuildInfo, mode
 from peronamalik.core.progress import Progress
 from peronamalik.core.schemes import offset_length
@@ -350,7 +350,7 @@ def run_flux(
         return u
     src = u.detach().contiguous()
     shape = kernel_shape(src, coupled)
-    job = plan(shape, src.element_size(), iterations, threads or torch.get_num_threads(), scheme == "flux8")
+    job = plan(shape, src.element_size(), iterations, threads or thread_policy.get_num_threads(), scheme == "flux8")
     fn = lib.pm_flux_f32 if src.dtype == torch.float32 else lib.pm_flux_f64
     c_shape = (ctypes.c_int64 * 5)(*shape)
     params = (ctypes.c_double * 6)(kappa_divisor(kappa, diffusivity, src.dtype), float(dt), *kernel_spacing(spacing))
