@@ -9,7 +9,8 @@ update, with no autograd graph, no temporaries and no per-iteration Python beyon
 call.  Results equal the reference to float32 rounding (the tests hold them to 1e-5 over
 runs with refreshes).
 
-Covered: CPU float32 images ``(1, C, H, W)``; conductance ``exp``, ``rational``, ``tukey``;
+Covered: CPU float32 images ``(1, C, H, W)``; conductance ``exp``, ``rational``, ``tukey``
+and the seed's ``inv`` (Scharr);
 3×3 or 5×5 kernels, ``full`` or ``per-channel`` mixing; the terms ``fidelity``, ``edge``,
 ``energy`` and the video mode's ``video_fidelity``, ``response``, ``modulated_energy``, with
 ``sum`` or ``mean`` reduction.  ``torch.optim.SGD`` (momentum, dampening,
@@ -17,7 +18,7 @@ Nesterov, weight decay, maximize) and ``torch.optim.Adam`` (no amsgrad) are step
 on the optimizer's own state tensors (``momentum_buffer``; ``step``, ``exp_avg``,
 ``exp_avg_sq``), which stay inspectable and interchangeable with torch's steps; any other
 optimizer, or one with step hooks, gets the gradient in ``K.grad`` and its own ``step()``.
-Everything else -- the "inv" conductance, other devices, float64,
+Everything else -- other devices, float64,
 inputs that require grad, grad mode off, a subclass overriding ``diffuse``/``learn`` --
 takes the reference path: :func:`learned_step` returns None.
 
@@ -46,8 +47,8 @@ from peronamalik.core import native, threads
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 
 SOURCE_NAME = "learned.c"
-ABI_VERSION = 3
-KINDS = {"exp": 0, "rational": 1, "tukey": 2}
+ABI_VERSION = 4
+KINDS = {"exp": 0, "rational": 1, "tukey": 2, "inv": 3}
 #: In the kernel's order (learned.c's Q_W_ and Q_SUM_ entries).
 TERMS = ("fidelity", "edge", "energy", "video_fidelity", "response", "modulated_energy")
 
@@ -121,8 +122,11 @@ def reference_seconds(numel: int, iterations: int) -> float:
 def ineligible(engine) -> str | None:
     """Why the fused step cannot run this engine's configuration (None: it can)."""
     config = engine.config
-    if config.conductance not in KINDS or engine.conductance is not DIFFUSIVITIES[config.conductance]:
-        return f"conductance {config.conductance!r}"
+    name = config.conductance
+    if name not in KINDS or not (
+        engine.conductance == "inv" if name == "inv" else engine.conductance is DIFFUSIVITIES[name]
+    ):
+        return f"conductance {name!r}"
     weights = config.loss_weights
     if any(name not in TERMS for name, weight in weights.items() if weight):
         return f"loss terms {sorted(weights)}"
@@ -231,8 +235,9 @@ class _Stepper:
         kind = KINDS[config.conductance]
         self.dims = (ctypes.c_int64 * D_COUNT)(channels, height, width, size, groups, kind, 0, 0)
         self.q = q = (ctypes.c_double * Q_COUNT)()
-        # as diffusivity.py: tukey divides by kappa*sqrt(2), a Python float torch rounds to float32
-        q[Q_KD] = config.k * math.sqrt(2.0) if config.conductance == "tukey" else config.k
+        # as diffusivity.py: tukey divides by kappa*sqrt(2), a Python float torch rounds to
+        # float32; as schemes.seed_step: "inv" divides by kappa**2
+        q[Q_KD] = {"tukey": config.k * math.sqrt(2.0), "inv": config.k**2}.get(config.conductance, config.k)
         q[Q_DT] = config.dt
         weights = config.loss_weights
         for index, name in zip((Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_W_VFID, Q_W_RESP, Q_W_MOD), TERMS):

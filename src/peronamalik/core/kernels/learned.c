@@ -10,6 +10,11 @@
  *                                                  "per-channel"; 3x3 or 5x5)
  *     s = (|L| / kd)^2,  c = g(s)                 (exp, rational, tukey as diffusivity.py;
  *                                                  kd = kappa, or kappa*sqrt(2) for tukey)
+ *     or c = 1 / (|grad I|_Scharr / kd + 1)       ("inv", the seed's: kd = kappa^2; the
+ *                                                  Scharr derivatives of each channel of the
+ *                                                  reflection-padded I, as
+ *                                                  schemes.scharr_magnitude; c does not
+ *                                                  depend on K)
  *     u = I + (dt L) c,  I' = clamp(u, 0, 1)
  *     loss = scale * (w_f sum (I' - I0)^2 + w_e sum |L| + w_n sum I'^2    (scale 1 or 1/n)
  *                     + w_v sum (L (I' - I0))^2 + w_r sum L + w_m sum (I' L)^2)
@@ -21,7 +26,8 @@
  *     dloss/dI' = scale * (2 w_f (I' - I0) + 2 w_n I' + 2 w_v L^2 (I' - I0) + 2 w_m I' L^2)
  *     dI'/du    = 1 where 0 <= u <= 1 (torch's clamp passes the gradient at the bounds), else 0
  *     du/dL     = dt (c + |L| g'(|L|))            exp: c (1 - 2s); rational: c (1 - 2 s c);
- *                                                  tukey: (1 - s) (0.5 (1 - s) - 2 s) if s <= 1
+ *                                                  tukey: (1 - s) (0.5 (1 - s) - 2 s) if s <= 1;
+ *                                                  inv: c (no dependence on L)
  *     dL        = dloss/dI' dI'/du du/dL + scale w_e sign(L)        (sign(0) = 0, as abs')
  *                 + scale (2 w_v L (I' - I0)^2 + w_r + 2 w_m I'^2 L)  (L's direct part)
  *     dK[o,i,a,b] = sum_p dL[o,p] pad(I)[i, p + (a,b)]
@@ -52,11 +58,13 @@
 
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
 
-#define PM_ABI_VERSION 3
+#define PM_ABI_VERSION 4
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
 
 enum { OPT_NONE = 0, OPT_SGD = 1, OPT_ADAM = 2 };
+/* The seed's Scharr conductance ("inv"), after pm_math.h's G_ kinds: this kernel only. */
+enum { G_INV = G_TUKEY + 1 };
 
 /* Indices into the pointer, dimension and parameter arrays of pm_learned_step_f32. */
 enum { P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUNT };
@@ -123,6 +131,7 @@ typedef struct {
 typedef struct {
     float *ring;        /* C x ks padded rows */
     float *L, *dL;      /* C rows of lw floats each */
+    float *cond;        /* one row of lw floats: the "inv" conductance */
     vf *part;           /* nk float vectors: dK partial sums of the band */
     const float **tap;  /* C*ks*ks row pointers of the current row */
 } work;
@@ -184,9 +193,40 @@ static void fwd_rows(const int NO, int64_t nt, const float *const *tap, const fl
 
 /* ----------------------------------------------------------------- pointwise -------- */
 
-/* One row of one channel: I' into out, dL, and the row's loss sums. */
+/* The "inv" conductance of row y of channel ch: c = 1 / (|grad I|_Scharr / kd + 1), with the
+ * Scharr derivatives of the reflection-padded rows y-1 .. y+1 in the ring.  Rounded as
+ * torch's conv2d on x86 rounds them (oneDNN: one fused multiply-add per nonzero tap, rows
+ * then columns) and its squares, sum and sqrt: written out with __builtin_fmaf (a fused
+ * multiply-add with 0 is the rounded product), so no contraction setting changes them.
+ * Only rounding matters here: where |grad I| ~ 0, an ulp of it moves c by ulp/kd. */
+static void inv_row(const geom *g, const work *w, int64_t ch, int64_t y, float *restrict cond) {
+    const float *up = ring_row(g, w, ch, y - 1) + g->r - 1; /* up[x] is column x - 1 */
+    const float *mid = ring_row(g, w, ch, y) + g->r - 1;
+    const float *dn = ring_row(g, w, ch, y + 1) + g->r - 1;
+    const float kd = g->kd, rkd = 1.0f / kd;
+    #pragma omp simd
+    for (int64_t x = 0; x < g->W; x++) {
+        float gx = __builtin_fmaf(3.0f, up[x], 0.0f);         /* SCHARR_X = (3 0 -3; 10 0 -10; 3 0 -3) */
+        gx = __builtin_fmaf(-3.0f, up[x + 2], gx);
+        gx = __builtin_fmaf(10.0f, mid[x], gx);
+        gx = __builtin_fmaf(-10.0f, mid[x + 2], gx);
+        gx = __builtin_fmaf(3.0f, dn[x], gx);
+        gx = __builtin_fmaf(-3.0f, dn[x + 2], gx);
+        float gy = __builtin_fmaf(3.0f, up[x], 0.0f);         /* its transpose */
+        gy = __builtin_fmaf(10.0f, up[x + 1], gy);
+        gy = __builtin_fmaf(3.0f, up[x + 2], gy);
+        gy = __builtin_fmaf(-3.0f, dn[x], gy);
+        gy = __builtin_fmaf(-10.0f, dn[x + 1], gy);
+        gy = __builtin_fmaf(-3.0f, dn[x + 2], gy);
+        const float m = sqrtf(__builtin_fmaf(gx, gx, 0.0f) + __builtin_fmaf(gy, gy, 0.0f));
+        cond[x] = 1.0f / (div_f32(m, kd, rkd) + 1.0f);
+    }
+}
+
+/* One row of one channel: I' into out, dL, and the row's loss sums (cond: the "inv"
+ * conductance of the row). */
 ALWAYS_INLINE void point_row(const geom *g, const int kind, const int video, const float *restrict L,
-                             const float *restrict in, const float *restrict tgt,
+                             const float *restrict in, const float *restrict tgt, const float *restrict cond,
                              float *restrict out, float *restrict dL, double *sums) {
     const float kd = g->kd, rkd = 1.0f / kd, dt = g->dt, wf2 = g->wf2, we = g->we, wn2 = g->wn2;
     const float wv2 = g->wv2, wr = g->wr, wm2 = g->wm2;
@@ -204,6 +244,9 @@ ALWAYS_INLINE void point_row(const geom *g, const int kind, const int video, con
         } else if (kind == G_RATIONAL) {
             c = 1.0f / (1.0f + s);
             dc = c * (1.0f - 2.0f * s * c);
+        } else if (kind == G_INV) {
+            c = cond[x];
+            dc = c;
         } else {
             const float m = 1.0f - s;
             c = s <= 1.0f ? 0.5f * (m * m) : 0.0f;
@@ -241,11 +284,12 @@ ALWAYS_INLINE void point_row(const geom *g, const int kind, const int video, con
 
 /* point_row with the conductance `kind` (and `video`, a constant at each call) specialised. */
 ALWAYS_INLINE void point_row_of(const geom *g, const int video, const float *restrict L,
-                                const float *restrict in, const float *restrict tgt,
+                                const float *restrict in, const float *restrict tgt, const float *restrict cond,
                                 float *restrict out, float *restrict dL, double *sums) {
-    if (g->kind == G_EXP) point_row(g, G_EXP, video, L, in, tgt, out, dL, sums);
-    else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, video, L, in, tgt, out, dL, sums);
-    else point_row(g, G_TUKEY, video, L, in, tgt, out, dL, sums);
+    if (g->kind == G_EXP) point_row(g, G_EXP, video, L, in, tgt, cond, out, dL, sums);
+    else if (g->kind == G_RATIONAL) point_row(g, G_RATIONAL, video, L, in, tgt, cond, out, dL, sums);
+    else if (g->kind == G_INV) point_row(g, G_INV, video, L, in, tgt, cond, out, dL, sums);
+    else point_row(g, G_TUKEY, video, L, in, tgt, cond, out, dL, sums);
 }
 
 /* ------------------------------------------------------------------ backward -------- */
@@ -320,8 +364,9 @@ static void run_band(const geom *g, work *w, int64_t y0, int64_t y1, double *ban
             float *L = w->L + o * lw, *dL = w->dL + o * lw;
             const float *in = g->img + off, *tgt = g->target + off;
             float *out = g->out + off;
-            if (g->video) point_row_of(g, 1, L, in, tgt, out, dL, sums);
-            else point_row_of(g, 0, L, in, tgt, out, dL, sums);
+            if (g->kind == G_INV) inv_row(g, w, o, y, w->cond);
+            if (g->video) point_row_of(g, 1, L, in, tgt, w->cond, out, dL, sums);
+            else point_row_of(g, 0, L, in, tgt, w->cond, out, dL, sums);
         }
         for (int64_t grp = 0; grp < g->G && !g->forward_only; grp++) {
             const float *const *tap = w->tap + grp * ntap;
@@ -356,15 +401,17 @@ static int work_alloc(const geom *g, work *w) {
     w->ring = alloc64((size_t)(g->C * g->ks * g->stride) * sizeof(float));
     w->L = alloc64((size_t)(g->C * g->lw) * sizeof(float));
     w->dL = alloc64((size_t)(g->C * g->lw) * sizeof(float));
+    w->cond = alloc64((size_t)g->lw * sizeof(float));
     w->part = alloc64((size_t)g->nk * sizeof(vf));
     w->tap = malloc((size_t)(g->C * g->ks * g->ks) * sizeof(float *));
-    return w->ring && w->L && w->dL && w->part && w->tap;
+    return w->ring && w->L && w->dL && w->cond && w->part && w->tap;
 }
 
 static void work_free(work *w) {
     free(w->ring);
     free(w->L);
     free(w->dL);
+    free(w->cond);
     free(w->part);
     free(w->tap);
 }
@@ -413,7 +460,7 @@ static void adam_step(float *p, const float *grad, float *m, float *v, float *st
 
 /* One learned step.  ptr: image, target, out (C*H*W float32 each, C-contiguous), K (in/out,
  * C * C/G * ks * ks), grad (out, like K), optimizer state: SGD momentum buffer | Adam
- * exp_avg, exp_avg_sq, step (one float32).  dims: C, H, W, ks, G, kind, band rows (0:
+ * exp_avg, exp_avg_sq, step (one float32).  dims: C, H, W, ks, G, kind (G_ or G_INV), band rows (0:
  * default), forward only (1: I' and the loss, K and the optimizer untouched, grad and
  * state unused).  q: parameters (see the Q_ enum); the loss and its six sums are written to
  * q[Q_LOSS ..].  Returns 0, -1 on bad arguments, -2 when out of memory. */
@@ -422,7 +469,7 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
     g.C = dims[D_C]; g.H = dims[D_H]; g.W = dims[D_W]; g.ks = dims[D_KSIZE]; g.G = dims[D_GROUPS];
     g.kind = (int)dims[D_KIND];
     if (g.C < 1 || g.G < 1 || g.C % g.G || (g.ks != 3 && g.ks != 5)) return -1;
-    if (g.kind < G_EXP || g.kind > G_TUKEY) return -1;
+    if (g.kind < G_EXP || g.kind > G_INV) return -1;
     g.r = g.ks / 2;
     if (g.H <= g.r || g.W <= g.r) return -1; /* reflection padding needs pad < size */
     g.cin = g.C / g.G;

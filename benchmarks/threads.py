@@ -1,0 +1,108 @@
+"""Wall time beside busy processes: does the program share the machine well? (issue 12)
+
+Two jobs, each in a fresh process, with 0, 1 and 2 competing busy processes
+(``while True: pass``) started just before and killed just after:
+
+* ``art``: the default ``peronamalik art`` on the bundled sample (the CLI, wall time of the
+  whole command, imports included);
+* ``classic``: ``peronamalik.diffuse`` of a 2048² float32 image, 200 iterations (the call
+  only, after a warm-up call that loads the kernel).
+
+Each is run with the package's thread policy (idle OpenMP workers sleep at once) and, for
+comparison, with libgomp's default spin before sleeping (``GOMP_SPINCOUNT=300000``, what
+the program did before the policy).  Printed: the median wall time of ``--repeat`` runs per
+case and its ratio to the same job's idle time; a fair share of 2 cores beside 2 busy
+processes is 2x.
+
+    python benchmarks/threads.py [--repeat 2] [--jobs art classic] [--policies passive spin]
+
+Competitors end themselves after ``--limit`` seconds even if this script is killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+CLASSIC = """
+import time, numpy as np, peronamalik
+image = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+peronamalik.diffuse(image, iterations=1, kappa=0.1)  # loads the kernel
+start = time.perf_counter()
+peronamalik.diffuse(image, iterations=200, kappa=0.1)
+print(time.perf_counter() - start)
+"""
+POLICIES = {
+    "passive": {},  # the package's default
+    "spin": {"GOMP_SPINCOUNT": "300000"},  # libgomp's default spin, as before the policy
+}
+
+
+def busy(count: int, limit: float) -> list[subprocess.Popen]:
+    """``count`` processes spinning on a core, each ending by itself after ``limit`` s."""
+    code = f"import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end: pass"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for p in processes:
+        p.kill()
+    for p in processes:
+        p.wait()
+
+
+def run_job(job: str, env: dict[str, str], folder: str) -> float:
+    """Wall seconds of one run of ``job``."""
+    if job == "art":
+        out = Path(folder) / "art.gif"
+        command = [sys.executable, "-m", "peronamalik", "art", "-o", str(out), "--overwrite"]
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True, cwd=folder)
+        return time.perf_counter() - start
+    proc = subprocess.run([sys.executable, "-c", CLASSIC], env=env, check=True, capture_output=True, text=True)
+    return float(proc.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--jobs", nargs="+", default=["art", "classic"], choices=["art", "classic"])
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    parser.add_argument("--competitors", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--limit", type=float, default=120.0, help="seconds a competitor lives at most")
+    args = parser.parse_args()
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
+    base["PYTHONPATH"] = SRC + os.pathsep + base.get("PYTHONPATH", "")
+    print(f"cores usable: {len(os.sched_getaffinity(0))}, load average before: {os.getloadavg()[0]:.2f}")
+    print("| job | policy | competitors | wall s (median) | runs | × idle |")
+    print("| --- | --- | ---: | ---: | --- | ---: |")
+    with tempfile.TemporaryDirectory() as folder:
+        for job in args.jobs:
+            for policy in args.policies:
+                env = {**base, **POLICIES[policy]}
+                idle = None
+                for count in args.competitors:
+                    runs = []
+                    for _ in range(args.repeat):
+                        competitors = busy(count, args.limit)
+                        try:
+                            time.sleep(0.2)  # let them take their cores
+                            runs.append(run_job(job, env, folder))
+                        finally:
+                            stop(competitors)
+                    wall = statistics.median(runs)
+                    idle = wall if count == 0 else idle
+                    ratio = f"{wall / idle:.2f}" if idle else ""
+                    spread = " ".join(f"{r:.2f}" for r in runs)
+                    print(f"| {job} | {policy} | {count} | {wall:.2f} | {spread} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
