@@ -13,5 +13,7 @@ if _given is None:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 #: Did (or will) torch's OpenMP runtime load with the passive wait policy?  False when torch
-#: was imported before peronamalik without it, or the environment asks for another policy.
+#: was imported before peronamalik without it, or the environment asks for another policy
+#: or a spin count (``GOMP_SPINCOUNT``, which libgomp obeys whatever the policy).
 PASSIVE = (_given if _given is not None else "" if "torch" in sys.modules else "PASSIVE").strip().upper() == "PASSIVE"
+PASSIVE = PASSIVE and os.environ.get("GOMP_SPINCOUNT", "0").strip() in ("", "0")

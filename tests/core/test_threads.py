@@ -212,7 +212,7 @@ IDLE = PRELUDE + SETUP + textwrap.dedent("""
 def test_idle_workers_do_not_spin():
     found = run_child(IDLE, drop=POLICY_VARS)
     assert found["passive"]
-    assert found["idle_cpu_fraction"] < 0.05, found
+    assert found["idle_cpu_fraction"] < 0.02, found  # measured 0.001
 
 
 @linux_only
@@ -221,4 +221,5 @@ def test_spinning_workers_are_seen():
     """The control: with OpenMP's active wait the same measurement sees the spin."""
     found = run_child(IDLE, env={"OMP_WAIT_POLICY": "ACTIVE"}, drop=POLICY_VARS)
     assert not found["passive"]
-    assert found["idle_cpu_fraction"] > 0.1, found  # a core's share on a loaded machine
+    # measured 0.16 under a load average of 9 on 2 cores (0.06 with libgomp's default spin)
+    assert found["idle_cpu_fraction"] > 0.04, found

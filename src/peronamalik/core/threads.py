@@ -43,6 +43,7 @@ from peronamalik import _omp
 #: The environment variable that overrides the number of threads.
 ENV = "PERONAMALIK_NUM_THREADS"
 
+
 def cgroup_cpu_limit(proc: Path = Path("/proc/self")) -> float | None:
     """CPUs allowed by the CPU quota of this process's cgroup and its ancestors (the
     smallest ``quota / period``); None when there is no quota or no cgroup file system.
@@ -80,7 +81,7 @@ def cgroup_cpu_limit(proc: Path = Path("/proc/self")) -> float | None:
             continue
         root, point = fields[3], Path(fields[4])
         inner = os.path.relpath(paths[version], root) if paths[version].startswith(root) else "."
-        folder = (point / inner).resolve() if inner != "." else point
+        folder = Path(os.path.normpath(point / inner))
         while True:
             limit = _quota(folder, version)
             if limit is not None:
