@@ -194,32 +194,52 @@ def test_no_quota_and_no_cgroup_files(tmp_path):
     assert threads.cgroup_cpu_limit(tmp_path / "missing") is None
 
 
-IDLE = PRELUDE + SETUP + textwrap.dedent("""
-    peronamalik.set_num_threads(2)
-    burned = slept = 0.0
-    for _ in range(8):
-        flux(10); learned(20)  # parallel regions with 2 threads...
-        cpu, wall = time.process_time(), time.perf_counter()
-        time.sleep(0.05)  # ...then idle: a spinning worker burns CPU here
-        burned += time.process_time() - cpu
-        slept += time.perf_counter() - wall
-    print(json.dumps({"idle_cpu_fraction": burned / slept, "passive": threads.passive_wait()}))
-""")
+def idle_cpu(torch_op: bool, env: dict[str, str] | None = None) -> dict:
+    """In a child with 2 threads: the CPU time the process burns while it sleeps between
+    calls of both kernels (and, if ``torch_op``, of a parallel torch operation)."""
+    code = PRELUDE + SETUP + textwrap.dedent(f"""
+        from peronamalik.core import fused
+        peronamalik.set_num_threads(2)
+        u = torch.rand(1, 1, 1024, 1024)
+        burned = slept = 0.0
+        for _ in range(8):
+            # parallel work with 2 threads...
+            fused.run_flux(u, iterations=10, kappa=0.1, dt=0.1, diffusivity="exp", spacing=(1.0, 1.0), coupled=False)
+            learned(20)
+            if {torch_op}:
+                torch.exp(u)
+            cpu, wall = time.process_time(), time.perf_counter()
+            time.sleep(0.05)  # ...then idle: a spinning thread burns CPU here
+            burned += time.process_time() - cpu
+            slept += time.perf_counter() - wall
+        print(json.dumps({{"idle_cpu_fraction": burned / slept, "passive": threads.passive_wait()}}))
+    """)
+    return run_child(code, env=env, drop=POLICY_VARS)
 
 
 @linux_only
 @needs_compiler
-def test_idle_workers_do_not_spin():
-    found = run_child(IDLE, drop=POLICY_VARS)
+def test_idle_threads_do_not_spin():
+    """Torch's OpenMP workers (passive: set before torch loads) and the kernels' pool."""
+    found = idle_cpu(torch_op=True)
     assert found["passive"]
     assert found["idle_cpu_fraction"] < 0.02, found  # measured 0.001
 
 
 @linux_only
 @needs_compiler
-def test_spinning_workers_are_seen():
-    """The control: with OpenMP's active wait the same measurement sees the spin."""
-    found = run_child(IDLE, env={"OMP_WAIT_POLICY": "ACTIVE"}, drop=POLICY_VARS)
+def test_the_kernels_never_spin_whatever_openmp_does():
+    """The kernels' threads are their own: OpenMP's active wait does not reach them."""
+    found = idle_cpu(torch_op=False, env={"OMP_WAIT_POLICY": "ACTIVE"})
     assert not found["passive"]
-    # measured 0.16 under a load average of 9 on 2 cores (0.06 with libgomp's default spin)
+    assert found["idle_cpu_fraction"] < 0.02, found
+
+
+@linux_only
+@needs_compiler
+def test_spinning_threads_are_seen():
+    """The control: with OpenMP's active wait, torch's workers spin, and the measurement
+    sees it."""
+    found = idle_cpu(torch_op=True, env={"OMP_WAIT_POLICY": "ACTIVE"})
+    # measured 0.16 under a load average of 9 on 2 cores
     assert found["idle_cpu_fraction"] > 0.04, found

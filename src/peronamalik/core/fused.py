@@ -9,7 +9,7 @@ reference's order (rational and tukey agree bit for bit; exp differs only in the
 
 The kernel (``kernels/flux.c``) streams the image once per pass and applies several steps
 per pass (temporal blocking, the intermediate steps live in the L2 cache); each face's flux
-is computed once and shared by its two pixels; blocks run in parallel with OpenMP.  It
+is computed once and shared by its two pixels; blocks run in parallel (kernels/pm_pool.h).  It
 covers "flux" on 1-3 spatial axes (per channel or coupled) and "flux8" in 2-D (per
 channel); everything else -- autograd, callable diffusivities, ``sigma > 0``, other
 devices, 4+ axes, coupled "flux8", "seed" -- takes the reference path.
@@ -17,7 +17,7 @@ devices, 4+ axes, coupled "flux8", "seed" -- takes the reference path.
 Build and cache
 ---------------
 :mod:`peronamalik.core.native` builds, caches and loads it (this module only decides when):
-``gcc`` (or ``$CC``) compiles it with ``-O3 -march=native -fopenmp -ffp-contract=off`` into
+``gcc`` (or ``$CC``) compiles it with ``-O3 -march=native -fopenmp-simd -ffp-contract=off`` into
 ``$PERONAMALIK_CACHE_DIR`` (default ``$XDG_CACHE_HOME/peronamalik`` or
 ``~/.cache/peronamalik``), under a name keyed by a hash of the source, the flags and the
 CPU, so later processes only load it (a few milliseconds).  Compiling takes a few seconds,
@@ -53,7 +53,7 @@ SOURCE_NAME = "flux.c"
 ABI_VERSION = 5
 
 #: Flags flux.c needs on top of :data:`peronamalik.core.native.BASE_FLAGS` (``-O3 -fPIC
-#: -shared -fno-math-errno -fno-trapping-math``, then ``-march=native``, OpenMP ... with
+#: -shared -pthread -fno-math-errno -fno-trapping-math``, then ``-march=native``, OpenMP SIMD ... with
 #: fallbacks, see :func:`peronamalik.core.native.flag_sets`): no contraction into FMAs, so
 #: the kernel rounds as the reference does.
 EXTRA_FLAGS = ("-ffp-contract=off",)
@@ -66,7 +66,7 @@ REF_SECONDS_PER_IT = 150e-6
 #: A build costs about this much (3-5 s measured with gcc 12); a job whose reference run
 #: would take longer compiles first.
 BUILD_SECONDS_ESTIMATE = native.BUILD_SECONDS_ESTIMATE
-#: Below this many pixel-iterations one thread does the job (waking OpenMP's team costs
+#: Below this many pixel-iterations one thread does the job (waking the pool's threads costs
 #: more than it gives, and on a loaded machine a descheduled worker stalls the barrier).
 SERIAL_WORK = 4_000_000
 

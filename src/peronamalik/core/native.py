@@ -6,9 +6,12 @@
 None when no compiler is present or the build fails (a :class:`NativeKernelWarning`, once
 per kernel, and the caller runs its reference path).
 
-Flags: ``-O3 -march=native -fopenmp -fno-math-errno -fno-trapping-math`` (plus
+Flags: ``-O3 -march=native -pthread -fopenmp-simd -fno-math-errno -fno-trapping-math`` (plus
 ``-mprefer-vector-width=512`` on x86-64, so AVX-512 machines vectorise 16 floats per op),
-with fallbacks that drop OpenMP (e.g. Apple clang: one thread) and then ``-march=native``.
+with fallbacks that drop ``-fopenmp-simd`` and then ``-march=native``.  The kernels use
+OpenMP's ``simd`` pragmas only; their threads are their own (``kernels/pm_pool.h``: idle
+threads sleep, and a call never waits for a thread that did not start), as many as
+:func:`peronamalik.core.threads.get_num_threads` says.
 Never ``-ffast-math``: it would reorder the arithmetic, and GCC links ``crtfastmath.o`` into
 shared objects, which turns on flush-to-zero for the whole process when the library loads.
 
@@ -50,8 +53,8 @@ from importlib import resources
 from pathlib import Path
 
 #: Flags of every build; the flag sets below add to them.
-BASE_FLAGS = ("-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
-OPENMP_FLAGS = ("-fopenmp",)
+BASE_FLAGS = ("-O3", "-fPIC", "-shared", "-pthread", "-fno-math-errno", "-fno-trapping-math")
+OPENMP_FLAGS = ("-fopenmp-simd",)  # the simd pragmas; no OpenMP runtime
 NATIVE_FLAGS = ("-march=native",)
 X86_FLAGS = ("-mprefer-vector-width=512",)  # AVX-512 machines: 16 floats per op, not 8
 #: A build of one kernel takes about this long (1-5 s measured with gcc 12).
@@ -156,7 +159,7 @@ def flag_sets(extra: Sequence[str] = ()) -> list[tuple[str, ...]]:
     return [
         base + NATIVE_FLAGS + x86 + OPENMP_FLAGS,
         base + NATIVE_FLAGS + OPENMP_FLAGS,
-        base + NATIVE_FLAGS,  # e.g. Apple clang: no OpenMP, one thread
+        base + NATIVE_FLAGS,  # a compiler without -fopenmp-simd
         base,
     ]
 

@@ -9,22 +9,25 @@ How many threads
     :func:`set_num_threads` overrides both.  The number is applied to torch
     (``torch.set_num_threads``) once, when :mod:`peronamalik` is imported, and the C
     kernels (``core/kernels/*.c``, through :mod:`peronamalik.core.fused` and
-    :mod:`peronamalik.art.fused_step`) run with :func:`get_num_threads` threads: torch and
-    the kernels share one number and one OpenMP runtime (torch's ``libgomp``, which the
-    kernels' libraries bind to when they load).
+    :mod:`peronamalik.art.fused_step`) run with :func:`get_num_threads` threads.
 
 Never busy-wait
     By default an OpenMP worker spins for a while (libgomp: 300,000 rounds, milliseconds)
-    after each parallel region before it sleeps.  On a machine shared with other busy
-    processes those spinning threads take cores away from the threads that do the work,
-    and every step waits for the slowest: measured, the default art job took 2.4x its idle
-    time beside two busy processes (a fair share is 2x).  So the package sets
-    ``OMP_WAIT_POLICY=PASSIVE`` (idle workers sleep at once) unless the environment sets a
-    policy.  libgomp reads it once, when it is loaded, and torch loads it at its import: the
-    setting is made by :mod:`peronamalik._omp`, which ``peronamalik/__init__.py`` imports
-    before anything imports torch.  A program
-    that imports torch before peronamalik keeps the policy it started with; set
-    ``OMP_WAIT_POLICY=PASSIVE`` in its environment (:func:`passive_wait` says which holds).
+    after each parallel region before it sleeps, and a region ends only when every worker
+    has arrived.  On a machine shared with other busy processes, spinning threads take
+    cores from the threads doing the work, and each region waits for a worker the
+    scheduler has not run yet: measured, the default art job (3000 regions) took 2.4x its
+    idle time beside two busy processes.  So:
+
+    * the C kernels do not use OpenMP's threads but their own pool
+      (``core/kernels/pm_pool.h``): idle threads sleep on a condition variable, and a call
+      returns once its work is done, without waiting for a thread that never got a core;
+    * torch's own OpenMP workers sleep at once: the package sets ``OMP_WAIT_POLICY=PASSIVE``
+      unless the environment sets a policy.  libgomp reads it once, when torch loads it at
+      its import, so :mod:`peronamalik._omp` sets it, imported by ``peronamalik/__init__.py``
+      before anything imports torch.  A program that imports torch before peronamalik keeps
+      the policy it started with; set ``OMP_WAIT_POLICY=PASSIVE`` in its environment
+      (:func:`passive_wait` says which holds).
 """
 
 from __future__ import annotations

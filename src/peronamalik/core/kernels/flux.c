@@ -29,11 +29,11 @@
  * buffer, so each face's flux is computed once per step and shared by both pixels.  Only
  * step 0 is read from memory and only the last step is written.  Work is cut into blocks
  * (bands along axis 0, tiles along axis 1) that also compute a halo of depth-1 slabs/rows
- * (the dependency cone), so blocks are independent and run in parallel (OpenMP).  Passes
+ * (the dependency cone), so blocks are independent and run in parallel (pm_pool.h).  Passes
  * ping-pong between dst and tmp so that the last one lands in dst; src is never written.
  * The loops are plain C that GCC vectorises (16 floats per AVX-512 op, exp inlined).
  *
- * Build: gcc -O3 -march=native -fopenmp -ffp-contract=off -fno-math-errno
+ * Build: gcc -O3 -march=native -pthread -fopenmp-simd -ffp-contract=off -fno-math-errno
  *        -fno-trapping-math [-mprefer-vector-width=512]; no -ffast-math: it would reorder
  *        the arithmetic above, and GCC 12 links crtfastmath.o into shared objects, which
  *        sets FTZ/DAZ for the whole process when the library loads.
@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32/f64, exp_neg_f32/f64 */
+#include "pm_pool.h" /* pm_parallel_for: the blocks' threads */
 
 #define PM_ABI_VERSION 5
 
@@ -508,8 +509,8 @@ PM_BLOCK_COPY(block_tukey_unit_, G_TUKEY, 1)
 #undef PM_BLOCK_COPY
 
 /* One block, dispatched to a copy of the loops specialised for kind (and unit spacing).
- * (The dispatch sits inside the OpenMP region: GCC outlines a parallel region before it
- * inlines, so constants passed into a function holding one would not reach the loops.)
+ * (The dispatch sits in the block: the pool calls pass_run_ through a pointer, so
+ * constants passed to pass_ would not reach the loops.)
  * Unit spacing skips 3 divisions by h = 1 per face (exact either way: the generic copy
  * gives the same bits); only float gets that copy, to keep the build short. */
 static void NAME(block_any_)(const real *src, real *dst, int64_t grp, int64_t a0, int64_t a1,
@@ -531,31 +532,41 @@ static void NAME(block_any_)(const real *src, real *dst, int64_t grp, int64_t a0
 #undef PM_ARGS
 }
 
+/* One pass as a pm_pool.h loop: each thread's scratch is its work buffer, index w is block w. */
+typedef struct {
+    const real *src;
+    real *dst;
+    const NAME(geom_) *gm;
+    int64_t nb0, nb1, band0, tile1, nwork;
+    int depth, kind, unit;
+} NAME(pass_job_);
+
+static void *NAME(pass_init_)(void *ctx) {
+    const NAME(pass_job_) *job = ctx;
+    return aligned_alloc(64, ((job->nwork * sizeof(real) + 63) / 64) * 64);
+}
+
+static void NAME(pass_run_)(void *ctx, void *work, int64_t w) {
+    const NAME(pass_job_) *job = ctx;
+    const NAME(geom_) *gm = job->gm;
+    const int64_t nb0 = job->nb0, nb1 = job->nb1, band0 = job->band0, tile1 = job->tile1;
+    const int64_t grp = w / (nb0 * nb1), r = w % (nb0 * nb1);
+    const int64_t a0 = (r / nb1) * band0, b0 = (r % nb1) * tile1;
+    const int64_t a1 = a0 + band0 < gm->n0 ? a0 + band0 : gm->n0;
+    const int64_t b1 = b0 + tile1 < gm->n1 ? b0 + tile1 : gm->n1;
+    NAME(block_any_)(job->src, job->dst, grp, a0, a1, b0, b1, job->depth, gm, job->kind, job->unit, work);
+}
+
+static void NAME(pass_fini_)(void *work) { free(work); }
+
 static void NAME(pass_)(const real *src, real *dst, int64_t groups, int depth, int64_t band0,
                         int64_t tile1, const NAME(geom_) *gm, int kind, int unit,
                         int nthreads, int *failed) {
     const int64_t nb0 = (gm->n0 + band0 - 1) / band0, nb1 = (gm->n1 + tile1 - 1) / tile1;
-    const int64_t units = groups * nb0 * nb1;
-    const int64_t nwork = NAME(work_size_)(gm, depth, tile1);
-    if (units < nthreads) nthreads = (int)units;
-    #pragma omp parallel num_threads(nthreads)
-    {
-        real *work = (real *)aligned_alloc(64, ((nwork * sizeof(real) + 63) / 64) * 64);
-        if (!work) {
-            #pragma omp atomic write
-            *failed = 1;
-        }
-        #pragma omp for schedule(dynamic, 1)
-        for (int64_t w = 0; w < units; w++) {
-            if (!work) continue;
-            const int64_t grp = w / (nb0 * nb1), r = w % (nb0 * nb1);
-            const int64_t a0 = (r / nb1) * band0, b0 = (r % nb1) * tile1;
-            const int64_t a1 = a0 + band0 < gm->n0 ? a0 + band0 : gm->n0;
-            const int64_t b1 = b0 + tile1 < gm->n1 ? b0 + tile1 : gm->n1;
-            NAME(block_any_)(src, dst, grp, a0, a1, b0, b1, depth, gm, kind, unit, work);
-        }
-        free(work);
-    }
+    NAME(pass_job_) job = {src, dst, gm, nb0, nb1, band0, tile1, NAME(work_size_)(gm, depth, tile1),
+                           depth, kind, unit};
+    const pm_loop loop = {NAME(pass_init_), NAME(pass_run_), NAME(pass_fini_), &job};
+    if (pm_parallel_for(&loop, groups * nb0 * nb1, nthreads) != 0) *failed = 1;
 }
 
 /* shape: groups, nc, n0, n1, n2.  param: kappa divisor (kappa, or kappa*sqrt(2) for

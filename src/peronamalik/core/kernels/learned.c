@@ -41,12 +41,12 @@
  * them), then the pointwise part (exp etc., one vectorised loop), then accumulates dK
  * (register-blocked: up to 3 outputs x up to 13 taps, each dL and tap vector loaded once;
  * float vectors per band, summed into double at the band's end).  Bands run in parallel
- * (OpenMP, dynamic schedule); their partial sums are added in band order afterwards, so
+ * (pm_pool.h's threads, dynamic schedule); their partial sums are added in band order afterwards, so
  * the result does not depend on the number of threads.  Loss sums: float per row, double
  * per band and after.  Compared with the reference, only the order of the sums differs
  * (conv2d's, autograd's, torch.sum's): the results agree to float32 rounding.
  *
- * Build: gcc -O3 -march=native -fopenmp -fno-math-errno -fno-trapping-math; no
+ * Build: gcc -O3 -march=native -pthread -fopenmp-simd -fno-math-errno -fno-trapping-math; no
  * -ffast-math (it would link crtfastmath.o, which sets FTZ/DAZ for the whole process).
  * GCC's vector extensions (one register wide: 16 floats with AVX-512, 8 with AVX, 4
  * otherwise) keep it portable C (GCC or clang).
@@ -57,6 +57,7 @@
 #include <string.h>
 
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
+#include "pm_pool.h" /* pm_parallel_for: the bands' threads */
 
 #define PM_ABI_VERSION 4
 
@@ -416,6 +417,33 @@ static void work_free(work *w) {
     free(w->tap);
 }
 
+/* The bands as a pm_pool.h loop: each thread's scratch is a work, index b is band b. */
+typedef struct {
+    const geom *g;
+    int64_t band, nrec;
+    double *bands;
+} band_job;
+
+static void *band_init(void *ctx) {
+    const band_job *job = ctx;
+    work *w = malloc(sizeof(work));
+    if (w && work_alloc(job->g, w)) return w;
+    if (w) work_free(w);
+    free(w);
+    return NULL;
+}
+
+static void band_run(void *ctx, void *scratch, int64_t b) {
+    const band_job *job = ctx;
+    const int64_t y0 = b * job->band, y1 = y0 + job->band < job->g->H ? y0 + job->band : job->g->H;
+    run_band(job->g, scratch, y0, y1, job->bands + b * job->nrec);
+}
+
+static void band_fini(void *scratch) {
+    work_free(scratch);
+    free(scratch);
+}
+
 /* ----------------------------------------------------------------- optimizer -------- */
 
 /* torch.optim.SGD's single-tensor step (float32 arithmetic, the same order). */
@@ -504,26 +532,9 @@ int pm_learned_step_f32(void *const *ptr, const int64_t *dims, double *q, int nt
         free(dk);
         return -2;
     }
-    if (nthreads < 1) nthreads = 1;
-    if (nthreads > nb) nthreads = (int)nb;
-    int failed = 0;
-    #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-        work w;
-        const int ok = work_alloc(&g, &w);
-        if (!ok) {
-            #pragma omp atomic write
-            failed = 1;
-        }
-        #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < nb; b++) {
-            if (!ok) continue;
-            const int64_t y0 = b * band, y1 = y0 + band < g.H ? y0 + band : g.H;
-            run_band(&g, &w, y0, y1, bands + b * nrec);
-        }
-        work_free(&w);
-    }
-    if (failed) {
+    band_job job = {&g, band, nrec, bands};
+    const pm_loop loop = {band_init, band_run, band_fini, &job};
+    if (pm_parallel_for(&loop, nb, nthreads) != 0) {
         free(bands);
         free(dk);
         return -2;
