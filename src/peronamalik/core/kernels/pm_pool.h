@@ -12,7 +12,8 @@
  * with other processes each region then costs a scheduling delay, and waiting threads
  * spin unless OMP_WAIT_POLICY=PASSIVE reached the runtime before torch loaded it.)
  *
- * Pool threads block on a condition variable between loops (no spinning); they are made
+ * Pool threads (named "pm-pool" on Linux) block on a condition variable between loops
+ * (no spinning); they are made
  * on first use, as many as the largest nthreads asked for minus one, and live as long as
  * the process.  A loop that starts while another is running (two Python threads calling a
  * kernel) runs on its caller's thread alone.  After fork() the child starts with no pool.
@@ -24,6 +25,9 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#ifdef __linux__
+#include <sys/prctl.h> /* PR_SET_NAME: the pool's threads are "pm-pool" in top -H and /proc */
+#endif
 
 typedef struct {
     void *(*init)(void *ctx);                         /* a thread's scratch; NULL: out of memory */
@@ -49,17 +53,17 @@ static pthread_once_t pm_once = PTHREAD_ONCE_INIT;
 /* Take and run indices of job j until none is left.  Called and returns with pm_mutex
  * held; j is not touched once its last index is done (its caller may have returned). */
 static void pm_work(pm_job *j) {
-    const pm_loop *loop = j->loop;
+    const pm_loop loop = *j->loop; /* a copy: the caller's may be gone when the scratch is freed */
     void *scratch = NULL;
     int made = 0;
     while (j->next < j->n) {
         const int64_t i = j->next++;
         pthread_mutex_unlock(&pm_mutex);
         if (!made) {
-            scratch = loop->init(loop->ctx);
+            scratch = loop.init(loop.ctx);
             made = 1;
         }
-        if (scratch) loop->run(loop->ctx, scratch, i);
+        if (scratch) loop.run(loop.ctx, scratch, i);
         pthread_mutex_lock(&pm_mutex);
         if (!scratch) j->failed = 1;
         if (++j->done == j->n) {
@@ -69,13 +73,16 @@ static void pm_work(pm_job *j) {
     }
     if (scratch) {
         pthread_mutex_unlock(&pm_mutex);
-        loop->fini(scratch); /* the scratch is this thread's own: no lock needed */
+        loop.fini(scratch); /* the scratch is this thread's own: no lock needed */
         pthread_mutex_lock(&pm_mutex);
     }
 }
 
 static void *pm_thread(void *arg) {
     (void)arg;
+#ifdef __linux__
+    prctl(PR_SET_NAME, "pm-pool", 0, 0, 0);
+#endif
     pthread_mutex_lock(&pm_mutex);
     for (;;) {
         pm_job *j = pm_current;
