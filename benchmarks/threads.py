@@ -8,15 +8,16 @@ Two jobs, each in a fresh process, with 0, 1 and 2 competing busy processes
 * ``classic``: ``peronamalik.diffuse`` of a 2048² float32 image, 100 iterations (the call
   only, after a warm-up call that loads the kernel).
 
-Each is run with the package's thread policy (idle OpenMP workers sleep at once) and, for
-comparison, with libgomp's default spin before sleeping (``GOMP_SPINCOUNT=300000``, what
-the program did before the policy).  Printed: the median wall time of ``--repeat`` runs per
+Each is run with no OpenMP settings in the environment (``default``: the package's own
+policy) and, for comparison, with torch's OpenMP workers spinning as libgomp does by
+default (``spin``: ``GOMP_SPINCOUNT=300000``).  ``--src`` runs another checkout's
+``src`` (e.g. the code before the thread policy) under the same conditions.  Printed: the median wall time of ``--repeat`` runs per
 case (the cases run in turns, ``--repeat`` rounds), its ratio to the same job's idle time
 (a fair share of 2 cores beside 2 busy processes is 2x for a job that keeps both busy), and
 the CPU seconds the job's threads used (spinning workers show here: CPU time that grows
 with the competition, while the work is the same).
 
-    python benchmarks/threads.py [--repeat 2] [--jobs art classic] [--policies passive spin]
+    python benchmarks/threads.py [--repeat 2] [--jobs art classic] [--policies default spin] [--src DIR]
 
 Competitors end themselves after ``--limit`` seconds even if this script is killed.
 """
@@ -44,8 +45,8 @@ peronamalik.diffuse(image, iterations=100, kappa=0.1)
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
 POLICIES = {
-    "passive": {},  # the package's default
-    "spin": {"GOMP_SPINCOUNT": "300000"},  # libgomp's default spin, as before the policy
+    "default": {},  # no OpenMP settings: the package's own policy
+    "spin": {"GOMP_SPINCOUNT": "300000"},  # torch's OpenMP workers spin as libgomp's default
 }
 
 
@@ -84,10 +85,12 @@ def main() -> None:
     parser.add_argument("--jobs", nargs="+", default=["art", "classic"], choices=["art", "classic"])
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--competitors", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--src", default=SRC, help="the package's source folder to run")
     parser.add_argument("--limit", type=float, default=90.0, help="seconds a competitor lives at most")
     args = parser.parse_args()
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
-    base["PYTHONPATH"] = SRC + os.pathsep + base.get("PYTHONPATH", "")
+    base["PYTHONPATH"] = args.src + os.pathsep + base.get("PYTHONPATH", "")
+    print(f"source: {args.src}")
     print(f"cores usable: {len(os.sched_getaffinity(0))}, load average before: {os.getloadavg()[0]:.2f}")
     cases = [(job, policy, count) for job in args.jobs for policy in args.policies for count in args.competitors]
     runs: dict[tuple, list[float]] = {case: [] for case in cases}

@@ -244,4 +244,5 @@ def test_the_kernels_never_spin_whatever_openmp_does():
     assert not found["passive"]
     assert found["pool_worked"] > 0, found
     assert found["idle"]["pool"] <= 1, found
-    assert found["idle"]["other"] >= 8, found  # measured ~30 of 160 possible under a load of 10
+    # measured 5-30 ticks of 160 possible under a load average of 10 on 2 cores (passive: 0)
+    assert found["idle"]["other"] >= 3, found
