@@ -1,7 +1,8 @@
 """The functional torch core: diffusivities, step functions and :func:`diffuse`."""
 
-from peronamalik.core.diffuse import diffuse, stable_dt
+from peronamalik.core.diffuse import diffuse
 from peronamalik.core.kappa import estimate_kappa
 from peronamalik.core.module import PeronaMalik
+from peronamalik.core.params import DiffusionParams, stable_dt
 
-__all__ = ["PeronaMalik", "diffuse", "estimate_kappa", "stable_dt"]
+__all__ = ["DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "stable_dt"]
