@@ -282,8 +282,11 @@ def test_too_much_work_is_refused_before_starting() -> None:
 def test_sigma_up_to_the_smallest_extent_is_fine() -> None:
     smooth = diffuse(GOOD, iterations=1, sigma=8.0)  # 8 rows of unit spacing
     assert np.isfinite(smooth).all()
-    with pytest.raises(InputError, match=r"smallest extent .* 4"):
+    with pytest.raises(InputError, match=r"sigma must be <= 4 "):
         diffuse(GOOD, iterations=1, sigma=5.0, spacing=(0.5, 1.0))
+    line = np.random.default_rng(5).random((1, 9))  # a length-1 axis does not limit sigma
+    np.testing.assert_allclose(diffuse(line, sigma=9.0, dt=0.2, iterations=2),
+                               diffuse(line[0], sigma=9.0, dt=0.2, iterations=2)[None], rtol=0, atol=1e-12)
 
 
 def test_params_are_checked_once_on_construction_and_shared() -> None:

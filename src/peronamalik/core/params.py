@@ -14,13 +14,15 @@ Ranges, and why:
 * ``spacing`` in [1e-9, 1e9]: :math:`1/h^2` and :math:`dt \sim h^2` stay normal float32.
 * ``iterations`` ≤ 1e9, and iterations × voxels ≤ 1e15 (about four days at the fused
   kernel's 2.6 Gvoxel·it/s): a longer job is a typo, not a plan.
-* ``sigma`` ≤ the image's smallest physical extent :math:`\min_i n_i h_i`: a wider Gaussian
-  only averages the whole axis, and its kernel (radius 4σ) would outgrow the image.
+* ``sigma`` ≤ the image's smallest physical extent :math:`\min_i \max(n_i, 4)\,h_i` over
+  the axes longer than one sample: a wider Gaussian only averages the whole axis, and its
+  kernel (radius 4σ) would outgrow the image (``--sigma 1e7`` asked for ~90 GB).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ SCHEMES = ("flux", "flux8", "seed")
 KAPPA_RANGE = (1e-30, 1e30)
 MAX_ITERATIONS = 10**9
 MAX_WORK = 10**15  # voxels × iterations
+MIN_SIGMA_PIXELS = 4  # sigma up to 4 pixels is fine on any axis
 
 
 def stable_dt(
@@ -152,10 +155,11 @@ class DiffusionParams:
         if self.scheme in ("flux8", "seed") and ndim != 2:
             raise InputError(f"scheme={self.scheme!r} is 2-D only, got {ndim} spatial axes")
         spacing = normalize_spacing(self.spacing, ndim)
-        extent = min(n * h for n, h in zip(spatial, spacing))
-        if self.sigma > extent:
-            raise InputError(f"sigma={self.sigma:g} is wider than the image: sigma must be <= its smallest "
-                             f"extent (size x spacing) {extent:g}")
+        # the widest Gaussian that still fits each axis (a length-1 axis is constant: skipped)
+        widest = min((max(n, MIN_SIGMA_PIXELS) * h for n, h in zip(spatial, spacing) if n > 1), default=math.inf)
+        if self.sigma > widest:
+            raise InputError(f"sigma={self.sigma:g} is wider than the image: sigma must be <= {widest:g} "
+                             f"(the smallest extent, size x spacing, of its axes {tuple(spatial)})")
         work = self.iterations * u.numel()
         if work > MAX_WORK:
             raise InputError(f"iterations={self.iterations} on {u.numel()} values is {work:.3g} voxel-steps; "
