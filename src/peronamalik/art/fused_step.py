@@ -121,8 +121,8 @@ def reference_seconds(numel: int, iterations: int) -> float:
 def ineligible(engine) -> str | None:
     """Why the fused step cannot run this engine's configuration (None: it can)."""
     config = engine.config
-    if config.conductance not in KINDS or engine.conductance is not DIFFUSIVITIES[config.conductance]:
-        return f"conductance {config.conductance!r}"
+    if config.diffusivity not in KINDS or engine.conductance is not DIFFUSIVITIES[config.diffusivity]:
+        return f"conductance {config.diffusivity!r}"
     weights = config.loss_weights
     if any(name not in TERMS for name, weight in weights.items() if weight):
         return f"loss terms {sorted(weights)}"
@@ -144,7 +144,7 @@ def ineligible(engine) -> str | None:
         return f"kernel shape {tuple(kernel.shape)}"
     if height <= size // 2 or width <= size // 2:
         return "image smaller than the kernel's padding"
-    if not all(isinstance(v, (int, float)) for v in (config.k, config.dt, *weights.values())):
+    if not all(isinstance(v, (int, float)) for v in (config.kappa, config.dt, *weights.values())):
         return "non-numeric parameters"
     return None
 
@@ -228,11 +228,11 @@ class _Stepper:
         self.ptrs[P_KERNEL] = kernel.data_ptr()
         self.ptrs[P_GRAD] = self.grad.data_ptr()
         groups = channels // kernel.shape[1]
-        kind = KINDS[config.conductance]
+        kind = KINDS[config.diffusivity]
         self.dims = (ctypes.c_int64 * D_COUNT)(channels, height, width, size, groups, kind, 0, 0)
         self.q = q = (ctypes.c_double * Q_COUNT)()
         # as diffusivity.py: tukey divides by kappa*sqrt(2), a Python float torch rounds to float32
-        q[Q_KD] = config.k * math.sqrt(2.0) if config.conductance == "tukey" else config.k
+        q[Q_KD] = config.kappa * math.sqrt(2.0) if config.diffusivity == "tukey" else config.kappa
         q[Q_DT] = config.dt
         weights = config.loss_weights
         for index, name in zip((Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_W_VFID, Q_W_RESP, Q_W_MOD), TERMS):

@@ -144,6 +144,10 @@ class DiffusionParams:
         if self.scheme == "seed" and (self.sigma > 0 or any(h != 1.0 for h in spacings)):
             raise InputError("scheme='seed' takes neither sigma nor spacing (the seed had neither)")
 
+    def conductance(self) -> str | Diffusivity:
+        """The edge-stopping function g(d, kappa), or ``'inv'`` (the seed step's own)."""
+        return "inv" if self.diffusivity == "inv" else resolve_diffusivity(self.diffusivity)
+
     def replace(self, **changes: Any) -> DiffusionParams:
         """A copy with ``changes`` applied (checked again)."""
         return dataclasses.replace(self, **changes)
