@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
 
 SEED_PIXELS = 320 * 240 * 3
@@ -61,5 +62,5 @@ DEFAULT_PRESET = "glow"
 def preset_config(name: str) -> ArtConfig:
     """The :class:`ArtConfig` of preset ``name``."""
     if name not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        raise InputError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
     return ArtConfig().replace(**PRESETS[name])

@@ -6,10 +6,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import numpy as np
 
+from peronamalik._validate import InputError
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
-from peronamalik.core import diffuse
+from peronamalik.core import DiffusionParams, diffuse
+from peronamalik.core.arrays import unit_scale
 from peronamalik.io.atomic import atomic_output, check_target
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
@@ -50,7 +53,8 @@ class SpacingType(click.ParamType):
               help="Result: .png, .jpg, .tif or .npy (bit depth kept where the format allows).")
 @click.option("--iterations", default=20, show_default=True, help="Number of explicit steps.")
 @click.option("--kappa", default="0.1", show_default=True, type=OrKeyword(float, "auto", "a number"),
-              help="Contrast parameter (image range is [0, 1]), or 'auto' to estimate it.")
+              help="Contrast parameter in image units ([0, 1] for 8/16-bit and float images, the values "
+                   "themselves for other integers), or 'auto' to estimate it.")
 @click.option("--dt", type=float, default=None, help="Time step; default: the largest stable one.")
 @click.option("--diffusivity", default="exp", show_default=True,
               type=click.Choice(["exp", "rational", "tukey", "inv"]),
@@ -84,36 +88,27 @@ def smooth(
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats)."""
+    params = DiffusionParams(  # checked before anything is read
+        iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
+        spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
+        coupled=coupled, sigma=sigma, device=device,
+    )
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
-        raise ValueError("--compare and -o name the same file")
+        raise InputError("--compare and -o name the same file")
     for path in outputs:
         check_image_output(path)
         check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     check_image_output(output, loaded.array.shape, axis)
-    if spacing is not None and len(spacing) == 1:
-        spacing = spacing[0]
     with progress_bar("diffusing", "it", delay=1.0) as progress:
-        result = diffuse(
-            loaded.array,
-            iterations=iterations,
-            kappa=kappa,
-            dt=dt,
-            diffusivity=diffusivity,
-            scheme=scheme,
-            spacing=spacing,
-            channel_axis=axis,
-            coupled=coupled,
-            sigma=sigma,
-            device=device,
-            progress=progress,
-        )
+        result = diffuse(loaded.array, **vars(params.replace(channel_axis=axis)), progress=progress)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
         write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis)
         if compare is not None:
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
             picture = side_by_side(loaded.array, result, channel_axis=axis)
-            write_image(temp, picture, like_dtype=loaded.array.dtype, channel_axis=None if picture.ndim == 2 else -1)
+            like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
+            write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1)
