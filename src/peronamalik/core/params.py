@@ -166,7 +166,7 @@ class DiffusionParams:
                              f"(the smallest extent, size x spacing, of its axes {tuple(spatial)})")
         work = self.iterations * u.numel()
         if work > MAX_WORK:
-            raise InputError(f"iterations={self.iterations} on {u.numel()} values is {work:.3g} voxel-steps; "
+            raise InputError(f"iterations={self.iterations} on {u.numel()} values is {work:.4g} voxel-steps; "
                              f"the limit is {MAX_WORK:.0e} (days of computing): use fewer iterations or a larger dt")
         kappa = self.kappa
         if isinstance(kappa, str):
