@@ -160,16 +160,11 @@ class ArtConfig:
             choice("loss_weights term", term, LOSS_TERMS)
             weights[term] = real(f"loss_weights.{term}", weight, low=0.0, high=MAX_RATE)
         checked["loss_weights"] = weights
-<<<<<<< HEAD
         if not isinstance(self.pre_step, bool):
             raise InputTypeError(f"pre_step must be true or false, got {type(self.pre_step).__name__} {self.pre_step!r:.40}")
-        diffusion = DiffusionParams(kappa=real("kappa", self.kappa), dt=real("dt", self.dt),
-                                    diffusivity=checked["diffusivity"], scheme="seed")
-=======
         # kappa and dt as the core checks them (a number here: a config holds no tensors)
         diffusion = DiffusionParams(kappa=real("kappa", self.kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1]),
                                     dt=self.dt, diffusivity=checked["diffusivity"], scheme="seed")
->>>>>>> 30c60fd (Hostile inputs: a table-driven module of CLI and library cases (one line, exit 2, nothing written); kappa's range in the art config)
         checked["kappa"], checked["dt"] = diffusion.kappa, diffusion.dt
         for name, value in checked.items():
             object.__setattr__(self, name, value)
