@@ -1,7 +1,7 @@
 """peronamalik: Perona-Malik diffusion on one torch core, classic and "on drugs".
 
-The classic filter (:func:`diffuse`, :class:`PeronaMalik`, :func:`estimate_kappa`,
-:func:`stable_dt`) loads with the package; the learned mode (:func:`animate`,
+The classic filter (:func:`diffuse`, :class:`PeronaMalik`, :class:`DiffusionParams`,
+:func:`estimate_kappa`, :func:`stable_dt`, and :class:`InputError` for bad input) loads with the package; the learned mode (:func:`animate`,
 :func:`render`, :func:`render_video`, :func:`stylize_frames`, :class:`LearnedDiffusion`,
 :class:`ArtConfig`, :data:`PRESETS`) on first use.  ``pip install peronamalik`` needs only
 torch and numpy; files need the ``[io]``/``[video]`` extras, the command line ``[cli]``.
@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from peronamalik import _omp  # noqa: F401 - first: sets OpenMP's wait policy before torch loads
 from peronamalik._extras import lazy_exports
-from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
+from peronamalik._validate import InputError
+from peronamalik.core import DiffusionParams, PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
 from peronamalik.core.threads import get_num_threads, set_num_threads
 
 try:
@@ -37,6 +38,6 @@ _learned, __getattr__, __dir__ = lazy_exports(
 )
 
 __all__ = sorted([
-    "PeronaMalik", "__version__", "diffuse", "estimate_kappa", "estimate_parameters", "get_num_threads",
-    "set_num_threads", "stable_dt", *_learned,
+    "DiffusionParams", "InputError", "PeronaMalik", "__version__", "diffuse", "estimate_kappa",
+    "estimate_parameters", "get_num_threads", "set_num_threads", "stable_dt", *_learned,
 ])

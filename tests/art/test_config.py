@@ -1,6 +1,11 @@
-"""ArtConfig: validation, --set parsing and JSON/TOML round trips."""
+"""ArtConfig: validation, --set parsing, old names, and JSON/TOML round trips."""
+
+import json
+import warnings
 
 import pytest
+
+from peronamalik import InputError
 
 from peronamalik.art import PRESETS, ArtConfig, preset_config
 from peronamalik.art.config import load_config_file
@@ -24,10 +29,10 @@ def test_round_trip_keeps_size_none(tmp_path, suffix):
 
 def test_with_setting_coerces_types():
     config = ArtConfig().with_setting("lr=1e-3").with_setting("iterations=10").with_setting("mixing=per-channel")
-    config = config.with_setting("loss_weights.edge=2").with_setting("k=1")
-    assert (config.lr, config.iterations, config.mixing, config.k) == (1e-3, 10, "per-channel", 1.0)
+    config = config.with_setting("loss_weights.edge=2").with_setting("kappa=1").with_setting("every=1e2")
+    assert (config.lr, config.iterations, config.mixing, config.kappa) == (1e-3, 10, "per-channel", 1.0)
     assert config.loss_weights["edge"] == 2.0 and config.loss_weights["fidelity"] == 1.0
-    assert isinstance(config.k, float)
+    assert isinstance(config.kappa, float) and config.every == 100 and isinstance(config.every, int)
     assert ArtConfig().with_setting("pre_step=true").pre_step is True
 
 
@@ -37,14 +42,28 @@ def test_with_setting_coerces_types():
         ("lr", "key=value"),
         ("nope=1", "unknown config field"),
         ("lr=fast", "lr must be a number"),
-        ("dt=-1", "dt must be > 0"),
+        ("dt=-1", r"dt must be in \(0, inf\)"),
         ("momentum=1.5", "momentum"),
         ("kernel_size=4", "kernel_size"),
         ("optimizer=rmsprop", "optimizer"),
-        ("loss_weights.bogus=1", "unknown term"),
+        ("loss_weights.bogus=1", "loss_weights term must be one of"),
         ("blend=2", "blend"),
         ("iterations=2.5", "iterations must be an integer"),
-        ("k=nan", "k must be a number"),
+        ("kappa=nan", "kappa must be a number"),
+        ("kappa=NaN", "kappa must be a finite number"),
+        ("kappa=1e-300", r"kappa must be in \[1e-30, 1e\+30\]"),
+        ("lr=1e300", r"lr must be in \[0, 1e\+06\]"),  # overflowed torch's float32 update
+        ("weight_decay=1e300", r"weight_decay must be in"),
+        ("iterations=1e400", r"iterations must be an integer, got float inf"),
+        ("iterations=" + "9" * 4000, r"iterations must be an integer in \[0, 1000000000\], got an integer of 4000 digits"),
+        ("iterations=" + "9" * 5000, r"iterations must be an integer, got str"),  # beyond int()'s digit limit
+        ("lr=" + "9" * 4000, r"lr must be a finite number"),
+        ("fps=1e-9", r"fps must be in \[0.01, 999\]"),
+        ("size=100000", r"size must be an integer in \[8, 65535\]"),
+        ("diffusivity=inverse", "diffusivity must be one of"),
+        ("loss_weights.edge=-1", "loss_weights.edge must be in"),
+        ("momentum=-0.1", "momentum must be in"),
+        ("every=0", r"every must be an integer in \[1,"),
         ("pre_step=no", "pre_step must be true or false"),
         ("pre_step=2", "pre_step must be true or false"),
     ],
@@ -55,9 +74,60 @@ def test_bad_settings_raise_naming_the_field(assignment, message):
 
 
 def test_config_file_errors(tmp_path):
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(InputError, match="not found"):
         load_config_file(tmp_path / "missing.json")
+    with pytest.raises(InputError, match="is not a file"):
+        load_config_file(tmp_path)
     broken = tmp_path / "broken.toml"
     broken.write_text("lr = = 1")
     with pytest.raises(ValueError, match="cannot parse"):
         load_config_file(broken)
+
+
+@pytest.mark.parametrize(("old", "new", "value"), [("k", "kappa", 0.3), ("conductance", "diffusivity", "rational")])
+def test_old_names_still_load_with_a_deprecation_warning(tmp_path, old, new, value):
+    with pytest.warns(DeprecationWarning, match=f"{old!r} is now called {new!r}"):
+        assert getattr(ArtConfig().with_setting(f"{old}={json.dumps(value)}"), new) == value
+    sidecar = tmp_path / "old.gif.json"
+    sidecar.write_text(json.dumps({"seed": 3, "config": {old: value, "iterations": 5}}))
+    with pytest.warns(DeprecationWarning):
+        config = ArtConfig.from_dict(load_config_file(sidecar)["config"])
+    assert getattr(config, new) == value and config.iterations == 5
+    assert old not in config.to_dict()  # written back in the new words
+    with pytest.raises(InputError, match="both"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ArtConfig.from_dict({old: value, new: value})
+
+
+def test_the_art_config_speaks_the_cores_words():
+    config = preset_config("melt")
+    assert config.diffusion.diffusivity == config.diffusivity == "rational"
+    assert config.diffusion.kappa == config.kappa and config.diffusion.scheme == "seed"
+    assert not {"k", "conductance"} & set(config.to_dict())
+
+
+def test_a_size_this_machine_cannot_hold_is_refused_before_allocating():
+    from peronamalik._validate import machine_memory
+
+    side = int((machine_memory() / 256) ** 0.5) + 100
+    if side > 65535:
+        pytest.skip("this machine holds the largest size")
+    with pytest.raises(InputError, match=r"size=\d+ .* needs about .* GiB, more than this machine's"):
+        ArtConfig(size=side)
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("[" * 100000 + "]" * 100000, ".json", "nested too deeply"),
+        ("a = " + "[" * 100000 + "]" * 100000, ".toml", "cannot parse|nested too deeply"),
+        ('{"iterations": ' + "9" * 5000 + "}", ".json", "cannot parse"),
+        ("[1, 2]", ".json", "must hold a table"),
+        (b"\xff\xfe\x00lr = 1", ".toml", "cannot parse"),
+    ],
+)
+def test_hostile_config_files(tmp_path, text, suffix, message):
+    path = tmp_path / f"c{suffix}"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(InputError, match=message):
+        load_config_file(path)

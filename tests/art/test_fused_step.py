@@ -138,7 +138,7 @@ ADAM_MEAN = {"reduction": "mean", "optimizer": "adam", "lr": 1e-3, "weight_decay
 @pytest.mark.parametrize("channels", [3, 1], ids=["rgb", "grey"])
 def test_each_step_equals_the_reference(lib, conductance, kernel_size, mixing, optimizer, channels):
     config = preset_config("seed").replace(
-        conductance=conductance, kernel_size=kernel_size, mixing=mixing, kernel_noise=0.05, **optimizer
+        diffusivity=conductance, kernel_size=kernel_size, mixing=mixing, kernel_noise=0.05, **optimizer
     )
     lockstep(config, noise(channels, seed=kernel_size + channels))
 
@@ -159,7 +159,7 @@ VIDEO_TERMS = {"video_fidelity": 1.0, "response": 1.0, "modulated_energy": 10.0}
 @pytest.mark.parametrize("mixing", ["full", "per-channel"])
 def test_video_terms_each_step_equals_the_reference(lib, conductance, optimizer, mixing):
     """The seed's video loss, (L (I - F))^2 + L + 10 (I L)^2, alone and with the others."""
-    config = preset_config("video").replace(conductance=conductance, mixing=mixing, kernel_noise=0.05, **optimizer)
+    config = preset_config("video").replace(diffusivity=conductance, mixing=mixing, kernel_noise=0.05, **optimizer)
     lockstep(config, noise(3, seed=7), iterations=8, refresh_at=4)
     mixed = {**VIDEO_TERMS, "fidelity": 0.5, "edge": 0.3}
     lockstep(config.replace(loss_weights=mixed, kernel_size=5), noise(3, seed=8), iterations=4)
@@ -170,7 +170,7 @@ def test_video_terms_each_step_equals_the_reference(lib, conductance, optimizer,
 def test_advance_is_the_step_without_learning(fused_on, conductance, mixing):
     """The video mode's S' = D_K(S): the fused forward equals the reference's no-grad step and
     leaves K, K.grad, the optimizer's state and the last loss as they were."""
-    engine = engine_for(preset_config("video").replace(conductance=conductance, mixing=mixing, kernel_noise=0.05), noise(3))
+    engine = engine_for(preset_config("video").replace(diffusivity=conductance, mixing=mixing, kernel_noise=0.05), noise(3))
     engine.step()
     kernel, grad, loss = engine.kernel.detach().clone(), engine.kernel.grad.clone(), fused_step.last_loss(engine)
     momentum = engine.optimizer.state[engine.kernel]["momentum_buffer"].clone()
@@ -197,7 +197,7 @@ TRAJECTORIES = {
     "glow": preset_config("glow"),
     "glow per-channel": preset_config("glow").replace(mixing="per-channel"),
     "melt (adam, rational)": preset_config("melt"),
-    "melt tukey 5x5": preset_config("melt").replace(conductance="tukey", kernel_size=5),
+    "melt tukey 5x5": preset_config("melt").replace(diffusivity="tukey", kernel_size=5),
 }
 
 

@@ -114,9 +114,9 @@ def test_frame_zero_shows_two_steps(photo, monkeypatch):
 def test_seed_preset_constants_are_algorithm_md_numbers():
     """Typed in from ALGORITHM.md ("On drugs" mode, image), never derived from the config."""
     config = preset_config("seed")
-    assert (config.k, config.dt) == (0.2, 0.2)
+    assert (config.kappa, config.dt) == (0.2, 0.2)
     assert (config.optimizer, config.lr, config.momentum, config.weight_decay) == ("sgd", 2e-6, 0.9, 5e-4)
-    assert (config.conductance, config.reduction) == ("exp", "sum")
+    assert (config.diffusivity, config.reduction) == ("exp", "sum")
     assert config.loss_weights == {"fidelity": 1.0, "edge": 1.0, "energy": 1.0}
     assert (config.kernel_size, config.mixing, config.kernel_noise) == (3, "full", 0.0)
     assert (config.every, config.refresh_period, config.refresh_offset) == (75, 375, 300)

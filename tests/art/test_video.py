@@ -118,7 +118,7 @@ def test_video_loss_is_the_seeds_sum():
 
 def test_video_preset_is_the_documented_one():
     config = video_config("video")
-    assert (config.k, config.dt, config.lr, config.momentum, config.weight_decay) == (0.5, 0.2, 1.25e-7, 0.9, 5e-4)
+    assert (config.kappa, config.dt, config.lr, config.momentum, config.weight_decay) == (0.5, 0.2, 1.25e-7, 0.9, 5e-4)
     assert (config.optimizer, config.reduction, config.frame_blend, config.frame_blend_skip) == ("sgd", "sum", 0.8, 8)
     assert config.loss_weights == {"video_fidelity": 1.0, "response": 1.0, "modulated_energy": 10.0}
     assert config.size is None and config.refresh_period == 0  # video keeps the frame size
@@ -172,8 +172,8 @@ def test_streams_one_frame_at_a_time():
 
 def test_bad_settings_and_frames_raise_clear_errors():
     clip = list(moving_shapes(2, width=16, height=12))
-    with pytest.raises(ValueError, match="k must be > 0"):
-        stylize_frames(clip, k=-1)
+    with pytest.raises(ValueError, match=r"kappa must be in \[1e-30"):
+        stylize_frames(clip, kappa=-1)
     with pytest.raises(ValueError, match="preset must be one of"):
         stylize_frames(clip, preset="nope")
     with pytest.raises(ValueError, match="frame_blend must be in"):
@@ -247,8 +247,8 @@ def test_unreadable_input_or_existing_output_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         render_video(tmp_path / "missing.mp4", tmp_path / "out.mp4")
     clip = write_clip(tmp_path / "in.mp4", 3)
-    with pytest.raises(ValueError, match="k must be > 0"):
-        render_video(clip, tmp_path / "out.mp4", k=0)
+    with pytest.raises(ValueError, match=r"kappa must be in \[1e-30"):
+        render_video(clip, tmp_path / "out.mp4", kappa=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bogus.mp4", "in.mp4"]
     (tmp_path / "out.mp4").write_bytes(b"keep")
     with pytest.raises(ValueError, match="exists"):

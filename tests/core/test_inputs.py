@@ -19,16 +19,47 @@ from .helpers import FAST, sample_photo
 # ---------------------------------------------------------------- integer and float dtypes
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int8, np.int16, np.int32, np.int64])
-def test_integers_map_by_their_dtype_range(dtype) -> None:
+@pytest.mark.parametrize(("dtype", "scale"), [(np.uint8, 255), (np.uint16, 65535), (">u2", 65535)])
+def test_uint8_and_uint16_map_to_unit_range(dtype, scale) -> None:
+    """scikit-image's img_as_float rule for the unsigned image types: value / 255 or / 65535."""
     info = np.iinfo(dtype)
-    image = np.array([[info.min, info.max], [0, info.max // 2]], dtype=dtype)
+    image = np.array([[0, info.max], [1, info.max // 2]], dtype=dtype)
     result = diffuse(image, iterations=0)
     assert result.dtype == np.float32
-    span = float(info.max) - float(info.min)
-    expected = (image.astype(np.float64) - float(info.min)) / span
-    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(result, image.astype(np.float64) / scale, rtol=1e-7, atol=0)
     assert result[0, 0] == 0.0 and result[0, 1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [(np.int8, np.float32), (np.int16, np.float32), (np.int32, np.float64), (np.int64, np.float64),
+     (np.uint32, np.float64), (np.uint64, np.float64), (">i4", np.float64)],
+)
+@pytest.mark.parametrize("shift", ["zero", "negative", "large"])
+def test_other_integers_keep_their_values(dtype, expected, shift) -> None:
+    """Signed and wide integers are not rescaled (img_as_float would squeeze 0..255 in an int32
+    into 255 steps of 2e-10 around 0.5, below float32's resolution: 2 levels were left)."""
+    info = np.iinfo(dtype)
+    offset = {"zero": 0, "negative": max(int(info.min), -100), "large": min(int(info.max) - 127, 2**40)}[shift]
+    base = data.camera()[100:132, 100:132].astype(np.int64) // 2  # 0..127: fits every dtype
+    image = (base + offset).astype(dtype)
+    kept = diffuse(image, iterations=0)
+    assert kept.dtype == expected
+    np.testing.assert_array_equal(kept, image.astype(np.float64))
+    assert len(np.unique(kept)) == len(np.unique(base))  # every level survives
+    # diffusing kept values is diffusing the same values as floats (kappa in image units)
+    as_float = image.astype(expected)
+    np.testing.assert_array_equal(diffuse(image, kappa=20.0, iterations=5), diffuse(as_float, kappa=20.0, iterations=5))
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8])
+def test_torch_integers_follow_the_numpy_rule(dtype) -> None:
+    values = np.arange(-8, 8).reshape(4, 4) + (8 if dtype == torch.uint8 else 0)
+    tensor = torch.tensor(values, dtype=dtype)
+    from_numpy = diffuse(tensor.numpy(), iterations=3, kappa=2.0)
+    from_torch = diffuse(tensor, iterations=3, kappa=2.0)
+    assert from_torch.numpy().dtype == from_numpy.dtype
+    np.testing.assert_allclose(from_torch.numpy(), from_numpy, rtol=0, atol=1e-6)
 
 
 def test_uint8_255_is_one_and_diffuses_like_its_float() -> None:
@@ -36,12 +67,6 @@ def test_uint8_255_is_one_and_diffuses_like_its_float() -> None:
     as_float = camera.astype(np.float32) / 255
     assert diffuse(np.array([[255]], np.uint8), iterations=0)[0, 0] == 1.0
     np.testing.assert_allclose(diffuse(camera, kappa=0.1), diffuse(as_float, kappa=0.1), rtol=0, atol=1e-6)
-
-
-def test_uint16_and_int16_ranges() -> None:
-    assert diffuse(np.array([[65535, 0]], np.uint16), iterations=0).tolist() == [[1.0, 0.0]]
-    int16 = diffuse(np.array([[-32768, 32767, 0]], np.int16), iterations=0)
-    np.testing.assert_allclose(int16, [[0.0, 1.0, 32768 / 65535]], rtol=0, atol=1e-7)
 
 
 def test_big_endian_input() -> None:
@@ -77,6 +102,7 @@ def test_numpy_float_dtypes(dtype, expected) -> None:
         (torch.bfloat16, torch.float32),
         (torch.uint8, torch.float32),
         (torch.int16, torch.float32),
+        (torch.int32, torch.float64),
     ],
 )
 def test_torch_in_torch_out(dtype, expected) -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from peronamalik import PeronaMalik, diffuse, estimate_kappa
+from peronamalik import DiffusionParams, InputError, PeronaMalik, diffuse, estimate_kappa
+from peronamalik._validate import InputTypeError
 
 GOOD = np.random.default_rng(0).random((8, 9)).astype(np.float32)
 VOLUME = np.random.default_rng(1).random((5, 6, 7)).astype(np.float32)
@@ -89,6 +90,9 @@ def test_bad_channel_axis(image, channel_axis, error, match) -> None:
         (torch.tensor(-1.0), ValueError),
         (torch.tensor(math.nan), ValueError),
         (torch.tensor([0.1, 0.2]), ValueError),
+        (1e-300, ValueError),  # 0 in float32: the fused kernel used to reject it with a RuntimeError
+        (1e300, ValueError),
+        (pytest.param(10**400, ValueError, id='10**400')),  # too large for a float: out of range, not an OverflowError
         ("fast", ValueError),
         (None, TypeError),
         ([0.1], TypeError),
@@ -102,7 +106,8 @@ def test_bad_kappa(kappa, error) -> None:
 
 
 @pytest.mark.parametrize(("iterations", "error"), [(-1, ValueError), (2.5, TypeError), (2.0, TypeError),
-                                                   ("3", TypeError), (True, TypeError), (None, TypeError)])
+                                                   ("3", TypeError), (True, TypeError), (None, TypeError),
+                                                   (10**20, ValueError), pytest.param(10**4000, ValueError, id='10**4000')])
 def test_bad_iterations(iterations, error) -> None:
     with pytest.raises(error, match=r"iterations"):
         diffuse(GOOD, iterations=iterations)
@@ -112,9 +117,9 @@ def test_numpy_integer_iterations_are_fine() -> None:
     np.testing.assert_array_equal(diffuse(GOOD, iterations=np.int64(3)), diffuse(GOOD, iterations=3))
 
 
-@pytest.mark.parametrize("dt", [0, 0.0, -0.1, math.nan, math.inf, -math.inf, "0.1", True])
+@pytest.mark.parametrize("dt", [0, 0.0, -0.1, math.nan, math.inf, -math.inf, "0.1", True, pytest.param(10**400, id="10**400")])
 def test_bad_dt(dt) -> None:
-    with pytest.raises(ValueError, match=r"dt must be a finite number > 0"):
+    with pytest.raises(InputError, match=r"dt must be (in \(0, inf\)|a finite number|a number)"):
         diffuse(GOOD, dt=dt)
 
 
@@ -194,9 +199,12 @@ def test_seed_takes_neither_sigma_nor_spacing() -> None:
         (GOOD, (1.0,), r"spacing needs 2 values"),
         (GOOD, (1.0, 1.0, 1.0), r"spacing needs 2 values"),
         (VOLUME, (1.0, 1.0), r"spacing needs 3 values"),
-        (GOOD, 0.0, r"spacing values must be finite and > 0"),
-        (GOOD, -1.0, r"spacing values must be finite and > 0"),
-        (GOOD, (1.0, 0.0), r"spacing values must be finite and > 0"),
+        (GOOD, 0.0, r"spacing values must be in \[1e-09, 1e\+09\]"),
+        (GOOD, -1.0, r"spacing values must be in \[1e-09, 1e\+09\]"),
+        (GOOD, (1.0, 0.0), r"spacing values must be in \[1e-09, 1e\+09\]"),
+        (GOOD, 1e-200, r"spacing values must be in"),  # 1/h² overflows
+        (GOOD, (1.0, 1e300), r"spacing values must be in"),
+        (GOOD, "1,1", r"spacing must be a number or a sequence"),
         (GOOD, (1.0, -2.0), r"spacing values"),
         (GOOD, (1.0, math.nan), r"spacing values"),
         (GOOD, (math.inf, 1.0), r"spacing values"),
@@ -218,13 +226,13 @@ def test_spacing_excludes_the_channel_axis() -> None:
     diffuse(rgb, channel_axis=-1, spacing=(1.0, 2.0))
 
 
-@pytest.mark.parametrize("sigma", [-0.5, math.nan, math.inf, "1", None])
+@pytest.mark.parametrize("sigma", [-0.5, math.nan, math.inf, "1", None, 1e6, 8.5])
 def test_bad_sigma(sigma) -> None:
-    with pytest.raises(ValueError, match=r"sigma must be a finite number >= 0"):
+    with pytest.raises(InputError, match=r"sigma must be|sigma=\S+ is wider than the image"):
         diffuse(GOOD, sigma=sigma)
 
 
-@pytest.mark.parametrize("device", ["tpu", "gpu0", 3.5])
+@pytest.mark.parametrize("device", ["tpu", "gpu0", 3.5, "meta", "cuda:99", "cpu:x"])
 def test_bad_device(device) -> None:
     with pytest.raises(ValueError, match=r"device"):
         diffuse(GOOD, device=device)
@@ -250,3 +258,46 @@ def test_errors_leave_the_input_untouched() -> None:
     with pytest.raises(ValueError):
         diffuse(image, kappa=-1)
     np.testing.assert_array_equal(image, GOOD)
+
+
+def test_every_bad_value_is_an_input_error_and_wrong_types_are_type_errors_too() -> None:
+    """One exception type for bad input: InputError (a ValueError); wrong types also TypeError."""
+    assert issubclass(InputError, ValueError) and issubclass(InputTypeError, TypeError)
+    for kwargs in ({"kappa": -1}, {"scheme": "nope"}, {"diffusivity": "nope"}, {"sigma": -1}, {"dt": 0},
+                   {"spacing": 0}, {"iterations": -1}, {"device": "meta"}, {"channel_axis": 5}):
+        with pytest.raises(InputError):
+            diffuse(GOOD, **kwargs)
+    for kwargs in ({"kappa": None}, {"iterations": 2.0}, {"channel_axis": 1.0}, {"coupled": "yes"}):
+        with pytest.raises(InputTypeError):
+            diffuse(GOOD, **kwargs)
+
+
+def test_too_much_work_is_refused_before_starting() -> None:
+    with pytest.raises(InputError, match=r"iterations=1000000000 on 1001000 values .* the limit is 1e\+15"):
+        diffuse(np.zeros((1000, 1001), np.float32), iterations=10**9)
+    with pytest.raises(InputError, match=r"iterations must be an integer in \[0, 1000000000\]"):
+        DiffusionParams(iterations=10**9 + 1)
+
+
+def test_sigma_up_to_the_smallest_extent_is_fine() -> None:
+    smooth = diffuse(GOOD, iterations=1, sigma=8.0)  # 8 rows of unit spacing
+    assert np.isfinite(smooth).all()
+    with pytest.raises(InputError, match=r"sigma must be <= 4 "):
+        diffuse(GOOD, iterations=1, sigma=5.0, spacing=(0.5, 1.0))
+    line = np.random.default_rng(5).random((1, 9))  # a length-1 axis does not limit sigma
+    np.testing.assert_allclose(diffuse(line, sigma=9.0, dt=0.2, iterations=2),
+                               diffuse(line[0], sigma=9.0, dt=0.2, iterations=2)[None], rtol=0, atol=1e-12)
+
+
+def test_params_are_checked_once_on_construction_and_shared() -> None:
+    params = DiffusionParams(iterations=3, kappa=0.2, spacing=[1, 2.0], channel_axis=np.int64(-1))
+    assert params.spacing == (1.0, 2.0) and params.channel_axis == -1 and isinstance(params.channel_axis, int)
+    with pytest.raises(InputError, match=r"kappa"):
+        params.replace(kappa=0)
+    rgb = np.random.default_rng(4).random((6, 7, 3)).astype(np.float32)
+    direct = diffuse(rgb, iterations=3, kappa=0.2, spacing=(1, 2.0), channel_axis=-1)
+    layer = PeronaMalik(params.replace(channel_axis=None))
+    batch = torch.from_numpy(np.moveaxis(rgb, -1, 0)[None].copy())
+    np.testing.assert_allclose(np.moveaxis(layer(batch)[0].detach().numpy(), 0, -1), direct, rtol=0, atol=1e-6)
+    with pytest.raises(InputError, match=r"seed.*sigma"):
+        DiffusionParams(scheme="seed", sigma=1.0)

@@ -26,11 +26,12 @@ RNG = np.random.default_rng(7)
 
 
 def _unit(array: np.ndarray) -> np.ndarray:
-    """The float image the core would make of ``array``."""
+    """The float image the core would make of ``array`` (uint8/uint16 to [0, 1], other
+    integers as they are)."""
     if array.dtype.kind == "f":
         return array
-    info = np.iinfo(array.dtype)
-    return ((array.astype(np.float64) - info.min) / (float(info.max) - info.min)).astype(np.float32)
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype, 1.0)
+    return array.astype(np.float64) / scale
 
 
 ROUND_TRIPS = {
@@ -146,7 +147,10 @@ def test_output_dtype_rules() -> None:
 
 def test_from_unit_clips_and_rounds() -> None:
     np.testing.assert_array_equal(from_unit(np.array([-0.1, 0.5, 0.501, 1.2]), np.uint8), [0, 128, 128, 255])
-    np.testing.assert_array_equal(from_unit(np.array([0.0, 1.0]), np.int16), [-32768, 32767])
+    # other integers keep their values: rounded and clipped to the dtype's range
+    np.testing.assert_array_equal(from_unit(np.array([-4e4, 0.0, 7.6, 4e4]), np.int16), [-32768, 0, 8, 32767])
+    big = from_unit(np.array([-1e30, 2.0**62, 1e30]), np.int64)
+    np.testing.assert_array_equal(big, [np.iinfo(np.int64).min, 2**62, np.iinfo(np.int64).max - 1023])
     assert from_unit(np.array([3.5]), np.float32).tolist() == [3.5]
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
@@ -50,7 +51,7 @@ def resolve_run(
     if seed is None:
         seed = secrets.randbits(31)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+        raise InputError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     return RunSpec(base.replace(**overrides), seed, preset, resolve_device(device, None))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,19 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from peronamalik._extras import require
+from peronamalik._validate import InputError, InputTypeError, choice, fits_in_memory, integer, real
+from peronamalik.core.params import KAPPA_RANGE, MAX_ITERATIONS, DiffusionParams
 
-CONDUCTANCES = ("exp", "rational", "tukey", "inv")
+DIFFUSIVITIES = ("exp", "rational", "tukey", "inv")
+#: Old field names, still read (with a DeprecationWarning): the core's words replaced them.
+ALIASES = {"k": "kappa", "conductance": "diffusivity"}
+MAX_RATE = 1e6  # lr, weight_decay, kernel_noise, loss weights: beyond, float32 updates overflow
+MAX_LR_DECAY = 10.0
+FPS_RANGE = (0.01, 999.0)
+MAX_SIDE = 65535  # GIF's and most codecs' limit
+#: Memory per pixel of a run (float32 RGB image, its copies, the response, gradients and
+#: optimizer state, the frame being encoded): an upper bound used to refuse too large sizes.
+BYTES_PER_PIXEL = 256
 OPTIMIZERS = ("sgd", "adam")
 MIXINGS = ("full", "per-channel")
 REDUCTIONS = ("sum", "mean")
@@ -34,24 +45,28 @@ class ArtConfig:
     Attributes
     ----------
     iterations : int
-        Diffusion + optimizer steps.
+        Diffusion + optimizer steps, in [0, 1e9].
     every : int
-        A frame is taken after every ``every``-th iteration (iteration 0 included).
+        A frame is taken after every ``every``-th iteration (iteration 0 included), >= 1.
     size : int or None
-        Longer side the input is resized to (None, or 0 in files, keeps the input's size).
+        Longer side the input is resized to (None, or 0 in files, keeps the input's size):
+        from 8 to 65535 pixels, and a square of that side must fit in this machine's memory
+        (:data:`BYTES_PER_PIXEL` per pixel), checked before anything is allocated.
     fps : float
-        Frame rate of the written animation.
-    conductance : str
-        ``exp`` :math:`e^{-(L/k)^2}` (the seed), ``rational``, ``tukey``, or ``inv`` (the seed's
-        :math:`1/(|\\nabla I|_{Scharr}/k^2 + 1)`).
-    k : float
-        Diffusion rate (kappa of the conductance), > 0.
+        Frame rate of the written animation, in [0.01, 999].
+    diffusivity : str
+        The conductance c: ``exp`` :math:`e^{-(L/\\kappa)^2}` (the seed), ``rational``,
+        ``tukey``, or ``inv`` (the seed's :math:`1/(|\\nabla I|_{Scharr}/\\kappa^2 + 1)`).
+        Formerly ``conductance`` (still read, with a deprecation note).
+    kappa : float
+        Contrast parameter of the conductance, in [1e-30, 1e30].  Formerly ``k``.
     dt : float
-        Time step, > 0.
+        Time step, > 0 (the seed step clamps to [0, 1], so no stability limit applies).
     optimizer : str
         ``sgd`` (the seed) or ``adam``.
     lr, momentum, weight_decay : float
-        Optimizer settings (momentum is SGD's; Adam uses its defaults for betas).
+        Optimizer settings (momentum is SGD's, in [0, 1); Adam uses its defaults for betas);
+        lr and weight_decay in [0, 1e6] (larger values overflow torch's float32 update).
     reduction : str
         ``sum`` over pixels (the seed: the look depends on image size) or ``mean`` per pixel
         (resolution-invariant presets).
@@ -89,8 +104,8 @@ class ArtConfig:
     every: int = 30
     size: int | None = 320
     fps: float = 20.0
-    conductance: str = "exp"
-    k: float = 0.2
+    diffusivity: str = "exp"
+    kappa: float = 0.2
     dt: float = 0.2
     optimizer: str = "sgd"
     lr: float = 0.46
@@ -110,50 +125,62 @@ class ArtConfig:
     frame_blend_skip: int = 8
 
     def __post_init__(self) -> None:
-        _check_int("iterations", self.iterations, minimum=0)
-        _check_int("every", self.every, minimum=1)
         if self.size == 0 and not isinstance(self.size, bool):
             object.__setattr__(self, "size", None)  # TOML has no null: 0 stands for None
+        checked: dict[str, Any] = {
+            "iterations": integer("iterations", self.iterations, low=0, high=MAX_ITERATIONS),
+            "every": integer("every", self.every, low=1, high=MAX_ITERATIONS),
+            "fps": real("fps", self.fps, low=FPS_RANGE[0], high=FPS_RANGE[1]),
+            "diffusivity": choice("diffusivity", self.diffusivity, DIFFUSIVITIES),
+            "optimizer": choice("optimizer", self.optimizer, OPTIMIZERS),
+            "momentum": real("momentum", self.momentum, low=0.0),
+            "reduction": choice("reduction", self.reduction, REDUCTIONS),
+            "kernel_size": choice("kernel_size", self.kernel_size, (3, 5)),
+            "mixing": choice("mixing", self.mixing, MIXINGS),
+            "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
+            "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),
+            "blend": real("blend", self.blend, low=0.0, high=1.0),
+            "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),
+            "frame_blend": real("frame_blend", self.frame_blend, low=0.0, high=1.0),
+            "frame_blend_skip": integer("frame_blend_skip", self.frame_blend_skip, low=0, high=MAX_ITERATIONS),
+        }
+        for name in ("lr", "weight_decay", "kernel_noise"):
+            checked[name] = real(name, getattr(self, name), low=0.0, high=MAX_RATE)
         if self.size is not None:
-            _check_int("size", self.size, minimum=8)
-        _check_real("fps", self.fps, positive=True)
-        _check_choice("conductance", self.conductance, CONDUCTANCES)
-        _check_real("k", self.k, positive=True)
-        _check_real("dt", self.dt, positive=True)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("lr", "momentum", "weight_decay", "kernel_noise"):
-            _check_real(name, getattr(self, name), positive=False)
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        _check_choice("reduction", self.reduction, REDUCTIONS)
+            checked["size"] = integer("size", self.size, low=8, high=MAX_SIDE)
+            fits_in_memory(f"size={self.size} (a square of that side)", checked["size"] ** 2 * BYTES_PER_PIXEL)
+        if checked["momentum"] >= 1:
+            raise InputError(f"momentum must be in [0, 1), got {checked['momentum']:g}")
         if not isinstance(self.loss_weights, dict) or not self.loss_weights:
-            raise ValueError("loss_weights must be a non-empty mapping of term name to weight")
+            raise InputError("loss_weights must be a non-empty mapping of term name to weight")
         from peronamalik.art.losses import LOSS_TERMS
 
+        weights = {}
         for term, weight in self.loss_weights.items():
-            if term not in LOSS_TERMS:
-                raise ValueError(f"loss_weights has unknown term {term!r}; known: {sorted(LOSS_TERMS)}")
-            _check_real(f"loss_weights.{term}", weight, positive=False)
-        _check_choice("kernel_size", self.kernel_size, (3, 5))
-        _check_choice("mixing", self.mixing, MIXINGS)
-        _check_int("refresh_period", self.refresh_period, minimum=0)
-        _check_int("refresh_offset", self.refresh_offset, minimum=0)
-        if not 0.0 <= self.blend <= 1.0:
-            raise ValueError(f"blend must be in [0, 1], got {self.blend}")
-        _check_real("lr_decay", self.lr_decay, positive=True)
+            choice("loss_weights term", term, LOSS_TERMS)
+            weights[term] = real(f"loss_weights.{term}", weight, low=0.0, high=MAX_RATE)
+        checked["loss_weights"] = weights
         if not isinstance(self.pre_step, bool):
-            raise ValueError(f"pre_step must be true or false, got {self.pre_step!r}")
-        _check_real("frame_blend", self.frame_blend, positive=False)
-        if self.frame_blend > 1.0:
-            raise ValueError(f"frame_blend must be in [0, 1], got {self.frame_blend}")
-        _check_int("frame_blend_skip", self.frame_blend_skip, minimum=0)
+            raise InputTypeError(f"pre_step must be true or false, got {type(self.pre_step).__name__} {self.pre_step!r:.40}")
+        # kappa and dt as the core checks them (a number here: a config holds no tensors)
+        diffusion = DiffusionParams(kappa=real("kappa", self.kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1]),
+                                    dt=self.dt, diffusivity=checked["diffusivity"], scheme="seed")
+        checked["kappa"], checked["dt"] = diffusion.kappa, diffusion.dt
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def diffusion(self) -> DiffusionParams:
+        """The seed step's parameters, as the core checks every diffusion's (scheme ``seed``)."""
+        return DiffusionParams(kappa=self.kappa, dt=self.dt, diffusivity=self.diffusivity, scheme="seed")
 
     def replace(self, **overrides: Any) -> ArtConfig:
-        """A copy with ``overrides`` applied (unknown names raise ValueError)."""
+        """A copy with ``overrides`` applied and checked (old names are read with a DeprecationWarning)."""
+        overrides = renamed(overrides)
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+            raise InputError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,29 +190,23 @@ class ArtConfig:
         """Apply one ``key=value`` string (``--set``); ``loss_weights.NAME=w`` sets one weight.
 
         The value is parsed as JSON when it can be (numbers, true/false, null), else kept as
-        a string, then coerced to the field's type.
+        a string; an integral float (``iterations=1e3``) counts as an integer.  Old names
+        (``k``, ``conductance``) are read with a deprecation warning.
         """
         if "=" not in assignment:
-            raise ValueError(f"--set needs key=value, got {assignment!r}")
+            raise InputError(f"--set needs key=value, got {assignment!r:.80}")
         key, raw = (part.strip() for part in assignment.split("=", 1))
         try:
             value: Any = json.loads(raw)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or an integer of more than 4300 digits
             value = raw
         if key.startswith("loss_weights."):
-            return self.replace(loss_weights={**self.loss_weights, key.split(".", 1)[1]: _as_float(key, value)})
-        defaults = {f.name: f for f in fields(self)}
-        if key not in defaults:
-            raise ValueError(f"--set: unknown config field {key!r}; known: {sorted(defaults)}")
-        current = getattr(self, key)
-        if isinstance(current, bool):
-            if isinstance(value, str) or value not in (True, False):
-                raise ValueError(f"{key} must be true or false, got {raw!r}")
-            value = bool(value)
-        elif isinstance(current, int) and not isinstance(value, str) and value is not None:
-            value = int(value) if float(value) == int(value) else value
-        elif isinstance(current, float):
-            value = _as_float(key, value)
+            return self.replace(loss_weights={**self.loss_weights, key.split(".", 1)[1]: value})
+        key = next(iter(renamed({key: None})))
+        if key not in {f.name for f in fields(self)}:
+            raise InputError(f"--set: unknown config field {key!r:.80}; known: {sorted(f.name for f in fields(self))}")
+        if isinstance(value, float) and value.is_integer() and isinstance(getattr(self, key), (int, type(None))):
+            value = int(value)
         return self.replace(**{key: value})
 
     @classmethod
@@ -201,41 +222,61 @@ class ArtConfig:
             path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
 
+def renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the old field names (:data:`ALIASES`) replaced, warning once for each."""
+    result = {}
+    for key, value in data.items():
+        new = ALIASES.get(key)
+        if new is not None:
+            if new in data:
+                raise InputError(f"config sets both {key!r} and its new name {new!r}")
+            warnings.warn(f"config field {key!r} is now called {new!r}; the old name will go", DeprecationWarning,
+                          stacklevel=3)
+        result[new or key] = value
+    return result
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a JSON or TOML file into a dict (a sidecar's ``config`` table is returned whole)."""
+    """Read a JSON or TOML file into a dict (a sidecar's ``config`` table is returned whole).
+
+    Raises :class:`~peronamalik.InputError` for a missing file, a folder, text that is not
+    UTF-8, JSON or TOML, nesting too deep to parse, or anything but a table at the top.
+    """
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"config file not found: {path}")
     if not path.is_file():
-        raise ValueError(f"config file not found: {path}")
+        raise InputError(f"config file {path} is not a file")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot parse config file {path}: {exc}") from exc
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, TOMLDecodeError, 4300+ digits
+        raise InputError(f"cannot parse config file {path}: {' '.join(str(exc).split())[:200]}") from exc
+    except RecursionError:
+        raise InputError(f"cannot parse config file {path}: nested too deeply") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a table/object at the top level")
+        raise InputError(f"config file {path} must hold a table/object at the top level")
     return data
 
 
-def _as_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
+def split_sidecar(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config file's fields, and what a sidecar (``OUTPUT.json``) records besides them.
 
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_real(name: str, value: Any, *, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if (positive and value <= 0) or value < 0:
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    A plain config gives ``(data, {})``.  A sidecar (it has a ``config`` table) gives its
+    config and ``{"preset", "seed", "input"}``, each checked: the preset a name, the seed an
+    integer in [0, 2**63), the input a table with a ``path`` and a ``sha256``.
+    """
+    if "config" not in data:
+        return data, {}
+    config, preset, seed, source = (data.get(key) for key in ("config", "preset", "seed", "input"))
+    if not isinstance(config, dict):
+        raise InputError(f'the sidecar\'s "config" must be a table/object, got {type(config).__name__}')
+    if preset is not None and not isinstance(preset, str):
+        raise InputError(f'the sidecar\'s "preset" must be a name, got {type(preset).__name__}')
+    if seed is not None:
+        integer("the sidecar's seed", seed, low=0, high=2**63 - 1)
+    if source is not None and not (
+        isinstance(source, dict) and all(isinstance(source.get(key), str) for key in ("path", "sha256"))
+    ):
+        raise InputError('the sidecar\'s "input" must be a table with a "path" and a "sha256" string')
+    return config, {"preset": preset, "seed": seed, "input": source}

@@ -12,7 +12,6 @@ from peronamalik.art import fused_step
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
 from peronamalik.core import compiled
-from peronamalik.core.diffusivity import resolve_diffusivity
 from peronamalik.core.schemes import laplacian_kernel, seed_step
 
 
@@ -41,7 +40,7 @@ class LearnedDiffusion:
         self.original = original
         self.image = original.clone()
         self.generator = generator
-        self.conductance = "inv" if config.conductance == "inv" else resolve_diffusivity(config.conductance)
+        self.conductance = config.diffusion.conductance()
         self.laplacian = laplacian_kernel(
             original.shape[1], mixing=config.mixing, size=config.kernel_size, dtype=original.dtype, device=original.device
         )
@@ -68,7 +67,7 @@ class LearnedDiffusion:
 
     def diffuse(self, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One seed step of ``previous`` with the current K: ``(I_t, L)``, K in the graph."""
-        return seed_step(previous, self.kernel, kappa=self.config.k, dt=self.config.dt, conductance=self.conductance)
+        return seed_step(previous, self.kernel, kappa=self.config.kappa, dt=self.config.dt, conductance=self.conductance)
 
     def advance(self, image: torch.Tensor) -> torch.Tensor:
         """``diffuse(image)[0]`` without a graph and without learning: one step with the
@@ -167,7 +166,7 @@ def learned_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:meth:`LearnedDiffusion.diffuse` then the loss of :meth:`LearnedDiffusion.learn`, as one
     pure function for ``torch.compile``: ``(I_t, loss)``."""
-    image, response = seed_step(previous, kernel, kappa=config.k, dt=config.dt, conductance=conductance)
+    image, response = seed_step(previous, kernel, kappa=config.kappa, dt=config.dt, conductance=conductance)
     return image, score(image, response, target, config)
 
 

@@ -122,7 +122,7 @@ def reference_seconds(numel: int, iterations: int) -> float:
 def ineligible(engine) -> str | None:
     """Why the fused step cannot run this engine's configuration (None: it can)."""
     config = engine.config
-    name = config.conductance
+    name = config.diffusivity
     if name not in KINDS or not (
         engine.conductance == "inv" if name == "inv" else engine.conductance is DIFFUSIVITIES[name]
     ):
@@ -148,7 +148,7 @@ def ineligible(engine) -> str | None:
         return f"kernel shape {tuple(kernel.shape)}"
     if height <= size // 2 or width <= size // 2:
         return "image smaller than the kernel's padding"
-    if not all(isinstance(v, (int, float)) for v in (config.k, config.dt, *weights.values())):
+    if not all(isinstance(v, (int, float)) for v in (config.kappa, config.dt, *weights.values())):
         return "non-numeric parameters"
     return None
 
@@ -232,12 +232,12 @@ class _Stepper:
         self.ptrs[P_KERNEL] = kernel.data_ptr()
         self.ptrs[P_GRAD] = self.grad.data_ptr()
         groups = channels // kernel.shape[1]
-        kind = KINDS[config.conductance]
+        kind = KINDS[config.diffusivity]
         self.dims = (ctypes.c_int64 * D_COUNT)(channels, height, width, size, groups, kind, 0, 0)
         self.q = q = (ctypes.c_double * Q_COUNT)()
         # as diffusivity.py: tukey divides by kappa*sqrt(2), a Python float torch rounds to
         # float32; as schemes.seed_step: "inv" divides by kappa**2
-        q[Q_KD] = {"tukey": config.k * math.sqrt(2.0), "inv": config.k**2}.get(config.conductance, config.k)
+        q[Q_KD] = {"tukey": config.kappa * math.sqrt(2.0), "inv": config.kappa**2}.get(config.diffusivity, config.kappa)
         q[Q_DT] = config.dt
         weights = config.loss_weights
         for index, name in zip((Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_W_VFID, Q_W_RESP, Q_W_MOD), TERMS):

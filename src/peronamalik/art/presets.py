@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
 
 SEED_PIXELS = 320 * 240 * 3
@@ -17,7 +18,7 @@ SEED_PIXELS = 320 * 240 * 3
 PRESETS: dict[str, dict[str, Any]] = {
     # The 2017 original, exactly as ALGORITHM.md describes it (summed loss: size-dependent).
     "seed": dict(
-        iterations=3000, every=75, conductance="exp", k=0.2, dt=0.2, optimizer="sgd", lr=2e-6,
+        iterations=3000, every=75, diffusivity="exp", kappa=0.2, dt=0.2, optimizer="sgd", lr=2e-6,
         momentum=0.9, weight_decay=5e-4, reduction="sum",
         loss_weights={"fidelity": 1.0, "edge": 1.0, "energy": 1.0}, kernel_size=3, mixing="full",
         kernel_noise=0.0, refresh_period=375, refresh_offset=300, blend=0.6, lr_decay=0.995,
@@ -34,11 +35,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # Adam and the seed's Scharr conductance: a soft, painterly blur that breathes at refreshes.
     "dream": dict(
-        every=30, conductance="inv", optimizer="adam", lr=1e-3, weight_decay=0.0, reduction="mean",
+        every=30, diffusivity="inv", optimizer="adam", lr=1e-3, weight_decay=0.0, reduction="mean",
     ),
     # Adam, rational conductance, per-channel operators: colours drift and melt into cyan/green.
     "melt": dict(
-        every=30, conductance="rational", dt=0.1, optimizer="adam", lr=1e-3, weight_decay=0.0,
+        every=30, diffusivity="rational", dt=0.1, optimizer="adam", lr=1e-3, weight_decay=0.0,
         reduction="mean", mixing="per-channel", kernel_noise=0.05, blend=0.8,
         loss_weights={"fidelity": 0.5, "edge": 1.0, "energy": 0.5},
     ),
@@ -47,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (L (I_t - F))^2 + L + 10 (I_t L)^2, K never reset.  Summed, so size-dependent (tuned for
     # webcam frames).  Used by peronamalik.art.video, where every preset keeps the frame size.
     "video": dict(
-        conductance="exp", k=0.5, dt=0.2, optimizer="sgd", lr=1.25e-7, momentum=0.9,
+        diffusivity="exp", kappa=0.5, dt=0.2, optimizer="sgd", lr=1.25e-7, momentum=0.9,
         weight_decay=5e-4, reduction="sum",
         loss_weights={"video_fidelity": 1.0, "response": 1.0, "modulated_energy": 10.0},
         kernel_size=3, mixing="full", kernel_noise=0.0, refresh_period=0, frame_blend=0.8,
@@ -61,5 +62,5 @@ DEFAULT_PRESET = "glow"
 def preset_config(name: str) -> ArtConfig:
     """The :class:`ArtConfig` of preset ``name``."""
     if name not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        raise InputError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
     return ArtConfig().replace(**PRESETS[name])

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from peronamalik._validate import InputError, InputTypeError
 from peronamalik.core.arrays import to_float_tensor
 
 #: The bundled sample: scikit-image's ``chelsea`` (a cat, like the seed's kitty.gif; CC0 by
@@ -80,19 +81,19 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
         loaded = read_image(path)
         array, reference, stem = loaded.array, str(path), path.stem
         if loaded.array.ndim not in (2, 3) or (loaded.array.ndim == 3 and loaded.channel_axis is None):
-            raise ValueError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
+            raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
         digest = file_sha256(path)
     else:
         if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
             image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
         if not isinstance(image, np.ndarray):
-            raise TypeError(f"image must be a path, a numpy array or a PIL image, got {type(image).__name__}")
+            raise InputTypeError(f"image must be a path, a numpy array or a PIL image, got {type(image).__name__}")
         array, reference, stem = image, "array", "array"
         digest = array_sha256(image)
     if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
+        raise InputError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
     if array.ndim not in (2, 3):
-        raise ValueError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
+        raise InputError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
     if array.ndim == 3 and array.shape[-1] == 4:
         array = array[..., :3]
     tensor, _ = to_float_tensor(array, device=device)
@@ -102,5 +103,5 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
     u = (u - low) / (high - low) if float(high - low) > 0 else torch.zeros_like(u)
     u = resize_longer(u, size)
     if min(u.shape[-2:]) < 2:
-        raise ValueError(f"image is too small to diffuse: {tuple(u.shape[-2:])}")
+        raise InputError(f"image is too small to diffuse: {tuple(u.shape[-2:])}")
     return Source(u.contiguous(), reference, digest, stem)

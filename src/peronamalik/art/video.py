@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from peronamalik._validate import InputError, InputTypeError
 from peronamalik.art.animate import RunSpec, resolve_run
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
@@ -73,11 +74,11 @@ def frame_tensor(frame: np.ndarray, *, size: int | None, device: torch.device) -
         Not ``H×W`` or ``H×W×{1,3,4}``, empty or not finite.
     """
     if not isinstance(frame, np.ndarray):
-        raise TypeError(f"frames must be numpy arrays, got {type(frame).__name__}")
+        raise InputTypeError(f"frames must be numpy arrays, got {type(frame).__name__}")
     if frame.ndim == 2:
         frame = frame[..., None]
     if frame.ndim != 3 or frame.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"frames must be H×W or H×W×{{1,3,4}} arrays, got shape {frame.shape}")
+        raise InputError(f"frames must be H×W or H×W×{{1,3,4}} arrays, got shape {frame.shape}")
     frame = frame[..., :3]
     if frame.dtype == np.uint8:  # the common case, made cheap: bytes travel, then scale
         tensor = torch.from_numpy(np.ascontiguousarray(frame)).to(device).float().div_(255.0)
@@ -119,7 +120,7 @@ def stylized(frames: Iterable[np.ndarray], spec: RunSpec, callback: Callback | N
         if engine is None:
             engine = LearnedDiffusion(incoming, config, torch.Generator().manual_seed(spec.seed))
         elif incoming.shape != engine.image.shape:
-            raise ValueError(
+            raise InputError(
                 f"frames must all have one size: frame 0 gave {tuple(engine.image.shape[-2:])}, "
                 f"frame {index} gives {tuple(incoming.shape[-2:])}"
             )

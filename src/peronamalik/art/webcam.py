@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.art.animate import RunSpec, check_render_output, write_stream
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.video import VIDEO_PRESET, resolve_video_run, stylized
@@ -24,7 +25,7 @@ def _opencv() -> Any:
     try:
         import cv2
     except ImportError as exc:
-        raise ValueError("--webcam needs OpenCV: pip install opencv-python") from exc
+        raise InputError("--webcam needs OpenCV: pip install opencv-python") from exc
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is not None:  # no "[ WARN ] can't open camera" lines on stderr
         logging.setLogLevel(logging.LOG_LEVEL_SILENT)
@@ -43,13 +44,13 @@ def open_window(title: str = WINDOW_TITLE) -> str:
     cv2 = _opencv()
     gui = [line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
     if gui and gui[0].upper() == "NONE":
-        raise ValueError("no display/GUI available: this OpenCV is a headless build; pip install opencv-python")
+        raise InputError("no display/GUI available: this OpenCV is a headless build; pip install opencv-python")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise ValueError("no display/GUI available: neither DISPLAY nor WAYLAND_DISPLAY is set")
+        raise InputError("no display/GUI available: neither DISPLAY nor WAYLAND_DISPLAY is set")
     try:
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
     except cv2.error as exc:
-        raise ValueError(f"no display/GUI available: {str(exc).strip().splitlines()[-1]}") from exc
+        raise InputError(f"no display/GUI available: {str(exc).strip().splitlines()[-1]}") from exc
     return title
 
 
@@ -62,12 +63,12 @@ def open_camera(index: int = 0) -> Any:
         ``index`` is not a non-negative integer, or no camera answers at it.
     """
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"webcam must be a camera index >= 0, got {index!r}")
+        raise InputError(f"webcam must be a camera index >= 0, got {index!r}")
     cv2 = _opencv()
     capture = cv2.VideoCapture(index)
     if not capture.isOpened():
         capture.release()
-        raise ValueError(f"no camera available at index {index}")
+        raise InputError(f"no camera available at index {index}")
     return capture
 
 

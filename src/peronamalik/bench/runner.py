@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.bench.memory import PeakGPU, PeakRSS
 from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings, fused_mode
 from peronamalik.bench.report import format_report
@@ -181,7 +182,7 @@ def main(
     if quick:
         size, iterations, repeat = min(size, 128), min(iterations, 3), 1
     if size < 4 or iterations < 1 or repeat < 1:
-        raise ValueError("size must be >= 4, iterations and repeat >= 1")
+        raise InputError("size must be >= 4, iterations and repeat >= 1")
     settings = Settings(size=size, iterations=iterations, repeat=repeat, quick=quick, memory=memory)
     report = run(settings, only=only, echo=lambda text: print(text, file=sys.stderr))
     echo(format_report(report))

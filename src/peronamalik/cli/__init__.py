@@ -1,7 +1,9 @@
 """Command-line interface: ``peronamalik smooth | art | video | bench``.
 
-Errors the user can fix (bad parameters, missing or corrupt files) end in one line on
-stderr and exit code 2, with no traceback; set ``PERONAMALIK_DEBUG=1`` to see one.
+Errors the user can fix (bad parameters, missing or corrupt files: :class:`InputError`,
+and ``OSError`` from the file system) end in one line on stderr and exit code 2, with no
+traceback; set ``PERONAMALIK_DEBUG=1`` to see one.  Any other exception is a bug in this
+program and shows its traceback.
 Warnings are one ``peronamalik: warning:`` line each.  Ctrl-C, SIGTERM and SIGHUP stop a
 command the same way (partial results kept where the command promises it, temporaries
 removed) and exit with 128 + the signal's number (130 for Ctrl-C).
@@ -20,17 +22,18 @@ from peronamalik._extras import require
 click = require("click", "cli")  # first: a missing [cli] extra says so before any command loads
 require("tqdm", "cli")
 
+from peronamalik._validate import InputError  # noqa: E402
 from peronamalik.cli import art, bench, smooth, video  # noqa: E402, F401  (register the commands)
 from peronamalik.cli.app import app  # noqa: E402
 from peronamalik.cli.progress import write_above  # noqa: E402
 from peronamalik.io.interrupts import signal_number, signals_as_interrupts  # noqa: E402
 
-USER_ERRORS = (ValueError, TypeError, OSError)
+USER_ERRORS = (InputError, OSError)
 
 
 def fail(message: str) -> int:
     """Print one line on stderr; return the exit code for bad input."""
-    first_line = " ".join(str(message).split())
+    first_line = " ".join(str(message).split())[:1000]
     print(f"peronamalik: error: {first_line}", file=sys.stderr)
     return 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,8 +10,9 @@ from typing import Any
 
 import click
 
+from peronamalik._validate import InputError
 from peronamalik.art.animate import RenderInterrupted, render, sidecar_path
-from peronamalik.art.config import ArtConfig, load_config_file
+from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, reference_sha256
 from peronamalik.cli.app import app
@@ -25,17 +27,19 @@ def resolve_settings(
     Returns the config and what a sidecar adds: ``preset``, ``seed`` and ``input``.
     """
     recorded: dict[str, Any] = {}
-    if config_file is not None:
-        data = load_config_file(config_file)
-        if "config" in data:  # a sidecar written beside an earlier output
-            recorded = {key: data.get(key) for key in ("preset", "seed", "input")}
-            data = data["config"]
-        config = ArtConfig.from_dict(data) if preset is None else preset_config(preset).replace(**data)
-    else:
-        config = preset_config(preset or DEFAULT_PRESET)
-    for assignment in assignments:
-        config = config.with_setting(assignment)
-    return config.replace(**{key: value for key, value in flags.items() if value is not None}), recorded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        if config_file is not None:
+            data, recorded = split_sidecar(load_config_file(config_file))
+            config = ArtConfig.from_dict(data) if preset is None else preset_config(preset).replace(**data)
+        else:
+            config = preset_config(preset or DEFAULT_PRESET)
+        for assignment in assignments:
+            config = config.with_setting(assignment)
+        config = config.replace(**{key: value for key, value in flags.items() if value is not None})
+    for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)):
+        click.echo(f"peronamalik: note: {note}", err=True)
+    return config, recorded
 
 
 def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Path:
@@ -46,9 +50,9 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
         return SAMPLE_REF
     reference, digest = recorded["input"].get("path"), recorded["input"].get("sha256")
     if reference != SAMPLE_REF and not Path(reference).is_file():
-        raise ValueError(f"the config's input {reference} is missing; give INPUT explicitly")
+        raise InputError(f"the config's input {reference} is missing; give INPUT explicitly")
     if reference_sha256(reference) != digest:
-        raise ValueError(f"the config's input {reference} changed since it was rendered (SHA-256 differs)")
+        raise InputError(f"the config's input {reference} changed since it was rendered (SHA-256 differs)")
     return reference if reference == SAMPLE_REF else Path(reference)
 
 

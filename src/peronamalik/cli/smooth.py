@@ -6,10 +6,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import numpy as np
 
+from peronamalik._validate import InputError
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
-from peronamalik.core import diffuse, estimate_parameters
+from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
+from peronamalik.core.arrays import unit_scale
 from peronamalik.io.atomic import atomic_output, check_target
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
@@ -51,7 +54,8 @@ class SpacingType(click.ParamType):
 @click.option("--iterations", default="20", show_default=True, type=OrKeyword(int, "auto", "an integer"),
               help="Number of explicit steps, or 'auto': the stopping time of least estimated error.")
 @click.option("--kappa", default="0.1", show_default=True, type=OrKeyword(float, "auto", "a number"),
-              help="Contrast parameter (image range is [0, 1]), or 'auto' to choose it for denoising.")
+              help="Contrast parameter in image units ([0, 1] for 8/16-bit and float images, the values "
+                   "themselves for other integers), or 'auto' to choose it for denoising.")
 @click.option("--dt", type=float, default=None, help="Time step; default: the largest stable one.")
 @click.option("--diffusivity", default="exp", show_default=True,
               type=click.Choice(["exp", "rational", "tukey", "inv"]),
@@ -88,30 +92,35 @@ def smooth(
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats)."""
+    params = DiffusionParams(  # checked before anything is read
+        iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
+        spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
+        coupled=coupled, sigma=sigma, device=device,
+    )
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
-        raise ValueError("--compare and -o name the same file")
+        raise InputError("--compare and -o name the same file")
     for path in outputs:
         check_image_output(path)
         check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     check_image_output(output, loaded.array.shape, axis)
-    if spacing is not None and len(spacing) == 1:
-        spacing = spacing[0]
-    options = dict(dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing, channel_axis=axis, coupled=coupled)
-    values = dict(kappa=kappa, iterations=iterations, sigma=sigma)
+    params = params.replace(channel_axis=axis)
+    values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
     if "auto" in values.values():
-        chosen = estimate_parameters(loaded.array, **values, device=device, **options)
-        values = chosen.as_options()
+        options = {name: value for name, value in vars(params).items() if name not in values}
+        chosen = estimate_parameters(loaded.array, **values, **options)
+        params = params.replace(**chosen.as_options())
         if not quiet:
             click.echo(chosen.describe())
     with progress_bar("diffusing", "it", delay=1.0) as progress:
-        result = diffuse(loaded.array, **values, device=device, progress=progress, **options)
+        result = diffuse(loaded.array, **vars(params), progress=progress)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
         write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis)
         if compare is not None:
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
             picture = side_by_side(loaded.array, result, channel_axis=axis)
-            write_image(temp, picture, like_dtype=loaded.array.dtype, channel_axis=None if picture.ndim == 2 else -1)
+            like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
+            write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1)

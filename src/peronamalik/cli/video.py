@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from peronamalik.art.config import ArtConfig, load_config_file
+from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
 from peronamalik.art.video import VIDEO_PRESET
 from peronamalik.art.video_file import render_video
@@ -22,8 +22,8 @@ def video_settings(
 ) -> tuple[ArtConfig, dict[str, Any]]:
     """:func:`~peronamalik.cli.art.resolve_settings` with "video" as the default preset and
     the frame size kept (``size=null`` before the ``--set``s) unless a config file sets it."""
-    data = {} if config_file is None else load_config_file(config_file)
-    keep_size = () if "size" in data.get("config", data) else ("size=null",)
+    data = {} if config_file is None else split_sidecar(load_config_file(config_file))[0]
+    keep_size = () if "size" in data else ("size=null",)
     return resolve_settings(config_file, preset or VIDEO_PRESET, (*keep_size, *assignments), {"size": size})
 
 

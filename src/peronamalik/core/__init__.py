@@ -1,8 +1,9 @@
 """The functional torch core: diffusivities, step functions and :func:`diffuse`."""
 
-from peronamalik.core.diffuse import diffuse, stable_dt
+from peronamalik.core.diffuse import diffuse
 from peronamalik.core.kappa import estimate_kappa
 from peronamalik.core.module import PeronaMalik
 from peronamalik.core.parameters import estimate_parameters
+from peronamalik.core.params import DiffusionParams, stable_dt
 
-__all__ = ["PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt"]
+__all__ = ["DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt"]

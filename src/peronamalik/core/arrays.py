@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from peronamalik._validate import InputError, InputTypeError
+
 ArrayLike = Any  # np.ndarray | torch.Tensor
 
 
@@ -20,8 +22,20 @@ class Origin:
     device: torch.device
 
 
+#: Integer dtypes read as fractions of their range (scikit-image's ``img_as_float`` rule):
+#: the value divided by 255 or 65535.  Every other integer dtype keeps its values.
+UNIT_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_TORCH_UNIT_SCALES = {torch.uint8: 255.0, getattr(torch, "uint16", torch.uint8): 65535.0}
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def unit_scale(dtype: np.dtype | type) -> float | None:
+    """255 for uint8, 65535 for uint16 (mapped to [0, 1]); None for a dtype whose values are kept."""
+    return UNIT_SCALES.get(np.dtype(dtype).newbyteorder("="))
+
+
 def _reject_dtype(name: str, kind: str) -> None:
-    raise TypeError(f"{name} has dtype {kind}; expected a real integer or floating dtype")
+    raise InputTypeError(f"{name} has dtype {kind}; expected a real integer or floating dtype")
 
 
 def resolve_device(device: str | torch.device | None, fallback: torch.device | None) -> torch.device:
@@ -29,12 +43,16 @@ def resolve_device(device: str | torch.device | None, fallback: torch.device | N
     if device is not None:
         try:
             resolved = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from exc
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r:.60}") from exc
+        if resolved.type not in DEVICE_TYPES:
+            raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r:.60}")
         if resolved.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
+            raise InputError("device='cuda' was asked for but torch sees no CUDA device")
+        if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+            raise InputError(f"device={device!r} does not exist: torch sees {torch.cuda.device_count()} CUDA device(s)")
         if resolved.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device='mps' was asked for but torch sees no MPS device")
+            raise InputError("device='mps' was asked for but torch sees no MPS device")
         return resolved
     if fallback is not None:
         return fallback
@@ -44,27 +62,36 @@ def resolve_device(device: str | torch.device | None, fallback: torch.device | N
 def to_float_tensor(
     image: ArrayLike, *, device: str | torch.device | None = None, name: str = "image"
 ) -> tuple[torch.Tensor, Origin]:
-    """Validate ``image`` and return it as a float tensor (float64 kept, else float32).
+    """Validate ``image`` and return it as a float tensor.
 
-    Integers are mapped to [0, 1] by their dtype's range; floats are used as they are.
+    * uint8 and uint16 are mapped to [0, 1] (divided by 255 and 65535), as scikit-image's
+      ``img_as_float`` does, in float32;
+    * every other integer dtype keeps its values (no rescaling; ``img_as_float`` would map
+      signed integers to [-1, 1] and wide ones to tiny fractions, which float32 cannot
+      tell apart): int8 and int16 in float32, int32, int64, uint32 and uint64 in float64,
+      which holds their values exactly up to 2**53;
+    * floats are used as they are (float64 stays float64, other floats become float32).
+
     The result may share memory with the input: callers never write to it in place, and
     copy before handing back a result that is still the input's buffer.
     """
     if isinstance(image, np.ndarray):
         if image.ndim == 0:  # checked first: np.ascontiguousarray would make it 1-d
-            raise ValueError(f"{name} must have at least one axis, got a 0-d scalar")
-        if image.dtype == np.bool_ or np.issubdtype(image.dtype, np.complexfloating):
-            _reject_dtype(name, str(image.dtype))
+            raise InputError(f"{name} must have at least one axis, got a 0-d scalar")
         if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
             _reject_dtype(name, str(image.dtype))
         origin = Origin(True, resolve_device(device, None))
+        native = image.dtype.newbyteorder("=")
         if np.issubdtype(image.dtype, np.integer):
-            info = np.iinfo(image.dtype)
-            array = (image.astype(np.float64) - info.min) / (float(info.max) - info.min)
-            tensor = torch.from_numpy(array.astype(np.float32))
+            scale = unit_scale(native)
+            if scale is not None:
+                array = image.astype(np.float32) / np.float32(scale)
+            else:
+                array = image.astype(np.float32 if native.itemsize <= 2 else np.float64)
+            tensor = torch.from_numpy(array)
         else:
             # float64 stays float64 in either byte order (torch only reads native order)
-            target = np.float64 if image.dtype.newbyteorder("=") == np.float64 else np.float32
+            target = np.float64 if native == np.float64 else np.float32
             array = image if image.dtype == np.dtype(target) else image.astype(target)
             tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(image, torch.Tensor):
@@ -73,22 +100,42 @@ def to_float_tensor(
         origin = Origin(False, image.device)
         tensor = image
         if not tensor.is_floating_point():
-            info = torch.iinfo(tensor.dtype)
-            tensor = (tensor.double() - info.min) / (float(info.max) - info.min)
-            tensor = tensor.float()
+            scale = _TORCH_UNIT_SCALES.get(tensor.dtype)
+            if scale is not None:
+                tensor = tensor.float() / scale
+            else:
+                tensor = tensor.float() if tensor.element_size() <= 2 else tensor.double()
         elif tensor.dtype not in (torch.float32, torch.float64):
             tensor = tensor.float()
-        origin = Origin(False, image.device)
     else:
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(image).__name__}")
+        raise InputTypeError(f"{name} must be a numpy array or a torch tensor, got {type(image).__name__}")
     if tensor.ndim == 0:
-        raise ValueError(f"{name} must have at least one axis, got a 0-d scalar")
+        raise InputError(f"{name} must have at least one axis, got a 0-d scalar")
     if tensor.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
+        raise InputError(f"{name} is empty (shape {tuple(tensor.shape)})")
     low, high = torch.aminmax(tensor.detach())  # one pass, no temporaries; NaN propagates
     if not (math.isfinite(float(low)) and math.isfinite(float(high))):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputError(f"{name} contains NaN or infinite values")
     return tensor.to(resolve_device(device, origin.device)), origin
+
+
+def from_float(array: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """The inverse of :func:`to_float_tensor`'s rule, for writing a result in the input's dtype.
+
+    uint8/uint16: [0, 1] is clipped, scaled by 255/65535 and rounded.  Other integers:
+    rounded and clipped to the dtype's range.  Floats: cast.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.asarray(array, dtype=dtype)
+    values = np.asarray(array, dtype=np.float64)
+    scale = unit_scale(dtype)
+    if scale is not None:
+        values = np.clip(values, 0.0, 1.0) * scale
+    info = np.iinfo(dtype)
+    # the largest float64 below the dtype's maximum (2**63 - 1 rounds up to 2**63, out of range)
+    high = float(info.max) if float(info.max) <= info.max else np.nextafter(float(info.max), 0.0)
+    return np.clip(np.rint(values), float(info.min), high).astype(dtype)
 
 
 def restore(result: torch.Tensor, origin: Origin) -> ArrayLike:

@@ -3,81 +3,21 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from peronamalik.core import auto, compiled, fused
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
-from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
+from peronamalik.core.diffusivity import Diffusivity, resolve_diffusivity
 from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
+from peronamalik.core.params import DiffusionParams
 from peronamalik.core.progress import Progress, check_progress
-from peronamalik.core.schemes import (
-    flux_stability_sum,
-    flux_step,
-    laplacian_kernel,
-    neighbour_offsets,
-    seed_step,
-)
+from peronamalik.core.schemes import flux_step, laplacian_kernel, neighbour_offsets, seed_step
 from peronamalik.core.smoothing import gaussian_smooth
 
-SCHEMES = ("flux", "flux8", "seed")
 Step = Callable[[torch.Tensor], torch.Tensor]
-
-
-def check_iterations(iterations: int) -> int:
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
-        raise TypeError(f"iterations must be an int, got {type(iterations).__name__}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}")
-    return int(iterations)
-
-
-def check_kappa(kappa: float | str | torch.Tensor, u: torch.Tensor, spacing: Sequence[float]) -> float | torch.Tensor:
-    """A positive finite number or 0-d tensor (``'auto'`` is resolved before, by :func:`resolve_auto`)."""
-    if isinstance(kappa, str):
-        raise ValueError(f"kappa must be a number > 0 or 'auto', got {kappa!r}")
-    if isinstance(kappa, torch.Tensor):
-        if kappa.numel() != 1:
-            raise ValueError(f"kappa must be a scalar, got a tensor of shape {tuple(kappa.shape)}")
-        value = float(kappa.detach())
-    elif isinstance(kappa, numbers.Real) and not isinstance(kappa, bool):
-        value = float(kappa)
-    else:
-        raise TypeError(f"kappa must be a number, a scalar tensor or 'auto', got {type(kappa).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"kappa must be finite and > 0, got {value}")
-    return kappa.to(u.device).reshape(()) if isinstance(kappa, torch.Tensor) else value
-
-
-def check_sigma(sigma: float) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    return float(sigma)
-
-
-def stable_dt(
-    scheme: str,
-    *,
-    spatial_ndim: int,
-    spacing: Sequence[float] | None = None,
-    diffusivity: str | Diffusivity = "exp",
-    kappa: float = 1.0,
-    mixed_channels: int = 1,
-) -> float:
-    r"""Largest dt for which the explicit step obeys the min-max principle.
-
-    Flux schemes: :math:`dt \le 1 / (g_{max} \sum_{neighbours} 1/h^2)`, i.e. ``1/(2·ndim)``
-    for "flux" with unit spacing and ``1/6`` for "flux8".  "seed": :math:`1/(4 g_{max} C_{mix})`
-    with ``C_mix`` the number of channels the operator mixes.
-    """
-    spacing = normalize_spacing(spacing, spatial_ndim)
-    g_max = 1.0 if diffusivity == "inv" else max_conductance(diffusivity, float(kappa))
-    if scheme == "seed":
-        return 1.0 / (4.0 * g_max * mixed_channels)
-    return 1.0 / (g_max * flux_stability_sum(neighbour_offsets(scheme, spatial_ndim), spacing))
 
 
 def make_step(
@@ -96,19 +36,11 @@ def make_step(
 ) -> Step:
     """Bind the scheme's step function to its parameters: ``u -> u'``."""
     if scheme == "seed":
-        if spatial_ndim != 2:
-            raise ValueError(f"scheme='seed' is 2-D only, got {spatial_ndim} spatial axes")
-        if sigma > 0 or any(h != 1.0 for h in spacing):
-            raise ValueError("scheme='seed' takes neither sigma nor spacing (the seed had neither)")
         kernel = laplacian_kernel(
             channels, mixing="full" if coupled else "per-channel", dtype=dtype, device=device
         )
         conductance = diffusivity if diffusivity == "inv" else resolve_diffusivity(diffusivity)
         return lambda u: seed_step(u, kernel, kappa=kappa, dt=dt, conductance=conductance)[0]
-    if diffusivity == "inv":
-        raise ValueError("diffusivity='inv' (the seed's Scharr conductance) needs scheme='seed'")
-    if scheme == "flux8" and spatial_ndim != 2:
-        raise ValueError(f"scheme='flux8' is 2-D only, got {spatial_ndim} spatial axes")
     g = resolve_diffusivity(diffusivity)
     offsets = neighbour_offsets(scheme, spatial_ndim)
     pixel_sigmas = [sigma / h for h in spacing]
@@ -122,77 +54,40 @@ def make_step(
     return step
 
 
-def resolve_auto(
-    u: torch.Tensor,
-    *,
-    kappa: float | str | torch.Tensor,
-    iterations: int | str,
-    sigma: float | str,
-    **options: object,
-) -> auto.AutoParameters:
-    """Choose what is ``'auto'`` among kappa, iterations and sigma for :func:`run_diffusion`
-    of ``u`` with ``options`` (:func:`peronamalik.core.auto.choose`); the rest is checked."""
-    spacing = normalize_spacing(options.pop("spacing", None), u.ndim - 2)
-    if iterations != "auto":
-        iterations = check_iterations(iterations)
-    if sigma == "auto" and options.get("scheme") == "seed":
-        sigma = 0.0
-    elif sigma != "auto":
-        sigma = check_sigma(sigma)
-    if not (isinstance(kappa, str) and kappa == "auto"):
-        kappa = float(check_kappa(kappa, u, spacing))
+def resolve_auto(u: torch.Tensor, params: DiffusionParams) -> auto.AutoParameters:
+    """Choose what is ``'auto'`` among ``params``' kappa, iterations and sigma for
+    :func:`run_diffusion` of ``u`` (:func:`peronamalik.core.auto.choose`)."""
+    spacing = normalize_spacing(params.spacing, u.ndim - 2)
+    sigma = 0.0 if params.sigma == "auto" and params.scheme == "seed" else params.sigma
+    kappa = params.kappa if isinstance(params.kappa, str) else float(params.kappa)
 
     def run(v: torch.Tensor, *, iterations: int, kappa: float, sigma: float) -> torch.Tensor:
         with torch.no_grad():
-            return run_diffusion(v, iterations=iterations, kappa=kappa, sigma=sigma, spacing=spacing, **options)
+            return run_diffusion(v, params, iterations=iterations, kappa=kappa, sigma=sigma)
 
-    coupled = bool(options.get("coupled", False))
-    return auto.choose(u, run, kappa=kappa, iterations=iterations, sigma=sigma, spacing=spacing, coupled=coupled)
+    return auto.choose(
+        u, run, kappa=kappa, iterations=params.iterations, sigma=sigma, spacing=spacing, coupled=params.coupled
+    )
 
 
 def run_diffusion(
-    u: torch.Tensor,
-    *,
-    iterations: int | str = 20,
-    kappa: float | str | torch.Tensor = 0.1,
-    dt: float | None = None,
-    diffusivity: str | Diffusivity = "exp",
-    scheme: str = "flux",
-    spacing: float | Sequence[float] | None = None,
-    coupled: bool = False,
-    sigma: float | str = 0.0,
-    progress: Progress | None = None,
+    u: torch.Tensor, params: DiffusionParams | None = None, *, progress: Progress | None = None, **changes: Any
 ) -> torch.Tensor:
-    """Diffuse a float tensor laid out as ``(batch, channels, *spatial)``; see :func:`diffuse`."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {list(SCHEMES)}, got {scheme!r}")
-    if diffusivity != "inv":
-        resolve_diffusivity(diffusivity)
+    """Diffuse a float tensor laid out as ``(batch, channels, *spatial)``; see :func:`diffuse`.
+
+    ``params`` (default: :class:`DiffusionParams`'s defaults) with ``changes`` applied;
+    ``channel_axis`` and ``device`` are not used here.
+    """
+    params = DiffusionParams(**changes) if params is None else params.replace(**changes) if changes else params
+    if any(isinstance(value, str) and value == "auto" for value in (params.kappa, params.iterations, params.sigma)):
+        chosen = resolve_auto(u, params)
+        kappa = chosen.kappa if isinstance(params.kappa, str) else params.kappa
+        params = params.replace(kappa=kappa, iterations=chosen.iterations, sigma=chosen.sigma)
+    job = params.resolve(u)
+    iterations, kappa, dt, scheme = job.iterations, job.kappa, job.dt, job.scheme
+    diffusivity, spacing, coupled, sigma = job.diffusivity, job.spacing, job.coupled, job.sigma
     spatial_ndim = u.ndim - 2
-    spacing = normalize_spacing(spacing, spatial_ndim)
-    if any(isinstance(value, str) and value == "auto" for value in (kappa, iterations, sigma)):
-        options = dict(dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing, coupled=coupled)
-        chosen = resolve_auto(u, kappa=kappa, iterations=iterations, sigma=sigma, **options)
-        kappa = chosen.kappa if isinstance(kappa, str) else kappa
-        iterations, sigma = chosen.iterations, chosen.sigma
-    iterations = check_iterations(iterations)
-    kappa = check_kappa(kappa, u, spacing)
-    sigma = check_sigma(sigma)
     progress = check_progress(progress)
-    limit = stable_dt(
-        scheme,
-        spatial_ndim=spatial_ndim,
-        spacing=spacing,
-        diffusivity=diffusivity,
-        kappa=float(kappa.detach()) if isinstance(kappa, torch.Tensor) else kappa,
-        mixed_channels=u.shape[1] if coupled else 1,
-    )
-    if dt is None:
-        dt = limit
-    elif isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
-    elif dt > limit * (1 + 1e-9):
-        raise ValueError(f"dt={dt} is above the stable limit {limit:.6g} of scheme={scheme!r} here")
     if fused.eligible(
         u, scheme=scheme, diffusivity=diffusivity, kappa=kappa, sigma=sigma, coupled=coupled
     ) and fused.ready(u.numel(), iterations):
@@ -260,15 +155,17 @@ def diffuse(
     Parameters
     ----------
     image : numpy.ndarray or torch.Tensor
-        2-D, 3-D or N-D image, any real dtype.  Integers are mapped to [0, 1] by their
-        dtype's range; floats are used as they are.  Never modified.
+        2-D, 3-D or N-D image, any real dtype; never modified.  uint8 and uint16 are
+        mapped to [0, 1] (divided by 255, 65535: scikit-image's ``img_as_float``); other
+        integers keep their values (``img_as_float`` would map signed ones to [-1, 1] and
+        squeeze wide ones below float32's resolution); floats are used as they are.
     iterations : int or 'auto'
-        Number of explicit steps (>= 0).  ``'auto'``: the stopping time of least estimated
-        error for denoising (see Notes).
+        Number of explicit steps, in [0, 1e9], and iterations × voxels <= 1e15.  ``'auto'``:
+        the stopping time of least estimated error for denoising (see Notes).
     kappa : float, 'auto' or 0-d tensor
-        Contrast parameter (> 0), in image units per unit of ``spacing``.  ``'auto'``: chosen
-        for denoising from the estimated noise level (see Notes); a tensor makes the result
-        differentiable in kappa.
+        Contrast parameter in [1e-30, 1e30], in image units per unit of ``spacing``.
+        ``'auto'``: chosen for denoising from the estimated noise level (see Notes); a tensor
+        makes the result differentiable in kappa.
     dt : float, optional
         Time step; ``None`` takes the largest stable one (:func:`stable_dt`: ``1/(2·ndim)``
         for "flux" with unit spacing).  A larger dt raises ``ValueError``.
@@ -283,7 +180,7 @@ def diffuse(
         diagonal neighbours at distance √2.  ``seed``: the 2017 seed's Laplacian-driven step
         (reflection padding, conductance of the operator response, clamp to [0, 1]).
     spacing : float or sequence of float, optional
-        Physical spacing per spatial axis.  Differences are divided by it both inside the
+        Physical spacing per spatial axis, each in [1e-9, 1e9].  Differences are divided by it both inside the
         conductance and in the divergence (medpy's ``voxelspacing`` and ITK divide once).
     channel_axis : int, optional
         Axis holding channels (scikit-image's name).  ``None``: one scalar N-D image.
@@ -292,7 +189,8 @@ def diffuse(
         so colour edges stay aligned.  Default: each channel diffuses alone.
     sigma : float or 'auto'
         ``> 0``: compute the conductance from a Gaussian-smoothed image (Catté et al. 1992),
-        in units of ``spacing``.  ``'auto'``: 0 or 1, whichever denoises better (see Notes).
+        in units of ``spacing``; at most the image's smallest extent (size × spacing).
+        ``'auto'``: 0 or 1, whichever denoises better (see Notes).
     device : str or torch.device, optional
         ``None``: where the input lives (numpy: CUDA if available, else CPU).
     progress : callable, optional
@@ -302,8 +200,15 @@ def diffuse(
     Returns
     -------
     numpy.ndarray or torch.Tensor
-        Same kind and shape as ``image`` (a tensor on the input's device); float32, or
-        float64 for float64 input.
+        Same kind and shape as ``image`` (a tensor on the input's device); float64 for
+        float64, int32, int64, uint32 and uint64 input, else float32.
+
+    Raises
+    ------
+    peronamalik.InputError
+        A parameter or the image is out of range (a ``ValueError``); a parameter of the
+        wrong type raises one that is also a ``TypeError``.  The parameters are checked by
+        :class:`~peronamalik.core.params.DiffusionParams`.
 
     Notes
     -----
@@ -329,20 +234,13 @@ def diffuse(
     >>> smooth.shape, smooth.dtype, bool(abs(smooth.mean() - image.mean()) < 1e-5)
     ((64, 64), dtype('float32'), True)
     """
-    tensor, origin = to_float_tensor(image, device=device)
-    u, spacing_tuple = to_internal_layout(tensor, channel_axis, spacing)
-    result = run_diffusion(
-        u,
-        iterations=iterations,
-        kappa=kappa,
-        dt=dt,
-        diffusivity=diffusivity,
-        scheme=scheme,
-        spacing=spacing_tuple,
-        coupled=coupled,
-        sigma=sigma,
-        progress=progress,
+    params = DiffusionParams(
+        iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing,
+        channel_axis=channel_axis, coupled=coupled, sigma=sigma, device=device,
     )
+    tensor, origin = to_float_tensor(image, device=params.device)
+    u = to_internal_layout(tensor, params.channel_axis)
+    result = run_diffusion(u, params, progress=progress)
     if result.data_ptr() == u.data_ptr():  # iterations=0: never hand back the input's own buffer
         result = result.clone()
-    return restore(from_internal_layout(result, channel_axis, tensor.ndim), origin)
+    return restore(from_internal_layout(result, params.channel_axis, tensor.ndim), origin)

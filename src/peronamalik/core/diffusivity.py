@@ -13,6 +13,8 @@ from typing import Callable, Union
 
 import torch
 
+from peronamalik._validate import InputError
+
 Diffusivity = Callable[[torch.Tensor, Union[float, torch.Tensor]], torch.Tensor]
 
 
@@ -51,7 +53,7 @@ def resolve_diffusivity(diffusivity: str | Diffusivity) -> Diffusivity:
     if callable(diffusivity):
         return diffusivity
     if diffusivity not in DIFFUSIVITIES:
-        raise ValueError(
+        raise InputError(
             f"diffusivity must be one of {sorted(DIFFUSIVITIES)} or a callable g(d, kappa), "
             f"got {diffusivity!r}"
         )
@@ -68,11 +70,11 @@ def max_conductance(diffusivity: str | Diffusivity, kappa: float) -> float:
     values = torch.as_tensor(values)
     peak, low = float(values.max()), float(values.min())
     if not (math.isfinite(peak) and math.isfinite(low)) or low < 0:
-        raise ValueError(
+        raise InputError(
             f"diffusivity callable returned values in [{low}, {peak}] on [0, 10*kappa]; "
             "it must be finite and >= 0"
         )
     if peak == 0:
         # nothing would diffuse, and the stable dt bound 1/g_max would be infinite (dt=inf -> NaN)
-        raise ValueError("diffusivity callable is 0 everywhere on [0, 10*kappa]; it must be > 0 somewhere")
+        raise InputError("diffusivity callable is 0 everywhere on [0, 10*kappa]; it must be > 0 somewhere")
     return peak

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
-from peronamalik.core.layout import to_internal_layout
+from peronamalik.core.layout import normalize_spacing, to_internal_layout
 from peronamalik.core.schemes import gradient_magnitude
 
 #: Scale of the median absolute deviation that makes it consistent with a Gaussian's σ.
@@ -68,5 +68,5 @@ def estimate_kappa(
     True
     """
     tensor, _ = to_float_tensor(image, device="cpu")
-    u, spacing_tuple = to_internal_layout(tensor, channel_axis, spacing)
-    return robust_gradient_scale(u, spacing_tuple, coupled)
+    u = to_internal_layout(tensor, channel_axis)
+    return robust_gradient_scale(u, normalize_spacing(spacing, u.ndim - 2), coupled)

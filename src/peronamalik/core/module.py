@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from peronamalik._validate import InputError, flag
 from peronamalik.core.diffuse import run_diffusion
-from peronamalik.core.diffusivity import Diffusivity
+from peronamalik.core.params import DiffusionParams
 
 
 class PeronaMalik(nn.Module):
@@ -16,6 +17,17 @@ class PeronaMalik(nn.Module):
 
     The same math as :func:`peronamalik.diffuse` (it calls the same core).  With
     ``learn_kappa=True``, kappa is an ``nn.Parameter`` trained with the rest of a model.
+
+    Parameters
+    ----------
+    params : DiffusionParams, optional
+        The diffusion's parameters (default: its defaults); ``kappa`` must be a number.
+        ``channel_axis`` and ``device`` do not apply: the layer's input is ``(N, C, *spatial)``
+        and it computes where its input lives.
+    learn_kappa : bool
+        Make kappa a trainable parameter.
+    **changes
+        Fields of :class:`DiffusionParams` to change, e.g. ``iterations=10, kappa=0.2``.
 
     Examples
     --------
@@ -25,39 +37,19 @@ class PeronaMalik(nn.Module):
     torch.Size([2, 3, 32, 32])
     """
 
-    def __init__(
-        self,
-        *,
-        iterations: int = 20,
-        kappa: float = 0.1,
-        dt: float | None = None,
-        diffusivity: str | Diffusivity = "exp",
-        scheme: str = "flux",
-        spacing: float | Sequence[float] | None = None,
-        coupled: bool = False,
-        sigma: float = 0.0,
-        learn_kappa: bool = False,
-    ) -> None:
+    def __init__(self, params: DiffusionParams | None = None, *, learn_kappa: bool = False, **changes: Any) -> None:
         super().__init__()
-        self.iterations, self.dt, self.diffusivity, self.scheme = iterations, dt, diffusivity, scheme
-        self.spacing, self.coupled, self.sigma = spacing, coupled, sigma
-        kappa_tensor = torch.tensor(float(kappa))
-        if learn_kappa:
+        params = DiffusionParams(**changes) if params is None else params.replace(**changes)
+        if isinstance(params.kappa, str):
+            raise InputError("PeronaMalik needs a number for kappa, not 'auto'")
+        kappa_tensor = torch.as_tensor(params.kappa, dtype=torch.float32).detach().clone().reshape(())
+        self.params = params.replace(kappa=1.0)  # the live kappa is the tensor below
+        if flag("learn_kappa", learn_kappa):
             self.kappa = nn.Parameter(kappa_tensor)
         else:
             self.register_buffer("kappa", kappa_tensor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim < 3:
-            raise ValueError(f"PeronaMalik expects (N, C, *spatial), got shape {tuple(x.shape)}")
-        return run_diffusion(
-            x,
-            iterations=self.iterations,
-            kappa=self.kappa,
-            dt=self.dt,
-            diffusivity=self.diffusivity,
-            scheme=self.scheme,
-            spacing=self.spacing,
-            coupled=self.coupled,
-            sigma=self.sigma,
-        )
+        if not isinstance(x, torch.Tensor) or x.ndim < 3:
+            raise InputError(f"PeronaMalik expects (N, C, *spatial), got shape {tuple(getattr(x, 'shape', ()))}")
+        return run_diffusion(x, self.params, kappa=self.kappa)

@@ -11,6 +11,7 @@ from peronamalik.core.auto import AutoParameters
 from peronamalik.core.diffuse import resolve_auto
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import to_internal_layout
+from peronamalik.core.params import DiffusionParams
 
 
 def estimate_parameters(
@@ -49,16 +50,9 @@ def estimate_parameters(
     >>> 0.04 < chosen.noise < 0.06, chosen.iterations > 0
     (True, True)
     """
-    tensor, _ = to_float_tensor(image, device=device)
-    u, spacing_tuple = to_internal_layout(tensor, channel_axis, spacing)
-    return resolve_auto(
-        u,
-        kappa=kappa,
-        iterations=iterations,
-        sigma=sigma,
-        dt=dt,
-        diffusivity=diffusivity,
-        scheme=scheme,
-        spacing=spacing_tuple,
-        coupled=coupled,
+    params = DiffusionParams(
+        iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing,
+        channel_axis=channel_axis, coupled=coupled, sigma=sigma, device=device,
     )
+    tensor, _ = to_float_tensor(image, device=params.device)
+    return resolve_auto(to_internal_layout(tensor, params.channel_axis), params)

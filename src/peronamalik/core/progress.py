@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from peronamalik._validate import InputTypeError
+
 #: ``progress(done, total)``: ``done`` steps (or frames) finished out of ``total``.
 Progress = Callable[[int, int | None], None]
 T = TypeVar("T")
@@ -19,7 +21,7 @@ T = TypeVar("T")
 def check_progress(progress: object) -> Progress | None:
     """``progress`` if it is callable or None, else a TypeError naming the parameter."""
     if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be None or a callable progress(done, total), got {type(progress).__name__}")
+        raise InputTypeError(f"progress must be None or a callable progress(done, total), got {type(progress).__name__}")
     return progress
 
 

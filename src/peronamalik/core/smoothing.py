@@ -25,9 +25,9 @@ def gaussian_smooth(u: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
     """
     first_spatial = u.ndim - len(sigmas)
     for axis, sigma in enumerate(sigmas):
-        if sigma <= 0:
-            continue
         dim = first_spatial + axis
+        if sigma <= 0 or u.shape[dim] == 1:  # a single sample along the axis is its own mean
+            continue
         kernel = gaussian_kernel1d(sigma, u.dtype, u.device)
         radius = kernel.numel() // 2
         moved = u.movedim(dim, -1)

@@ -37,6 +37,7 @@ from types import TracebackType
 
 import numpy as np
 
+from peronamalik._validate import InputError, InputTypeError
 from peronamalik._extras import require
 from peronamalik.io.atomic import AtomicTarget, check_target, naming_the_file
 from peronamalik.io.interrupts import deferred_signals
@@ -108,7 +109,7 @@ def check_output_kind(path: str | os.PathLike[str]) -> str:
         return suffix[1:]
     allowed = ", ".join(f".{kind}" for kind in KINDS if kind != FOLDER)
     what = f"unknown extension {suffix!r}" if suffix else "no extension"
-    raise ValueError(f"cannot write {text}: {what}; use {allowed}, or a folder name ending in '/'")
+    raise InputError(f"cannot write {text}: {what}; use {allowed}, or a folder name ending in '/'")
 
 
 def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> str:
@@ -128,7 +129,7 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> str:
     if kind == FOLDER and target.is_dir():
         foreign = [entry.name for entry in target.iterdir() if not _FRAME_FILE.fullmatch(entry.name)]
         if foreign:
-            raise ValueError(
+            raise InputError(
                 f"{target} holds files other than numbered frames (e.g. {foreign[0]!r}); "
                 "refusing to replace it: pick another folder"
             )
@@ -136,8 +137,8 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> str:
 
 
 def _check_fps(fps: float | Fraction) -> Fraction:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not 0 < fps < 1000:
-        raise ValueError(f"fps must be a number in (0, 1000), got {fps!r}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not 0.001 <= fps < 1000:
+        raise InputError(f"fps must be a number in [0.001, 1000), got {fps!r}")  # 1/1001 rounds to 0
     return Fraction(fps).limit_denominator(1001)
 
 
@@ -157,11 +158,11 @@ def _playable_fps(fps: Fraction, spec: _VideoFormat, path: Path) -> Fraction:
 def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         kind = getattr(frame, "dtype", type(frame).__name__)
-        raise TypeError(f"frames must be uint8 numpy arrays, got {kind}")
+        raise InputTypeError(f"frames must be uint8 numpy arrays, got {kind}")
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"frames must have shape (height, width, 3), got {frame.shape}")
+        raise InputError(f"frames must have shape (height, width, 3), got {frame.shape}")
     if shape is not None and frame.shape != shape:
-        raise ValueError(f"all frames must have one shape: first {shape}, now {frame.shape}")
+        raise InputError(f"all frames must have one shape: first {shape}, now {frame.shape}")
     return np.ascontiguousarray(frame)
 
 
@@ -263,7 +264,7 @@ class _AudioCopy:
         try:
             source = av.open(str(source_path))
         except (av.FFmpegError, OSError) as exc:
-            raise ValueError(f"cannot read the audio of {source_path}: {exc}") from exc
+            raise InputError(f"cannot read the audio of {source_path}: {exc}") from exc
         if not source.streams.audio:
             source.close()
             return None
@@ -405,7 +406,7 @@ class FrameWriter:
         self.kind = check_output(path, overwrite=overwrite)
         rate = _check_fps(fps)
         if audio_from is not None and not Path(audio_from).is_file():
-            raise ValueError(f"cannot copy audio from {audio_from}: no such file")
+            raise InputError(f"cannot copy audio from {audio_from}: no such file")
         self._pending = AtomicTarget(path, overwrite=overwrite, directory=self.kind == FOLDER)
         self.path = self._pending.target
         temp = self._pending.temp
@@ -426,7 +427,7 @@ class FrameWriter:
     def write(self, frame: np.ndarray) -> None:
         """Encode one uint8 ``H×W×3`` RGB frame; every frame must have the first one's shape."""
         if not self._open:
-            raise ValueError(f"the writer of {self.path} is closed")
+            raise RuntimeError(f"the writer of {self.path} is closed")
         frame = _check_frame(frame, self._shape)
         self._shape = frame.shape
         with deferred_signals():
@@ -450,7 +451,7 @@ class FrameWriter:
         self._open = False
         if self.frames_written == 0:
             self._discard()
-            raise ValueError(f"no frames were written; {self.path} was not created")
+            raise InputError(f"no frames were written; {self.path} was not created")
         with deferred_signals():
             try:
                 self._sink.finish()

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from peronamalik._validate import InputError
 from peronamalik.io.interrupts import deferred_signals
 
 #: Longest file name (bytes) assumed where the file system does not say (POSIX's usual).
@@ -55,23 +56,23 @@ def check_target(target: str | os.PathLike[str], *, overwrite: bool, directory: 
     path = Path(target)
     parent = path.absolute().parent
     if not parent.is_dir():
-        raise ValueError(f"cannot write {path}: folder {parent} does not exist")
+        raise InputError(f"cannot write {path}: folder {parent} does not exist")
     limit = name_max(parent)
     if len(os.fsencode(path.name)) > limit:
-        raise ValueError(
+        raise InputError(
             f"cannot write {path}: its name is {len(os.fsencode(path.name))} bytes, "
             f"more than the {limit} the file system allows"
         )
     if directory:
         if path.exists() and not path.is_dir():
-            raise ValueError(f"{path} exists and is not a folder")
+            raise InputError(f"{path} exists and is not a folder")
         occupied = path.is_dir() and any(path.iterdir())
     else:
         if path.is_dir():
-            raise ValueError(f"{path} is a folder; give a file name")
+            raise InputError(f"{path} is a folder; give a file name")
         occupied = path.exists() or path.is_symlink()
     if occupied and not overwrite:
-        raise ValueError(f"{path} exists; pass --overwrite to replace it")
+        raise InputError(f"{path} exists; pass --overwrite to replace it")
     return path
 
 

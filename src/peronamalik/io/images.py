@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from peronamalik._validate import InputError
 from peronamalik._extras import require
-from peronamalik.core.arrays import to_float_tensor
+from peronamalik.core.arrays import from_float, to_float_tensor, unit_scale
 from peronamalik.core.layout import normalize_channel_axis
 
 tifffile = require("tifffile", "io")
@@ -100,9 +101,9 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     """
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"input {path} does not exist")
+        raise InputError(f"input {path} does not exist")
     if path.is_dir():
-        raise ValueError(f"input {path} is a folder, not an image file")
+        raise InputError(f"input {path} is a folder, not an image file")
     with open(path, "rb") as handle:
         magic = handle.read(32)
     if magic.startswith(_NPY_MAGIC):
@@ -122,34 +123,34 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
     samples = int(np.prod(shape, dtype=np.float64))
     if samples > MAX_SAMPLES:
-        raise ValueError(
+        raise InputError(
             f"{path} holds {samples} samples (shape {shape}), more than the limit of {MAX_SAMPLES}: "
             "refusing to load it (a decompression bomb?)"
         )
     if samples == 0:
-        raise ValueError(f"{path} holds an empty image (shape {shape})")
+        raise InputError(f"{path} holds an empty image (shape {shape})")
 
 
 def _read_npy(path: Path) -> LoadedImage:
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"cannot read {path} as .npy: {exc}") from exc
+        raise InputError(f"cannot read {path} as .npy: {exc}") from exc
     if not isinstance(mapped, np.ndarray):
-        raise ValueError(f"{path} holds no single array")
+        raise InputError(f"{path} holds no single array")
     kind = mapped.dtype
     if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating) or kind == np.bool_):
-        raise ValueError(f"{path} holds dtype {kind}, not a real-valued image")
+        raise InputError(f"{path} holds dtype {kind}, not a real-valued image")
     _check_samples(path, mapped.shape)
     array = np.array(mapped)
     del mapped
     return LoadedImage(array, None, "NPY")
 
 
-def _tiff_error(path: Path, exc: Exception) -> ValueError:
+def _tiff_error(path: Path, exc: Exception) -> InputError:
     if isinstance(exc, tifffile.TiffFileError):
-        return ValueError(f"cannot read {path} as TIFF: {exc}")
-    return ValueError(f"cannot read {path}: corrupt or truncated TIFF ({exc})")
+        return InputError(f"cannot read {path} as TIFF: {exc}")
+    return InputError(f"cannot read {path}: corrupt or truncated TIFF ({exc})")
 
 
 _TIFF_ERRORS = (tifffile.TiffFileError, OSError, ValueError, EOFError, struct.error, zlib.error, IndexError, KeyError)
@@ -212,11 +213,11 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
                 image = ImageOps.exif_transpose(opened)
                 image.load()
         except Image.UnidentifiedImageError as exc:
-            raise ValueError(f"cannot read {path}: not an image file (or a format Pillow does not know)") from exc
+            raise InputError(f"cannot read {path}: not an image file (or a format Pillow does not know)") from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from exc
+            raise InputError(f"cannot read {path}: {exc}") from exc
         except _PILLOW_READ_ERRORS as exc:
-            raise ValueError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
+            raise InputError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
     mode = image.mode
     if mode not in _KEPT_MODES:
         if mode in _WITH_ALPHA_OR_PALETTE:
@@ -236,7 +237,7 @@ def _read_png16(path: Path, pixel_format: str) -> np.ndarray:
             frame = next(container.decode(video=0))
             return np.ascontiguousarray(frame.to_ndarray(format=pixel_format))
     except (av.FFmpegError, StopIteration, ValueError) as exc:
-        raise ValueError(f"cannot read {path}: corrupt or truncated 16-bit PNG ({exc})") from exc
+        raise InputError(f"cannot read {path}: corrupt or truncated 16-bit PNG ({exc})") from exc
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -272,7 +273,7 @@ def check_image_output(
         return
     if _pillow_save_format(suffix) is None:
         known = ".png, .jpg, .tif, .npy"
-        raise ValueError(f"cannot write {path}: unknown image extension {suffix or '(none)'!r}; use {known}")
+        raise InputError(f"cannot write {path}: unknown image extension {suffix or '(none)'!r}; use {known}")
     if shape is not None:
         _flat_image_shape(path, shape, channel_axis)
 
@@ -284,7 +285,7 @@ def _flat_image_shape(path: Path, shape: tuple[int, ...], channel_axis: int | No
         shape = tuple(s for i, s in enumerate(shape) if i != axis) + (shape[axis],)
     if len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3)):
         return shape
-    raise ValueError(
+    raise InputError(
         f"cannot write {path}: {path.suffix} holds a 2-D grey or RGB image, not an array of shape {shape}; "
         "write .tif or .npy instead"
     )
@@ -308,18 +309,10 @@ def output_dtype(path: str | os.PathLike[str], like_dtype: np.dtype | type) -> n
 
 
 def from_unit(array: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
-    """Map a float image back to ``dtype``: the inverse of the core's integer → [0, 1] rule.
-
-    Integers: ``[0, 1]`` is clipped, scaled to the dtype's full range and rounded.
-    Floats: values are kept as they are, cast to ``dtype``.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return np.asarray(array, dtype=dtype)
-    info = np.iinfo(dtype)
-    scaled = np.clip(np.asarray(array, dtype=np.float64), 0.0, 1.0) * (float(info.max) - info.min) + info.min
-    return np.rint(scaled).astype(dtype)
-
+    """Map a float image back to ``dtype``: the inverse of the core's integer rule
+    (:func:`peronamalik.core.arrays.from_float`: uint8/uint16 from [0, 1], other integers
+    rounded and clipped, floats cast)."""
+    return from_float(array, dtype)
 
 def write_image(
     path: str | os.PathLike[str],
@@ -336,7 +329,9 @@ def write_image(
         Destination; the extension picks the format (see :func:`check_image_output`).
         Written directly: wrap in :func:`peronamalik.io.atomic.atomic_output` for safety.
     array : numpy.ndarray
-        Float image: values in [0, 1] for integer outputs, any values for float outputs.
+        Float image in the units the core gave it for an input of ``like_dtype``: [0, 1]
+        for uint8/uint16 and unit floats, the values themselves for other integers (which
+        a PNG or JPEG then stores unscaled, clipped to its 8 or 16 bits).
     like_dtype : dtype
         The input's dtype; the stored dtype is :func:`output_dtype` of it.
     channel_axis : int, optional
@@ -356,6 +351,9 @@ def write_image(
     path = Path(path)
     check_image_output(path, np.shape(array), channel_axis)
     dtype = output_dtype(path, like_dtype)
+    like = np.dtype(like_dtype)
+    if like.kind in "iu" and unit_scale(like) is None and unit_scale(dtype) is not None:
+        array = np.asarray(array, dtype=np.float64) / unit_scale(dtype)  # counts stay counts
     _warn_if_clipped(path, array, dtype)
     data = from_unit(array, dtype)
     suffix = path.suffix.lower()
@@ -369,7 +367,7 @@ def write_image(
 
 
 def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype) -> None:
-    if dtype.kind == "f":
+    if unit_scale(dtype) is None:  # floats, and integers that keep their values
         return
     values = np.asarray(array)
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -425,7 +423,7 @@ def side_by_side(before: np.ndarray, after: np.ndarray, *, channel_axis: int | N
     Parameters
     ----------
     before : numpy.ndarray
-        The input, in its own dtype (integers are mapped to [0, 1] like the core does).
+        The input, in its own dtype (uint8/uint16 are mapped to [0, 1] like the core does).
     after : numpy.ndarray
         The float result, same shape.
     channel_axis : int, optional
@@ -434,16 +432,17 @@ def side_by_side(before: np.ndarray, after: np.ndarray, *, channel_axis: int | N
     Returns
     -------
     numpy.ndarray
-        float32, ``(H, 2W + gap)`` or ``(H, 2W + gap, C)``, to write with
-        ``write_image(..., like_dtype=before.dtype)``.  Volumes show their middle slice
-        (the middle index of every leading spatial axis).  A float input whose values
+        float32 in [0, 1], ``(H, 2W + gap)`` or ``(H, 2W + gap, C)``, to write with
+        ``write_image(..., like_dtype=before.dtype)`` (uint16 for integers other than
+        uint8 and uint16).  Volumes show their middle slice (the middle index of every
+        leading spatial axis).  An input (float, or integer keeping its values) whose values
         leave [0, 1] is rescaled, together with the result, by the input's min and max.
     """
     if np.shape(before) != np.shape(after):
-        raise ValueError(f"before and after differ in shape: {np.shape(before)} vs {np.shape(after)}")
+        raise InputError(f"before and after differ in shape: {np.shape(before)} vs {np.shape(after)}")
     left = to_float_tensor(before, device="cpu", name="before")[0].numpy().astype(np.float32)
     right = np.asarray(after, dtype=np.float32)
-    if before.dtype.kind == "f":
+    if unit_scale(before.dtype) is None:  # floats and the integers that keep their values
         low, high = float(left.min()), float(left.max())
         if low < 0.0 or high > 1.0:
             scale = (high - low) or 1.0
@@ -455,6 +454,6 @@ def side_by_side(before: np.ndarray, after: np.ndarray, *, channel_axis: int | N
         left, right = left[left.shape[0] // 2], right[right.shape[0] // 2]
         spatial -= 1
     if spatial < 2:
-        raise ValueError(f"--compare needs an image with 2 or more spatial axes, got shape {np.shape(before)}")
+        raise InputError(f"--compare needs an image with 2 or more spatial axes, got shape {np.shape(before)}")
     gap_shape = (left.shape[0], max(2, left.shape[1] // 100), *left.shape[2:])
     return np.concatenate([left, np.ones(gap_shape, np.float32), right], axis=1)

@@ -26,6 +26,8 @@ Image = require("PIL.Image", "io")
 from av.sidedata.sidedata import Type as SideDataType  # noqa: E402
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc  # noqa: E402
 
+from peronamalik._validate import InputError
+
 _WEBP_MAGIC = (b"RIFF", b"WEBP")
 _DEFAULT_FPS = 25.0
 #: Untagged YUV at least this tall is taken as BT.709 (HD), smaller as BT.601, as players do.
@@ -125,9 +127,9 @@ class VideoInfo(NamedTuple):
 def _existing_file(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"input {path} does not exist")
+        raise InputError(f"input {path} does not exist")
     if path.is_dir():
-        raise ValueError(f"input {path} is a folder, not a video file")
+        raise InputError(f"input {path} is a folder, not a video file")
     return path
 
 
@@ -142,14 +144,14 @@ def _open_container(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"cannot read {path}: not a video or animation FFmpeg can decode ({exc})") from exc
+        raise InputError(f"cannot read {path}: not a video or animation FFmpeg can decode ({exc})") from exc
     name = container.format.name
     if not container.streams.video:
         container.close()
-        raise ValueError(f"cannot read {path}: it holds no video stream (a truncated MP4 whose index is missing?)")
+        raise InputError(f"cannot read {path}: it holds no video stream (a truncated MP4 whose index is missing?)")
     if name == "image2" or name.endswith("_pipe"):
         container.close()
-        raise ValueError(f"{path} is a still image, not a video or an animation")
+        raise InputError(f"{path} is a still image, not a video or an animation")
     return container
 
 
@@ -157,7 +159,7 @@ def _open_webp(path: Path) -> Image.Image:
     try:
         return Image.open(path)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read {path}: corrupt or truncated WebP ({exc})") from exc
+        raise InputError(f"cannot read {path}: corrupt or truncated WebP ({exc})") from exc
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
@@ -174,7 +176,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             try:
                 image.load()  # the first frame's duration is known once it is decoded
             except (OSError, ValueError, EOFError) as exc:
-                raise ValueError(f"cannot read {path}: corrupt or truncated WebP ({exc})") from exc
+                raise InputError(f"cannot read {path}: corrupt or truncated WebP ({exc})") from exc
             duration_ms = image.info.get("duration") or 0
             fps = 1000.0 / duration_ms if duration_ms else _DEFAULT_FPS
             return VideoInfo(getattr(image, "n_frames", 1), fps, image.width, image.height, False)
@@ -233,7 +235,7 @@ def read_frames(path: str | os.PathLike[str], *, fps: float | None = None) -> It
     """
     path = _existing_file(path)
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+        raise InputError(f"fps must be a positive number, got {fps!r}")
     info = probe(path)
     timed = _webp_frames(path) if _is_webp(path) else _av_frames(path, info.frame_count, info.fps)
     if fps is None:
