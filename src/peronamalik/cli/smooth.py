@@ -67,6 +67,8 @@ class SpacingType(click.ParamType):
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or mps; default: CUDA when available.")
 @click.option("--compare", type=click.Path(path_type=Path), default=None,
               help="Also write a before/after image side by side (volumes: middle slice).")
+@click.option("--every", type=click.IntRange(min=1), default=None,
+              help="Animate the diffusion as it evolves: a frame every N iterations (-o .gif .webp .mp4 .webm or dir/).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--quiet", is_flag=True, help="Do not print the values chosen for 'auto'.")
 def smooth(
@@ -83,11 +85,15 @@ def smooth(
     channel_axis: int | str | None,
     device: str | None,
     compare: Path | None,
+    every: int | None,
     overwrite: bool,
     quiet: bool,
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats)."""
+    if every is not None:
+        options = dict(kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, coupled=coupled, sigma=sigma, device=device)
+        return evolution(input_path, output, every, iterations, channel_axis, spacing, compare, overwrite, options)
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise ValueError("--compare and -o name the same file")
@@ -115,3 +121,23 @@ def smooth(
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
             picture = side_by_side(loaded.array, result, channel_axis=axis)
             write_image(temp, picture, like_dtype=loaded.array.dtype, channel_axis=None if picture.ndim == 2 else -1)
+
+
+def evolution(
+    input_path: Path, output: Path, every: int, iterations: int, channel_axis: int | str | None,
+    spacing: tuple[float, ...] | None, compare: Path | None, overwrite: bool, options: dict[str, object],
+) -> None:
+    """``smooth --every N``: the diffusion as it evolves, a frame every N iterations."""
+    from peronamalik.io.animation import check_output
+    from peronamalik.io.evolution import write_evolution
+
+    if compare is not None:
+        raise ValueError("--compare does not go with --every (the animation's first frame is the input)")
+    check_output(output, overwrite=overwrite)
+    loaded = read_image(input_path)
+    axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
+    spacing_value = spacing[0] if spacing is not None and len(spacing) == 1 else spacing
+    write_evolution(
+        loaded.array, output, overwrite=overwrite, iterations=iterations, every=every, channel_axis=axis,
+        spacing=spacing_value, progress=True, **options,
+    )
