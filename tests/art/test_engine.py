@@ -75,7 +75,7 @@ def test_operator_learns_and_depends_on_the_input():
     assert (kernels["cat"] - kernels["noise"]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("preset", ["glow", "ink", "dream", "melt"])
+@pytest.mark.parametrize("preset", ["glow", "ink", "kitty", "ember"])
 def test_presets_are_resolution_invariant(preset):
     """The mean intensity trajectory at 160×107 and 320×213 (4× the pixels) stays within 10 %.
 
@@ -113,7 +113,7 @@ def animate_source(photo, size):
 def test_presets_look_different():
     finals = {
         name: list(animate(small_photo(), preset=name, iterations=400, every=399, seed=0, device="cpu", size=None))[-1]
-        for name in ("glow", "ink", "dream", "melt")
+        for name in ("glow", "ink", "kitty", "ember")
     }
     names = list(finals)
     for i, a in enumerate(names):
