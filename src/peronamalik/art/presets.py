@@ -25,10 +25,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         kernel_noise=0.0, refresh_period=375, refresh_offset=300, blend=0.6, lr_decay=0.995,
         pre_step=True,
     ),
-    # The seed's dynamics with the loss normalised per pixel, three times the seed-equivalent
-    # learning rate and a longer step: bright sparkles on the edges, the brightness kept.
+    # The seed's dynamics with the loss normalised per pixel at three times the seed-equivalent
+    # learning rate: sparkles along the edges, colours lifted, the brightness kept.
     "glow": dict(
-        every=30, dt=0.35, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
     ),
     # Four times the seed-equivalent rate: K settles on a sharpening operator; dark inked edges.
     "ink": dict(
@@ -67,7 +67,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
-DEFAULT_PRESET = "glow"
+DEFAULT_PRESET = "ember"
 #: Presets of the live-video recurrence only (``peronamalik video``): ``art`` does not offer them.
 VIDEO_ONLY = ("video",)
 #: The looks ``peronamalik art`` offers for a photo.
