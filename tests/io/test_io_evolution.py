@@ -26,7 +26,7 @@ def test_frames_are_the_diffusion_after_each_chunk():
 
 def test_grey_float_input_outside_unit_range_is_scaled_by_its_range():
     image = np.linspace(-5.0, 5.0, 24 * 30).reshape(24, 30)
-    first = next(evolution_frames(image, iterations=4, every=2, kappa="auto"))
+    first = next(evolution_frames(image, iterations=4, every=2, kappa=0.5))
     assert first.shape == (24, 30, 3) and first.min() == 0 and first.max() == 255
     assert np.array_equal(first[..., 0], first[..., 2])
 

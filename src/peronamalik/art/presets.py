@@ -52,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
     "vanilla": dict(
         iterations=5001, every=100, k=0.2, dt=0.01, lr=0.0, momentum=0.0, weight_decay=0.0, reduction="mean",
-        refresh_period=0,
+        refresh_period=0, pre_step=True,
     ),
     # The 2017 live-video mode, exactly (ALGORITHM.md): two steps per incoming frame F, the
     # state blended 0.8/0.2 with F except every 8th frame, summed loss

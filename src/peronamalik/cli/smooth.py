@@ -11,6 +11,7 @@ from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
 from peronamalik.core import diffuse, estimate_parameters
 from peronamalik.io.atomic import atomic_output, check_target
+from peronamalik.io.evolution import check_evolution_output, write_evolution
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
 
@@ -91,18 +92,19 @@ def smooth(
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats)."""
-    if every is not None:
-        options = dict(kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, coupled=coupled, sigma=sigma, device=device)
-        return evolution(input_path, output, every, iterations, channel_axis, spacing, compare, overwrite, options)
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise ValueError("--compare and -o name the same file")
-    for path in outputs:
-        check_image_output(path)
-        check_target(path, overwrite=overwrite)
+    if every is not None:
+        check_evolution_output(output, compare, overwrite)
+    else:
+        for path in outputs:
+            check_image_output(path)
+            check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
-    check_image_output(output, loaded.array.shape, axis)
+    if every is None:
+        check_image_output(output, loaded.array.shape, axis)
     if spacing is not None and len(spacing) == 1:
         spacing = spacing[0]
     options = dict(dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing, channel_axis=axis, coupled=coupled)
@@ -112,6 +114,9 @@ def smooth(
         values = chosen.as_options()
         if not quiet:
             click.echo(chosen.describe())
+    if every is not None:
+        write_evolution(loaded.array, output, overwrite=overwrite, every=every, progress=True, device=device, **values, **options)
+        return
     with progress_bar("diffusing", "it", delay=1.0) as progress:
         result = diffuse(loaded.array, **values, device=device, progress=progress, **options)
     with ExitStack() as stack:
@@ -121,23 +126,3 @@ def smooth(
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
             picture = side_by_side(loaded.array, result, channel_axis=axis)
             write_image(temp, picture, like_dtype=loaded.array.dtype, channel_axis=None if picture.ndim == 2 else -1)
-
-
-def evolution(
-    input_path: Path, output: Path, every: int, iterations: int, channel_axis: int | str | None,
-    spacing: tuple[float, ...] | None, compare: Path | None, overwrite: bool, options: dict[str, object],
-) -> None:
-    """``smooth --every N``: the diffusion as it evolves, a frame every N iterations."""
-    from peronamalik.io.animation import check_output
-    from peronamalik.io.evolution import write_evolution
-
-    if compare is not None:
-        raise ValueError("--compare does not go with --every (the animation's first frame is the input)")
-    check_output(output, overwrite=overwrite)
-    loaded = read_image(input_path)
-    axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
-    spacing_value = spacing[0] if spacing is not None and len(spacing) == 1 else spacing
-    write_evolution(
-        loaded.array, output, overwrite=overwrite, iterations=iterations, every=every, channel_axis=axis,
-        spacing=spacing_value, progress=True, **options,
-    )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from peronamalik.core import diffuse, estimate_kappa
+from peronamalik.core import diffuse
 from peronamalik.core.arrays import to_float_tensor
 
 #: Frame rate of the written evolution.
@@ -19,14 +19,13 @@ FPS = 10.0
 
 def evolution_frames(
     image: np.ndarray, *, iterations: int, every: int, channel_axis: int | None = None,
-    kappa: float | str = 0.1, progress: bool = False, **options: Any,
+    progress: bool = False, **options: Any,
 ) -> Iterator[np.ndarray]:
     r"""Frames of :func:`~peronamalik.core.diffuse` as it runs: the input, then the image after
     every ``every``-th iteration and after the last.
 
     The frame after :math:`n` iterations is ``diffuse(image, iterations=n, ...)``: the run is
-    continued in chunks of ``every`` steps (a step depends only on the current image, and
-    ``kappa='auto'`` is estimated once, on the input).
+    continued in chunks of ``every`` steps (a step depends only on the current image).
 
     Parameters
     ----------
@@ -39,12 +38,11 @@ def evolution_frames(
         Steps between frames (>= 1).
     channel_axis : int, optional
         Colour axis (1, 3 or 4 channels; alpha is dropped), None for grey.
-    kappa : float or 'auto'
-        As in :func:`~peronamalik.core.diffuse`.
     progress : bool
         A progress bar over the iterations.
     **options
-        Any other :func:`~peronamalik.core.diffuse` argument (``dt``, ``diffusivity``, ...).
+        Any other :func:`~peronamalik.core.diffuse` argument (``kappa``, ``dt``, ...), as
+        numbers: resolve ``'auto'`` first (:func:`~peronamalik.core.estimate_parameters`).
 
     Yields
     ------
@@ -62,8 +60,6 @@ def evolution_frames(
             f"an evolution animates a 2-D grey or colour image, got shape {np.shape(image)} "
             f"with channel_axis={channel_axis}"
         )
-    if kappa == "auto":
-        kappa = estimate_kappa(image, channel_axis=channel_axis, spacing=options.get("spacing"))
     state = to_float_tensor(image, device="cpu", name="image")[0].numpy().astype(np.float32)
     low, high = (0.0, 1.0) if state.min() >= 0 and state.max() <= 1 else (float(state.min()), float(state.max()))
     show = lambda array: _frame(array, channel_axis, low, high)  # noqa: E731
@@ -71,7 +67,7 @@ def evolution_frames(
     with tqdm(total=iterations, disable=not progress, unit="it", desc="smooth") as bar:
         for done in range(0, iterations, every):
             steps = min(every, iterations - done)
-            state = diffuse(state, iterations=steps, kappa=kappa, channel_axis=channel_axis, **options)
+            state = diffuse(state, iterations=steps, channel_axis=channel_axis, **options)
             bar.update(steps)
             yield show(state)
 
@@ -81,6 +77,15 @@ def _frame(array: np.ndarray, channel_axis: int | None, low: float, high: float)
     array = array[..., None] if channel_axis is None else np.moveaxis(array, channel_axis, -1)[..., :3]
     unit = np.clip((array - low) / ((high - low) or 1.0), 0.0, 1.0)
     return np.ascontiguousarray(np.broadcast_to(np.rint(unit * 255).astype(np.uint8), (*unit.shape[:2], 3)))
+
+
+def check_evolution_output(output: str | os.PathLike[str], compare: object, overwrite: bool) -> None:
+    """``smooth --every``'s checks before any work: an animation kind, no ``--compare``."""
+    from peronamalik.io.animation import check_output
+
+    if compare is not None:
+        raise ValueError("--compare does not go with --every (the animation's first frame is the input)")
+    check_output(output, overwrite=overwrite)
 
 
 def write_evolution(
