@@ -21,7 +21,7 @@ from .test_fused_step import assert_same_state, engine_for, noise, reference_ste
 
 PRESETS = {
     "seed (sgd, sum, exp)": preset_config("seed"),
-    "dream (adam, inv conductance)": preset_config("dream"),
+    "adam, inv conductance": preset_config("glow").replace(diffusivity="inv", optimizer="adam", lr=1e-3, weight_decay=0.0),
     "video terms, per-channel 5x5": preset_config("video").replace(mixing="per-channel", kernel_size=5),
 }
 

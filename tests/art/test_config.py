@@ -100,7 +100,7 @@ def test_old_names_still_load_with_a_deprecation_warning(tmp_path, old, new, val
 
 
 def test_the_art_config_speaks_the_cores_words():
-    config = preset_config("melt")
+    config = preset_config("glow").replace(diffusivity="rational")
     assert config.diffusion.diffusivity == config.diffusivity == "rational"
     assert config.diffusion.kappa == config.kappa and config.diffusion.scheme == "seed"
     assert not {"k", "conductance"} & set(config.to_dict())

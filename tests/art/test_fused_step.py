@@ -192,12 +192,18 @@ def test_four_channels_and_odd_sizes(lib):
         lockstep(preset_config("glow"), noise(4, height=5, width=width), iterations=4)
 
 
+#: Adam with per-channel operators, the rational conductance, kernel noise and partial weights.
+ADAM_PER_CHANNEL = preset_config("glow").replace(
+    diffusivity="rational", dt=0.1, optimizer="adam", lr=1e-3, weight_decay=0.0, mixing="per-channel",
+    kernel_noise=0.05, blend=0.8, loss_weights={"fidelity": 0.5, "edge": 1.0, "energy": 0.5},
+)
+
 TRAJECTORIES = {
     "seed": preset_config("seed"),
     "glow": preset_config("glow"),
     "glow per-channel": preset_config("glow").replace(mixing="per-channel"),
-    "melt (adam, rational)": preset_config("melt"),
-    "melt tukey 5x5": preset_config("melt").replace(diffusivity="tukey", kernel_size=5),
+    "adam, rational, per-channel": ADAM_PER_CHANNEL,
+    "adam, tukey 5x5": ADAM_PER_CHANNEL.replace(diffusivity="tukey", kernel_size=5),
 }
 
 

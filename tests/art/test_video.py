@@ -150,7 +150,7 @@ def test_frames_keep_count_order_size_for_any_input_kind():
 
 def test_same_seed_same_frames_other_seed_differs():
     clip = list(moving_shapes(6, width=24, height=16))
-    run = dict(preset="melt", device="cpu")
+    run = dict(preset="ember", device="cpu", kernel_noise=0.05)
     first = list(stylize_frames(clip, seed=3, **run))
     assert all(np.array_equal(a, b) for a, b in zip(first, stylize_frames(clip, seed=3, **run)))
     assert any(not np.array_equal(a, b) for a, b in zip(first, stylize_frames(clip, seed=4, **run)))

@@ -107,16 +107,16 @@ def test_size_fps_preset_and_set_flags(talking_clip, tmp_path):
 
 
 def test_photo_presets_keep_the_frame_size(talking_clip, tmp_path):
-    assert main(["video", str(talking_clip), "-o", f"{tmp_path}/frames/", "--preset", "melt", "--no-audio"]) == 0
+    assert main(["video", str(talking_clip), "-o", f"{tmp_path}/frames/", "--preset", "ember", "--no-audio"]) == 0
     assert frames_in(tmp_path / "frames")[0].shape == (48, 64, 3)
 
 
 def test_sidecar_renders_the_same_frames_again(talking_clip, tmp_path):
     first, again = f"{tmp_path}/first/", f"{tmp_path}/again/"
-    assert main(["video", str(talking_clip), "-o", first, "--preset", "melt", "--seed", "9"]) == 0
+    assert main(["video", str(talking_clip), "-o", first, "--preset", "ember", "--seed", "9"]) == 0
     assert main(["video", str(talking_clip), "-o", again, "--config", f"{tmp_path}/first.json"]) == 0
     record = json.loads((tmp_path / "again.json").read_text())
-    assert (record["preset"], record["seed"]) == ("melt", 9)
+    assert (record["preset"], record["seed"]) == ("ember", 9)
     one, two = frames_in(tmp_path / "first"), frames_in(tmp_path / "again")
     assert len(one) == 16 and all(np.array_equal(a, b) for a, b in zip(one, two))
 

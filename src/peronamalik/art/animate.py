@@ -44,7 +44,7 @@ def resolve_run(
 
     ``iterations=None`` and ``every=None`` keep the preset's values.
     """
-    base = config if config is not None else preset_config(preset)
+    base = config if config is not None else preset_config(preset, photo=True)
     for name in ("iterations", "every"):
         if name in overrides and overrides[name] is None:
             del overrides[name]

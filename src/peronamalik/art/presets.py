@@ -14,6 +14,8 @@ from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
 
 SEED_PIXELS = 320 * 240 * 3
+#: The seed's learning rate for its summed loss, as a rate for the per-pixel mean loss.
+SEED_RATE = 2e-6 * SEED_PIXELS
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The 2017 original, exactly as ALGORITHM.md describes it (summed loss: size-dependent).
@@ -24,24 +26,34 @@ PRESETS: dict[str, dict[str, Any]] = {
         kernel_noise=0.0, refresh_period=375, refresh_offset=300, blend=0.6, lr_decay=0.995,
         pre_step=True,
     ),
-    # kitty.gif's look: the seed's dynamics with the loss normalised per pixel, at three times
-    # the seed-equivalent learning rate (at 1x the run is chaotic and its look size-dependent).
+    # The seed's dynamics with the loss normalised per pixel at three times the seed-equivalent
+    # learning rate: sparkles along the edges, colours lifted, the brightness kept.
     "glow": dict(
-        every=30, lr=3 * 2e-6 * SEED_PIXELS, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
     ),
     # Four times the seed-equivalent rate: K settles on a sharpening operator; dark inked edges.
     "ink": dict(
-        every=30, lr=4 * 2e-6 * SEED_PIXELS, weight_decay=0.0, reduction="mean",
+        every=30, lr=4 * SEED_RATE, weight_decay=0.0, reduction="mean",
     ),
-    # Adam and the seed's Scharr conductance: a soft, painterly blur that breathes at refreshes.
-    "dream": dict(
-        every=30, diffusivity="inv", optimizer="adam", lr=1e-3, weight_decay=0.0, reduction="mean",
+    # kitty.gif's look (benchmarks/sweep_look.py, config 5 of seed 1): the image sinks toward
+    # black between refreshes with sparkles on the edges, and comes back at each refresh.
+    "kitty": dict(
+        every=75, fps=8.0, kappa=0.121, dt=0.296, lr=0.24 * SEED_RATE, momentum=0.95, weight_decay=1e-3,
+        reduction="mean", loss_weights={"fidelity": 1.454, "edge": 0.192, "energy": 5.0},
+        blend=0.74, lr_decay=1.0,
     ),
-    # Adam, rational conductance, per-channel operators: colours drift and melt into cyan/green.
-    "melt": dict(
-        every=30, diffusivity="rational", dt=0.1, optimizer="adam", lr=1e-3, weight_decay=0.0,
-        reduction="mean", mixing="per-channel", kernel_noise=0.05, blend=0.8,
-        loss_weights={"fidelity": 0.5, "edge": 1.0, "energy": 0.5},
+    # The live-video loss on a still photo (sweep_look.py, config 26 of seed 1): the response
+    # term drives L negative, the modulated energy holds it; glowing red-orange embers.
+    "ember": dict(
+        every=75, fps=8.0, kappa=0.419, dt=0.064, lr=0.064 * SEED_RATE, momentum=0.0, weight_decay=0.0,
+        reduction="mean", loss_weights={"video_fidelity": 0.477, "response": 1.957, "modulated_energy": 4.155},
+        blend=0.53, lr_decay=1.0,
+    ),
+    # The seed's vanilla mode (ALGORITHM.md): the fixed Laplacian (lr 0: nothing is learned),
+    # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
+    "vanilla": dict(
+        iterations=5001, every=100, kappa=0.2, dt=0.01, lr=0.0, momentum=0.0, weight_decay=0.0, reduction="mean",
+        refresh_period=0, pre_step=True,
     ),
     # The 2017 live-video mode, exactly (ALGORITHM.md): two steps per incoming frame F, the
     # state blended 0.8/0.2 with F except every 8th frame, summed loss
@@ -56,11 +68,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
-DEFAULT_PRESET = "glow"
+DEFAULT_PRESET = "ember"
+#: Presets of the live-video recurrence only (``peronamalik video``): ``art`` does not offer them.
+VIDEO_ONLY = ("video",)
+#: The looks ``peronamalik art`` offers for a photo.
+PHOTO_PRESETS = tuple(name for name in PRESETS if name not in VIDEO_ONLY)
 
 
-def preset_config(name: str) -> ArtConfig:
-    """The :class:`ArtConfig` of preset ``name``."""
-    if name not in PRESETS:
-        raise InputError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+def preset_config(name: str, *, photo: bool = False) -> ArtConfig:
+    """The :class:`ArtConfig` of preset ``name``; ``photo``: only :data:`PHOTO_PRESETS`."""
+    names = PHOTO_PRESETS if photo else tuple(PRESETS)
+    if name not in names:
+        raise InputError(f"preset must be one of {sorted(names)}, got {name!r}")
     return ArtConfig().replace(**PRESETS[name])

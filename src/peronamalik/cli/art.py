@@ -13,7 +13,7 @@ import click
 from peronamalik._validate import InputError
 from peronamalik.art.animate import RenderInterrupted, render, sidecar_path
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
-from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
+from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, reference_sha256
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
@@ -75,7 +75,7 @@ def announce(written: Path) -> None:
 @app.command()
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(), help="Output: .gif .webp .mp4 .webm .png or a directory/. Default: INPUT-art.gif here.")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help=f"Look (default {DEFAULT_PRESET}).")
+@click.option("--preset", type=click.Choice(sorted(PHOTO_PRESETS)), default=None, help=f"Look (default {DEFAULT_PRESET}).")
 @click.option("--iterations", type=int, help="Diffusion + learning steps.")
 @click.option("--every", type=int, help="A frame after every N-th iteration.")
 @click.option("--fps", type=float, help="Frames per second of the animation.")

@@ -14,6 +14,7 @@ from peronamalik.cli.progress import progress_bar
 from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
 from peronamalik.core.arrays import unit_scale
 from peronamalik.io.atomic import atomic_output, check_target
+from peronamalik.io.evolution import check_evolution_output, write_evolution
 from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
 
@@ -71,6 +72,8 @@ class SpacingType(click.ParamType):
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or mps; default: CUDA when available.")
 @click.option("--compare", type=click.Path(path_type=Path), default=None,
               help="Also write a before/after image side by side (volumes: middle slice).")
+@click.option("--every", type=click.IntRange(min=1), default=None,
+              help="Animate the diffusion as it evolves: a frame every N iterations (-o .gif .webp .mp4 .webm or dir/).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--quiet", is_flag=True, help="Do not print the values chosen for 'auto'.")
 def smooth(
@@ -87,6 +90,7 @@ def smooth(
     channel_axis: int | str | None,
     device: str | None,
     compare: Path | None,
+    every: int | None,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -100,12 +104,16 @@ def smooth(
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")
-    for path in outputs:
-        check_image_output(path)
-        check_target(path, overwrite=overwrite)
+    if every is not None:
+        check_evolution_output(output, compare, overwrite)
+    else:
+        for path in outputs:
+            check_image_output(path)
+            check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
-    check_image_output(output, loaded.array.shape, axis)
+    if every is None:
+        check_image_output(output, loaded.array.shape, axis)
     params = params.replace(channel_axis=axis)
     values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
     if "auto" in values.values():
@@ -114,6 +122,9 @@ def smooth(
         params = params.replace(**chosen.as_options())
         if not quiet:
             click.echo(chosen.describe())
+    if every is not None:
+        write_evolution(loaded.array, output, overwrite=overwrite, every=every, progress=True, **vars(params))
+        return
     with progress_bar("diffusing", "it", delay=1.0) as progress:
         result = diffuse(loaded.array, **vars(params), progress=progress)
     with ExitStack() as stack:

@@ -1,0 +1,172 @@
+"""Search the seed algorithm's parameter space for kitty.gif's look.  (CPU-bound; minutes.)
+
+The target is the seed's published animation, ``shared/seed/kitty.gif``: from its first
+frame (the untouched source) at 320×240, a frame every 75 iterations, its frames measure
+(``shared/look/look_stats.py``) luminance p10 0.18 / p50 0.35, sparkles p50 5.3 per
+1000 px, structure p50 0.63 and change p50 0.15.  A configuration *holds* when
+
+    luminance p50 in [0.25, 0.50], luminance p10 <= 0.30, sparkles p50 >= 3,
+    structure p50 >= 0.5, change p50 >= 0.12,
+
+and, to keep the seed's breathing (the image comes back at each refresh), luminance p90 >= 0.45.
+
+Random search (seeded, so the same command gives the same table) over the seed's own knobs:
+k, dt, lr (as a multiple of the seed's rate rescaled to a per-pixel mean loss, 2e-6 ×
+320·240·3), momentum, weight decay, the weights of the image loss terms (fidelity, edge,
+energy) and of the live-video terms used on the still image (video_fidelity, response,
+modulated_energy), and the refresh (blend, lr decay; the period stays the seed's 375 = five
+frames).  Every run uses the fused learned step, one thread.  Configurations that hold on the
+kitty are then run on the other photos (``--transfer``: star.jpg and scikit-image's coffee,
+astronaut and chelsea) and ranked by the worst margin over all of them.
+
+    OMP_NUM_THREADS=1 python benchmarks/sweep_look.py [--configs 160] [--iterations 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from peronamalik.art import animate
+
+#: ``shared/`` beside the repository (as in CI), or ``$PERONAMALIK_SHARED``.
+SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SEED_RATE = 2e-6 * 320 * 240 * 3  # the seed's lr for its summed loss, per unit of mean loss
+BANDS = {  # name: (statistic, percentile index, low, high)
+    "lum50": ("luminance", 1, 0.25, 0.50),
+    "lum10": ("luminance", 0, -math.inf, 0.30),
+    "spark50": ("sparkles", 1, 3.0, math.inf),
+    "struct50": ("structure", 1, 0.5, math.inf),
+    "change50": ("change", 1, 0.12, math.inf),
+    # not in the issue's bands: the image comes back at each refresh (kitty.gif: p90 0.60)
+    "lum90": ("luminance", 2, 0.45, math.inf),
+}
+#: The scale of each band's figure, so that margins in different units compare.
+SCALE = {"lum50": 0.1, "lum10": 0.1, "lum90": 0.1, "spark50": 2.0, "struct50": 0.1, "change50": 0.04}
+
+
+def look_stats():
+    """``shared/look/look_stats.py`` as a module."""
+    spec = importlib.util.spec_from_file_location("look_stats", SHARED / "look" / "look_stats.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def photos() -> dict[str, np.ndarray]:
+    """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB."""
+    from skimage import data
+
+    seed = SHARED / "seed"
+    return {
+        "kitty": np.asarray(Image.open(seed / "kitty.gif").convert("RGB")),
+        "star": np.asarray(Image.open(seed / "star.jpg").convert("RGB")),
+        "coffee": data.coffee(),
+        "astronaut": data.astronaut(),
+        "chelsea": data.chelsea(),
+    }
+
+
+def measure(stats, photo: np.ndarray, config: dict, iterations: int, size: int = 320) -> dict:
+    """look_stats' figures of ``config``'s animation of ``photo`` (a frame every 75)."""
+    frames = list(animate(photo, iterations=iterations, every=75, seed=0, device="cpu", size=size, **config))
+    height, width = frames[0].shape[:2]
+    source = np.asarray(Image.fromarray(photo).resize((width, height), Image.BICUBIC), np.float32) / 255
+    return stats.look([f.astype(np.float32) / 255 for f in frames], source)
+
+
+def margins(figures: dict) -> dict[str, float]:
+    """Per band, how far inside it the figure is, in units of :data:`SCALE` (< 0: outside)."""
+    out = {}
+    for band, (name, index, low, high) in BANDS.items():
+        value = figures[name][index]
+        out[band] = -math.inf if not math.isfinite(value) else min(value - low, high - value) / SCALE[band]
+    return out
+
+
+def draw(rng: np.random.Generator) -> dict:
+    """One random configuration of the seed's knobs (per-pixel mean loss)."""
+    log = lambda low, high: float(np.exp(rng.uniform(np.log(low), np.log(high))))  # noqa: E731
+    video = rng.random() < 0.5
+    if video:
+        weights = {"video_fidelity": log(0.1, 10), "response": log(0.1, 3), "modulated_energy": log(1, 30)}
+        rate = log(0.05, 1.0)  # above 1x the video terms blacken the still image for good
+        if rng.random() < 0.5:
+            weights["fidelity"] = log(0.1, 3)
+    else:
+        weights = {"fidelity": log(0.1, 3), "edge": log(0.1, 3), "energy": log(0.3, 10)}
+        rate = log(0.1, 10)
+    return dict(
+        kappa=round(log(0.1, 1.0), 3),
+        dt=round(log(0.05, 0.4), 3),
+        lr=round(rate * SEED_RATE, 4),
+        momentum=float(rng.choice([0.0, 0.5, 0.9, 0.95])),
+        weight_decay=float(rng.choice([0.0, 5e-4 / (320 * 240 * 3), 1e-3])),
+        reduction="mean",
+        loss_weights={name: round(weight, 3) for name, weight in weights.items()},
+        blend=round(float(rng.uniform(0.3, 0.8)), 2),
+        lr_decay=float(rng.choice([0.995, 1.0])),
+        refresh_period=375,
+        refresh_offset=300,
+    )
+
+
+def row(index: int, config: dict, figures: dict, worst: float) -> str:
+    weights = " ".join(f"{name[:5]} {w:g}" for name, w in config["loss_weights"].items())
+    cells = [
+        str(index), f"{config['kappa']:g}", f"{config['dt']:g}", f"{config['lr'] / SEED_RATE:.2g}",
+        f"{config['momentum']:g}", f"{config['weight_decay']:.2g}", weights, f"{config['blend']:g}",
+        f"{config['lr_decay']:g}",
+        "/".join(f"{v:.2f}" for v in figures["luminance"]), f"{figures['sparkles'][1]:.1f}",
+        f"{figures['structure'][1]:.2f}", f"{figures['change'][1]:.3f}", f"{worst:+.2f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| # | k | dt | lr × seed | momentum | wd | loss weights | blend | lr decay | lum p10/p50/p90 | sparkles | structure | change | margin |\n"
+    "| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=160)
+    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", type=int, default=12, help="rows of the kitty table")
+    parser.add_argument("--transfer", type=int, default=6, help="best configs run on the other photos")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("PERONAMALIK_FUSED", "on")
+    stats, pictures, rng = look_stats(), photos(), np.random.default_rng(args.seed)
+    results, start = [], time.time()
+    for index in range(args.configs):
+        config = draw(rng)
+        figures = measure(stats, pictures["kitty"], config, args.iterations)
+        results.append((min(margins(figures).values()), index, config, figures))
+        print(row(index, config, figures, results[-1][0]), file=sys.stderr, flush=True)
+    results.sort(key=lambda r: -r[0])
+    held = sum(r[0] >= 0 for r in results)
+    print(f"kitty: {held} of {args.configs} configurations hold ({time.time() - start:.0f} s); best {args.show}:\n")
+    print(HEADER)
+    for worst, index, config, figures in results[: args.show]:
+        print(row(index, config, figures, worst))
+    print("\ntransfer (worst margin over kitty, star, coffee, astronaut, chelsea):\n")
+    print("| # | " + " | ".join(pictures) + " | worst |\n| ---: |" + " ---: |" * (len(pictures) + 1))
+    for _, index, config, _ in results[: args.transfer]:
+        worst = {name: min(margins(measure(stats, photo, config, args.iterations)).values()) for name, photo in pictures.items()}
+        print(f"| {index} | " + " | ".join(f"{w:+.2f}" for w in worst.values()) + f" | {min(worst.values()):+.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The look figures of ``shared/look/look_stats.py`` (the project's yardstick), reimplemented
+for the tests so they need no file outside the repository; ``test_presets_look`` checks them
+against kitty.gif's published figures where ``shared/`` is beside the repository."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def luminance(frame: np.ndarray) -> np.ndarray:
+    return frame @ REC709
+
+
+def sparkles(frame: np.ndarray) -> float:
+    """Bright isolated points per 1000 px: 3×3 maxima with luminance > 0.35 and > 2× their 9×9 mean."""
+    y = luminance(frame)
+    peak = (y == ndi.maximum_filter(y, 3)) & (y > 0.35) & (y > 2.0 * ndi.uniform_filter(y, 9))
+    return float(peak.sum() / y.size * 1000)
+
+
+def colourfulness(frame: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness of a [0, 1] RGB frame (0: grey; vivid photos 50-100)."""
+    r, g, b = (frame[..., i] * 255 for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def edges(frame: np.ndarray) -> np.ndarray:
+    y = luminance(frame)
+    return np.hypot(ndi.sobel(y, 0), ndi.sobel(y, 1)).ravel()
+
+
+def look(frames: list[np.ndarray], source: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """Name -> (p10, p50, p90) over ``frames`` (uint8 or [0, 1] float, the source's size) of
+    luminance (mean, relative to the source's), sparkles, colour (colourfulness relative to the
+    source's), structure (correlation of the Sobel edge magnitude with the source's) and
+    change (mean |frame - source|)."""
+    unit = lambda f: f.astype(np.float32) / 255 if f.dtype == np.uint8 else f.astype(np.float32)  # noqa: E731
+    source = unit(source)
+    m0, c0, e0 = luminance(source).mean(), colourfulness(source), edges(source)
+    rows = []
+    for frame in map(unit, frames):
+        e = edges(frame)
+        structure = np.corrcoef(e, e0)[0, 1] if e.std() > 0 else 0.0
+        rows.append((
+            luminance(frame).mean() / m0, sparkles(frame), colourfulness(frame) / c0, structure,
+            np.abs(frame - source).mean(),
+        ))
+    table = np.array(rows)
+    names = ("luminance", "sparkles", "colour", "structure", "change")
+    return {n: tuple(float(v) for v in np.percentile(table[:, i], [10, 50, 90])) for i, n in enumerate(names)}

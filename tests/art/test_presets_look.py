@@ -1,0 +1,111 @@
+"""Each photo preset's look, measured as ``shared/look/look_stats.py`` does, within its bands.
+
+A small photo (scikit-image's coffee, 128 px) and a short run keep each test fast; the bands
+hold there and at 320 px (benchmarks/sweep_look.py measures the kitty at its own size).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+from peronamalik.art import PHOTO_PRESETS, animate
+from peronamalik.art.source import load_source
+
+from .look import look
+
+INF = float("inf")
+#: Per preset: iterations of the test run, then (statistic, percentile) -> (low, high).
+#: Percentile 0, 1, 2 = p10, p50, p90 over the frames.  All keep the subject (structure p50
+#: >= 0.45 here); kitty, ember and seed change this photo by change p50 >= 0.08, glow and ink
+#: by 0.06 (0.08-0.13 at 320 px), vanilla by 0.04 (a gentle blur, by definition).
+BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
+    # kitty.gif's figures (issue 13): sinks toward black, sparkles, comes back at refreshes
+    "kitty": (1500, {
+        ("luminance", 1): (0.25, 0.50), ("luminance", 0): (0.0, 0.30), ("luminance", 2): (0.45, INF),
+        ("sparkles", 1): (3.0, INF), ("structure", 1): (0.5, 1.0), ("change", 1): (0.12, INF),
+    }),
+    # glowing embers: saturated far beyond the photo, steady brightness
+    "ember": (1500, {
+        ("colour", 1): (1.3, INF), ("luminance", 1): (0.3, 0.7), ("sparkles", 1): (10.0, INF),
+        ("structure", 1): (0.45, 1.0), ("change", 1): (0.15, INF),
+    }),
+    # sparkles along the edges, colours lifted, the brightness kept
+    "glow": (1500, {
+        ("luminance", 1): (0.9, 1.1), ("sparkles", 1): (5.0, INF), ("colour", 1): (1.1, INF),
+        ("structure", 1): (0.7, 1.0), ("change", 1): (0.04, INF),
+    }),
+    # sharpened, inked edges at the photo's brightness and colour: the subtlest learned look
+    "ink": (1500, {
+        ("luminance", 1): (0.9, 1.1), ("sparkles", 1): (5.0, INF), ("colour", 1): (0.9, 1.1),
+        ("structure", 1): (0.8, 1.0), ("change", 1): (0.04, 0.08),
+    }),
+    # the 2017 original: darker and duller, edges kept
+    "seed": (1500, {
+        ("luminance", 1): (0.6, 0.95), ("colour", 1): (0.5, 0.9), ("structure", 1): (0.7, 1.0),
+        ("change", 1): (0.08, INF),
+    }),
+    # the fixed Laplacian: a gentle blur, nothing else (the seed's vanilla mode; small change)
+    "vanilla": (5001, {
+        ("luminance", 1): (0.95, 1.1), ("colour", 1): (0.95, 1.05), ("structure", 1): (0.9, 1.0),
+        ("change", 1): (0.02, 0.08),
+    }),
+}
+
+
+@functools.cache
+def figures(preset: str, iterations: int, size: int = 128) -> dict:
+    photo = skimage.data.coffee()
+    frames = list(animate(photo, preset=preset, iterations=iterations, seed=0, device="cpu", size=size))
+    source = load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+    return look(frames, source)
+
+
+def test_every_photo_preset_has_bands():
+    assert sorted(BANDS) == sorted(PHOTO_PRESETS)
+
+
+@pytest.mark.parametrize("preset", sorted(BANDS))
+def test_preset_look_is_within_its_bands(preset):
+    iterations, bands = BANDS[preset]
+    measured = figures(preset, iterations)
+    outside = {
+        f"{name} p{(10, 50, 90)[index]}": round(measured[name][index], 3)
+        for (name, index), (low, high) in bands.items()
+        if not low <= measured[name][index] <= high
+    }
+    assert not outside, (preset, outside)
+
+
+def test_looks_are_distinct():
+    """No two presets' bands are all satisfied by one run: each look is its own."""
+    for preset, (iterations, _) in BANDS.items():
+        measured = figures(preset, iterations)
+        fits = [
+            other for other, (_, bands) in BANDS.items()
+            if all(low <= measured[name][index] <= high for (name, index), (low, high) in bands.items())
+        ]
+        assert fits == [preset], (preset, fits)
+
+
+SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+
+
+@pytest.mark.skipif(not (SHARED / "look" / "look_stats.py").is_file(), reason="needs ../shared beside the repository (or $PERONAMALIK_SHARED)")
+def test_helper_measures_as_look_stats_does():
+    spec = importlib.util.spec_from_file_location("look_stats", SHARED / "look" / "look_stats.py")
+    look_stats = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(look_stats)
+    frames = look_stats.read_frames(SHARED / "seed" / "kitty.gif")[:12]
+    theirs, ours = look_stats.look(frames[1:], frames[0]), look(frames[1:], frames[0])
+    for name in ("luminance", "sparkles", "structure", "change"):
+        assert np.allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6), name
+    colour = [c / theirs["source"]["colour"] for c in theirs["colour"]]
+    assert np.allclose(ours["colour"], colour, rtol=1e-3)
