@@ -56,6 +56,17 @@ def test_noise_model_follows_poisson_variance() -> None:
     assert model.floor < 0.2 * s**2
 
 
+def test_noise_model_of_colour_channels_with_different_intensities() -> None:
+    """Poisson noise on a bright and two dark channels: blocks of one channel each measure
+    the mean variance (blocks pooling the channels read the dark channels' level)."""
+    base = blocks((128, 128))
+    clean = np.stack([0.6 + 0.3 * base, 0.05 + 0.25 * base, 0.05 + 0.1 * base])
+    s = 0.1
+    noisy = torch.from_numpy(poisson(clean, s))[None]
+    true_variance = 2 * s**2 * clean.mean()
+    assert auto.estimate_noise(noisy, 2) ** 2 == pytest.approx(true_variance, rel=0.15)
+
+
 def test_noise_free_image_is_left_alone() -> None:
     clean = blocks((64, 64))
     chosen = estimate_parameters(clean)

@@ -6,7 +6,8 @@ Method
    Immerkær's (1996) second-difference mask made separable for N-D,
    :math:`r = \prod_i \delta^2_i I / \sqrt{6^d}` (``[1, -2, 1]`` along every spatial axis),
    read robustly (1.4826·median absolute deviation, Donoho & Johnstone 1994) in small
-   blocks; the low quantile of the blocks in each intensity bin (edges and texture read
+   blocks of one channel each (channels differ in intensity, so in Poisson variance); the
+   low quantile of the blocks in each intensity bin (edges and texture read
    high) gives a variance curve :math:`v(m) = a\,m + b`, so Poisson-like noise, whose
    variance grows with the intensity :math:`m`, is measured as well as Gaussian noise.
 2. **Risk estimate** (Stein 1981; Monte-Carlo SURE, Ramani, Blu & Unser 2008): for a
@@ -122,10 +123,10 @@ def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def pure_noise_quantile(spatial_ndim: int, channels: int, side: int) -> float:
+def pure_noise_quantile(spatial_ndim: int, side: int) -> float:
     """:data:`LEVEL_QUANTILE` of the squared block levels of unit white noise (fixed seed):
     the factor by which that quantile under-reads the variance of pure noise."""
-    shape = (1, channels) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    shape = (1, 1) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     r = noise
     for dim in range(2, noise.ndim):
@@ -154,7 +155,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
 
     The high-pass :math:`r = \prod_i \delta^2_i u / \sqrt{6^d}` (Immerkær 1996, made
     separable for N-D) has the noise's variance wherever the image is locally smooth.  It is
-    cut into blocks of :data:`BLOCK_SAMPLES` samples; each block gives a robust level
+    cut into blocks of :data:`BLOCK_SAMPLES` samples of one channel; each block gives a robust level
     (:func:`block_levels`, Donoho & Johnstone 1994) and its mean intensity.  Blocks are sorted
     by intensity into up to :data:`NOISE_BINS` bins; the :data:`LEVEL_QUANTILE` of each bin's
     squared levels (textured blocks read high, so the low ones are the noise), divided by
@@ -172,9 +173,11 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
         mean = mean.narrow(dim, 1, u.shape[dim] - 2)
     r = r / math.sqrt(6.0 ** len(axes))
     side = min(round(BLOCK_SAMPLES ** (1.0 / spatial_ndim)), *r.shape[lead:])
-    level = block_levels(r, spatial_ndim, side)
-    intensity = blocks(mean, spatial_ndim, side).mean(dim=1)
-    bias = pure_noise_quantile(spatial_ndim, math.prod(r.shape[:lead]), side)
+    # blocks of one channel each: channels differ in intensity, so in Poisson variance
+    planes = [(r_c[None, None], m_c[None, None]) for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))]
+    level = torch.cat([block_levels(r_c, spatial_ndim, side) for r_c, _ in planes])
+    intensity = torch.cat([blocks(m_c, spatial_ndim, side).mean(dim=1) for _, m_c in planes])
+    bias = pure_noise_quantile(spatial_ndim, side)
     order = intensity.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
     points = [
