@@ -308,3 +308,31 @@ def recipe(session: Session) -> dict[str, Any]:
     if session.source == SAMPLE_REF:
         record["input"] = {"path": SAMPLE_REF, "sha256": reference_sha256(SAMPLE_REF)}
     return record
+
+
+def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
+          device: str | None = None) -> None:
+    """Run the studio on uvicorn until Ctrl-C; ``open_browser`` opens the page once it listens.
+
+    Host names other than loopback are allowed (Host header) only when ``host`` is not
+    loopback: the given address, plus this machine's name and addresses for ``0.0.0.0``/``::``.
+    """
+    import socket
+    import webbrowser
+
+    import uvicorn
+
+    allowed = set(LOOPBACK_NAMES) | {host.lower()}
+    if host in ("0.0.0.0", "::"):
+        allowed |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        with contextlib.suppress(OSError):
+            allowed |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    app = create_app(source, allowed_hosts=frozenset(allowed), device=device)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_UPLOAD_BYTES)
+    server = uvicorn.Server(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)
+    server.run()
