@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture
 def client():
-    from starlette.testclient import TestClient
+    from test_server import TestClient
 
     app = create_app(allowed_hosts=frozenset({"testserver"}), device="cpu")
     with TestClient(app) as test_client:

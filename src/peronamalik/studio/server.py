@@ -3,7 +3,7 @@
 Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
 
 * server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
-  message holding a JPEG, followed by a JSON ``frame`` (index, iteration); JSON ``config``,
+  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration; ``run`` counts restarts); JSON ``config``,
   ``seed`` and ``error`` replies.
 * page → server: JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
   are unacknowledged; the worker waits meanwhile: back-pressure), ``config`` (preset,
@@ -158,7 +158,7 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             if frame is not None:
                 credits[0] -= 1
                 await websocket.send_bytes(frame.jpeg)
-                await websocket.send_json({"type": "frame", "index": frame.index, "iteration": frame.iteration})
+                await websocket.send_json({"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
 
     sender = asyncio.create_task(pump())
     try:
@@ -185,7 +185,7 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
 
 
 def describe(session: Session) -> dict[str, Any]:
-    return {"preset": session.preset, "seed": session.seed, "config": json_config(session.config), "paused": session.paused}
+    return {"run": session.run, "preset": session.preset, "seed": session.seed, "config": json_config(session.config), "paused": session.paused}
 
 
 def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, Any] | None:

@@ -38,9 +38,10 @@ def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 
 @dataclass(frozen=True)
 class Frame:
-    """A finished frame: its index in the run, the engine iteration after which it was taken,
-    the raw pixels and their JPEG."""
+    """A finished frame: its run (counting restarts), its index in the run, the engine
+    iteration after which it was taken, the raw pixels and their JPEG."""
 
+    run: int
     index: int
     iteration: int
     pixels: np.ndarray
@@ -72,6 +73,7 @@ class Session:
         self._paused = False
         self._steps = 0
         self._restart = True
+        self.run = 0
         self._live: ArtConfig | None = None
         self._stopped = False
         self.error: str | None = None
@@ -118,6 +120,7 @@ class Session:
         """(Holding the lock.) Abandon the run and its unsent frame; while paused, the new
         run still shows its first frame."""
         self._restart, self._slot = True, None
+        self.run += 1
         if self._paused:
             self._steps = max(self._steps, 1)
         self._cond.notify_all()
@@ -157,13 +160,13 @@ class Session:
             while self._await_turn():
                 with self._cond:
                     self._restart, self._live = False, None
-                    spec, source = self.spec(), self.source
+                    spec, source, run = self.spec(), self.source, self.run
                 try:
-                    self._play(spec, source)
+                    self._play(spec, source, run)
                 except _Restart:
                     continue
                 with self._cond:  # the run ended: play it again from the start
-                    self._restart = True
+                    self._begin_again()
         except Exception as error:  # noqa: BLE001 - shown on the page; the session stays open
             self.error = f"{type(error).__name__}: {error}"
             self.notify()
@@ -176,11 +179,11 @@ class Session:
                 self._steps -= 1
             return not self._stopped
 
-    def _play(self, spec: RunSpec, reference: str | Path) -> None:
+    def _play(self, spec: RunSpec, reference: str | Path, run: int) -> None:
         loaded = load_source(reference, size=spec.config.size, device=spec.device)
         for index, pixels in enumerate(frames_from(loaded, spec, self._between_iterations)):
             iteration = index * spec.config.every
-            frame = Frame(index, iteration, pixels, encode_jpeg(pixels))
+            frame = Frame(run, index, iteration, pixels, encode_jpeg(pixels))
             with self._cond:
                 if self._restart:
                     raise _Restart
