@@ -23,12 +23,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture
-def client():
-    from test_server import TestClient
+def make_client():
+    """``make_client(**limits)``: a TestClient of a studio app with those limits."""
+    import warnings
+    from contextlib import ExitStack
 
-    app = create_app(allowed_hosts=frozenset({"testserver"}), device="cpu")
-    with TestClient(app) as test_client:
-        yield test_client
+    from starlette.testclient import TestClient
+
+    def make(stack: ExitStack, **limits):
+        app = create_app(allowed_hosts=frozenset({"testserver"}), device="cpu", **limits)
+        with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (httpx still works)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return stack.enter_context(TestClient(app))
+
+    with ExitStack() as stack:
+        yield lambda **limits: make(stack, **limits)
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import warnings
 
 import numpy as np
 import pytest
@@ -17,12 +16,7 @@ from peronamalik.art.animate import animate
 from peronamalik.art.presets import preset_config
 from peronamalik.cli import main as cli_main
 from peronamalik.studio.guard import MAX_UPLOAD_BYTES
-from peronamalik.studio.server import create_app
 from peronamalik.studio.session import Session
-
-with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (httpx still works)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from starlette.testclient import TestClient
 
 SHORT = {"iterations": 90, "every": 30, "size": 64}
 
@@ -183,20 +177,20 @@ def test_download_equals_the_cli_render_of_the_recipe(client, tmp_path):
     assert (tmp_path / "cli.gif").read_bytes() == gif.content
 
 
-def test_renders_beyond_the_limit_are_refused_as_busy():
-    with TestClient(create_app(allowed_hosts=frozenset({"testserver"}), max_renders=0)) as busy_client:
-        with busy_client.websocket_connect("/ws") as ws:
-            session = hello(ws)["session"]
-            response = busy_client.get(f"/api/download?session={session}&format=gif")
+def test_renders_beyond_the_limit_are_refused_as_busy(make_client):
+    busy_client = make_client(max_renders=0)
+    with busy_client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        response = busy_client.get(f"/api/download?session={session}&format=gif")
     assert response.status_code == 503 and response.json()["error"].startswith("busy")
 
 
-def test_sessions_beyond_the_limit_are_refused():
-    with TestClient(create_app(allowed_hosts=frozenset({"testserver"}), max_sessions=1)) as small:
-        with small.websocket_connect("/ws") as first:
-            hello(first)
-            with small.websocket_connect("/ws") as second:
-                assert second.receive_json()["message"].startswith("busy")
+def test_sessions_beyond_the_limit_are_refused(make_client):
+    small = make_client(max_sessions=1)
+    with small.websocket_connect("/ws") as first:
+        hello(first)
+        with small.websocket_connect("/ws") as second:
+            assert second.receive_json()["message"].startswith("busy")
 
 
 def next_error(ws) -> str:
