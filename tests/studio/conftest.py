@@ -28,12 +28,12 @@ def make_client():
     import warnings
     from contextlib import ExitStack
 
-    from starlette.testclient import TestClient
-
     def make(stack: ExitStack, **limits):
         app = create_app(allowed_hosts=frozenset({"testserver"}), device="cpu", **limits)
         with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (httpx still works)
             warnings.simplefilter("ignore", DeprecationWarning)
+            from starlette.testclient import TestClient
+
             return stack.enter_context(TestClient(app))
 
     with ExitStack() as stack:
