@@ -31,7 +31,7 @@ def make_client():
     def make(stack: ExitStack, **limits):
         app = create_app(allowed_hosts=frozenset({"testserver"}), device="cpu", **limits)
         with warnings.catch_warnings():  # Starlette 1.x: "use httpx2" (httpx still works)
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
             from starlette.testclient import TestClient
 
             return stack.enter_context(TestClient(app))
