@@ -67,7 +67,7 @@ class Studio:
 
     source: str | Path = SAMPLE_REF
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
-    max_sessions: int = 32
+    max_sessions: int = 128
     max_renders: int = 2
     idle_seconds: float = 300.0
     device: str | None = None
@@ -180,7 +180,7 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
         studio.sessions.pop(token, None)
         await asyncio.to_thread(session.close)
         shutil.rmtree(entry.folder, ignore_errors=True)
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
 
