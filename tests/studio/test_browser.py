@@ -48,6 +48,8 @@ def test_a_slider_changes_the_preview_and_the_url(browser, live_server, shots):
     assert "seed=7" in page.url and ("k=" in page.url or "kappa=" in page.url)
     page.click("[data-preset=ink]")
     page.wait_for_function("() => location.search.includes('preset=ink')")
+    # another preset restarts the run; while paused it still shows the new run's first frame
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('frame 0 ')", timeout=60_000)
     page.screenshot(path=os.path.join(shots, "studio-slider.png"))
     assert errors == []
     page.close()
