@@ -138,7 +138,12 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
         return
     loop = asyncio.get_running_loop()
     ready, credit = asyncio.Event(), asyncio.Event()
-    session = Session(lambda: loop.call_soon_threadsafe(ready.set), studio.source, seed=secrets.randbits(31), device=studio.device)
+
+    def wake() -> None:  # from the worker thread; the loop may be gone once the page closed
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(ready.set)
+
+    session = Session(wake, studio.source, seed=secrets.randbits(31), device=studio.device)
     token = secrets.token_urlsafe(18)
     entry = Entry(session, Path(tempfile.mkdtemp(prefix="peronamalik-studio-")))
     studio.sessions[token] = entry
