@@ -125,6 +125,36 @@ def test_the_engine_waits_while_nobody_takes_frames():
         session.close()
 
 
+def next_frame(session: Session, ready: threading.Event):
+    while True:
+        assert ready.wait(60), "no frame within 60 s"
+        ready.clear()
+        frame = session.take()
+        if frame is not None:
+            return frame
+
+
+def test_pause_step_and_restart_while_paused():
+    ready = threading.Event()
+    session = Session(ready.set, seed=2, device="cpu")
+    try:
+        session.configure("glow", preset_config("glow").replace(size=32, every=5))
+        last = next_frame(session, ready)
+        session.pause(True)
+        threading.Event().wait(0.5)
+        last = session.take() or last  # the frame under way when it paused, if one was
+        threading.Event().wait(0.5)
+        assert session.take() is None
+        session.step()
+        stepped = next_frame(session, ready)
+        assert (stepped.run, stepped.index) == (last.run, last.index + 1)
+        session.restart()
+        first = next_frame(session, ready)
+        assert (first.run, first.index) == (last.run + 1, 0)
+    finally:
+        session.close()
+
+
 def test_a_foreign_origin_or_host_is_refused(client):
     for headers in ({"origin": "http://evil.example"}, {"origin": "null"}, {"host": "evil.example"}):
         with pytest.raises(WebSocketDisconnect) as refused:

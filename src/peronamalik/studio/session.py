@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
@@ -117,12 +116,10 @@ class Session:
             self._begin_again()
 
     def _begin_again(self) -> None:
-        """(Holding the lock.) Abandon the run and its unsent frame; while paused, the new
-        run still shows its first frame."""
+        """(Holding the lock.) Abandon the run and its unsent frame.  A run makes its first
+        frame even while paused, so a restart always shows."""
         self._restart, self._slot = True, None
         self.run += 1
-        if self._paused:
-            self._steps = max(self._steps, 1)
         self._cond.notify_all()
 
     def pause(self, paused: bool) -> None:
@@ -157,8 +154,11 @@ class Session:
 
     def _run(self) -> None:
         try:
-            while self._await_turn():
+            while True:
                 with self._cond:
+                    self._cond.wait_for(lambda: self._stopped or self._slot is None)
+                    if self._stopped:
+                        return
                     self._restart, self._live = False, None
                     spec, source, run = self.spec(), self.source, self.run
                 try:
@@ -172,12 +172,16 @@ class Session:
             self.notify()
 
     def _await_turn(self) -> bool:
-        """Wait until the last frame was taken and the run may go on; False once closed."""
+        """Wait until the last frame was taken and the run may go on (while paused: a step
+        was asked for); False when the run is to end (restart or close)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._stopped or (self._slot is None and (not self._paused or self._steps > 0)))
-            if self._paused and self._steps > 0:
+            self._cond.wait_for(lambda: self._stopped or self._restart or (
+                self._slot is None and (not self._paused or self._steps > 0)))
+            if self._stopped or self._restart:
+                return False
+            if self._paused:
                 self._steps -= 1
-            return not self._stopped
+            return True
 
     def _play(self, spec: RunSpec, reference: str | Path, run: int) -> None:
         loaded = load_source(reference, size=spec.config.size, device=spec.device)
@@ -191,8 +195,6 @@ class Session:
                 self.frames_made += 1
             self.notify()
             if not self._await_turn():
-                raise _Restart
-            if self._restart:
                 raise _Restart
 
     def _between_iterations(self, iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
@@ -220,8 +222,3 @@ def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
         group["weight_decay"] = config.weight_decay
         if "momentum" in group:
             group["momentum"] = config.momentum
-
-
-def default_device() -> torch.device:
-    """The device a run without ``--device`` uses (CUDA when available), as the CLI."""
-    return resolve_run(seed=0).device
