@@ -110,7 +110,7 @@ async def slider_latency(port: int, changes: int) -> list[float]:
         await asyncio.sleep(1.5)
         for n in range(changes):
             count, sent = len(c.frames), time.perf_counter()
-            await c.ws.send(json.dumps({"type": "config", "preset": "glow", "overrides": {"k": 0.2 + 0.05 * (n % 2)}}))
+            await c.ws.send(json.dumps({"type": "config", "preset": "glow", "overrides": {"kappa": 0.2 + 0.05 * (n % 2)}}))
             while len(c.frames) <= count + 1 and time.perf_counter() - sent < 5:  # the frame after one in flight
                 await asyncio.sleep(0.001)
             latencies.append(1000 * (c.frames[-1] - sent))

@@ -40,12 +40,12 @@ def test_a_slider_changes_the_preview_and_the_url(browser, live_server, shots):
     page.click("#pause")
     page.wait_for_function("() => document.getElementById('pause').textContent === 'Resume'")
     paused = page.evaluate(CANVAS_PIXELS)
-    # kappa (k, or kappa after the rename) to its far end: a live change, the next frame shows it
-    slider = page.locator("input[data-name='k'], input[data-name='kappa']").first
+    # kappa to its far end: a live change, the next frame shows it
+    slider = page.locator("input[data-name='kappa']")
     slider.evaluate("(el) => { el.value = el.max; el.dispatchEvent(new Event('input')); }")
     page.click("#step")
     page.wait_for_function(f"(old) => document.getElementById('view').toDataURL('image/png') !== old", arg=paused, timeout=60_000)
-    assert "seed=7" in page.url and ("k=" in page.url or "kappa=" in page.url)
+    assert "seed=7" in page.url and "kappa=" in page.url
     page.click("[data-preset=ink]")
     page.wait_for_function("() => location.search.includes('preset=ink')")
     # another preset restarts the run; while paused it still shows the new run's first frame

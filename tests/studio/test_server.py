@@ -77,8 +77,8 @@ def test_a_parameter_change_changes_the_frames(client):
         hello(ws)
         ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64}, "seed": 5})
         before = frames(ws, 3, from_start=True)
-        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "k": 1.5}, "seed": 5})
-        frames(ws, 1)  # k is live: the run goes on with it
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "kappa": 1.5}, "seed": 5})
+        frames(ws, 1)  # kappa is live: the run goes on with it
         ws.send_json({"type": "restart"})
         after = frames(ws, 3, from_start=True)
         ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64}, "seed": 5})
@@ -239,7 +239,7 @@ def test_bad_messages_get_one_clear_error(client):
         ws.send_text("not json")
         assert "JSON objects" in next_error(ws)
         ws.send_json({"type": "config", "preset": "glow", "overrides": {"dt": -1}})
-        assert "dt must be > 0" in next_error(ws)
+        assert next_error(ws).startswith("dt must be")
         ws.send_json({"type": "config", "preset": "nope"})
         assert "preset must be one of" in next_error(ws)
 

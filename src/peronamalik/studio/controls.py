@@ -18,7 +18,7 @@ from peronamalik.art.losses import LOSS_TERMS
 from peronamalik.art.presets import PRESETS, preset_config
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("conductance", "diffusivity", "k", "kappa", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
+    "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay"),
@@ -29,13 +29,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: Fields a running engine picks up from its next iteration (the engine reads them from its
 #: config at every step or refresh); a change to any other field restarts the run.
 LIVE_FIELDS = frozenset(
-    {"k", "kappa", "dt", "lr", "momentum", "weight_decay", "reduction", "loss_weights", "blend", "lr_decay",
+    {"kappa", "dt", "lr", "momentum", "weight_decay", "reduction", "loss_weights", "blend", "lr_decay",
      "refresh_period", "refresh_offset", "fps", "frame_blend", "frame_blend_skip"}
 )
 
 #: Slider ranges (low, high, log scale) for float fields; others get a number box.
 RANGES: dict[str, tuple[float, float, bool]] = {
-    "k": (0.01, 2.0, True), "kappa": (0.01, 2.0, True), "dt": (0.01, 0.5, False), "lr": (1e-7, 10.0, True),
+    "kappa": (0.01, 2.0, True), "dt": (0.01, 0.5, False), "lr": (1e-7, 10.0, True),
     "momentum": (0.0, 0.99, False), "weight_decay": (0.0, 0.01, False), "kernel_noise": (0.0, 0.5, False),
     "blend": (0.0, 1.0, False), "lr_decay": (0.9, 1.0, False), "fps": (1.0, 60.0, False),
     "frame_blend": (0.0, 1.0, False), "loss_weights": (0.0, 10.0, False),
@@ -43,7 +43,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 
 #: Choices of the string fields, from the config module's tuples.
 CHOICES: dict[str, tuple] = {
-    "conductance": config_module.CONDUCTANCES, "diffusivity": config_module.CONDUCTANCES,
+    "diffusivity": config_module.DIFFUSIVITIES,
     "optimizer": config_module.OPTIMIZERS, "mixing": config_module.MIXINGS,
     "reduction": config_module.REDUCTIONS, "kernel_size": (3, 5),
 }
