@@ -20,6 +20,7 @@ EXTRAS = {
     "io": "reading and writing images",
     "video": "animations and videos",
     "cli": "the command line",
+    "studio": "the web studio",
 }
 
 

@@ -23,7 +23,7 @@ click = require("click", "cli")  # first: a missing [cli] extra says so before a
 require("tqdm", "cli")
 
 from peronamalik._validate import InputError  # noqa: E402
-from peronamalik.cli import art, bench, smooth, video  # noqa: E402, F401  (register the commands)
+from peronamalik.cli import art, bench, smooth, studio, video  # noqa: E402, F401  (register the commands)
 from peronamalik.cli.app import app  # noqa: E402
 from peronamalik.cli.progress import write_above  # noqa: E402
 from peronamalik.io.interrupts import signal_number, signals_as_interrupts  # noqa: E402

@@ -1,0 +1,192 @@
+"""The studio's numbers (issue 10), measured against a real server on loopback.
+
+Starts ``peronamalik studio`` in a subprocess (uvicorn, 127.0.0.1, a free port) and
+measures, with WebSocket clients that acknowledge every frame as the page does:
+
+* first frame: connect → first binary JPEG (and, with Playwright and Chromium, page open →
+  first frame drawn on the canvas);
+* preview rate at 320 px (default preset "glow": a frame every 30 iterations) and the
+  engine's iterations per second;
+* slider latency: a live change (kappa) sent → the first frame made after it;
+* server RSS with ``--sessions`` (20) clients streaming at once.
+
+``--load N --seconds T`` instead runs the bounded load test: N clients for T seconds (loopback
+only); it reports errors, frames per client (min/median) and the server's peak RSS, and exits 1
+if any client got an error or no frame.
+
+    python benchmarks/studio.py [--sessions 20] [--seconds 10]
+    python benchmarks/studio.py --load 100 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import psutil
+from websockets.asyncio.client import connect
+
+SERVER = "from peronamalik.studio.server import serve; import sys; serve(host='127.0.0.1', port=int(sys.argv[1]), open_browser=False)"
+
+
+def start_server() -> tuple[subprocess.Popen, int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, port
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the studio did not start within 120 s")
+
+
+class Client:
+    """One page's socket: counts frames, acknowledges each, remembers when they came."""
+
+    def __init__(self, port: int) -> None:
+        self.url, self.origin = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}"
+        self.frames: list[float] = []
+        self.errors: list[str] = []
+        self.iterations: list[tuple[float, int]] = []
+
+    async def run(self, seconds: float, on_open=None) -> None:
+        self.opened = time.perf_counter()
+        try:
+            async with connect(self.url, origin=self.origin, max_size=None) as ws:
+                self.ws = ws
+                if on_open is not None:
+                    asyncio.ensure_future(on_open(self))
+                end = self.opened + seconds
+                while (left := end - time.perf_counter()) > 0:
+                    try:
+                        message = await asyncio.wait_for(ws.recv(), timeout=left)
+                    except asyncio.TimeoutError:
+                        break
+                    if isinstance(message, bytes):
+                        self.frames.append(time.perf_counter())
+                        await ws.send('{"type": "ack"}')
+                        continue
+                    data = json.loads(message)
+                    if data["type"] == "error":
+                        self.errors.append(data["message"])
+                    elif data["type"] == "frame":
+                        self.iterations.append((time.perf_counter(), data["iteration"]))
+        except Exception as error:  # noqa: BLE001 - counted, the benchmark goes on
+            self.errors.append(f"{type(error).__name__}: {error}")
+
+
+def rss_mb(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+async def single(port: int, seconds: float) -> dict:
+    client = Client(port)
+    await client.run(seconds)
+    if not client.frames:
+        raise SystemExit(f"no frame in {seconds} s: {client.errors}")
+    first = client.frames[0] - client.opened
+    steady = [t for t in client.frames if t - client.frames[0] > 1.0]
+    fps = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else float("nan")
+    (t0, i0), (t1, i1) = client.iterations[len(client.iterations) // 4], client.iterations[-1]
+    return {"first_frame_ms": 1000 * first, "preview_fps": fps, "engine_it_per_s": (i1 - i0) / (t1 - t0)}
+
+
+async def slider_latency(port: int, changes: int) -> list[float]:
+    client, latencies = Client(port), []
+
+    async def wiggle(c: Client) -> None:
+        await asyncio.sleep(1.5)
+        for n in range(changes):
+            count, sent = len(c.frames), time.perf_counter()
+            await c.ws.send(json.dumps({"type": "config", "preset": "glow", "overrides": {"kappa": 0.2 + 0.05 * (n % 2)}}))
+            while len(c.frames) <= count + 1 and time.perf_counter() - sent < 5:  # the frame after one in flight
+                await asyncio.sleep(0.001)
+            latencies.append(1000 * (c.frames[-1] - sent))
+            await asyncio.sleep(0.2)
+
+    await client.run(1.5 + changes * 0.6 + 3, on_open=wiggle)
+    return latencies
+
+
+async def many(port: int, count: int, seconds: float, server: psutil.Process) -> dict:
+    clients = [Client(port) for _ in range(count)]
+    peak = [rss_mb(server)]
+
+    async def watch() -> None:
+        while True:
+            peak.append(rss_mb(server))
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.ensure_future(watch())
+    await asyncio.gather(*(c.run(seconds) for c in clients))
+    watcher.cancel()
+    frames = sorted(len(c.frames) for c in clients)
+    return {"clients": count, "seconds": seconds, "errors": sum(len(c.errors) for c in clients),
+            "first_errors": [e for c in clients for e in c.errors][:3], "frames_min": frames[0],
+            "frames_median": statistics.median(frames), "peak_rss_mb": max(peak)}
+
+
+async def browser_first_frame(port: int) -> float | None:
+    """Page open → first frame on the canvas in headless Chromium (None without it)."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        return None
+    if not os.path.exists("/usr/bin/chromium"):
+        return None
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = await browser.new_page()
+        start = time.perf_counter()
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await page.wait_for_function("() => /frame \\d+/.test(document.getElementById('status').textContent)")
+        elapsed = 1000 * (time.perf_counter() - start)
+        await browser.close()
+        return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--load", type=int, default=0, help="run the load test with this many clients")
+    args = parser.parse_args()
+    if args.load > 200 or args.seconds > 300:
+        parser.error("bounded: at most 200 clients and 300 s")
+    process, port = start_server()
+    server = psutil.Process(process.pid)
+    try:
+        if args.load:
+            result = asyncio.run(many(port, args.load, args.seconds, server))
+            print(json.dumps({"load_test": result}, indent=2))
+            return 1 if result["errors"] or result["frames_min"] == 0 else 0
+        asyncio.run(single(port, 10.0))  # warm-up: imports, the fused kernel
+        report = {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "idle_rss_mb": rss_mb(server)}
+        report.update(asyncio.run(single(port, args.seconds)))
+        report["browser_first_frame_ms"] = asyncio.run(browser_first_frame(port))
+        latencies = asyncio.run(slider_latency(port, 10))
+        report["slider_latency_ms_median"] = statistics.median(latencies)
+        report["slider_latency_ms_max"] = max(latencies)
+        report["sessions"] = asyncio.run(many(port, args.sessions, args.seconds, server))
+        print(json.dumps(report, indent=2))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

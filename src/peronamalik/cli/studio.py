@@ -1,0 +1,32 @@
+"""``peronamalik studio``: the live web studio (needs the ``[studio]`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from peronamalik._extras import require
+from peronamalik.cli.app import app
+
+
+@app.command()
+@click.argument("input_path", metavar="[PHOTO]", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the studio to the network.")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in a browser.")
+@click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
+def studio(input_path: Path | None, port: int, host: str, no_browser: bool, device: str | None) -> None:
+    """Open a local web page where the animation plays live while K learns."""
+    require("uvicorn", "studio")
+    require("starlette", "studio")
+    from peronamalik.studio.classic import check_input
+    from peronamalik.studio.server import serve
+
+    if input_path is not None:
+        check_input(input_path)  # a bad PHOTO: one line, exit 2
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"peronamalik: warning: listening on {host}: anyone who can reach this machine can use the studio "
+                   "(and its CPU); it has no login", err=True)
+    serve(input_path, host=host, port=port, open_browser=not no_browser, device=device)

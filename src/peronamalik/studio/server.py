@@ -1,0 +1,343 @@
+"""The studio's web app: one static page, a WebSocket per session, uploads, downloads.
+
+Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
+
+* server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
+  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration; ``run`` counts restarts); JSON ``config``,
+  ``seed`` and ``error`` replies.
+* page → server: JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
+  are unacknowledged; the worker waits meanwhile: back-pressure), ``config`` (preset,
+  overrides, seed), ``pause``, ``resume``, ``step``, ``restart``, ``new-seed``, ``ping``.
+
+A session ends when its socket closes or stays silent for ``idle_seconds``; its worker
+thread stops and its temp folder (uploads, renders) is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from peronamalik.art.animate import render
+from peronamalik.art.presets import DEFAULT_PRESET, PRESETS
+from peronamalik.art.source import SAMPLE_REF, reference_sha256
+from peronamalik.studio import classic
+from peronamalik.studio.controls import build_config, json_config, schema
+from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff
+from peronamalik.studio.session import Session
+
+IN_FLIGHT = 2
+ANIMATION_FORMATS = ("gif", "webp", "mp4", "webm")
+MEDIA_TYPES = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4", "webm": "video/webm"}
+
+
+@dataclass
+class Entry:
+    """A live session and its private temp folder."""
+
+    session: Session
+    folder: Path
+    uploads: int = 0
+    preview: Any = None  # the classic mode's input, loaded once (classic.py)
+
+
+@dataclass
+class Studio:
+    """Server-wide state: the sessions, the render slots and the limits."""
+
+    source: str | Path = SAMPLE_REF
+    allowed_hosts: frozenset[str] = LOOPBACK_NAMES
+    max_sessions: int = 128
+    max_renders: int = 2
+    idle_seconds: float = 300.0
+    device: str | None = None
+    sessions: dict[str, Entry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.render_slots = threading.BoundedSemaphore(self.max_renders)
+
+    def entry(self, request: Request) -> Entry | None:
+        return self.sessions.get(request.query_params.get("session", ""))
+
+
+class GuardMiddleware:
+    """Refuse any HTTP request or WebSocket whose Host or Origin is not this page."""
+
+    def __init__(self, app: ASGIApp, studio: Studio) -> None:
+        self.app, self.studio = app, studio
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            reason = refusal(Headers(scope=scope), self.studio.allowed_hosts)
+            if reason is not None:
+                if scope["type"] == "websocket":
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+                else:
+                    await error(reason, 403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
+    """The studio app.  ``source``: the image every new session starts from (None: the
+    bundled sample); ``limits``: :class:`Studio`'s fields (``allowed_hosts``,
+    ``max_sessions``, ``max_renders``, ``idle_seconds``, ``device``)."""
+    studio = Studio(source=SAMPLE_REF if source is None else source, **limits)
+    static = resources.files("peronamalik.studio").joinpath("static")
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(static.joinpath("index.html").read_text(), headers={"Cache-Control": "no-store"})
+
+    async def get_schema(request: Request) -> JSONResponse:
+        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "formats": list(ANIMATION_FORMATS),
+                             "max_upload_bytes": MAX_UPLOAD_BYTES})
+
+    routes = [
+        Route("/", index),
+        Route("/api/schema", get_schema),
+        Route("/api/upload", partial(upload, studio), methods=["POST"]),
+        Route("/api/download", partial(download, studio)),
+        Route("/api/input", partial(classic.input_preview, studio)),
+        Route("/api/smooth", partial(classic.smooth_preview, studio)),
+        WebSocketRoute("/ws", partial(run_session, studio)),
+        Mount("/static", StaticFiles(directory=str(static))),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(GuardMiddleware, studio=studio)
+    app.state.studio = studio
+    return app
+
+
+async def run_session(studio: Studio, websocket: WebSocket) -> None:
+    """One page's session: stream frames with back-pressure, obey its messages."""
+    await websocket.accept()
+    if len(studio.sessions) >= studio.max_sessions:
+        await websocket.send_json({"type": "error", "message": f"busy: {studio.max_sessions} sessions are open; try again later"})
+        await websocket.close(code=1013)
+        return
+    loop = asyncio.get_running_loop()
+    ready, credit = asyncio.Event(), asyncio.Event()
+
+    def wake() -> None:  # from the worker thread; the loop may be gone once the page closed
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(ready.set)
+
+    session = Session(wake, studio.source, seed=secrets.randbits(31), device=studio.device)
+    token = secrets.token_urlsafe(18)
+    entry = Entry(session, Path(tempfile.mkdtemp(prefix="peronamalik-studio-")))
+    studio.sessions[token] = entry
+    credits = [IN_FLIGHT]
+
+    async def pump() -> None:
+        while True:
+            await ready.wait()
+            ready.clear()
+            if session.error:
+                await websocket.send_json({"type": "error", "message": session.error})
+                return
+            while credits[0] <= 0:
+                await credit.wait()
+                credit.clear()
+            frame = session.take()
+            if frame is not None:
+                credits[0] -= 1
+                await websocket.send_bytes(frame.jpeg)
+                await websocket.send_json({"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
+
+    sender = asyncio.create_task(pump())
+    try:
+        await websocket.send_json({"type": "hello", "session": token, **describe(session)})
+        while True:
+            message = await asyncio.wait_for(websocket.receive(), timeout=studio.idle_seconds)
+            if message["type"] == "websocket.disconnect":
+                break
+            reply = handle(session, message.get("text"), credits)
+            credit.set()
+            if reply is not None:
+                await websocket.send_json(reply)
+    except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        studio.sessions.pop(token, None)
+        await asyncio.to_thread(session.close)
+        shutil.rmtree(entry.folder, ignore_errors=True)
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close()
+
+
+def describe(session: Session) -> dict[str, Any]:
+    return {"run": session.run, "preset": session.preset, "seed": session.seed, "config": json_config(session.config), "paused": session.paused}
+
+
+def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, Any] | None:
+    """Obey one JSON message from the page; the reply to send, if any."""
+    try:
+        message = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict):
+        return {"type": "error", "message": "messages must be JSON objects with a 'type'"}
+    kind = message.get("type")
+    if kind == "ack":
+        credits[0] = min(IN_FLIGHT, credits[0] + 1)
+        return None
+    if kind == "ping":
+        return {"type": "pong"}
+    if kind in ("pause", "resume"):
+        session.pause(kind == "pause")
+        return {"type": "state", "paused": session.paused}
+    if kind == "step":
+        session.step()
+        return None
+    if kind in ("restart", "new-seed"):
+        session.restart(secrets.randbits(31) if kind == "new-seed" else None)
+        return {"type": "config", "restart": True, **describe(session)}
+    if kind == "config":
+        return configure(session, message)
+    return {"type": "error", "message": f"unknown message type {kind!r}"}
+
+
+def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
+    preset, seed = message.get("preset", session.preset), message.get("seed")
+    try:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+            raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+        config = build_config(preset, message.get("overrides") or {})
+    except ValueError as exc:
+        return {"type": "error", "message": str(exc)}
+    switched = preset != session.preset
+    restart = session.configure(preset, config, seed)
+    if switched and not restart:  # another look: start it from the beginning
+        session.restart()
+        restart = True
+    return {"type": "config", "restart": restart, **describe(session)}
+
+
+async def upload(studio: Studio, request: Request) -> Response:
+    """``POST /api/upload?session=ID``, the image as the raw body."""
+    entry = studio.entry(request)
+    if entry is None:
+        return error("unknown or closed session: reload the page", 404)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        return error(too_large(), 413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            return error(too_large(), 413)
+    kind = sniff(bytes(data[:16]))
+    if kind is None:
+        return error("not a supported image: the studio takes PNG, JPEG, WebP or TIFF files", 415)
+    entry.uploads += 1
+    path = entry.folder / f"upload-{entry.uploads}.{kind}"
+    path.write_bytes(bytes(data))
+    try:
+        shape = await asyncio.to_thread(classic.check_input, path)
+    except ValueError as exc:
+        path.unlink(missing_ok=True)
+        return error(str(exc).replace(str(path), "the upload"), 400)
+    entry.session.set_source(path)
+    classic.forget(entry)
+    return JSONResponse({"ok": True, "width": shape[1], "height": shape[0]})
+
+
+def too_large() -> str:
+    return f"the file is larger than the studio's limit of {MAX_UPLOAD_BYTES >> 20} MiB"
+
+
+async def download(studio: Studio, request: Request) -> Response:
+    """``GET /api/download?session=ID&format=gif|webp|mp4|webm|json``: the current run,
+    rendered by :func:`peronamalik.art.animate.render` from its exact config and seed."""
+    entry = studio.entry(request)
+    if entry is None:
+        return error("unknown or closed session: reload the page", 404)
+    kind = request.query_params.get("format", "gif")
+    session = entry.session
+    spec = session.spec()
+    name = f"peronamalik-{spec.preset}-{spec.seed}"
+    if kind == "json":
+        return JSONResponse(recipe(session), headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+    if kind not in ANIMATION_FORMATS:
+        return error(f"format must be one of {list(ANIMATION_FORMATS) + ['json']}, got {kind!r}", 400)
+    if not studio.render_slots.acquire(blocking=False):
+        return error(f"busy: {studio.max_renders} renders are running; try again in a moment", 503)
+    target = entry.folder / f"render-{secrets.token_hex(8)}.{kind}"
+    try:
+        written = await asyncio.to_thread(
+            render, session.source, target, config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
+        )
+    finally:
+        studio.render_slots.release()
+    sidecar = written.with_name(written.name + ".json")
+    return FileResponse(written, media_type=MEDIA_TYPES[kind], filename=f"{name}.{kind}",
+                        background=BackgroundTask(remove, written, sidecar))
+
+
+def remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def recipe(session: Session) -> dict[str, Any]:
+    """The run as ``peronamalik art --config FILE`` reads it (a sidecar's fields); the
+    input is recorded only for the bundled sample (an upload lives in a temp folder)."""
+    spec = session.spec()
+    record: dict[str, Any] = {"preset": spec.preset, "seed": spec.seed, "config": spec.config.to_dict()}
+    if session.source == SAMPLE_REF:
+        record["input"] = {"path": SAMPLE_REF, "sha256": reference_sha256(SAMPLE_REF)}
+    return record
+
+
+def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
+          device: str | None = None) -> None:
+    """Run the studio on uvicorn until Ctrl-C; ``open_browser`` opens the page once it listens.
+
+    Host names other than loopback are allowed (Host header) only when ``host`` is not
+    loopback: the given address, plus this machine's name and addresses for ``0.0.0.0``/``::``.
+    """
+    import socket
+    import webbrowser
+
+    import uvicorn
+
+    allowed = set(LOOPBACK_NAMES) | {host.lower()}
+    if host in ("0.0.0.0", "::"):
+        allowed |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        with contextlib.suppress(OSError):
+            allowed |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    app = create_app(source, allowed_hosts=frozenset(allowed), device=device)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_UPLOAD_BYTES)
+    server = uvicorn.Server(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)
+    server.run()

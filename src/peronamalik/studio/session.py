@@ -1,0 +1,224 @@
+"""One studio session: the learned diffusion running in its own thread, handing frames over.
+
+The worker thread runs :func:`peronamalik.art.animate.frames_from`, the generator
+``peronamalik art`` renders from, so with no live edits the preview shows exactly the
+frames of the downloaded file.  Back-pressure: the worker holds at most one finished frame
+(JPEG-encoded) and waits until the sender has taken it, so the engine never computes frames
+nobody is receiving and nothing queues up.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from peronamalik.art.animate import RunSpec, frames_from, resolve_run
+from peronamalik.art.config import ArtConfig
+from peronamalik.art.engine import LearnedDiffusion
+from peronamalik.art.presets import DEFAULT_PRESET, preset_config
+from peronamalik.art.source import SAMPLE_REF, load_source
+from peronamalik.io.images import Image
+from peronamalik.studio.controls import needs_restart
+
+JPEG_QUALITY = 85
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """``H×W×3`` uint8 → JPEG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A finished frame: its run (counting restarts), its index in the run, the engine
+    iteration after which it was taken, the raw pixels and their JPEG."""
+
+    run: int
+    index: int
+    iteration: int
+    pixels: np.ndarray
+    jpeg: bytes
+
+
+class _Restart(Exception):
+    """Raised inside the generator's callback to abandon the current run."""
+
+
+class Session:
+    """The state of one page: input, preset, seed, config and the worker running them.
+
+    Parameters
+    ----------
+    notify : callable
+        Called (from the worker thread) whenever a new frame is ready to :meth:`take`.
+    source : str or Path
+        ``"sample:chelsea"`` or the path of an uploaded image.
+    """
+
+    def __init__(self, notify: Callable[[], None], source: str | Path = SAMPLE_REF, *,
+                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None) -> None:
+        self.notify = notify
+        self.source, self.preset, self.seed, self.device = source, preset, seed, device
+        self.config: ArtConfig = preset_config(preset)
+        self._cond = threading.Condition()
+        self._slot: Frame | None = None
+        self._paused = False
+        self._steps = 0
+        self._restart = True
+        self.run = 0
+        self._live: ArtConfig | None = None
+        self._stopped = False
+        self.error: str | None = None
+        self.frames_made = 0
+        self._thread = threading.Thread(target=self._run, name="peronamalik-studio-session", daemon=True)
+        self._thread.start()
+
+    # ---- called from the event loop -------------------------------------------------------
+
+    def spec(self) -> RunSpec:
+        """The run as ``peronamalik art`` would render it now (current config and seed)."""
+        return resolve_run(preset=self.preset, config=self.config, seed=self.seed, device=self.device)
+
+    def configure(self, preset: str, config: ArtConfig, seed: int | None = None) -> bool:
+        """Switch to ``config``: live from the next iteration where every changed field allows
+        it, else a restart; a new ``seed`` or preset name always restarts.  Returns whether
+        it restarts."""
+        with self._cond:
+            restart = needs_restart(self.config, config) or (seed is not None and seed != self.seed)
+            self.preset, self.config = preset, config
+            if seed is not None:
+                self.seed = seed
+            if restart:
+                self._begin_again()
+            else:
+                self._live = config
+            self._cond.notify_all()
+        return restart
+
+    def set_source(self, source: str | Path) -> None:
+        """A new input: restart on it."""
+        with self._cond:
+            self.source = source
+            self._begin_again()
+
+    def restart(self, seed: int | None = None) -> None:
+        """Start the run again from iteration 0 (with ``seed`` if given)."""
+        with self._cond:
+            if seed is not None:
+                self.seed = seed
+            self._begin_again()
+
+    def _begin_again(self) -> None:
+        """(Holding the lock.) Abandon the run and its unsent frame.  A run makes its first
+        frame even while paused, so a restart always shows."""
+        self._restart, self._slot = True, None
+        self.run += 1
+        self._cond.notify_all()
+
+    def pause(self, paused: bool) -> None:
+        with self._cond:
+            self._paused, self._steps = paused, 0
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """While paused: make one more frame."""
+        with self._cond:
+            self._steps += 1
+            self._cond.notify_all()
+
+    def take(self) -> Frame | None:
+        """The finished frame, if any; the worker then makes the next one."""
+        with self._cond:
+            frame, self._slot = self._slot, None
+            self._cond.notify_all()
+        return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # ---- the worker thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stopped or self._slot is None)
+                    if self._stopped:
+                        return
+                    self._restart, self._live = False, None
+                    spec, source, run = self.spec(), self.source, self.run
+                try:
+                    self._play(spec, source, run)
+                except _Restart:
+                    continue
+                with self._cond:  # the run ended: play it again from the start
+                    self._begin_again()
+        except Exception as error:  # noqa: BLE001 - shown on the page; the session stays open
+            self.error = f"{type(error).__name__}: {error}"
+            self.notify()
+
+    def _await_turn(self) -> bool:
+        """Wait until the last frame was taken and the run may go on (while paused: a step
+        was asked for); False when the run is to end (restart or close)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped or self._restart or (
+                self._slot is None and (not self._paused or self._steps > 0)))
+            if self._stopped or self._restart:
+                return False
+            if self._paused:
+                self._steps -= 1
+            return True
+
+    def _play(self, spec: RunSpec, reference: str | Path, run: int) -> None:
+        loaded = load_source(reference, size=spec.config.size, device=spec.device)
+        for index, pixels in enumerate(frames_from(loaded, spec, self._between_iterations)):
+            iteration = index * spec.config.every
+            frame = Frame(run, index, iteration, pixels, encode_jpeg(pixels))
+            with self._cond:
+                if self._restart:
+                    raise _Restart
+                self._slot = frame
+                self.frames_made += 1
+            self.notify()
+            if not self._await_turn():
+                raise _Restart
+
+    def _between_iterations(self, iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
+        """The generator's callback: a restart abandons the run; a live config is swapped in."""
+        if self._restart or self._stopped:
+            raise _Restart
+        live = self._live
+        if live is not None:
+            with self._cond:
+                self._live = None
+            apply_live(engine, live)
+
+
+def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
+    """Give a running engine a config that differs only in live fields (see
+    :data:`peronamalik.studio.controls.LIVE_FIELDS`): the step reads kappa, dt, the weights
+    and the refresh settings from ``engine.config``; the optimizer's settings are set on it,
+    keeping the refreshes' lr decay so far."""
+    old = engine.config
+    if config.lr != old.lr:
+        engine.lr = config.lr * (engine.lr / old.lr) if old.lr else config.lr
+    engine.config = config
+    for group in engine.optimizer.param_groups:
+        group["lr"] = engine.lr
+        group["weight_decay"] = config.weight_decay
+        if "momentum" in group:
+            group["momentum"] = config.momentum

@@ -1,0 +1,294 @@
+// peronamalik studio: plain JS, no build step.  Frames arrive on the WebSocket as binary JPEG.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false };
+
+function showMessage(text, kind) {
+  const box = $("message");
+  box.textContent = text; box.className = kind || ""; box.hidden = !text;
+  clearTimeout(showMessage.timer);
+  if (text && kind === "info") showMessage.timer = setTimeout(() => { box.hidden = true; }, 4000);
+}
+
+// ---- values: slider positions <-> config values --------------------------------------------
+const LOG_STEPS = 1000;
+function toSlider(spec, v) {
+  if (spec.log) return Math.round(LOG_STEPS * Math.log(v / spec.min) / Math.log(spec.max / spec.min));
+  return v;
+}
+function fromSlider(spec, s) {
+  if (spec.log) return +(spec.min * Math.pow(spec.max / spec.min, s / LOG_STEPS)).toPrecision(3);
+  return +(+s).toPrecision(4);
+}
+const fmt = (v) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : +v.toPrecision(4)) : String(v));
+
+// ---- controls generated from the schema ----------------------------------------------------
+function buildControls() {
+  const root = $("controls"); root.innerHTML = "";
+  const groups = {};
+  for (const g of state.schema.groups) {
+    const d = document.createElement("details"); d.className = "group"; d.open = ["diffusion", "optimizer", "loss weights"].includes(g);
+    d.innerHTML = `<summary>${g}</summary>`; groups[g] = d;
+  }
+  for (const spec of state.schema.controls) {
+    const parent = groups[spec.group];
+    if (spec.kind === "weights") {
+      for (const term of spec.terms) parent.appendChild(row({ ...spec, kind: "range", name: `loss_weights.${term}`, label: term, step: 0.05 }));
+    } else parent.appendChild(row(spec));
+    parent.dataset.used = "1";
+  }
+  for (const g of state.schema.groups) if (groups[g].dataset.used) root.appendChild(groups[g]);
+}
+
+function row(spec) {
+  const label = document.createElement("label"); label.className = "row";
+  const name = spec.label || spec.name;
+  label.innerHTML = `<span title="${spec.name}">${name}${spec.live ? "" : '<i class="restart-tag" title="a change restarts the run">↻</i>'}</span>`;
+  let input;
+  if (spec.kind === "select") {
+    input = document.createElement("select");
+    for (const c of spec.choices) input.add(new Option(c, c));
+  } else if (spec.kind === "checkbox") {
+    input = document.createElement("input"); input.type = "checkbox";
+  } else if (spec.kind === "range") {
+    input = document.createElement("input"); input.type = "range";
+    input.min = spec.log ? 0 : spec.min; input.max = spec.log ? LOG_STEPS : spec.max;
+    input.step = spec.log ? 1 : (spec.step || (spec.max - spec.min) / 200);
+  } else {
+    input = document.createElement("input"); input.type = "number"; input.min = spec.min;
+    input.step = spec.kind === "int" ? 1 : "any";
+  }
+  input.dataset.name = spec.name; input.id = `f-${spec.name}`;
+  label.appendChild(input);
+  let out = null;
+  if (spec.kind === "range") { out = document.createElement("output"); label.appendChild(out); }
+  const read = () => {
+    if (spec.kind === "checkbox") return input.checked;
+    if (spec.kind === "range") return fromSlider(spec, input.value);
+    if (spec.kind === "int") return parseInt(input.value || "0", 10);
+    if (spec.kind === "float") return parseFloat(input.value || "0");
+    return spec.choices && typeof spec.choices[0] === "number" ? +input.value : input.value;
+  };
+  input.addEventListener(spec.kind === "range" ? "input" : "change", () => {
+    const v = read(); state.values[spec.name] = v; if (out) out.textContent = fmt(v); sendConfig();
+  });
+  input._set = (v) => {
+    if (spec.kind === "checkbox") input.checked = !!v;
+    else if (spec.kind === "range") { input.value = toSlider(spec, v); out.textContent = fmt(v); }
+    else input.value = v;
+  };
+  return label;
+}
+
+function flatten(config) {
+  const flat = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k === "loss_weights") for (const [t, w] of Object.entries(v)) flat[`loss_weights.${t}`] = w;
+    else flat[k] = v;
+  }
+  return flat;
+}
+
+function showConfig(config) {
+  const flat = flatten(config);
+  for (const term of state.schema.controls.find((c) => c.kind === "weights")?.terms || []) if (!(`loss_weights.${term}` in flat)) flat[`loss_weights.${term}`] = 0;
+  state.values = flat;
+  for (const [k, v] of Object.entries(flat)) { const el = $(`f-${k}`); if (el) el._set(v); }
+}
+
+function overrides() {
+  const base = flatten(state.schema.presets[state.preset]);
+  const out = {};
+  for (const [k, v] of Object.entries(state.values)) if ((base[k] ?? 0) !== v) out[k] = v;
+  return out;
+}
+
+function updateUrl() {
+  const q = new URLSearchParams({ preset: state.preset, seed: state.seed });
+  for (const [k, v] of Object.entries(overrides())) q.set(k, v);
+  history.replaceState(null, "", `?${q}`);
+}
+
+let configTimer = null;
+function sendConfig(extra) {
+  // at most one config message per animation frame while a slider moves
+  if (configTimer) return;
+  configTimer = requestAnimationFrame(() => {
+    configTimer = null;
+    send({ type: "config", preset: state.preset, overrides: overrides(), ...(extra || {}) });
+    updateUrl();
+  });
+}
+
+function buildPresets() {
+  const root = $("presets"); root.innerHTML = "";
+  for (const name of Object.keys(state.schema.presets)) {
+    const b = document.createElement("button"); b.textContent = name; b.setAttribute("role", "radio"); b.dataset.preset = name;
+    b.addEventListener("click", () => {
+      state.preset = name; showConfig(state.schema.presets[name]); markPreset(); sendConfig();
+    });
+    root.appendChild(b);
+  }
+}
+function markPreset() {
+  for (const b of $("presets").children) b.setAttribute("aria-checked", b.dataset.preset === state.preset ? "true" : "false");
+}
+
+// ---- the WebSocket --------------------------------------------------------------------------
+function send(msg) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); }
+
+function connect(initial) {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  ws.binaryType = "arraybuffer"; state.ws = ws;
+  const canvas = $("view"), ctx = canvas.getContext("2d");
+  let meta = "", drawing = Promise.resolve();
+  ws.onmessage = (event) => {
+    if (typeof event.data !== "string") {
+      const blob = new Blob([event.data], { type: "image/jpeg" });
+      drawing = drawing.then(() => createImageBitmap(blob)).then((bitmap) => {
+        if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
+        ctx.drawImage(bitmap, 0, 0); bitmap.close();
+        state.frames.push(performance.now()); send({ type: "ack" });
+      }).catch(() => send({ type: "ack" }));
+      return;
+    }
+    const msg = JSON.parse(event.data);
+    if (msg.type === "hello") {
+      state.session = msg.session; state.preset = msg.preset; state.seed = msg.seed;
+      if (initial.preset || initial.seed !== null || Object.keys(initial.overrides).length) {
+        state.preset = initial.preset || state.preset;
+        const merged = { ...flatten(state.schema.presets[state.preset]), ...initial.overrides };
+        showConfig(unflatten(merged));
+        send({ type: "config", preset: state.preset, overrides: overrides(), seed: initial.seed });
+      } else showConfig(msg.config);
+      markPreset(); $("seed").textContent = state.seed; loadClassic();
+    } else if (msg.type === "config") {
+      state.preset = msg.preset; state.seed = msg.seed; $("seed").textContent = msg.seed; markPreset(); updateUrl();
+    } else if (msg.type === "frame") {
+      meta = `frame ${msg.index} · iteration ${msg.iteration}`; $("status").textContent = meta;
+    } else if (msg.type === "state") {
+      $("pause").textContent = msg.paused ? "Resume" : "Pause";
+    } else if (msg.type === "error") {
+      showMessage(msg.message);
+    }
+  };
+  ws.onclose = () => { $("status").textContent = "disconnected: reload the page"; };
+}
+
+function unflatten(flat) {
+  const config = { loss_weights: {} };
+  for (const [k, v] of Object.entries(flat)) {
+    if (k.startsWith("loss_weights.")) { if (v) config.loss_weights[k.slice(13)] = v; } else config[k] = v;
+  }
+  return config;
+}
+
+function readUrl() {
+  const q = new URLSearchParams(location.search);
+  const initial = { preset: null, seed: null, overrides: {} };
+  for (const [k, raw] of q) {
+    if (k === "preset") initial.preset = state.schema.presets[raw] ? raw : null;
+    else if (k === "seed") initial.seed = /^\d+$/.test(raw) ? parseInt(raw, 10) : null;
+    else initial.overrides[k] = raw === "true" ? true : raw === "false" ? false : (raw !== "" && !isNaN(+raw) ? +raw : raw);
+  }
+  return initial;
+}
+
+setInterval(() => {
+  const now = performance.now();
+  state.frames = state.frames.filter((t) => now - t < 1000);
+  $("fps").textContent = state.frames.length;
+  send({ type: "ping" });
+}, 1000);
+
+// ---- transport, upload, download --------------------------------------------------------------
+$("pause").addEventListener("click", () => send({ type: $("pause").textContent === "Pause" ? "pause" : "resume" }));
+$("step").addEventListener("click", () => send({ type: "step" }));
+$("restart").addEventListener("click", () => send({ type: "restart" }));
+$("new-seed").addEventListener("click", () => send({ type: "new-seed" }));
+
+async function upload(file) {
+  if (!file) return;
+  const max = state.schema.max_upload_bytes;
+  if (file.size > max) { showMessage(`${file.name} is larger than the studio's limit of ${max >> 20} MiB`); return; }
+  showMessage(`loading ${file.name}…`, "info");
+  const response = await fetch(`/api/upload?session=${encodeURIComponent(state.session)}`, { method: "POST", body: file });
+  const body = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
+  if (!response.ok) { showMessage(`${file.name}: ${body.error}`); return; }
+  showMessage(`${file.name}: ${body.width}×${body.height}`, "info");
+  loadClassic();
+}
+$("upload").addEventListener("change", (e) => { upload(e.target.files[0]); e.target.value = ""; });
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("dragging"); upload(e.dataTransfer.files[0]); });
+
+$("download").addEventListener("click", async () => {
+  const kind = $("format").value, button = $("download");
+  button.disabled = true; button.textContent = "Rendering…";
+  try {
+    const response = await fetch(`/api/download?session=${encodeURIComponent(state.session)}&format=${kind}`);
+    if (!response.ok) { showMessage((await response.json()).error); return; }
+    const name = (response.headers.get("content-disposition") || "").match(/filename="?([^";]+)/)?.[1] || `peronamalik.${kind}`;
+    const url = URL.createObjectURL(await response.blob());
+    const a = document.createElement("a"); a.href = url; a.download = name; a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } finally { button.disabled = false; button.textContent = "Download"; }
+});
+
+// ---- classic mode ---------------------------------------------------------------------------
+const KAPPA = { min: 0.005, max: 1, log: true };
+function classicParams() {
+  const kappa = fromSlider(KAPPA, $("c-kappa").value), iterations = +$("c-iterations").value;
+  $("c-kappa-out").textContent = fmt(kappa); $("c-iterations-out").textContent = iterations;
+  return new URLSearchParams({ session: state.session, kappa, iterations, diffusivity: $("c-diffusivity").value });
+}
+function loadClassic() {
+  if (!state.session) return;
+  $("before").src = `/api/input?session=${encodeURIComponent(state.session)}&t=${Date.now()}`;
+  refreshClassic();
+}
+async function refreshClassic() {
+  // latest wins: one request in flight, the newest slider position queued behind it
+  if (state.classicBusy) { state.classicPending = true; return; }
+  state.classicBusy = true;
+  try {
+    const response = await fetch(`/api/smooth?${classicParams()}`);
+    if (response.ok) {
+      const url = URL.createObjectURL(await response.blob());
+      const img = $("after"); const old = img.src; img.src = url;
+      await img.decode().catch(() => {}); if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    } else showMessage((await response.json()).error);
+  } finally {
+    state.classicBusy = false;
+    if (state.classicPending) { state.classicPending = false; refreshClassic(); }
+  }
+}
+for (const id of ["c-kappa", "c-iterations", "c-diffusivity"]) $(id).addEventListener("input", refreshClassic);
+$("split").addEventListener("input", (e) => {
+  $("after-clip").style.clipPath = `inset(0 0 0 ${e.target.value}%)`;
+  $("compare").style.setProperty("--split", `${e.target.value}%`);
+});
+$("c-kappa").value = toSlider(KAPPA, 0.1);
+
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("click", () => {
+    const mode = tab.dataset.mode;
+    for (const t of document.querySelectorAll("[role=tab]")) t.setAttribute("aria-selected", t === tab ? "true" : "false");
+    $("drugs").hidden = mode !== "drugs"; $("classic").hidden = mode !== "classic";
+    send({ type: mode === "classic" ? "pause" : "resume" });
+    if (mode === "classic") refreshClassic();
+  });
+}
+document.addEventListener("keydown", (e) => {
+  if (e.code === "Space" && e.target === document.body) { e.preventDefault(); $("pause").click(); }
+});
+
+// ---- start ----------------------------------------------------------------------------------
+(async () => {
+  state.schema = await (await fetch("/api/schema")).json();
+  for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
+  buildPresets(); buildControls();
+  connect(readUrl());
+})();

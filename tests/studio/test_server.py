@@ -1,0 +1,256 @@
+"""The studio's server through Starlette's TestClient and its WebSocket client: real
+sessions, real engine, real files (no mocks)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.websockets import WebSocketDisconnect
+
+from peronamalik.art.animate import animate
+from peronamalik.art.presets import preset_config
+from peronamalik.cli import main as cli_main
+from peronamalik.studio.guard import MAX_UPLOAD_BYTES
+from peronamalik.studio.session import Session
+
+SHORT = {"iterations": 90, "every": 30, "size": 64}
+
+
+def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes]]:
+    """The next ``count`` frames as (index, JPEG), acknowledging each; with ``from_start``,
+    only frames of the run the next ``config`` reply names (a restart counts runs)."""
+    got: list[tuple[int, bytes]] = []
+    pending: bytes | None = None
+    run = float("inf") if from_start else 0
+    while len(got) < count:
+        message = ws.receive()
+        if message.get("bytes") is not None:
+            pending = message["bytes"]
+            ws.send_json({"type": "ack"})
+            continue
+        data = json.loads(message["text"])
+        if data["type"] == "error":
+            raise AssertionError(data["message"])
+        if data["type"] == "config" and data["restart"]:
+            run = data["run"]
+        if data["type"] == "frame" and pending is not None:
+            if data["run"] >= run:
+                got.append((data["index"], pending))
+            pending = None
+    return got
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def hello(ws) -> dict:
+    message = ws.receive_json()
+    assert message["type"] == "hello"
+    return message
+
+
+def test_frames_arrive_as_binary_jpeg_at_the_configured_size(client):
+    with client.websocket_connect("/ws") as ws:
+        hello(ws)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 96}, "seed": 3})
+        got = frames(ws, 3, from_start=True)
+    assert [index for index, _ in got] == [0, 1, 2]
+    for _, jpeg in got:
+        assert jpeg[:3] == b"\xff\xd8\xff"
+        assert max(decode(jpeg).shape[:2]) == 96
+
+
+def test_a_parameter_change_changes_the_frames(client):
+    with client.websocket_connect("/ws") as ws:
+        hello(ws)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64}, "seed": 5})
+        before = frames(ws, 3, from_start=True)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "kappa": 1.5}, "seed": 5})
+        frames(ws, 1)  # kappa is live: the run goes on with it
+        ws.send_json({"type": "restart"})
+        after = frames(ws, 3, from_start=True)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64}, "seed": 5})
+        frames(ws, 1)
+        ws.send_json({"type": "restart"})
+        again = frames(ws, 3, from_start=True)
+    assert np.abs(decode(before[2][1]).astype(int) - decode(after[2][1])).mean() > 1
+    assert [jpeg for _, jpeg in again] == [jpeg for _, jpeg in before]  # same config and seed: same frames
+
+
+def test_the_session_streams_exactly_the_frames_of_animate():
+    config = preset_config("ink").replace(**SHORT)
+    ready = threading.Event()
+    session = Session(ready.set, seed=11, preset="ink", device="cpu")
+    session.configure("ink", config)
+    made = []
+    try:
+        while len(made) < 3:
+            ready.wait(60)
+            ready.clear()
+            frame = session.take()
+            if frame is not None:
+                made.append(frame.pixels)
+    finally:
+        session.close()
+    expected = list(animate(None, config=config, seed=11, device="cpu"))
+    assert len(expected) == 3
+    for ours, theirs in zip(made, expected):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_engine_waits_while_nobody_takes_frames():
+    ready = threading.Event()
+    session = Session(ready.set, seed=1, device="cpu")
+    try:
+        session.configure("glow", preset_config("glow").replace(size=32))
+        assert ready.wait(60)
+        threading.Event().wait(0.5)  # time enough for dozens of frames, were it not waiting
+        assert session.frames_made == 1
+        ready.clear()
+        assert session.take() is not None
+        assert ready.wait(60) and session.frames_made == 2
+    finally:
+        session.close()
+
+
+def next_frame(session: Session, ready: threading.Event):
+    while True:
+        assert ready.wait(60), "no frame within 60 s"
+        ready.clear()
+        frame = session.take()
+        if frame is not None:
+            return frame
+
+
+def test_pause_step_and_restart_while_paused():
+    ready = threading.Event()
+    session = Session(ready.set, seed=2, device="cpu")
+    try:
+        session.configure("glow", preset_config("glow").replace(size=32, every=5))
+        last = next_frame(session, ready)
+        session.pause(True)
+        threading.Event().wait(0.5)
+        last = session.take() or last  # the frame under way when it paused, if one was
+        threading.Event().wait(0.5)
+        assert session.take() is None
+        session.step()
+        stepped = next_frame(session, ready)
+        assert (stepped.run, stepped.index) == (last.run, last.index + 1)
+        session.restart()
+        first = next_frame(session, ready)
+        assert (first.run, first.index) == (last.run + 1, 0)
+    finally:
+        session.close()
+
+
+def test_a_foreign_origin_or_host_is_refused(client):
+    for headers in ({"origin": "http://evil.example"}, {"origin": "null"}, {"host": "evil.example"}):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                ws.receive_json()
+        assert refused.value.code == 1008
+    assert client.get("/api/schema", headers={"host": "rebound.example"}).status_code == 403
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        assert hello(ws)["session"]
+
+
+def test_uploads_are_capped_typed_and_guarded(client, monkeypatch):
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        url = f"/api/upload?session={session}"
+        wrong = client.post(url, content=b"GIF89a" + bytes(100))
+        assert wrong.status_code == 415 and "PNG, JPEG, WebP or TIFF" in wrong.json()["error"]
+        huge = client.post(url, content=b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES))
+        assert huge.status_code == 413 and "limit" in huge.json()["error"]
+        corrupt = client.post(url, content=b"\x89PNG\r\n\x1a\n" + bytes(100))
+        assert corrupt.status_code == 400 and "the upload" in corrupt.json()["error"]
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the CLI's guard, at a test-sized limit
+        bomb = client.post(url, content=png_bytes(np.zeros((100, 100), np.uint8)))
+        assert bomb.status_code == 400 and "decompression bomb" in bomb.json()["error"]
+        assert "peronamalik-studio" not in bomb.json()["error"]  # no server path leaks
+        monkeypatch.undo()
+        photo = np.zeros((40, 80, 3), np.uint8)
+        photo[:, 40:] = 255
+        frames(ws, 1)  # the sample's first frame: later ones of its run are not frame 0
+        good = client.post(url, content=png_bytes(photo))
+        assert good.json() == {"ok": True, "width": 80, "height": 40}
+        jpeg = next(jpeg for index, jpeg in frames(ws, 8) if index == 0)
+        assert decode(jpeg).shape[:2] == (160, 320)  # the upload, at the preset's size
+        assert client.post("/api/upload?session=nope", content=b"x").status_code == 404
+
+
+def test_download_equals_the_cli_render_of_the_recipe(client, tmp_path):
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        ws.send_json({"type": "config", "preset": "ink", "overrides": SHORT, "seed": 42})
+        frames(ws, 1, from_start=True)
+        recipe = client.get(f"/api/download?session={session}&format=json")
+        gif = client.get(f"/api/download?session={session}&format=gif")
+    assert gif.status_code == 200 and gif.headers["content-type"] == "image/gif"
+    assert 'filename="peronamalik-ink-42.gif"' in gif.headers["content-disposition"]
+    with Image.open(io.BytesIO(gif.content)) as decoded:
+        assert decoded.n_frames == 3  # iterations 90, a frame every 30
+    (tmp_path / "run.json").write_bytes(recipe.content)
+    assert cli_main(["art", "--config", str(tmp_path / "run.json"), "-o", str(tmp_path / "cli.gif")]) == 0
+    assert (tmp_path / "cli.gif").read_bytes() == gif.content
+
+
+def test_renders_beyond_the_limit_are_refused_as_busy(make_client):
+    busy_client = make_client(max_renders=0)
+    with busy_client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        response = busy_client.get(f"/api/download?session={session}&format=gif")
+    assert response.status_code == 503 and response.json()["error"].startswith("busy")
+
+
+def test_sessions_beyond_the_limit_are_refused(make_client):
+    small = make_client(max_sessions=1)
+    with small.websocket_connect("/ws") as first:
+        hello(first)
+        with small.websocket_connect("/ws") as second:
+            assert second.receive_json()["message"].startswith("busy")
+
+
+def next_error(ws) -> str:
+    """The next error message, acknowledging frames meanwhile."""
+    while True:
+        message = ws.receive()
+        if message.get("bytes") is not None:
+            ws.send_json({"type": "ack"})
+        elif json.loads(message["text"])["type"] == "error":
+            return json.loads(message["text"])["message"]
+
+
+def test_bad_messages_get_one_clear_error(client):
+    with client.websocket_connect("/ws") as ws:
+        hello(ws)
+        ws.send_text("not json")
+        assert "JSON objects" in next_error(ws)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"dt": -1}})
+        assert next_error(ws).startswith("dt must be")
+        ws.send_json({"type": "config", "preset": "nope"})
+        assert "preset must be one of" in next_error(ws)
+
+
+def test_classic_preview_smooths_the_input(client):
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        before = decode(client.get(f"/api/input?session={session}").content).astype(float)
+        light = decode(client.get(f"/api/smooth?session={session}&kappa=0.1&iterations=2").content).astype(float)
+        heavy = decode(client.get(f"/api/smooth?session={session}&kappa=0.1&iterations=100").content).astype(float)
+        bad = client.get(f"/api/smooth?session={session}&kappa=-1")
+    roughness = [np.abs(np.diff(image, axis=1)).mean() for image in (before, light, heavy)]
+    assert roughness[0] > roughness[1] > roughness[2]
+    assert bad.status_code == 400 and "kappa" in bad.json()["error"]
