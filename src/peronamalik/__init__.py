@@ -13,6 +13,7 @@ from peronamalik import _omp  # noqa: F401 - first: sets OpenMP's wait policy be
 from peronamalik._extras import lazy_exports
 from peronamalik.core import PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
 from peronamalik.core.threads import get_num_threads, set_num_threads
+from peronamalik.backends import backend  # after core: the backends use core's modules
 
 try:
     __version__ = version("peronamalik")
@@ -37,6 +38,6 @@ _learned, __getattr__, __dir__ = lazy_exports(
 )
 
 __all__ = sorted([
-    "PeronaMalik", "__version__", "diffuse", "estimate_kappa", "estimate_parameters", "get_num_threads",
+    "PeronaMalik", "__version__", "backend", "diffuse", "estimate_kappa", "estimate_parameters", "get_num_threads",
     "set_num_threads", "stable_dt", *_learned,
 ])

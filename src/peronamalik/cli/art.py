@@ -22,13 +22,13 @@ def resolve_settings(
 ) -> tuple[ArtConfig, dict[str, Any]]:
     """Config from a file (plain or a sidecar) or a preset, then ``--set``, then flags.
 
-    Returns the config and what a sidecar adds: ``preset``, ``seed`` and ``input``.
+    Returns the config and what a sidecar adds: ``preset``, ``seed``, ``input`` and ``backend``.
     """
     recorded: dict[str, Any] = {}
     if config_file is not None:
         data = load_config_file(config_file)
         if "config" in data:  # a sidecar written beside an earlier output
-            recorded = {key: data.get(key) for key in ("preset", "seed", "input")}
+            recorded = {key: data.get(key) for key in ("preset", "seed", "input", "backend")}
             data = data["config"]
         config = ArtConfig.from_dict(data) if preset is None else preset_config(preset).replace(**data)
     else:
@@ -98,5 +98,6 @@ def art(
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
+            backend=recorded.get("backend"),  # the recorded path, or the closest with a warning
         )
     announce(written)

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
-from peronamalik.core import auto, compiled, fused
+from peronamalik.backends import policy
+from peronamalik.backends.job import Diffusion
+from peronamalik.core import auto
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
 from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
 from peronamalik.core.progress import Progress, check_progress
-from peronamalik.core.schemes import (
-    flux_stability_sum,
-    flux_step,
-    laplacian_kernel,
-    neighbour_offsets,
-    seed_step,
-)
-from peronamalik.core.smoothing import gaussian_smooth
+from peronamalik.core.schemes import flux_stability_sum, neighbour_offsets
 
 SCHEMES = ("flux", "flux8", "seed")
-Step = Callable[[torch.Tensor], torch.Tensor]
 
 
 def check_iterations(iterations: int) -> int:
@@ -78,48 +71,6 @@ def stable_dt(
     if scheme == "seed":
         return 1.0 / (4.0 * g_max * mixed_channels)
     return 1.0 / (g_max * flux_stability_sum(neighbour_offsets(scheme, spatial_ndim), spacing))
-
-
-def make_step(
-    scheme: str,
-    *,
-    channels: int,
-    spatial_ndim: int,
-    kappa: float | torch.Tensor,
-    dt: float,
-    diffusivity: str | Diffusivity,
-    spacing: Sequence[float],
-    coupled: bool,
-    sigma: float,
-    dtype: torch.dtype,
-    device: torch.device,
-) -> Step:
-    """Bind the scheme's step function to its parameters: ``u -> u'``."""
-    if scheme == "seed":
-        if spatial_ndim != 2:
-            raise ValueError(f"scheme='seed' is 2-D only, got {spatial_ndim} spatial axes")
-        if sigma > 0 or any(h != 1.0 for h in spacing):
-            raise ValueError("scheme='seed' takes neither sigma nor spacing (the seed had neither)")
-        kernel = laplacian_kernel(
-            channels, mixing="full" if coupled else "per-channel", dtype=dtype, device=device
-        )
-        conductance = diffusivity if diffusivity == "inv" else resolve_diffusivity(diffusivity)
-        return lambda u: seed_step(u, kernel, kappa=kappa, dt=dt, conductance=conductance)[0]
-    if diffusivity == "inv":
-        raise ValueError("diffusivity='inv' (the seed's Scharr conductance) needs scheme='seed'")
-    if scheme == "flux8" and spatial_ndim != 2:
-        raise ValueError(f"scheme='flux8' is 2-D only, got {spatial_ndim} spatial axes")
-    g = resolve_diffusivity(diffusivity)
-    offsets = neighbour_offsets(scheme, spatial_ndim)
-    pixel_sigmas = [sigma / h for h in spacing]
-
-    def step(u: torch.Tensor) -> torch.Tensor:
-        guide = gaussian_smooth(u, pixel_sigmas) if sigma > 0 else None
-        return flux_step(
-            u, kappa=kappa, dt=dt, g=g, spacing=spacing, offsets=offsets, coupled=coupled, guide=guide
-        )
-
-    return step
 
 
 def resolve_auto(
@@ -193,48 +144,10 @@ def run_diffusion(
         raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
     elif dt > limit * (1 + 1e-9):
         raise ValueError(f"dt={dt} is above the stable limit {limit:.6g} of scheme={scheme!r} here")
-    if fused.eligible(
-        u, scheme=scheme, diffusivity=diffusivity, kappa=kappa, sigma=sigma, coupled=coupled
-    ) and fused.ready(u.numel(), iterations):
-        # the same steps, fused into one C kernel (core/kernels/flux.c); see core/fused.py
-        return fused.run_flux(
-            u,
-            iterations=iterations,
-            kappa=kappa,
-            dt=float(dt),
-            diffusivity=diffusivity,
-            spacing=spacing,
-            coupled=bool(coupled),
-            scheme=scheme,
-            progress=progress,
-        )
-    bound = dict(
-        channels=u.shape[1],
-        spatial_ndim=spatial_ndim,
-        diffusivity=diffusivity,
-        spacing=spacing,
-        coupled=bool(coupled),
-        sigma=sigma,
-        dtype=u.dtype,
-        device=u.device,
+    job = Diffusion(
+        u, int(iterations), kappa, float(dt), diffusivity, scheme, spacing, bool(coupled), sigma, progress
     )
-    graph = torch.is_grad_enabled() and (u.requires_grad or isinstance(kappa, torch.Tensor) and kappa.requires_grad)
-    key = (scheme, tuple(u.shape), u.dtype, str(u.device), graph, *bound.values())
-    kernels = 8 if scheme == "seed" else 12 * len(neighbour_offsets(scheme, spatial_ndim)) + 2
-    eager = compiled.eager_gpu_seconds(u.numel(), u.element_size(), kernels, iterations)
-    if iterations and compiled.wanted(u.device, key, eager):
-        # the same step, compiled (Triton on CUDA); kappa and dt as tensors: no recompiles
-        # (made with torch.full, not from host memory: no wait for the GPU's queue)
-        scalar = functools.partial(torch.full, (), dtype=u.dtype, device=u.device)
-        kappa_tensor = kappa if isinstance(kappa, torch.Tensor) else scalar(kappa)
-        step = make_step(scheme, kappa=kappa_tensor, dt=scalar(float(dt)), **bound)
-        return compiled.run_steps(key, step, u, iterations, progress)
-    step = make_step(scheme, kappa=kappa, dt=float(dt), **bound)
-    for done in range(1, iterations + 1):
-        u = step(u)
-        if progress is not None:
-            progress(done, iterations)
-    return u
+    return policy.run(job)  # the backend the policy picks: backends/policy.py
 
 
 def diffuse(
@@ -308,9 +221,10 @@ def diffuse(
     Notes
     -----
     The readable torch steps of :mod:`peronamalik.core.schemes` define the result.  Faster
-    paths run the same steps: on the CPU a fused C kernel (:mod:`peronamalik.core.fused`),
-    on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.core.compiled`);
-    ``$PERONAMALIK_FUSED`` (``auto``, ``on``, ``off``, ``compile``) chooses.
+    backends run the same steps: on the CPU a C kernel (:mod:`peronamalik.backends.native`),
+    on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.backends.compiled`);
+    :mod:`peronamalik.backends.policy` picks, ``with peronamalik.backend(name):`` or
+    ``$PERONAMALIK_BACKEND`` (``auto``, ``reference``, ``native``, ``compiled``) chooses.
 
     ``'auto'`` parameters (:mod:`peronamalik.core.auto`, :func:`estimate_parameters` reports
     them): the noise level is estimated from a robust high-pass (Immerkær 1996; Donoho &

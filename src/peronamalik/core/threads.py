@@ -8,8 +8,8 @@ How many threads
     ``$PERONAMALIK_NUM_THREADS`` overrides it, else ``$OMP_NUM_THREADS`` does; a call of
     :func:`set_num_threads` overrides both.  The number is applied to torch
     (``torch.set_num_threads``) once, when :mod:`peronamalik` is imported, and the C
-    kernels (``core/kernels/*.c``, through :mod:`peronamalik.core.fused` and
-    :mod:`peronamalik.art.fused_step`) run with :func:`get_num_threads` threads.
+    kernels (``backends/native/kernels/*.c``, through :mod:`peronamalik.backends.native.flux` and
+    :mod:`peronamalik.backends.native.learned`) run with :func:`get_num_threads` threads.
 
 Never busy-wait
     By default an OpenMP worker spins for a while (libgomp: 300,000 rounds, milliseconds)
