@@ -105,7 +105,10 @@ def test_gradients_equal_the_reference(compile_mode):
 def job_on(device: str, side: int, iterations: int = 20) -> Diffusion:
     """A float32 ``side``² job on ``device``, which need not exist here: the policy reads only
     the image's device and size."""
-    image = SimpleNamespace(device=torch.device(device), ndim=4, numel=lambda: side * side, element_size=lambda: 4)
+    image = SimpleNamespace(
+        device=torch.device(device), ndim=4, shape=(1, 1, side, side), dtype=torch.float32, requires_grad=False,
+        numel=lambda: side * side, element_size=lambda: 4,
+    )  # fmt: skip
     return Diffusion(image, iterations, 0.1, 0.25, "exp", "flux", (1.0, 1.0), False, 0.0)
 
 
