@@ -2,8 +2,8 @@
 
 Both run ``LearnedDiffusion.step`` of the "seed" preset (forward, loss, backward to K, SGD)
 on the same random RGB image in one process: the naive eager rendition with
-``PERONAMALIK_FUSED=0`` (torch ops + autograd + torch.optim, the engine's reference path),
-the fused one with ``PERONAMALIK_FUSED=1``.  Prints it/s (best of ``--repeat`` timed runs,
+``backend("reference")`` (torch ops + autograd + torch.optim), the fused one with
+``backend("native")``.  Prints it/s (best of ``--repeat`` timed runs,
 after a warm-up) and the ratio, and the kernel's compile and load times.
 
     python benchmarks/learned_step.py [--threads N] [--repeat 5] [--seconds 1.0]
@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from peronamalik.art import LearnedDiffusion, fused_step, preset_config
+from peronamalik.art import LearnedDiffusion, preset_config
+from peronamalik.backends.native import build as native
+from peronamalik.backends.native import learned as fused_step
 from peronamalik.bench import fused_mode
-from peronamalik.core import native
 
 SIZES = ((240, 320), (512, 512), (1024, 1024))
 
@@ -50,22 +51,12 @@ def rate(image: torch.Tensor, mode: str, seconds: float, repeat: int) -> float:
 
 
 def compile_seconds() -> float:
-    """A fresh build of the kernel into a scratch cache (the first-use cost on a new machine)."""
-    scratch = tempfile.mkdtemp(prefix="pm-bench-cache-")
-    previous = os.environ.get("PERONAMALIK_CACHE_DIR")
-    os.environ["PERONAMALIK_CACHE_DIR"] = scratch
-    try:
+    """A fresh build of the kernel into a scratch folder (the first-use cost on a new machine)."""
+    with tempfile.TemporaryDirectory(prefix="pm-bench-build-") as scratch:
         flags = native.flag_sets()[0]
-        path = native.library_path(fused_step.SOURCE_NAME, fused_step.ABI_VERSION, flags)
         start = time.perf_counter()
-        native.compile_library(fused_step.SOURCE_NAME, native.compiler(), flags, path)
+        native.compile_library(fused_step.KERNEL.source, native.compiler(), flags, Path(scratch) / "learned.so")
         return time.perf_counter() - start
-    finally:
-        if previous is None:
-            os.environ.pop("PERONAMALIK_CACHE_DIR", None)
-        else:
-            os.environ["PERONAMALIK_CACHE_DIR"] = previous
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:
@@ -83,10 +74,10 @@ def main() -> None:
         return
     print(f"compile (fresh, gcc -O3 -march=native -fopenmp): {compile_seconds():.2f} s")
     start = time.perf_counter()
-    if fused_step.load(build=True) is None:
-        print("the fused step did not build:", native.build_info.get(fused_step.SOURCE_NAME))
+    if fused_step.load() is None:
+        print("the fused step did not build:", native.build_info.get(fused_step.KERNEL.source))
         return
-    info = native.build_info[fused_step.SOURCE_NAME]
+    info = native.build_info[fused_step.KERNEL.source]
     print(f"load ({'compiled now' if info.compiled else 'from the disk cache'}): "
           f"{(time.perf_counter() - start) * 1e3:.1f} ms")
 

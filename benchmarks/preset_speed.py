@@ -18,7 +18,8 @@ import time
 import torch
 
 import peronamalik
-from peronamalik.art import LearnedDiffusion, fused_step, preset_config
+from peronamalik.art import LearnedDiffusion, preset_config
+from peronamalik.backends.native import learned as fused_step
 from peronamalik.art.presets import PRESETS
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     peronamalik.set_num_threads(args.threads)
     clock = time.process_time if args.threads == 1 else time.perf_counter
-    fused_step.load(build=True)
+    fused_step.load()
     image = torch.rand(1, 3, *args.size, generator=torch.Generator().manual_seed(0))
     engines = {}
     for name in PRESETS:
@@ -52,7 +53,7 @@ def main() -> None:
     for name, engine in engines.items():
         fused = bool(getattr(engine, "_fused", False))
         print(f"| {name} | {engine.config.conductance} | {1e3 * best[name]:.2f} | {best[name] / best['glow']:.2f} | "
-              f"{'yes' if fused else 'no: ' + (fused_step.ineligible(engine) or 'switched off')} |")
+              f"{'yes' if fused else 'no: ' + (fused_step.covers(engine) or 'switched off')} |")
 
 
 if __name__ == "__main__":

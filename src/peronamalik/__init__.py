@@ -14,6 +14,7 @@ from peronamalik._extras import lazy_exports
 from peronamalik._validate import InputError
 from peronamalik.core import DiffusionParams, PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
 from peronamalik.core.threads import get_num_threads, set_num_threads
+from peronamalik.backends import backend  # after core: the backends use core's modules
 
 try:
     __version__ = version("peronamalik")
@@ -38,6 +39,6 @@ _learned, __getattr__, __dir__ = lazy_exports(
 )
 
 __all__ = sorted([
-    "DiffusionParams", "InputError", "PeronaMalik", "__version__", "diffuse", "estimate_kappa",
+    "DiffusionParams", "InputError", "PeronaMalik", "__version__", "backend", "diffuse", "estimate_kappa",
     "estimate_parameters", "get_num_threads", "set_num_threads", "stable_dt", *_learned,
 ])

@@ -1,6 +1,6 @@
 """Issue 4, GPU path of the learned step: ``torch.compile`` of step + loss equals the reference.
 
-Run on the CPU with ``PERONAMALIK_FUSED=compile`` (CI has no GPU; on CUDA the same graph is
+Run on the CPU with ``backend("compiled")`` (CI has no GPU; on CUDA the same graph is
 lowered to Triton).  Lockstep, as in test_fused_step: every step of a reference run is also
 taken on the compiled path from a copy of the same state, and image, loss, K, K.grad and
 the optimizer's state must agree to 1e-5.
@@ -14,10 +14,11 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from peronamalik import backend
 from peronamalik.art import LearnedDiffusion, preset_config
-from peronamalik.core import compiled
+from peronamalik.backends import compiled
 
-from .test_fused_step import assert_same_state, engine_for, noise, reference_step
+from .test_native_learned import assert_same_state, engine_for, noise, reference_step
 
 PRESETS = {
     "seed (sgd, sum, exp)": preset_config("seed"),
@@ -27,9 +28,10 @@ PRESETS = {
 
 
 @pytest.fixture
-def compile_mode(monkeypatch):
-    monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
+def compile_mode():
     assert compiled.unavailable(torch.device("cpu")) is None
+    with backend("compiled"):
+        yield
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -38,9 +40,9 @@ def test_each_compiled_step_equals_the_reference(compile_mode, name):
     before = counters["stats"]["unique_graphs"]
     for i in range(6):
         twin = copy.deepcopy(ref)
-        twin._fused = twin._compiled = None
+        twin._fused = twin._backend = None
         twin.step()
-        assert twin._compiled is True, "the compiled path did not run"
+        assert twin.backend == "compiled", "the compiled path did not run"
         reference_step(ref)
         assert_same_state(twin, ref, f"step {i}")
         if i == 3:
@@ -57,4 +59,4 @@ def test_overridden_methods_are_not_compiled(compile_mode):
     engine = Custom(noise(3), preset_config("glow"), torch.Generator().manual_seed(0))
     expected = (engine.diffuse(engine.image)[0]).detach()
     assert torch.equal(engine.step(), expected)
-    assert engine._compiled is False
+    assert engine.backend == "reference"

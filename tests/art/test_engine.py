@@ -1,4 +1,5 @@
-"""The learned-operator engine: frames, determinism, the seed's schedule, learning."""
+"""The learned-operator engine: frames, determinism, the seed's schedule, learning (the
+``backend`` fixture: on the reference and the native step each)."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ def small_photo(size: int = 40) -> np.ndarray:
     return sample_array()[::8, ::8][:size, :size]
 
 
-def test_frames_have_count_shape_dtype():
+def test_frames_have_count_shape_dtype(backend):
     frames = list(animate(small_photo(), iterations=50, every=10, seed=0, device="cpu", size=None))
     assert len(frames) == 5  # iterations 0, 10, 20, 30, 40
     assert all(f.shape == (38, 40, 3) and f.dtype == np.uint8 for f in frames)
@@ -27,7 +28,7 @@ def test_grey_input_gives_rgb_frames():
     assert np.array_equal(frames[0][..., 0], frames[0][..., 2])
 
 
-def test_same_seed_same_frames_and_other_seed_differs():
+def test_same_seed_same_frames_and_other_seed_differs(backend):
     run = dict(iterations=40, every=10, device="cpu", size=None, kernel_noise=0.1)
     first = list(animate(small_photo(), seed=7, **run))
     again = list(animate(small_photo(), seed=7, **run))
@@ -52,7 +53,7 @@ def test_seed_preset_schedule_reset_blend_and_lr_decay():
     assert [lr for _, lr in seen] == pytest.approx(expected, rel=1e-12)
 
 
-def test_refresh_blends_toward_the_original():
+def test_refresh_blends_toward_the_original(backend):
     original = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
     engine = LearnedDiffusion(original, preset_config("seed"), torch.Generator().manual_seed(0))
     for _ in range(5):
@@ -62,7 +63,7 @@ def test_refresh_blends_toward_the_original():
     assert torch.allclose(engine.image, 0.6 * before + 0.4 * original)
 
 
-def test_operator_learns_and_depends_on_the_input():
+def test_operator_learns_and_depends_on_the_input(backend):
     kernels = {}
     for name, photo in {"cat": small_photo(), "noise": np.random.default_rng(0).random((38, 40, 3))}.items():
         def keep(iteration, engine, refreshed, name=name):

@@ -7,7 +7,7 @@ the 0.6/0.4 blend, the new optimizer and lr × 0.995 all act on the frames and o
 The comparison is exact.  The seed's step (dt 0.2, colours mixed by K) amplifies a
 difference of one float rounding to about 11/255 within 75 iterations, so no tolerance
 would tell a faithful implementation from a slightly wrong one over a refresh.  Exactness
-is possible because the reference path (``PERONAMALIK_FUSED=off``: torch autograd) does the
+is possible because the reference path (``backend("reference")``: torch autograd) does the
 same float operations in the same order as the loop below: the conductance is computed
 before the update, as in ALGORITHM.md's listing.
 """
@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from peronamalik import backend
 from peronamalik.art import LearnedDiffusion, animate, preset_config
 from peronamalik.art.source import load_source, sample_array
 from peronamalik.core.threads import torch_threads
@@ -73,8 +74,7 @@ def photo() -> np.ndarray:
     return sample_array()[::8, ::8][:32, :36]
 
 
-def test_seed_preset_is_the_2017_loop_across_a_refresh(photo, monkeypatch):
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")  # the autograd path: same operations
+def test_seed_preset_is_the_2017_loop_across_a_refresh(photo):
     iterations = 380  # frames at 0, 75, ..., 375; the refresh at 300
     kernels: list[torch.Tensor] = []
     paths: set[object] = set()
@@ -82,13 +82,15 @@ def test_seed_preset_is_the_2017_loop_across_a_refresh(photo, monkeypatch):
     def keep(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
         if iteration % 75 == 0:
             kernels.append(engine.kernel.detach().clone())
-            paths.add(engine._fused)
+            paths.add(engine.backend)
 
-    with torch_threads(1):  # tiny images: one thread avoids OpenMP stalls on a loaded machine
+    # the reference (autograd) path: the same operations; one thread: tiny images, no OpenMP
+    # stalls on a loaded machine
+    with torch_threads(1), backend("reference"):
         ours = list(animate(photo, preset="seed", iterations=iterations, seed=0, device="cpu", size=None, callback=keep))
         original = load_source(photo, size=None, device=torch.device("cpu")).tensor
         expected, expected_kernels = reference_seed(original, iterations)
-    assert paths == {False}, "the fused path ran"
+    assert paths == {"reference"}, "another backend ran"
     assert len(ours) == len(expected) == 6
     for n, (mine, theirs) in enumerate(zip(ours, expected)):
         np.testing.assert_array_equal(mine, theirs, err_msg=f"frame {n} (iteration {75 * n})")
@@ -100,14 +102,14 @@ def test_seed_preset_is_the_2017_loop_across_a_refresh(photo, monkeypatch):
     assert (expected_kernels[5] - laplacian).abs().max() > 0.05  # then learned again
 
 
-def test_frame_zero_shows_two_steps(photo, monkeypatch):
+def test_frame_zero_shows_two_steps(photo):
     """The seed steps once from I_0 before its loop; frame 0 is that plus iteration 0's step."""
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
     original = load_source(photo, size=None, device=torch.device("cpu")).tensor
-    first = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None))
+    with backend("reference"):
+        first = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None))
+        one_step = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None, pre_step=False))
     frames, _ = reference_seed(original, 1)
     np.testing.assert_array_equal(first, frames[0])
-    one_step = next(animate(photo, preset="seed", iterations=1, seed=0, device="cpu", size=None, pre_step=False))
     assert np.abs(first.astype(int) - one_step).max() >= 2  # the pre-loop step is visible
 
 

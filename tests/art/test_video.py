@@ -80,23 +80,21 @@ def reference_video(frames: list[np.ndarray], *, lr: float) -> tuple[list[np.nda
     return out, kernels
 
 
-@pytest.mark.parametrize("fused", ["0", "1"], ids=["reference", "fused"])
 @pytest.mark.parametrize("lr", [1.25e-7, 2e-3])  # the preset's, and one where K moves a lot
-def test_video_preset_follows_the_seed_recurrence(lr, fused, monkeypatch):
+def test_video_preset_follows_the_seed_recurrence(backend, lr):
     """A few frames only: the seed's step at dt 0.2 with colour mixing amplifies float
     rounding about sevenfold per frame, so longer runs of two codes drift apart.  Both the
     autograd path and the fused C step (its video loss terms) follow the seed's loop."""
-    monkeypatch.setenv("PERONAMALIK_FUSED", fused)
     frames = list(moving_shapes(4, width=40, height=30))
     kernels: list[torch.Tensor] = []
-    paths: list[bool] = []
+    paths: list[str] = []
 
     def keep(index, engine, refreshed):
         kernels.append(engine.kernel.detach().clone())
-        paths.append(bool(engine._fused))
+        paths.append(engine.backend)
 
     ours = list(stylize_frames(frames, seed=0, device="cpu", lr=lr, callback=keep))
-    assert paths == [fused == "1"] * len(frames), "the requested path did not run"
+    assert paths == [backend] * len(frames), "the requested path did not run"
     expected, expected_kernels = reference_video(frames, lr=lr)
     assert len(ours) == len(frames)
     for mine, theirs in zip(ours, expected):

@@ -109,15 +109,11 @@ EVERY, SIZE, SEED = 20, 48, 3
 
 def uninterrupted_frames(count: int) -> list[np.ndarray]:
     """The first ``count`` frames of the same command, run to the end in this process."""
+    from peronamalik import backend
     from peronamalik.art import animate
 
-    env = os.environ.get("PERONAMALIK_FUSED")
-    os.environ["PERONAMALIK_FUSED"] = "0"
-    try:
-        with torch_threads(1):
-            return list(animate(None, iterations=count * EVERY, every=EVERY, size=SIZE, seed=SEED))
-    finally:
-        os.environ.pop("PERONAMALIK_FUSED") if env is None else os.environ.__setitem__("PERONAMALIK_FUSED", env)
+    with torch_threads(1), backend("reference"):  # as the subprocess's PERONAMALIK_FUSED=0
+        return list(animate(None, iterations=count * EVERY, every=EVERY, size=SIZE, seed=SEED))
 
 
 def decoded(path: Path) -> list[np.ndarray]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from skimage import data, util
 
 #: Hypothesis settings for this suite: modest example counts, no per-example deadline
-#: (the first call of a torch op can be slow), so the whole suite stays fast on 2 cores.
-FAST = settings(deadline=None, max_examples=25)
+#: (the first call of a torch op can be slow), so the whole suite stays fast on 2 cores;
+#: the ``backend`` fixture holds for every example of a test, so it may be function-scoped.
+FAST = settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def centre_crop(image: np.ndarray, size: int = 128) -> np.ndarray:

@@ -27,7 +27,7 @@ from .helpers import FAST, sample_photo
     st.sampled_from(["flux", "flux8"]),
     st.data(),
 )
-def test_per_channel_equals_each_channel_alone(dims_axis, channels, diffusivity, scheme, data) -> None:
+def test_per_channel_equals_each_channel_alone(backend, dims_axis, channels, diffusivity, scheme, data) -> None:
     ndim, axis = dims_axis
     if ndim == 3:
         scheme = "flux"
@@ -43,7 +43,7 @@ def test_per_channel_equals_each_channel_alone(dims_axis, channels, diffusivity,
         np.testing.assert_allclose(np.take(together, c, axis=axis), alone, rtol=0, atol=1e-14)
 
 
-def test_per_channel_on_a_photo_matches_channel_by_channel() -> None:
+def test_per_channel_on_a_photo_matches_channel_by_channel(backend) -> None:
     rgb = sample_photo("astronaut", 64)
     together = diffuse(rgb, iterations=20, kappa=0.1, channel_axis=-1)
     planar = diffuse(np.moveaxis(rgb, -1, 0).copy(), iterations=20, kappa=0.1, channel_axis=0)
@@ -70,7 +70,7 @@ def jump(image: np.ndarray, channel: int, position: int) -> float:
 
 
 @pytest.mark.parametrize("diffusivity", ["exp", "rational", "tukey"])
-def test_coupled_keeps_a_colour_edge_in_place(diffusivity: str) -> None:
+def test_coupled_keeps_a_colour_edge_in_place(backend, diffusivity: str) -> None:
     kappa, position, weak = 0.1, 16, 0.04
     image = colour_edge(position=position, weak=weak)
     kwargs = {"iterations": 100, "kappa": kappa, "diffusivity": diffusivity, "channel_axis": -1}
@@ -91,14 +91,14 @@ def test_coupled_keeps_a_colour_edge_in_place(diffusivity: str) -> None:
     np.testing.assert_allclose(coupled[..., 2], 0.3, rtol=0, atol=1e-12)
 
 
-def test_coupled_edge_in_one_channel_does_not_leak_into_the_others() -> None:
+def test_coupled_edge_in_one_channel_does_not_leak_into_the_others(backend) -> None:
     image = colour_edge(weak=0.0)
     coupled = diffuse(image, iterations=50, kappa=0.1, channel_axis=-1, coupled=True)
     np.testing.assert_allclose(coupled[..., 1], 0.5, rtol=0, atol=1e-12)
     np.testing.assert_allclose(coupled[..., 2], 0.3, rtol=0, atol=1e-12)
 
 
-def test_coupled_uses_the_joint_gradient_magnitude() -> None:
+def test_coupled_uses_the_joint_gradient_magnitude(backend) -> None:
     """One flux step by hand: g from sqrt(Σ_c d_c²) shared by all channels."""
     rng = np.random.default_rng(1)
     image = rng.random((2, 5, 6))  # channels first
@@ -118,14 +118,14 @@ def test_coupled_uses_the_joint_gradient_magnitude() -> None:
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-14)
 
 
-def test_coupled_with_one_channel_equals_scalar() -> None:
+def test_coupled_with_one_channel_equals_scalar(backend) -> None:
     image = np.random.default_rng(2).random((9, 8, 1))
     coupled = diffuse(image, iterations=5, kappa=0.2, channel_axis=-1, coupled=True)
     scalar = diffuse(image[..., 0], iterations=5, kappa=0.2)
     np.testing.assert_allclose(coupled[..., 0], scalar, rtol=0, atol=1e-14)
 
 
-def test_torch_channels_first_batch_layout_matches_numpy() -> None:
+def test_torch_channels_first_batch_layout_matches_numpy(backend) -> None:
     image = np.random.default_rng(3).random((3, 10, 12)).astype(np.float32)
     as_numpy = diffuse(image, iterations=5, kappa=0.2, channel_axis=0, coupled=True)
     as_torch = diffuse(torch.from_numpy(image), iterations=5, kappa=0.2, channel_axis=0, coupled=True)

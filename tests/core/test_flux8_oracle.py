@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from peronamalik import diffuse
+from peronamalik import backend, diffuse
 
 from .helpers import sample_photo
 
@@ -60,11 +60,11 @@ def noisy(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return 0.2 + 0.5 * edge + 0.05 * rng.standard_normal(shape)
 
 
-@pytest.fixture(params=["off", "on"], ids=["reference", "fused"])
-def path(request, monkeypatch):
+@pytest.fixture(params=["reference", "native"])
+def path(request):
     """Both CPU paths, named explicitly (never whichever happens to be loaded)."""
-    monkeypatch.setenv("PERONAMALIK_FUSED", request.param)
-    return request.param
+    with backend(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("diffusivity", sorted(G))

@@ -1,4 +1,4 @@
-"""Issue 2, test 1: the "flux" scheme equals medpy's ``anisotropic_diffusion``.
+"""Issue 2, test 1: the "flux" scheme equals medpy's ``anisotropic_diffusion``, on each backend.
 
 medpy (``option`` 1/2/3 = exp/rational/tukey, ``gamma`` = dt) is the oracle.  Both run in
 float32; the tolerance is 1e-5 after 100 steps.
@@ -34,7 +34,7 @@ def medpy(image: np.ndarray, *, niter: int, kappa: float, dt: float, diffusivity
 @pytest.mark.parametrize("diffusivity", sorted(OPTIONS))
 @pytest.mark.parametrize("kappa", [0.05, 0.1, 0.3])
 @pytest.mark.parametrize("photo", ["camera", "coins", "moon"])
-def test_2d_photos_match_medpy(photo: str, kappa: float, diffusivity: str) -> None:
+def test_2d_photos_match_medpy(backend, photo: str, kappa: float, diffusivity: str) -> None:
     image = sample_photo(photo)
     assert image.dtype == np.float32 and 0.0 <= image.min() < image.max() <= 1.0
     expected = medpy(image, niter=100, kappa=kappa, dt=0.25, diffusivity=diffusivity)
@@ -46,7 +46,7 @@ def test_2d_photos_match_medpy(photo: str, kappa: float, diffusivity: str) -> No
 
 
 @pytest.mark.parametrize("diffusivity", sorted(OPTIONS))
-def test_colour_photo_each_channel_matches_medpy(diffusivity: str) -> None:
+def test_colour_photo_each_channel_matches_medpy(backend, diffusivity: str) -> None:
     rgb = sample_photo("astronaut", 96)
     result = diffuse(rgb, iterations=100, kappa=0.1, dt=0.25, diffusivity=diffusivity, channel_axis=-1)
     for c in range(3):
@@ -71,7 +71,7 @@ def smooth_volume(seed: int, shape=(24, 24, 24), sigma: float = 1.5) -> np.ndarr
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_3d_random_volumes_match_medpy(volume: str, kappa: float, diffusivity: str, seed: int) -> None:
+def test_3d_random_volumes_match_medpy(backend, volume: str, kappa: float, diffusivity: str, seed: int) -> None:
     if volume == "smooth":
         image = smooth_volume(seed)
     else:
@@ -85,7 +85,7 @@ def test_3d_random_volumes_match_medpy(volume: str, kappa: float, diffusivity: s
 
 @pytest.mark.parametrize("diffusivity", sorted(OPTIONS))
 @pytest.mark.parametrize("kappa", [0.05, 0.1, 0.2])
-def test_lockstep_agreement_on_noise(kappa: float, diffusivity: str) -> None:
+def test_lockstep_agreement_on_noise(backend, kappa: float, diffusivity: str) -> None:
     """On raw noise with kappa near the noise's gradient scale (ill-conditioned), every one
     of 100 steps equals medpy's step taken from the same state, to float32 rounding."""
     state = np.random.default_rng(3).random((16, 16, 16), dtype=np.float32)
@@ -98,7 +98,8 @@ def test_lockstep_agreement_on_noise(kappa: float, diffusivity: str) -> None:
     assert worst <= 1e-6
 
 
-def test_2d_volume_with_unit_spacing_matches_medpy_voxelspacing_one() -> None:
+@pytest.mark.parametrize("backend", ["reference", "native", "compiled"], indirect=True)
+def test_2d_volume_with_unit_spacing_matches_medpy_voxelspacing_one(backend) -> None:
     image = sample_photo("camera", 64)
     expected = anisotropic_diffusion(
         image, niter=50, kappa=0.1, gamma=0.25, voxelspacing=(1.0, 1.0), option=1
@@ -107,7 +108,7 @@ def test_2d_volume_with_unit_spacing_matches_medpy_voxelspacing_one() -> None:
     np.testing.assert_allclose(result, expected, rtol=0, atol=TOL)
 
 
-def test_medpy_dt_advice_blows_up_in_3d_and_ours_refuses_it() -> None:
+def test_medpy_dt_advice_blows_up_in_3d_and_ours_refuses_it(backend) -> None:
     """medpy's docstring advises gamma <= 0.25; in 3-D the limit is 1/6 and 0.2 is unstable.
 
     A low-contrast checkerboard-like noise volume (differences << kappa, so g ~ 1) is the

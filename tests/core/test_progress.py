@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peronamalik import diffuse, render
+from peronamalik import backend, diffuse, render
 
 
 def _recorder() -> tuple[list[tuple[int, int | None]], object]:
@@ -13,13 +13,13 @@ def _recorder() -> tuple[list[tuple[int, int | None]], object]:
     return reports, lambda done, total: reports.append((done, total))
 
 
-def test_reference_loop_reports_every_iteration(monkeypatch, capsys) -> None:
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
+def test_reference_loop_reports_every_iteration(capsys) -> None:
     reports, progress = _recorder()
     image = np.random.default_rng(0).random((16, 16), dtype=np.float32)
-    result = diffuse(image, iterations=4, progress=progress)
-    assert reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    np.testing.assert_array_equal(result, diffuse(image, iterations=4))  # same result without it
+    with backend("reference"):
+        result = diffuse(image, iterations=4, progress=progress)
+        assert reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
+        np.testing.assert_array_equal(result, diffuse(image, iterations=4))  # same result without it
     assert capsys.readouterr() == ("", "")  # nothing printed
 
 
@@ -37,12 +37,12 @@ def test_render_reports_iterations(tmp_path, capsys) -> None:
     assert capsys.readouterr() == ("", "")
 
 
-def test_compiled_path_reports_per_call(monkeypatch) -> None:
+def test_compiled_path_reports_per_call() -> None:
     """torch.compile (run on the CPU here): one report per compiled call, ending at the total."""
-    from peronamalik.core import compiled
+    from peronamalik.backends import compiled
 
-    monkeypatch.setenv("PERONAMALIK_FUSED", "compile")
     reports, progress = _recorder()
     iterations = compiled.STEPS_PER_CALL + 1
-    diffuse(np.random.default_rng(2).random((12, 12), dtype=np.float32), iterations=iterations, progress=progress)
+    with backend("compiled"):
+        diffuse(np.random.default_rng(2).random((12, 12), dtype=np.float32), iterations=iterations, progress=progress)
     assert reports == [(compiled.STEPS_PER_CALL, iterations), (iterations, iterations)]

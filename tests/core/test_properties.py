@@ -51,7 +51,7 @@ def flux_cases(draw, *, with_flux8: bool = True):
 
 @FAST
 @given(flux_cases())
-def test_mean_is_conserved(case) -> None:
+def test_mean_is_conserved(backend, case) -> None:
     image, kwargs = case
     result = diffuse(image, **kwargs)
     if "channel_axis" in kwargs:  # each channel's own mean, also when coupled
@@ -62,7 +62,7 @@ def test_mean_is_conserved(case) -> None:
 
 @FAST
 @given(flux_cases())
-def test_stays_within_input_range_at_default_dt(case) -> None:
+def test_stays_within_input_range_at_default_dt(backend, case) -> None:
     image, kwargs = case
     result = diffuse(image, **kwargs)  # dt=None: the stable limit
     axes = tuple(range(image.ndim - 1)) if "channel_axis" in kwargs else None
@@ -79,7 +79,7 @@ def test_stays_within_input_range_at_default_dt(case) -> None:
     KAPPAS,
     st.floats(0.0, 1.0),
 )
-def test_constant_images_are_fixed_points(dims_scheme, value, diffusivity, kappa, sigma) -> None:
+def test_constant_images_are_fixed_points(backend, dims_scheme, value, diffusivity, kappa, sigma) -> None:
     ndim, scheme = dims_scheme
     image = np.full((5,) * ndim, value)
     if scheme == "seed":
@@ -122,7 +122,7 @@ def apply(ops, image):
 
 @FAST
 @given(symmetry_cases())
-def test_rotations_and_flips_commute_with_the_filter(case) -> None:
+def test_rotations_and_flips_commute_with_the_filter(backend, case) -> None:
     """filter(T image) == T filter(image) for 90° rotations and flips (2-D, 3-D, flux8);
     a rotation also swaps the spacing of the two axes it exchanges."""
     image, ops, spacing, kwargs = case
@@ -133,7 +133,7 @@ def test_rotations_and_flips_commute_with_the_filter(case) -> None:
 
 @FAST
 @given(st.sampled_from([2, 3]), st.data())
-def test_huge_kappa_rational_approaches_the_linear_heat_step(ndim, data) -> None:
+def test_huge_kappa_rational_approaches_the_linear_heat_step(backend, ndim, data) -> None:
     """g = 1/(1 + (d/κ)²) → 1 as κ → ∞, so the step becomes u + dt·Δu (Neumann borders)."""
     image = data.draw(images(ndim, min_side=2, max_side=6 if ndim == 3 else 10))
     spacing = tuple(data.draw(st.sampled_from([1.0, 0.5, 2.0])) for _ in range(ndim))
@@ -158,7 +158,7 @@ def test_huge_kappa_rational_approaches_the_linear_heat_step(ndim, data) -> None
     diffusivity=st.sampled_from(["exp", "tukey"]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_strong_edge_stays_sharp_while_weak_noise_drops(axis, position, contrast, kappa, diffusivity, seed):
+def test_strong_edge_stays_sharp_while_weak_noise_drops(backend, axis, position, contrast, kappa, diffusivity, seed):
     """A step of contrast ≥ 8κ survives 100 steps; Gaussian noise of σ = κ/10 drops ≥ 3×."""
     size = 64
     sigma = kappa / 10

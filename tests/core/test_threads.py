@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import peronamalik
-from peronamalik.core import native, threads
+from peronamalik.backends.native import build as native
+from peronamalik.core import threads
 
 SRC = str(Path(peronamalik.__file__).resolve().parents[1])
 linux_only = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
@@ -51,7 +52,8 @@ def learned(steps=400):
 """
 SETUP = """
 import peronamalik, torch  # peronamalik first: it sets OpenMP's wait policy
-from peronamalik.art import LearnedDiffusion, fused_step, preset_config
+from peronamalik.art import LearnedDiffusion, preset_config
+from peronamalik.backends.native import learned as fused_step
 from peronamalik.core import threads
 image = torch.rand(1024, 1024, generator=torch.Generator().manual_seed(0))
 engine = LearnedDiffusion(torch.rand(1, 3, 240, 320, generator=torch.Generator().manual_seed(0)),
@@ -199,7 +201,7 @@ def idle_cpu(env: dict[str, str] | None = None) -> dict:
     of both kernels, for the kernels' pool threads ("pm-pool") and for the others (torch's
     OpenMP workers; the main thread sleeps)."""
     code = PRELUDE + SETUP + textwrap.dedent("""
-        from peronamalik.core import fused
+        from peronamalik.backends.native import flux as fused
         peronamalik.set_num_threads(2)
         u = torch.rand(1, 1, 1024, 1024)
         def named(tid):

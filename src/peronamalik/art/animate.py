@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import Source, load_source
+from peronamalik.backends import policy
 from peronamalik.core.arrays import resolve_device
 from peronamalik.core.progress import Progress, check_progress
 
@@ -155,9 +157,11 @@ def check_render_output(output: str | os.PathLike[str], *, overwrite: bool) -> N
 
 
 def write_sidecar(
-    output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool, *, overwrite: bool = False
+    output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool, *, overwrite: bool = False,
+    backend: str | None = None,
 ) -> Path:
-    """Write ``OUTPUT.json``: config, seed, version and input digest, enough to render again."""
+    """Write ``OUTPUT.json``: config, seed, version, input digest and the backend that ran
+    (:mod:`peronamalik.backends`), enough to render again."""
     from peronamalik import __version__
     from peronamalik.io.atomic import atomic_output
 
@@ -169,6 +173,7 @@ def write_sidecar(
         "input": {"path": source.reference, "sha256": source.sha256},
         "frames": frames,
         "interrupted": interrupted,
+        "backend": backend,
         "config": spec.config.to_dict(),
     }
     target = sidecar_path(output)
@@ -191,6 +196,7 @@ def render(
     overwrite: bool = False,
     progress: Progress | None = None,
     dither: bool = False,
+    backend: str | None = None,
     **overrides: Any,
 ) -> Path:
     """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
@@ -200,21 +206,26 @@ def render(
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
     far are written and :class:`RenderInterrupted` is raised.  ``dither``: Floyd-Steinberg
     dithering of GIF frames.  ``progress(done, total)`` after every iteration (the CLI's
-    bar).  Returns the output path.
+    bar).  ``backend``: run on this backend (e.g. the one a sidecar records; where it
+    cannot run here, the closest, with a warning); the sidecar records the one that ran.
+    Returns the output path.
     """
     check_render_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     progress = check_progress(progress)
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
+    ran: dict[str, str] = {}
 
     def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
+        ran["backend"] = engine.backend
         if progress is not None:
             progress(iteration + 1, spec.config.iterations)
         if callback is not None:
             callback(iteration, engine, refreshed)
 
-    frames = frames_from(source, spec, tick)
-    return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither)
+    with policy.backend(backend) if backend is not None else contextlib.nullcontext():
+        frames = frames_from(source, spec, tick)
+        return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither, ran=ran)
 
 
 def write_stream(
@@ -227,8 +238,10 @@ def write_stream(
     overwrite: bool = False,
     dither: bool = False,
     colour: Colour | None = None,
+    ran: Mapping[str, str] | None = None,
 ) -> Path:
-    """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json``.
+    """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json`` (with
+    ``ran["backend"]``, filled while the frames are made, when given).
 
     ``output`` as the user gave it (a trailing ``/`` names a folder of frames).  Atomic (a
     temporary beside the target, renamed at the end); an existing sidecar is replaced only
@@ -261,7 +274,12 @@ def write_stream(
             written = 0 if writer is None else writer.frames_written
             target = Path(output) if writer is None else writer.path
             if written:
-                write_sidecar(target, source, spec, written, interrupted=True, overwrite=overwrite)
+                write_sidecar(
+                    target, source, spec, written, interrupted=True, overwrite=overwrite, backend=(ran or {}).get("backend")
+                )
         raise RenderInterrupted(target, written, signal_number(exc)) from exc
-    write_sidecar(writer.path, source, spec, writer.frames_written, interrupted=False, overwrite=overwrite)
+    write_sidecar(
+        writer.path, source, spec, writer.frames_written, interrupted=False, overwrite=overwrite,
+        backend=(ran or {}).get("backend"),
+    )
     return writer.path

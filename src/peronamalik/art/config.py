@@ -263,20 +263,22 @@ def split_sidecar(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     """A config file's fields, and what a sidecar (``OUTPUT.json``) records besides them.
 
     A plain config gives ``(data, {})``.  A sidecar (it has a ``config`` table) gives its
-    config and ``{"preset", "seed", "input"}``, each checked: the preset a name, the seed an
-    integer in [0, 2**63), the input a table with a ``path`` and a ``sha256``.
+    config and ``{"preset", "seed", "input", "backend"}``, each checked: the preset and the
+    backend names, the seed an integer in [0, 2**63), the input a table with a ``path`` and a
+    ``sha256``.
     """
     if "config" not in data:
         return data, {}
-    config, preset, seed, source = (data.get(key) for key in ("config", "preset", "seed", "input"))
+    config, preset, seed, source, backend = (data.get(key) for key in ("config", "preset", "seed", "input", "backend"))
     if not isinstance(config, dict):
         raise InputError(f'the sidecar\'s "config" must be a table/object, got {type(config).__name__}')
-    if preset is not None and not isinstance(preset, str):
-        raise InputError(f'the sidecar\'s "preset" must be a name, got {type(preset).__name__}')
+    for key, value in (("preset", preset), ("backend", backend)):
+        if value is not None and not isinstance(value, str):
+            raise InputError(f'the sidecar\'s "{key}" must be a name, got {type(value).__name__}')
     if seed is not None:
         integer("the sidecar's seed", seed, low=0, high=2**63 - 1)
     if source is not None and not (
         isinstance(source, dict) and all(isinstance(source.get(key), str) for key in ("path", "sha256"))
     ):
         raise InputError('the sidecar\'s "input" must be a table with a "path" and a "sha256" string')
-    return config, {"preset": preset, "seed": seed, "input": source}
+    return config, {"preset": preset, "seed": seed, "input": source, "backend": backend}

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from peronamalik.art import fused_step
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
-from peronamalik.core import compiled
+from peronamalik.backends import compiled, policy
+from peronamalik.backends.native import learned
 from peronamalik.core.schemes import laplacian_kernel, seed_step
 
 
@@ -46,8 +46,8 @@ class LearnedDiffusion:
         )
         self.lr = config.lr
         self.kernel = nn.Parameter(self.laplacian.clone())
-        self._fused: object = None  # the fused CPU step's state (art/fused_step.py)
-        self._compiled: bool | None = None  # whether step() runs compiled (decided at the first)
+        self._fused: object = None  # the native step's state (backends/native/learned.py)
+        self._backend: str | None = None  # the backend of step(), decided at the first
         self.reset_operator()
 
     def reset_operator(self) -> None:
@@ -71,8 +71,8 @@ class LearnedDiffusion:
 
     def advance(self, image: torch.Tensor) -> torch.Tensor:
         """``diffuse(image)[0]`` without a graph and without learning: one step with the
-        current K (fused on the CPU where :mod:`peronamalik.art.fused_step` covers it)."""
-        fused = fused_step.advance(self, image)
+        current K (in C where the native backend runs this engine)."""
+        fused = learned.advance(self, image) if self.backend == "native" else None
         if fused is not None:
             return fused
         with torch.no_grad():
@@ -97,14 +97,13 @@ class LearnedDiffusion:
                 return name
         return None
 
-    def _compiles(self) -> bool:
-        """Does :meth:`step` run through ``torch.compile`` (:mod:`peronamalik.core.compiled`)?
-        Decided at the first step, from ``$PERONAMALIK_FUSED`` and the run's estimated cost."""
-        if self._compiled is None:
-            # forward, loss and backward: ~40 elementwise kernels on the image per step
-            eager = compiled.eager_gpu_seconds(self.image.numel(), self.image.element_size(), 40, self.config.iterations)
-            self._compiled = self.overridden() is None and compiled.wanted(self.image.device, self._graph_key(), eager)
-        return self._compiled
+    @property
+    def backend(self) -> str:
+        """The backend :meth:`step` runs on: ``"native"``, ``"compiled"`` or ``"reference"``,
+        picked by :func:`peronamalik.backends.policy.choose_learned` at the first step."""
+        if self._backend is None:
+            self._backend = policy.choose_learned(self)
+        return self._backend
 
     def _compiled_step(self, previous: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
         """The step and loss through ``torch.compile`` (Triton on CUDA), then torch's optimizer
@@ -117,7 +116,7 @@ class LearnedDiffusion:
             raise
         except Exception as error:  # noqa: BLE001 - compiler failure: the caller redoes it eagerly
             compiled.record_failure(key, error)
-            self._compiled = False
+            self._backend = policy.FALLBACK
             return None
         return image
 
@@ -127,17 +126,18 @@ class LearnedDiffusion:
     def step(self, target: torch.Tensor | None = None) -> torch.Tensor:
         """Diffuse the current image once and train K on it; returns the new image.
 
-        Runs as one fused C call where :mod:`peronamalik.art.fused_step` covers the
-        configuration (same result to float32 rounding); through ``torch.compile`` where
-        :mod:`peronamalik.core.compiled` says so (CUDA); else as the readable torch below.
+        Runs on :attr:`backend`: one C call (:mod:`peronamalik.backends.native.learned`; same
+        result to float32 rounding), ``torch.compile`` of the code below
+        (:mod:`peronamalik.backends.compiled`), or the readable torch below.
         """
         target = self.original if target is None else target
-        fused = fused_step.learned_step(self, target)
+        path = self.backend
+        fused = learned.learned_step(self, target) if path == "native" else None
         if fused is not None:
             self.image = fused
             return fused
         previous = self.image.detach()
-        image = self._compiled_step(previous, target) if self._compiles() else None
+        image = self._compiled_step(previous, target) if path == "compiled" else None
         if image is None:
             image, response = self.diffuse(previous)
             self.learn(image, response, target)

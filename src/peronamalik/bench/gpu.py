@@ -74,7 +74,7 @@ def _register_gpu() -> None:
         register(Case(f"CUDA copy {label}", make=_cuda_copy(ndim), peer="copy", note="out.copy_(image) per iteration", **common))
         register(Case(f"peronamalik CUDA eager {label}", make=_cuda_diffusion("off", ndim), peer="CUDA eager",
                       note="reference flux_step loop, exp", **common))
-        register(Case(f"peronamalik CUDA compiled {label}", make=_cuda_diffusion("on", ndim),
+        register(Case(f"peronamalik CUDA compiled {label}", make=_cuda_diffusion("compile", ndim),
                       note="torch.compile (Triton), exp", **common))
     learned: dict[str, Any] = {
         "group": "CUDA learned step 1024×1024 RGB",
@@ -84,7 +84,7 @@ def _register_gpu() -> None:
     }
     register(Case("CUDA naive eager learned step 1024×1024 RGB", make=learned_steps("off", 1024, 1024, "cuda"),
                   peer="naive eager CUDA", note="seed preset, torch autograd + torch.optim", **learned))
-    register(Case("peronamalik CUDA learned step 1024×1024 RGB", make=learned_steps("on", 1024, 1024, "cuda"),
+    register(Case("peronamalik CUDA learned step 1024×1024 RGB", make=learned_steps("compile", 1024, 1024, "cuda"),
                   note="seed preset, step + loss + backward compiled", **learned))
 
 

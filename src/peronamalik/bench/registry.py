@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,16 +126,12 @@ def register(case: Case) -> Case:
 
 @contextlib.contextmanager
 def fused_mode(value: str) -> Iterator[None]:
-    """Set ``$PERONAMALIK_FUSED`` for the duration (``off``: reference path, ``on``: kernel)."""
-    old = os.environ.get("PERONAMALIK_FUSED")
-    os.environ["PERONAMALIK_FUSED"] = value
-    try:
+    """Run with a backend (``off``: reference, ``on``: native, ``compile``: compiled, ``auto``)."""
+    from peronamalik.backends import backend
+    from peronamalik.backends.policy import LEGACY
+
+    with backend(LEGACY[value]):
         yield
-    finally:
-        if old is None:
-            os.environ.pop("PERONAMALIK_FUSED", None)
-        else:
-            os.environ["PERONAMALIK_FUSED"] = old
 
 
 def synchronized(out: Any) -> Any:

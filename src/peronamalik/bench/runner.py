@@ -21,7 +21,7 @@ import torch
 
 from peronamalik._validate import InputError
 from peronamalik.bench.memory import PeakGPU, PeakRSS
-from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings, fused_mode
+from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings
 from peronamalik.bench.report import format_report
 from peronamalik.io.atomic import atomic_output, check_target
 
@@ -93,18 +93,19 @@ def build_cost() -> dict[str, Any]:
     """Compile time of the fused kernel (fresh, into a scratch directory) and load time."""
     from pathlib import Path
 
-    from peronamalik.core import fused, native
+    from peronamalik.backends.native import build as native
+    from peronamalik.backends.native.flux import KERNEL
 
     info: dict[str, Any] = {}
     cc = native.compiler()
     if cc is None:
         return {"error": "no C compiler"}
-    flags = native.flag_sets(fused.EXTRA_FLAGS)[0]
+    flags = native.flag_sets(KERNEL.extra_flags)[0]
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "flux.so")
         start = time.perf_counter()
         try:
-            native.compile_library(fused.SOURCE_NAME, cc, flags, Path(target))
+            native.compile_library(KERNEL.source, cc, flags, Path(target))
         except Exception as exc:  # noqa: BLE001
             return {"error": str(exc).splitlines()[0]}
         info["compile_seconds"] = time.perf_counter() - start
@@ -140,12 +141,12 @@ def run(
     settings: Settings, only: list[str] | None = None, echo: Callable[[str], None] = print, build: bool = True
 ) -> dict[str, Any]:
     """Run the registered cases (names containing one of ``only``); return everything."""
-    from peronamalik.core import fused
+    from peronamalik.backends.native import build, flux
 
     report: dict[str, Any] = {"settings": asdict(settings), "machine": machine()}
-    with fused_mode("on"):
-        fused.load()
-    report["fused_build"] = asdict(fused.build_info) | {"path": str(fused.build_info.path)}
+    flux.load()
+    info = build.build_info.get(flux.KERNEL.source, build.BuildInfo())
+    report["fused_build"] = asdict(info) | {"path": str(info.path)}
     if build and not settings.quick:
         report["build_cost"] = build_cost()
     inputs = Inputs(settings)

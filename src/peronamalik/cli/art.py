@@ -24,7 +24,7 @@ def resolve_settings(
 ) -> tuple[ArtConfig, dict[str, Any]]:
     """Config from a file (plain or a sidecar) or a preset, then ``--set``, then flags.
 
-    Returns the config and what a sidecar adds: ``preset``, ``seed`` and ``input``.
+    Returns the config and what a sidecar adds: ``preset``, ``seed``, ``input`` and ``backend``.
     """
     recorded: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -102,5 +102,6 @@ def art(
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
+            backend=recorded.get("backend"),  # the recorded path, or the closest with a warning
         )
     announce(written)

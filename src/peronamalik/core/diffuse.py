@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from peronamalik.core import auto, compiled, fused
+from peronamalik.backends import policy
+from peronamalik.core import auto
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
-from peronamalik.core.diffusivity import Diffusivity, resolve_diffusivity
+from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
 from peronamalik.core.params import DiffusionParams
 from peronamalik.core.progress import Progress, check_progress
-from peronamalik.core.schemes import flux_step, laplacian_kernel, neighbour_offsets, seed_step
-from peronamalik.core.smoothing import gaussian_smooth
-
-Step = Callable[[torch.Tensor], torch.Tensor]
-
-
-def make_step(
-    scheme: str,
-    *,
-    channels: int,
-    spatial_ndim: int,
-    kappa: float | torch.Tensor,
-    dt: float,
-    diffusivity: str | Diffusivity,
-    spacing: Sequence[float],
-    coupled: bool,
-    sigma: float,
-    dtype: torch.dtype,
-    device: torch.device,
-) -> Step:
-    """Bind the scheme's step function to its parameters: ``u -> u'``."""
-    if scheme == "seed":
-        kernel = laplacian_kernel(
-            channels, mixing="full" if coupled else "per-channel", dtype=dtype, device=device
-        )
-        conductance = diffusivity if diffusivity == "inv" else resolve_diffusivity(diffusivity)
-        return lambda u: seed_step(u, kernel, kappa=kappa, dt=dt, conductance=conductance)[0]
-    g = resolve_diffusivity(diffusivity)
-    offsets = neighbour_offsets(scheme, spatial_ndim)
-    pixel_sigmas = [sigma / h for h in spacing]
-
-    def step(u: torch.Tensor) -> torch.Tensor:
-        guide = gaussian_smooth(u, pixel_sigmas) if sigma > 0 else None
-        return flux_step(
-            u, kappa=kappa, dt=dt, g=g, spacing=spacing, offsets=offsets, coupled=coupled, guide=guide
-        )
-
-    return step
 
 
 def resolve_auto(u: torch.Tensor, params: DiffusionParams) -> auto.AutoParameters:
@@ -83,53 +45,8 @@ def run_diffusion(
         chosen = resolve_auto(u, params)
         kappa = chosen.kappa if isinstance(params.kappa, str) else params.kappa
         params = params.replace(kappa=kappa, iterations=chosen.iterations, sigma=chosen.sigma)
-    job = params.resolve(u)
-    iterations, kappa, dt, scheme = job.iterations, job.kappa, job.dt, job.scheme
-    diffusivity, spacing, coupled, sigma = job.diffusivity, job.spacing, job.coupled, job.sigma
-    spatial_ndim = u.ndim - 2
-    progress = check_progress(progress)
-    if fused.eligible(
-        u, scheme=scheme, diffusivity=diffusivity, kappa=kappa, sigma=sigma, coupled=coupled
-    ) and fused.ready(u.numel(), iterations):
-        # the same steps, fused into one C kernel (core/kernels/flux.c); see core/fused.py
-        return fused.run_flux(
-            u,
-            iterations=iterations,
-            kappa=kappa,
-            dt=float(dt),
-            diffusivity=diffusivity,
-            spacing=spacing,
-            coupled=bool(coupled),
-            scheme=scheme,
-            progress=progress,
-        )
-    bound = dict(
-        channels=u.shape[1],
-        spatial_ndim=spatial_ndim,
-        diffusivity=diffusivity,
-        spacing=spacing,
-        coupled=bool(coupled),
-        sigma=sigma,
-        dtype=u.dtype,
-        device=u.device,
-    )
-    graph = torch.is_grad_enabled() and (u.requires_grad or isinstance(kappa, torch.Tensor) and kappa.requires_grad)
-    key = (scheme, tuple(u.shape), u.dtype, str(u.device), graph, *bound.values())
-    kernels = 8 if scheme == "seed" else 12 * len(neighbour_offsets(scheme, spatial_ndim)) + 2
-    eager = compiled.eager_gpu_seconds(u.numel(), u.element_size(), kernels, iterations)
-    if iterations and compiled.wanted(u.device, key, eager):
-        # the same step, compiled (Triton on CUDA); kappa and dt as tensors: no recompiles
-        # (made with torch.full, not from host memory: no wait for the GPU's queue)
-        scalar = functools.partial(torch.full, (), dtype=u.dtype, device=u.device)
-        kappa_tensor = kappa if isinstance(kappa, torch.Tensor) else scalar(kappa)
-        step = make_step(scheme, kappa=kappa_tensor, dt=scalar(float(dt)), **bound)
-        return compiled.run_steps(key, step, u, iterations, progress)
-    step = make_step(scheme, kappa=kappa, dt=float(dt), **bound)
-    for done in range(1, iterations + 1):
-        u = step(u)
-        if progress is not None:
-            progress(done, iterations)
-    return u
+    job = params.resolve(u, check_progress(progress))
+    return policy.run(job)  # the backend the policy picks: backends/policy.py
 
 
 def diffuse(
@@ -213,9 +130,10 @@ def diffuse(
     Notes
     -----
     The readable torch steps of :mod:`peronamalik.core.schemes` define the result.  Faster
-    paths run the same steps: on the CPU a fused C kernel (:mod:`peronamalik.core.fused`),
-    on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.core.compiled`);
-    ``$PERONAMALIK_FUSED`` (``auto``, ``on``, ``off``, ``compile``) chooses.
+    backends run the same steps: on the CPU a C kernel (:mod:`peronamalik.backends.native`),
+    on CUDA ``torch.compile`` of the steps themselves (:mod:`peronamalik.backends.compiled`);
+    :mod:`peronamalik.backends.policy` picks, ``with peronamalik.backend(name):`` or
+    ``$PERONAMALIK_BACKEND`` (``auto``, ``reference``, ``native``, ``compiled``) chooses.
 
     ``'auto'`` parameters (:mod:`peronamalik.core.auto`, :func:`estimate_parameters` reports
     them): the noise level is estimated from a robust high-pass (Immerkær 1996; Donoho &

@@ -30,9 +30,11 @@ from typing import Any
 import torch
 
 from peronamalik._validate import InputError, InputTypeError, choice, flag, integer, real
+from peronamalik.backends.job import Diffusion
 from peronamalik.core.arrays import resolve_device
 from peronamalik.core.diffusivity import Diffusivity, max_conductance, resolve_diffusivity
 from peronamalik.core.layout import check_spacing, normalize_spacing
+from peronamalik.core.progress import Progress
 from peronamalik.core.schemes import flux_stability_sum, neighbour_offsets
 
 SCHEMES = ("flux", "flux8", "seed")
@@ -82,20 +84,6 @@ def check_kappa(kappa: Any) -> float | str | torch.Tensor:
         real("kappa", float(kappa.detach()), low=KAPPA_RANGE[0], high=KAPPA_RANGE[1])
         return kappa
     return real("kappa", kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1])
-
-
-@dataclass(frozen=True)
-class Job:
-    """:class:`DiffusionParams` resolved for one ``(batch, channels, *spatial)`` tensor."""
-
-    iterations: int
-    kappa: float | torch.Tensor
-    dt: float
-    diffusivity: str | Diffusivity
-    scheme: str
-    spacing: tuple[float, ...]
-    coupled: bool
-    sigma: float
 
 
 @dataclass(frozen=True)
@@ -159,8 +147,9 @@ class DiffusionParams:
         """A copy with ``changes`` applied (checked again)."""
         return dataclasses.replace(self, **changes)
 
-    def resolve(self, u: torch.Tensor) -> Job:
-        """The checks that need the image: ``u`` laid out as ``(batch, channels, *spatial)``."""
+    def resolve(self, u: torch.Tensor, progress: Progress | None = None) -> Diffusion:
+        """The checks that need the image: the job for ``u``, laid out as ``(batch, channels,
+        *spatial)``, that a backend runs."""
         if any(isinstance(value, str) for value in (self.kappa, self.iterations, self.sigma)):
             raise InputError("'auto' parameters are chosen by run_diffusion before resolve()")
         spatial = u.shape[2:]
@@ -190,6 +179,7 @@ class DiffusionParams:
         )
         if self.dt is not None and self.dt > limit * (1 + 1e-9):
             raise InputError(f"dt={self.dt} is above the stable limit {limit:.6g} of scheme={self.scheme!r} here")
-        return Job(self.iterations, kappa, limit if self.dt is None else self.dt, self.diffusivity, self.scheme,
-                   spacing, self.coupled, self.sigma)
+        dt = limit if self.dt is None else self.dt
+        return Diffusion(u, self.iterations, kappa, dt, self.diffusivity, self.scheme, spacing, self.coupled,
+                         self.sigma, progress)
 

@@ -8,8 +8,8 @@ How many threads
     ``$PERONAMALIK_NUM_THREADS`` overrides it, else ``$OMP_NUM_THREADS`` does; a call of
     :func:`set_num_threads` overrides both.  The number is applied to torch
     (``torch.set_num_threads``) once, when :mod:`peronamalik` is imported, and the C
-    kernels (``core/kernels/*.c``, through :mod:`peronamalik.core.fused` and
-    :mod:`peronamalik.art.fused_step`) run with :func:`get_num_threads` threads.
+    kernels (``backends/native/kernels/*.c``, through :mod:`peronamalik.backends.native.flux` and
+    :mod:`peronamalik.backends.native.learned`) run with :func:`get_num_threads` threads.
 
 Never busy-wait
     By default an OpenMP worker spins for a while (libgomp: 300,000 rounds, milliseconds)
@@ -20,7 +20,7 @@ Never busy-wait
     idle time beside two busy processes.  So:
 
     * the C kernels do not use OpenMP's threads but their own pool
-      (``core/kernels/pm_pool.h``): idle threads sleep on a condition variable, and a call
+      (``backends/native/kernels/pm_pool.h``): idle threads sleep on a condition variable, and a call
       returns once its work is done, without waiting for a thread that never got a core;
     * torch's own OpenMP workers sleep at once: the package sets ``OMP_WAIT_POLICY=PASSIVE``
       unless the environment sets a policy.  libgomp reads it once, when torch loads it at

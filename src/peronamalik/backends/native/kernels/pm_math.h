@@ -1,7 +1,7 @@
 /*
  * Arithmetic shared by the package's C kernels (kernels/flux.c, kernels/learned.c): exact
  * division by a reciprocal and SLEEF's 1-ulp exp of a non-positive argument, with the
- * inline-function macro they use.  The builder (core/native.py) compiles every kernel with
+ * inline-function macro they use.  The builder (backends/native/build.py) compiles every kernel with
  * this folder's headers beside it and hashes them into the cache key, so a change here
  * rebuilds both kernels.
  *

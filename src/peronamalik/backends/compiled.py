@@ -1,4 +1,4 @@
-"""Fused path for GPUs: the reference step functions themselves, compiled with ``torch.compile``.
+"""The compiled backend: the reference step functions themselves, through ``torch.compile``.
 
 On CUDA, :func:`peronamalik.core.diffuse.run_diffusion` and the learned step of
 :class:`peronamalik.art.engine.LearnedDiffusion` hand the readable torch code of
@@ -13,22 +13,11 @@ steps left over run through a 1-step graph, so a configuration has at most two g
 ``kappa`` and ``dt`` go in as 0-d tensors, so a new value does not recompile; a new shape,
 dtype, scheme or grad mode does (``dynamic=False``: kernels specialised to the image's size).
 
-When it runs (``$PERONAMALIK_FUSED``, :func:`peronamalik.core.native.mode`):
-
-``auto`` (default)
-    On CUDA, once the estimated eager time of this job plus the earlier jobs of the same
-    configuration in this process exceeds :data:`COMPILE_SECONDS_ESTIMATE` (the ski-rental
-    rule: a one-off small job never waits for a compile, a big job or a training loop
-    compiles and never spends more than about twice the best choice's time); and for a
-    configuration this process has already compiled.  Never on the CPU, where the C
-    kernels (:mod:`peronamalik.core.fused`) are faster.
-``on``
-    Every CUDA job.
-``compile``
-    Every job on every device, the CPU included (instead of the C kernels): for autograd on
-    the CPU, and how the tests exercise this path without a GPU.
-``off``
-    Never.
+When it runs: the policy (:mod:`peronamalik.backends.policy`) picks it for a job on CUDA
+whose estimated eager time (:func:`eager_gpu_seconds`) exceeds
+:data:`COMPILE_SECONDS_ESTIMATE` (a decision on the job alone, never on what ran before),
+and for every job under ``backend("compiled")`` on any device, the CPU included (for
+autograd on the CPU, and how the tests exercise this path without a GPU).
 
 Compile cost, measured on the 2-core CPU: the first call of a process with a cold cache
 13 s (2-D, 24 steps: the 8-step graph; inductor's import included), a new configuration
@@ -43,7 +32,7 @@ compiler bug) warns once and runs eagerly from then on; the others are not affec
 Where Dynamo's limit on graphs per function is reached, the call runs eagerly, silently.
 Under autograd the backward is compiled at the first ``backward()``: the learned step falls
 back to eager if that fails; a ``diffuse`` result's backward is the caller's
-(``PERONAMALIK_FUSED=off`` turns the path off).
+(``backend("reference")`` turns the path off).
 """
 
 from __future__ import annotations
@@ -57,13 +46,16 @@ from typing import Any
 
 import torch
 
-from peronamalik.core import native
+from peronamalik.backends.job import Diffusion
+from peronamalik.backends.native.build import NativeKernelWarning
+from peronamalik.backends.reference import Step, job_step
+from peronamalik.core.schemes import neighbour_offsets
 from peronamalik.core.progress import Progress
 
 #: Steps unrolled into one compiled call.
 STEPS_PER_CALL = 8
-#: Rough cost of compiling one graph (seconds); ``auto`` compiles a job whose eager run is
-#: estimated to take longer than this.
+#: Rough cost of compiling one graph (seconds); the policy compiles a CUDA job whose eager
+#: run is estimated to take longer than this.
 COMPILE_SECONDS_ESTIMATE = 10.0
 #: Eager cost model on a GPU: launch-bound small steps, bandwidth-bound large ones.  A
 #: "flux" step is ~10 elementwise kernels per axis, each reading and writing the image.
@@ -75,10 +67,8 @@ EAGER_GPU_BYTES_PER_SECOND = 2.0e12
 #: steps-per-call of :func:`_repeat` together).
 RECOMPILE_LIMIT = 64
 
-Step = Callable[[torch.Tensor], torch.Tensor]
 
-
-class CompileWarning(native.NativeKernelWarning):
+class CompileWarning(NativeKernelWarning):
     """``torch.compile`` failed; the eager reference path runs instead."""
 
 
@@ -88,8 +78,6 @@ _unavailable: dict[str, str | None] = {}
 _failed: dict[Hashable, str] = {}
 #: Configurations this process has compiled a graph for.
 _compiled_keys: set[Hashable] = set()
-#: Estimated eager seconds spent so far per configuration not compiled yet.
-_eager_spent: dict[Hashable, float] = {}
 
 
 def _repeat(step: Step, u: torch.Tensor, steps: int) -> torch.Tensor:
@@ -101,11 +89,6 @@ def _repeat(step: Step, u: torch.Tensor, steps: int) -> torch.Tensor:
 @functools.cache
 def _compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
     return torch.compile(fn, fullgraph=True, dynamic=False)
-
-
-def device_supported(device: torch.device) -> bool:
-    """Does ``auto``/``on`` mode compile for this device type?"""
-    return device.type == "cuda"
 
 
 def unavailable(device: torch.device) -> str | None:
@@ -130,28 +113,6 @@ def unavailable(device: torch.device) -> str | None:
                 stacklevel=4,
             )
     return _unavailable[device.type]
-
-
-def pays_off(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
-    """The policy: should a job of configuration ``key`` (shape, dtype, scheme, grad mode ...)
-    whose eager run would take about ``eager_seconds`` be compiled, given the mode and what
-    this process has run so far?  See the module's docstring.  Counts the job as run eagerly
-    when the answer is no."""
-    how = native.mode()
-    if how == "off" or key in _failed or not (how == "compile" or device_supported(device)):
-        return False
-    if how in ("compile", "on") or key in _compiled_keys:
-        return True
-    spent = _eager_spent.get(key, 0.0) + eager_seconds
-    if spent > COMPILE_SECONDS_ESTIMATE:
-        return True
-    _eager_spent[key] = spent
-    return False
-
-
-def wanted(device: torch.device, key: Hashable, eager_seconds: float) -> bool:
-    """:func:`pays_off`, and ``torch.compile`` can run on ``device`` here."""
-    return pays_off(device, key, eager_seconds) and unavailable(device) is None
 
 
 def eager_gpu_seconds(numel: int, element_size: int, kernels_per_step: int, iterations: int) -> float:
@@ -194,13 +155,49 @@ def record_failure(key: Hashable, error: BaseException) -> None:
     )
 
 
+def key(job: Diffusion) -> tuple:
+    """What a compiled graph of ``job`` is specialised to (a new key: a new graph)."""
+    u = job.u
+    return (
+        job.scheme, tuple(u.shape), u.dtype, str(u.device), job.needs_graph, job.diffusivity,
+        job.spacing, job.coupled, job.sigma,
+    )  # fmt: skip
+
+
+def kernels_per_step(job: Diffusion) -> int:
+    """Elementwise kernels of one eager step (the estimate of :func:`eager_gpu_seconds`)."""
+    return 8 if job.scheme == "seed" else 12 * len(neighbour_offsets(job.scheme, job.spatial_ndim)) + 2
+
+
+def covers(job: Diffusion) -> str | None:
+    """What makes ``job`` not one to compile (None: nothing): no steps, or its
+    configuration's compile failed earlier (warned then; it runs eagerly from then on)."""
+    if job.iterations == 0:
+        return "no iterations"
+    return f"its compile failed: {_failed[key(job)]}" if key(job) in _failed else None
+
+
+def why_not(job: Diffusion) -> str | None:
+    """Why ``job`` cannot be compiled here (None: it can)."""
+    return covers(job) or unavailable(job.u.device)
+
+
+def run(job: Diffusion) -> torch.Tensor:
+    """``job`` through ``torch.compile``; ``kappa`` and ``dt`` as tensors (no recompiles;
+    made with torch.full, not from host memory: no wait for the GPU's queue)."""
+    u = job.u
+    scalar = functools.partial(torch.full, (), dtype=u.dtype, device=u.device)
+    kappa = job.kappa if isinstance(job.kappa, torch.Tensor) else scalar(job.kappa)
+    return run_steps(key(job), job_step(job, kappa, scalar(float(job.dt))), u, job.iterations, job.progress)
+
+
 def run_steps(
     key: Hashable, step: Step, u: torch.Tensor, iterations: int, progress: Progress | None = None
 ) -> torch.Tensor:
     """``iterations`` applications of ``step`` to ``u``, :data:`STEPS_PER_CALL` per compiled call.
 
     ``step`` must take ``kappa``/``dt`` as tensors (bound by
-    :func:`peronamalik.core.diffuse.make_step`), so new values reuse the graph.
+    :func:`peronamalik.backends.reference.make_step`), so new values reuse the graph.
     """
     done = 0
     while done < iterations:
@@ -217,11 +214,13 @@ __all__ = [
     "STEPS_PER_CALL",
     "CompileWarning",
     "call",
-    "device_supported",
+    "covers",
     "eager_gpu_seconds",
-    "pays_off",
+    "key",
+    "kernels_per_step",
     "record_failure",
+    "run",
     "run_steps",
     "unavailable",
-    "wanted",
+    "why_not",
 ]

@@ -1,5 +1,5 @@
 /*
- * Fused CPU kernel of the learned ("on drugs") step (see art/fused_step.py).
+ * Fused CPU kernel of the learned ("on drugs") step (see backends/native/learned.py).
  *
  * The readable reference is peronamalik.art.engine.LearnedDiffusion.step: one seed step
  * (core.schemes.seed_step), the weighted loss of art/losses.py, autograd back to the
@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pm_layout.h" /* pm_entry, PM_INT, PM_SIGNATURE, PM_LAYOUT */
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32, exp_neg_f32 */
 #include "pm_pool.h" /* pm_parallel_for: the bands' threads */
 
@@ -77,6 +78,24 @@ enum {
     Q_LOSS, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_SUM_VFID, Q_SUM_RESP, Q_SUM_MOD, Q_COUNT
 };
 #define NSUM 6 /* loss sums, in the order of the Q_SUM_ entries and of their weights */
+
+/* The layout the loader checks (pm_layout.h): ABI, kinds, optimizers, argument order and
+ * the slots of the pointer, dimension and parameter arrays. */
+static const pm_entry pm_layout_table[] = {
+    PM_INT(PM_ABI_VERSION), PM_INT(G_EXP), PM_INT(G_RATIONAL), PM_INT(G_TUKEY), PM_INT(G_INV),
+    PM_INT(OPT_NONE), PM_INT(OPT_SGD), PM_INT(OPT_ADAM),
+    PM_SIGNATURE(pm_learned_step_f32, "ptr dims q nthreads"),
+    PM_INT(P_IMAGE), PM_INT(P_TARGET), PM_INT(P_OUT), PM_INT(P_KERNEL), PM_INT(P_GRAD),
+    PM_INT(P_STATE0), PM_INT(P_STATE1), PM_INT(P_STATE2), PM_INT(P_COUNT),
+    PM_INT(D_C), PM_INT(D_H), PM_INT(D_W), PM_INT(D_KSIZE), PM_INT(D_GROUPS), PM_INT(D_KIND),
+    PM_INT(D_BAND), PM_INT(D_FORWARD), PM_INT(D_COUNT),
+    PM_INT(Q_KD), PM_INT(Q_DT), PM_INT(Q_W_FID), PM_INT(Q_W_EDGE), PM_INT(Q_W_ENERGY),
+    PM_INT(Q_SCALE), PM_INT(Q_OPT), PM_INT(Q_LR), PM_INT(Q_WD), PM_INT(Q_MOM), PM_INT(Q_DAMP),
+    PM_INT(Q_NEST), PM_INT(Q_MAX), PM_INT(Q_FIRST), PM_INT(Q_W_VFID), PM_INT(Q_W_RESP),
+    PM_INT(Q_W_MOD), PM_INT(Q_LOSS), PM_INT(Q_SUM_FID), PM_INT(Q_SUM_EDGE), PM_INT(Q_SUM_ENERGY),
+    PM_INT(Q_SUM_VFID), PM_INT(Q_SUM_RESP), PM_INT(Q_SUM_MOD), PM_INT(Q_COUNT),
+};
+PM_LAYOUT(pm_layout_table)
 
 /* Vectors of the machine's width; block sizes such that a block's accumulators stay in
  * registers (32 vector registers with AVX-512 or on AArch64, 16 elsewhere). */

@@ -1,5 +1,5 @@
 /*
- * Fused CPU kernel of the "flux" and "flux8" Perona-Malik schemes (see core/fused.py).
+ * Fused CPU kernel of the "flux" and "flux8" Perona-Malik schemes (see backends/native/flux.py).
  *
  * The readable reference is peronamalik.core.schemes.flux_step; this file does the same
  * float operations in the same order, so the two agree to rounding: rational and tukey bit
@@ -45,12 +45,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pm_layout.h" /* pm_entry, PM_INT, PM_SIGNATURE, PM_LAYOUT */
 #include "pm_math.h" /* ALWAYS_INLINE, G_*, div_f32/f64, exp_neg_f32/f64 */
 #include "pm_pool.h" /* pm_parallel_for: the blocks' threads */
 
 #define PM_ABI_VERSION 5
 
 int pm_abi_version(void) { return PM_ABI_VERSION; }
+
+/* The layout the loader checks (pm_layout.h): ABI, kinds, argument order and array slots. */
+static const pm_entry pm_layout_table[] = {
+    PM_INT(PM_ABI_VERSION), PM_INT(G_EXP), PM_INT(G_RATIONAL), PM_INT(G_TUKEY),
+    PM_SIGNATURE(pm_flux_f32, "src dst tmp shape param kind eight iterations depth band0 tile1 nthreads"),
+    PM_SIGNATURE(pm_flux_f64, "src dst tmp shape param kind eight iterations depth band0 tile1 nthreads"),
+    {"shape", 0, "groups nc n0 n1 n2"},
+    {"param", 0, "kd dt h0 h1 h2 hd"},
+};
+PM_LAYOUT(pm_layout_table)
 
 /* g from s = (|diff| / kd)^2, with kd = kappa (exp, rational) or kappa*sqrt(2) (tukey),
  * as in core/diffusivity.py. */

@@ -1,9 +1,9 @@
-"""Fused CPU fast path of the learned ("on drugs") step: one C call per iteration.
+"""The native backend's learned ("on drugs") step: one C call per iteration (``kernels/learned.c``).
 
 :meth:`peronamalik.art.engine.LearnedDiffusion.step` is, in readable torch, one seed step
 with the learnable operator K, the weighted loss of :mod:`peronamalik.art.losses`, autograd
 back to K and one ``torch.optim`` step.  :func:`learned_step` does the same in one pass of
-a small C kernel (``core/kernels/learned.c``): the forward step, the loss, the gradient
+a small C kernel (``kernels/learned.c``): the forward step, the loss, the gradient
 with respect to K derived by hand (the kernel's header has the formulas) and the optimizer
 update, with no autograd graph, no temporaries and no per-iteration Python beyond the
 call.  Results equal the reference to float32 rounding (the tests hold them to 1e-5 over
@@ -20,17 +20,13 @@ on the optimizer's own state tensors (``momentum_buffer``; ``step``, ``exp_avg``
 optimizer, or one with step hooks, gets the gradient in ``K.grad`` and its own ``step()``.
 Everything else -- other devices, float64,
 inputs that require grad, grad mode off, a subclass overriding ``diffuse``/``learn`` --
-takes the reference path: :func:`learned_step` returns None.
+takes another backend (:func:`covers` says why), and inputs the kernel cannot take for one
+step run that step on the reference path (:func:`learned_step` returns None).
 
-When it runs: ``$PERONAMALIK_FUSED`` (:func:`peronamalik.core.native.mode`, read at an
-engine's first step) ``0``/``off`` and ``compile`` never, ``1``/``on`` always (compiling the kernel first
-if needed); ``auto`` (default) decides from the job's estimated reference time
-(``config.iterations`` steps): above :data:`BUILD_ABOVE_SECONDS` it compiles the kernel if
-it is not cached (about 1.5 s with gcc 12, once per machine), above
-:data:`LOAD_ABOVE_SECONDS` it uses the kernel only if already cached, below that the
-reference runs.  The decision never depends on a
-background event, so a run is reproducible: the same job on the same machine takes the
-same path.
+When it runs: the policy (:func:`peronamalik.backends.policy.choose_learned`) picks it
+for an engine on the CPU that :func:`covers` and whose kernel loads (built synchronously on
+first need, once per machine), at the engine's first step; so the same job on the same
+machine always takes the same path, whatever the disk cache held.
 """
 
 from __future__ import annotations
@@ -43,27 +39,17 @@ import torch
 from torch.optim import optimizer as optim_module
 from torch.optim.optimizer import Optimizer
 
-from peronamalik.core import native, threads
+from peronamalik.backends.native import build
+from peronamalik.core import threads
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 
-SOURCE_NAME = "learned.c"
-ABI_VERSION = 4
 KINDS = {"exp": 0, "rational": 1, "tukey": 2, "inv": 3}
 #: In the kernel's order (learned.c's Q_W_ and Q_SUM_ entries).
 TERMS = ("fidelity", "edge", "energy", "video_fidelity", "response", "modulated_energy")
-
-#: Reference cost model (measured on a 2-core x86-64, generous to the reference): seconds
-#: per image element and per step.  Used only to decide whether loading/compiling pays.
-REF_SECONDS_PER_ELEMENT = 8e-9
-REF_SECONDS_PER_STEP = 150e-6
-#: Jobs whose reference would take longer compile the kernel when it is not cached.
-BUILD_ABOVE_SECONDS = native.BUILD_SECONDS_ESTIMATE
-#: Jobs whose reference would take longer use the kernel when it is cached (a load: ~1 ms).
-LOAD_ABOVE_SECONDS = 0.05
 #: Below this many multiply-adds per step (elements x taps) one thread does the step.
 SERIAL_WORK = 250_000
 
-# indices into the kernel's argument arrays (the enums of learned.c)
+# indices into the kernel's argument arrays (the enums of learned.c, checked at load)
 P_IMAGE, P_TARGET, P_OUT, P_KERNEL, P_GRAD, P_STATE0, P_STATE1, P_STATE2, P_COUNT = range(9)
 D_C, D_H, D_W, D_KSIZE, D_GROUPS, D_KIND, D_BAND, D_FORWARD, D_COUNT = range(9)
 Q_KD, Q_DT, Q_W_FID, Q_W_EDGE, Q_W_ENERGY, Q_SCALE = range(6)
@@ -71,6 +57,27 @@ Q_OPT, Q_LR, Q_WD, Q_MOM, Q_DAMP, Q_NEST, Q_MAX, Q_FIRST = range(6, 14)
 Q_W_VFID, Q_W_RESP, Q_W_MOD = range(14, 17)
 Q_LOSS, Q_SUM_FID, Q_SUM_EDGE, Q_SUM_ENERGY, Q_SUM_VFID, Q_SUM_RESP, Q_SUM_MOD, Q_COUNT = range(17, 25)
 OPT_NONE, OPT_SGD, OPT_ADAM = range(3)
+
+_SLOTS = (
+    "P_IMAGE P_TARGET P_OUT P_KERNEL P_GRAD P_STATE0 P_STATE1 P_STATE2 P_COUNT "
+    "D_C D_H D_W D_KSIZE D_GROUPS D_KIND D_BAND D_FORWARD D_COUNT "
+    "Q_KD Q_DT Q_W_FID Q_W_EDGE Q_W_ENERGY Q_SCALE Q_OPT Q_LR Q_WD Q_MOM Q_DAMP Q_NEST Q_MAX Q_FIRST "
+    "Q_W_VFID Q_W_RESP Q_W_MOD Q_LOSS Q_SUM_FID Q_SUM_EDGE Q_SUM_ENERGY Q_SUM_VFID Q_SUM_RESP Q_SUM_MOD Q_COUNT "
+    "OPT_NONE OPT_SGD OPT_ADAM"
+).split()
+#: The kernel as the loader checks it: ABI, kinds, optimizers, argument order, array slots.
+KERNEL = build.Kernel(
+    source="learned.c",
+    abi=4,
+    constants={f"G_{name.upper()}": value for name, value in KINDS.items()} | {k: globals()[k] for k in _SLOTS},
+    functions={
+        "pm_learned_step_f32": (
+            ctypes.c_int,
+            (("ptr", ctypes.POINTER(ctypes.c_void_p)), ("dims", ctypes.POINTER(ctypes.c_int64)),
+             ("q", ctypes.POINTER(ctypes.c_double)), ("nthreads", ctypes.c_int)),
+        )  # fmt: skip
+    },
+)
 
 _FLOAT32 = torch.float32
 _REAL = (float, int)
@@ -100,27 +107,13 @@ def _calibrate() -> tuple[int, int] | None:
 _UNSHARED = _calibrate()
 
 
-def load(*, build: bool = True) -> ctypes.CDLL | None:
-    """The kernel library (compiled now if ``build`` and not cached), or None."""
-    lib = native.load_library(SOURCE_NAME, ABI_VERSION, build=build)
-    if lib is not None and not hasattr(lib, "_pm_bound"):
-        fn = lib.pm_learned_step_f32
-        fn.restype = ctypes.c_int
-        fn.argtypes = [
-            ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_int64),
-            ctypes.POINTER(ctypes.c_double), ctypes.c_int,
-        ]  # fmt: skip
-        lib._pm_bound = True
-    return lib
+def load() -> ctypes.CDLL | None:
+    """The kernel library (compiled now if not cached), or None when it cannot be built."""
+    return build.load(KERNEL)
 
 
-def reference_seconds(numel: int, iterations: int) -> float:
-    """Rough wall time of ``iterations`` reference steps on ``numel`` elements."""
-    return iterations * (numel * REF_SECONDS_PER_ELEMENT + REF_SECONDS_PER_STEP)
-
-
-def ineligible(engine) -> str | None:
-    """Why the fused step cannot run this engine's configuration (None: it can)."""
+def covers(engine) -> str | None:
+    """What in this engine's configuration the kernel does not cover (None: it covers it)."""
     config = engine.config
     name = config.diffusivity
     if name not in KINDS or not (
@@ -153,6 +146,15 @@ def ineligible(engine) -> str | None:
     return None
 
 
+def why_not(engine) -> str | None:
+    """Why the native learned step cannot run this engine here (None: it can).  Builds the
+    kernel on first need (blocking, once per machine)."""
+    reason = covers(engine)
+    if reason is None and load() is None:
+        reason = f"the C kernel is unavailable: {build.failure(KERNEL)}"
+    return reason
+
+
 def learned_step(engine, target: torch.Tensor) -> torch.Tensor | None:
     """One fused learned step of ``engine`` toward ``target``: K is updated in place (and
     ``K.grad`` set, as the reference does) and the new image is returned; None when the
@@ -183,21 +185,8 @@ def last_loss(engine) -> float | None:
 
 
 def _decide(engine) -> _Stepper | bool:
-    """A stepper for this engine if the fused path is to run it, else False."""
-    how = native.mode()
-    if how in ("off", "compile") or ineligible(engine) is not None:
-        return False
-    if how == "on":
-        lib = load(build=True)
-    else:
-        estimate = reference_seconds(engine.image.numel(), engine.config.iterations)
-        if estimate >= BUILD_ABOVE_SECONDS:
-            lib = load(build=True)
-        elif estimate >= LOAD_ABOVE_SECONDS:
-            lib = load(build=False)
-        else:
-            lib = None
-    return _Stepper(lib, engine) if lib is not None else False
+    """A stepper for this engine if the kernel runs it, else False."""
+    return _Stepper(load(), engine) if why_not(engine) is None else False
 
 
 def _no_stepper() -> None:
@@ -437,14 +426,4 @@ class _Stepper:
         )
 
 
-__all__ = [
-    "ABI_VERSION",
-    "KINDS",
-    "TERMS",
-    "advance",
-    "ineligible",
-    "last_loss",
-    "learned_step",
-    "load",
-    "reference_seconds",
-]
+__all__ = ["KERNEL", "KINDS", "TERMS", "advance", "covers", "last_loss", "learned_step", "load", "why_not"]

@@ -1,4 +1,4 @@
-"""Issue 4: the fused CPU kernel equals the reference torch path, and falls back cleanly.
+"""Issue 4: the native flux kernel equals the reference torch path, and falls back cleanly.
 
 The reference is the readable step, :func:`peronamalik.core.schemes.flux_step`, in a loop.
 The kernel does the same float operations in the same order, so rational and tukey agree
@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from peronamalik import diffuse
-from peronamalik.core import fused, native
+from peronamalik import backend, diffuse
+from peronamalik.backends.job import Diffusion
+from peronamalik.backends.native import build
+from peronamalik.backends.native import flux as fused
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.schemes import flux_step, neighbour_offsets
 
@@ -30,12 +32,12 @@ TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 def lib():
     """The kernel, built (or loaded from the cache) once for this module."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", fused.FusedKernelWarning)
-        loaded = fused.load(build=True)
+        warnings.simplefilter("ignore", build.NativeKernelWarning)
+        loaded = fused.load()
     if loaded is None:
         if shutil.which("gcc") or shutil.which("cc"):
-            pytest.fail(f"a C compiler is present but the kernel did not build: {fused.build_info.error}")
-        pytest.skip("no C compiler: the fused kernel cannot be built here")
+            pytest.fail(f"a C compiler is present but the kernel did not build: {build.failure(fused.KERNEL)}")
+        pytest.skip("no C compiler: the native kernel cannot be built here")
     return loaded
 
 
@@ -182,27 +184,26 @@ def test_diffuse_dispatches_to_the_kernel(lib, monkeypatch, channel_axis) -> Non
     shape = {None: (30, 40), 0: (3, 30, 40), -1: (30, 40, 3)}[channel_axis]
     image = np.random.default_rng(3).random(shape, dtype=np.float32)
     before = image.copy()
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    expected = diffuse(image, iterations=7, kappa=0.2, channel_axis=channel_axis, diffusivity="tukey")
+    with backend("reference"):
+        expected = diffuse(image, iterations=7, kappa=0.2, channel_axis=channel_axis, diffusivity="tukey")
     calls = []
     real = fused.run_flux
     monkeypatch.setattr(fused, "run_flux", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
-    result = diffuse(image, iterations=7, kappa=0.2, channel_axis=channel_axis, diffusivity="tukey")
+    result = diffuse(image, iterations=7, kappa=0.2, channel_axis=channel_axis, diffusivity="tukey")  # auto
     assert calls, "the fused kernel was not used"
     assert isinstance(result, np.ndarray) and result.dtype == np.float32 and result.shape == shape
     np.testing.assert_array_equal(image, before)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5)
 
 
-def test_tensor_kappa_without_grad_and_progress(lib, monkeypatch) -> None:
-    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
+def test_tensor_kappa_without_grad_and_progress(lib) -> None:
     u = random_state((25, 26), torch.float64)
     k = torch.tensor(0.2, dtype=torch.float32)  # a float32 kappa on a float64 image, as torch rounds it
     reports: list[tuple[int, int | None]] = []
-    result = diffuse(u, iterations=5, kappa=k, diffusivity="tukey", progress=lambda *done: reports.append(done))
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    expected = diffuse(u, iterations=5, kappa=k, diffusivity="tukey")
+    with backend("native"):
+        result = diffuse(u, iterations=5, kappa=k, diffusivity="tukey", progress=lambda *done: reports.append(done))
+    with backend("reference"):
+        expected = diffuse(u, iterations=5, kappa=k, diffusivity="tukey")
     assert result.dtype == torch.float64
     assert_close(result, expected)
     assert reports and reports[-1] == (5, 5)  # one report per C pass, the last one at the end
@@ -213,17 +214,16 @@ def test_tensor_kappa_without_grad_and_progress(lib, monkeypatch) -> None:
 
 def _forbid_kernel(monkeypatch):
     def refuse(*a, **k):
-        raise AssertionError("the fused kernel must not run here")
+        raise AssertionError("the native kernel must not run here")
 
     monkeypatch.setattr(fused, "run_flux", refuse)
-    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
 
 
 def test_autograd_falls_back_and_stays_differentiable(lib, monkeypatch) -> None:
     x = random_state((12, 13), torch.float64).requires_grad_()
     k = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    expected = diffuse(x.detach(), iterations=4, kappa=0.3)
+    with backend("reference"):
+        expected = diffuse(x.detach(), iterations=4, kappa=0.3)
     _forbid_kernel(monkeypatch)
     for kappa in (0.3, k):
         result = diffuse(x, iterations=4, kappa=kappa)
@@ -238,7 +238,6 @@ def test_autograd_falls_back_and_stays_differentiable(lib, monkeypatch) -> None:
 
 
 def test_no_grad_uses_the_kernel(lib, monkeypatch) -> None:
-    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
     x = random_state((12, 13)).requires_grad_()
     calls = []
     real = fused.run_flux
@@ -261,86 +260,33 @@ def test_ineligible_jobs_take_the_reference_path(lib, monkeypatch, options) -> N
     image = np.random.default_rng(4).random((20, 21, 3), dtype=np.float32)
     if "channel_axis" not in options:
         image = image[..., 0].copy()
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    expected = diffuse(image, iterations=4, kappa=0.2, **options)
-    rational = diffuse(image, iterations=4, kappa=0.2, diffusivity="rational")
+    with backend("reference"):
+        expected = diffuse(image, iterations=4, kappa=0.2, **options)
+        rational = diffuse(image, iterations=4, kappa=0.2, diffusivity="rational")
     _forbid_kernel(monkeypatch)
-    result = diffuse(image, iterations=4, kappa=0.2, **options)
+    with backend("native"):
+        result = diffuse(image, iterations=4, kappa=0.2, **options)
     np.testing.assert_array_equal(result, expected)
     if callable(options.get("diffusivity")):
         # the callable is the rational function: the same numbers as the built-in
         np.testing.assert_allclose(result, rational, rtol=0, atol=1e-6)
 
 
-def test_four_spatial_axes_fall_back(lib, monkeypatch) -> None:
-    u = random_state((1, 1, 4, 5, 6, 7))
-    assert not fused.eligible(u, scheme="flux", diffusivity="exp", kappa=0.1, sigma=0.0)
+def job(u, **options) -> Diffusion:
+    kw = {"iterations": 3, "kappa": 0.1, "dt": 0.1, "diffusivity": "exp", "scheme": "flux", "coupled": False, "sigma": 0.0}
+    return Diffusion(u, spacing=(1.0,) * (u.ndim - 2), **(kw | options))
 
 
-def test_mode_off_is_respected(lib, monkeypatch) -> None:
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    u = random_state((1, 1, 10, 10))
-    assert not fused.eligible(u, scheme="flux", diffusivity="exp", kappa=0.1, sigma=0.0)
+def test_four_spatial_axes_fall_back(lib) -> None:
+    assert fused.covers(job(random_state((1, 1, 4, 5, 6, 7)))) == "4 spatial axes"
 
 
-@pytest.fixture
-def no_compiler(monkeypatch, tmp_path):
-    """Nothing loaded or cached, nothing tried yet in this process, and every compile fails."""
-    monkeypatch.setattr(fused, "_lib", None)
-    monkeypatch.setattr(fused, "_failed", False)
-    monkeypatch.setattr(fused, "_background", None)
-    monkeypatch.setattr(fused, "_pending_warning", None)
-    monkeypatch.setattr(fused, "build_info", fused.BuildInfo())
-    monkeypatch.setattr(native, "_loaded", {})  # forget the kernel the module fixture loaded
-    monkeypatch.setattr(native, "_failed", {})
-    monkeypatch.setattr(native, "build_info", {})
-    monkeypatch.setenv("PERONAMALIK_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(native, "compiler", lambda: "false")
-
-
-def test_missing_compiler_warns_once_and_falls_back(monkeypatch, no_compiler) -> None:
-    """No usable compiler: one FusedKernelWarning, then the reference result, silently."""
-    monkeypatch.setenv("CC", "false")  # exists, always fails
-    monkeypatch.setenv("PERONAMALIK_FUSED", "on")
-    image = np.random.default_rng(5).random((16, 18), dtype=np.float32)
-    with pytest.warns(fused.FusedKernelWarning):
-        first = diffuse(image, iterations=3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        second = diffuse(image, iterations=3)
-    monkeypatch.setenv("PERONAMALIK_FUSED", "off")
-    np.testing.assert_array_equal(first, diffuse(image, iterations=3))
-    np.testing.assert_array_equal(second, first)
-    assert fused.build_info.error
-
-
-def test_background_build_failure_warns_on_the_callers_thread(monkeypatch, no_compiler) -> None:
-    monkeypatch.setenv("PERONAMALIK_FUSED", "auto")
-    image = np.random.default_rng(8).random((8, 8), dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        first = diffuse(image, iterations=1)  # tiny: reference now, build in the background
-    fused.wait_for_background_build(60)
-    with pytest.warns(fused.FusedKernelWarning):
-        second = diffuse(image, iterations=1)
-    np.testing.assert_array_equal(first, second)
-
-
-def test_small_jobs_do_not_wait_for_a_build(monkeypatch, tmp_path) -> None:
-    """auto mode, nothing cached: a small job runs the reference now and the build goes to
-    the background; a job whose reference run would outlast a build compiles first."""
-    monkeypatch.setattr(fused, "_lib", None)
-    monkeypatch.setattr(fused, "_failed", False)
-    monkeypatch.setenv("PERONAMALIK_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("PERONAMALIK_FUSED", "auto")
-    started, built = [], []
-    monkeypatch.setattr(fused, "_start_background_build", lambda: started.append(1))
-    monkeypatch.setattr(fused, "_load_or_build", lambda build: built.append(build) or None)
-    assert not fused.ready(64 * 64, 10)
-    assert started and True not in built
-    big = int(fused.BUILD_SECONDS_ESTIMATE / fused.REF_SECONDS_PER_PIXEL_IT) + 1
-    fused.ready(big, 1)
-    assert True in built
+def test_reference_backend_is_respected(lib, monkeypatch) -> None:
+    _forbid_kernel(monkeypatch)
+    with backend("reference"):
+        diffuse(random_state((10, 10)), iterations=3)
+    monkeypatch.setenv("PERONAMALIK_FUSED", "off")  # the older variable still works
+    diffuse(random_state((10, 10)), iterations=3)
 
 
 def test_no_subnormal_flush_after_loading(lib) -> None:
