@@ -69,7 +69,8 @@ def pass_length(iterations: int, reach: Sequence[int], chunks: Sequence[int | No
     with ``I`` iterations, ``P`` = :data:`PASS_COST` step-equivalents per pass, ``d_i`` the
     reach of one step and ``c_i`` the smallest chunk along each split axis (``None``: the
     axis is one chunk, no halo); the product is the recomputed halo's share.  ``L·d_i``
-    never exceeds ``c_i`` (a halo comes from the neighbouring chunk only).  Passes are then
+    never exceeds ``c_i`` (a halo comes from the neighbouring chunk only; :func:`diffuse`
+    merges a thinner last chunk into its neighbour).  Passes are then
     balanced: ``L = ceil(I / passes)``.
     """
     if iterations == 0:
@@ -117,8 +118,9 @@ def diffuse(
     Parameters
     ----------
     array : dask.array.Array, zarr array, path to a zarr array, or numpy array
-        The image; its chunks are kept (the channel axis is merged into one chunk, and an
-        axis whose chunks are thinner than one step's reach is rechunked to that reach).
+        The image; its chunks are kept, except that the channel axis is merged into one
+        chunk and chunks thinner than a pass's halo are merged with their neighbours
+        (:func:`dask.array.overlap.ensure_minimum_chunksize`).
     iterations, dt, diffusivity, scheme, spacing, channel_axis, coupled, sigma
         As :func:`peronamalik.diffuse`.  ``dt=None`` takes the stable dt of the whole
         problem, and every block uses that dt and kappa.
@@ -129,7 +131,7 @@ def diffuse(
     steps_per_pass : int, optional
         Steps per ``map_overlap`` pass; default :func:`pass_length`'s rule: minimise
         ``passes·P + I·∏(1 + 2·L·d_i/c_i)`` (``P`` = :data:`PASS_COST`), halo ``L·d_i`` at
-        most one chunk.
+        most one chunk.  A longer one given here merges chunks thinner than its halo.
 
     Returns
     -------
@@ -175,32 +177,28 @@ def diffuse(
         )  # fmt: skip
     options["kappa"] = float(kappa)
     reach = dict(zip(spatial, step_reach(scheme, spacing_tuple, sigma)))
-    chunks = {axis: -1} if axis is not None else {}
-    for i, d in reach.items():
-        if len(source.chunks[i]) > 1 and min(source.chunks[i]) < d:
-            chunks[i] = ensure_minimum_chunksize(d, source.chunks[i])
-    u = source.rechunk(chunks) if chunks else source
-    dtype = _output_dtype(source.dtype)
-    if iterations == 0:
-        return u.map_blocks(_block, steps=0, options=options, dtype=dtype)
-    smallest = [min(u.chunks[i]) if len(u.chunks[i]) > 1 else None for i in spatial]
+    meta = np.empty((0,) * source.ndim, _output_dtype(source.dtype))  # no trial call on an empty block
     if steps_per_pass is None:
-        steps_per_pass = pass_length(iterations, list(reach.values()), smallest)
+        typical = [max(source.chunks[i]) if len(source.chunks[i]) > 1 else None for i in spatial]
+        steps_per_pass = pass_length(iterations, list(reach.values()), typical)
     elif isinstance(steps_per_pass, bool) or not isinstance(steps_per_pass, numbers.Integral) or steps_per_pass < 1:
         raise ValueError(f"steps_per_pass must be an int >= 1, got {steps_per_pass!r}")
-    else:
-        limit = min([c // d for d, c in zip(reach.values(), smallest) if c is not None], default=iterations)
-        if steps_per_pass > max(1, limit):
-            raise ValueError(
-                f"steps_per_pass={steps_per_pass} needs a halo wider than the smallest chunk; at most {max(1, limit)} here"
-            )
+    # a halo comes from the neighbouring chunk only: chunks thinner than it are merged
+    chunks: dict[int, Any] = {axis: -1} if axis is not None else {}
+    for i, d in reach.items():
+        halo = max(1, min(steps_per_pass, iterations)) * d
+        if len(source.chunks[i]) > 1 and min(source.chunks[i]) < halo:
+            chunks[i] = -1 if halo >= source.shape[i] else ensure_minimum_chunksize(halo, source.chunks[i])
+    u = source.rechunk(chunks) if chunks else source
+    if iterations == 0:
+        return u.map_blocks(_block, steps=0, options=options, meta=meta)
     done = 0
     while done < iterations:
         steps = min(steps_per_pass, iterations - done)
         depth = {i: (steps * reach[i] if len(u.chunks[i]) > 1 else 0) for i in range(u.ndim) if i in reach}
         if axis is not None:
             depth[axis] = 0
-        u = u.map_overlap(_block, depth=depth, boundary="none", steps=steps, options=options, dtype=dtype)
+        u = u.map_overlap(_block, depth=depth, boundary="none", steps=steps, options=options, meta=meta)
         done += steps
     return u
 
