@@ -23,7 +23,7 @@ import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
 
 from peronamalik.core import diffuse as diffuse_in_memory
-from peronamalik.core import estimate_kappa, stable_dt
+from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.diffuse import check_iterations
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
@@ -98,7 +98,7 @@ def _output_dtype(dtype: np.dtype) -> np.dtype:
 def diffuse(
     array: Any,
     *,
-    iterations: int = 20,
+    iterations: int | str = 20,
     kappa: float | str = 0.1,
     dt: float | None = None,
     diffusivity: str | Diffusivity = "exp",
@@ -106,8 +106,9 @@ def diffuse(
     spacing: float | Sequence[float] | None = None,
     channel_axis: int | None = None,
     coupled: bool = False,
-    sigma: float = 0.0,
+    sigma: float | str = 0.0,
     steps_per_pass: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> da.Array:
     r"""Lazy Perona-Malik diffusion of a dask (or zarr) array, equal to in-memory :func:`peronamalik.diffuse`.
 
@@ -121,17 +122,23 @@ def diffuse(
         The image; its chunks are kept, except that the channel axis is merged into one
         chunk and chunks thinner than a pass's halo are merged with their neighbours
         (:func:`dask.array.overlap.ensure_minimum_chunksize`).
-    iterations, dt, diffusivity, scheme, spacing, channel_axis, coupled, sigma
+    dt, diffusivity, scheme, spacing, channel_axis, coupled
         As :func:`peronamalik.diffuse`.  ``dt=None`` takes the stable dt of the whole
         problem, and every block uses that dt and kappa.
-    kappa : float or 'auto'
-        ``'auto'``: :func:`peronamalik.estimate_kappa` over the whole array, computed once
-        now (one reduction; it needs the array's gradients in memory, so pass a number for
-        volumes bigger than memory).
+    kappa, iterations, sigma : number or 'auto'
+        ``'auto'``: chosen as the in-memory diffuse chooses them
+        (:func:`peronamalik.estimate_parameters`), over the whole array, computed once now;
+        this needs the array in memory, so pass numbers for volumes bigger than memory.
     steps_per_pass : int, optional
         Steps per ``map_overlap`` pass; default :func:`pass_length`'s rule: minimise
         ``passes·P + I·∏(1 + 2·L·d_i/c_i)`` (``P`` = :data:`PASS_COST`), halo ``L·d_i`` at
         most one chunk.  A longer one given here merges chunks thinner than its halo.
+    checkpoint : path-like, optional
+        An existing folder: every pass but the last is computed now and stored there (zarr)
+        and the next pass reads it back, so a run holds one pass's blocks at a time and
+        memory follows the chunk size, not the volume (one lazy graph of many passes lets
+        the scheduler keep a whole pass in memory).  The caller removes the folder after
+        computing the result.  Default: one lazy graph.
 
     Returns
     -------
@@ -156,12 +163,17 @@ def diffuse(
     True
     """
     source = as_dask_array(array)
-    iterations = check_iterations(iterations)
     axis = normalize_channel_axis(channel_axis, source.ndim)
     spatial = [i for i in range(source.ndim) if i != axis]
     spacing_tuple = normalize_spacing(spacing, len(spatial))
-    if isinstance(kappa, str) and kappa == "auto":
-        kappa = estimate_kappa(source.compute(), channel_axis=axis, spacing=spacing_tuple)
+    chosen = dict(kappa=kappa, iterations=iterations, sigma=sigma)
+    if any(isinstance(value, str) and value == "auto" for value in chosen.values()):
+        # the in-memory diffuse's choice (peronamalik.core.auto), over the whole array
+        chosen = estimate_parameters(
+            source.compute(), **chosen, dt=dt, diffusivity=diffusivity, scheme=scheme,
+            spacing=spacing_tuple, channel_axis=axis, coupled=coupled, device="cpu",
+        ).as_options()  # fmt: skip
+    kappa, iterations, sigma = chosen["kappa"], check_iterations(chosen["iterations"]), chosen["sigma"]
     options: dict[str, Any] = dict(
         kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing_tuple,
         channel_axis=axis, coupled=coupled, sigma=sigma,
@@ -194,6 +206,10 @@ def diffuse(
         return u.map_blocks(_block, steps=0, options=options, meta=meta)
     done = 0
     while done < iterations:
+        if done and checkpoint is not None:  # the previous pass, stored and read back
+            store = os.path.join(os.fspath(checkpoint), f"pass-{done}.zarr")
+            u.to_zarr(store, overwrite=True, zarr_format=3)
+            u = da.from_zarr(store)
         steps = min(steps_per_pass, iterations - done)
         depth = {i: (steps * reach[i] if len(u.chunks[i]) > 1 else 0) for i in range(u.ndim) if i in reach}
         if axis is not None:
