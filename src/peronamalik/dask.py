@@ -22,9 +22,9 @@ import dask.array as da
 import numpy as np
 from dask.array.overlap import ensure_minimum_chunksize
 
+from peronamalik._validate import InputError
 from peronamalik.core import diffuse as diffuse_in_memory
 from peronamalik.core import estimate_parameters, stable_dt
-from peronamalik.core.diffuse import check_iterations
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
 
@@ -173,7 +173,9 @@ def diffuse(
             source.compute(), **chosen, dt=dt, diffusivity=diffusivity, scheme=scheme,
             spacing=spacing_tuple, channel_axis=axis, coupled=coupled, device="cpu",
         ).as_options()  # fmt: skip
-    kappa, iterations, sigma = chosen["kappa"], check_iterations(chosen["iterations"]), chosen["sigma"]
+    kappa, iterations, sigma = chosen["kappa"], chosen["iterations"], chosen["sigma"]
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
+        raise InputError(f"iterations must be an int >= 0 or 'auto', got {iterations!r}")
     options: dict[str, Any] = dict(
         kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing_tuple,
         channel_axis=axis, coupled=coupled, sigma=sigma,
@@ -194,7 +196,7 @@ def diffuse(
         typical = [max(source.chunks[i]) if len(source.chunks[i]) > 1 else None for i in spatial]
         steps_per_pass = pass_length(iterations, list(reach.values()), typical)
     elif isinstance(steps_per_pass, bool) or not isinstance(steps_per_pass, numbers.Integral) or steps_per_pass < 1:
-        raise ValueError(f"steps_per_pass must be an int >= 1, got {steps_per_pass!r}")
+        raise InputError(f"steps_per_pass must be an int >= 1, got {steps_per_pass!r}")
     # a halo comes from the neighbouring chunk only: chunks thinner than it are merged
     chunks: dict[int, Any] = {axis: -1} if axis is not None else {}
     for i, d in reach.items():

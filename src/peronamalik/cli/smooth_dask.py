@@ -18,6 +18,7 @@ import dask
 import torch
 
 import peronamalik.dask as pmdask
+from peronamalik._validate import InputError
 from peronamalik.io.atomic import check_target
 from peronamalik.io.zarr import is_zarr_path, read_zarr, write_zarr
 
@@ -35,7 +36,7 @@ def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]
     kernel threads each, so workers × threads ≤ cores); ``scheduler``: an existing cluster
     at that address; neither: dask's threaded scheduler, one kernel thread per task."""
     if workers is not None and scheduler is not None:
-        raise ValueError("--workers and --scheduler exclude each other")
+        raise InputError("--workers and --scheduler exclude each other")
     if workers is None and scheduler is None:
         previous = torch.get_num_threads()
         torch.set_num_threads(1)  # the thread pool runs one task per core
@@ -49,7 +50,7 @@ def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]
 
     if workers is not None:
         if workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {workers}")
+            raise InputError(f"--workers must be >= 1, got {workers}")
         threads = max(1, (os.cpu_count() or 1) // workers)
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
@@ -78,9 +79,9 @@ def smooth_zarr(
     """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
     :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's)."""
     if not (is_zarr_path(input_path) and is_zarr_path(output)):
-        raise ValueError("zarr input and output go together: name both INPUT and -o as .zarr")
+        raise InputError("zarr input and output go together: name both INPUT and -o as .zarr")
     if chunks is not None and chunks < 1:
-        raise ValueError(f"--chunks must be >= 1, got {chunks}")
+        raise InputError(f"--chunks must be >= 1, got {chunks}")
     check_target(output, overwrite=overwrite, directory=True)
     image = read_zarr(input_path, chunks=chunks)
     options = dict(options)

@@ -19,6 +19,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
+from peronamalik._validate import InputError
 from peronamalik.io.atomic import atomic_output, check_target
 
 
@@ -61,17 +62,17 @@ def read_zarr(path: str | os.PathLike[str], chunks: int | None = None) -> ZarrIm
     try:
         node = zarr.open(os.fspath(path), mode="r")
     except (FileNotFoundError, ValueError, zarr.errors.NodeTypeValidationError) as error:  # type: ignore[attr-defined]
-        raise ValueError(f"cannot read {path} as zarr: {error}") from None
+        raise InputError(f"cannot read {path} as zarr: {error}") from None
     if isinstance(node, zarr.Array):
         array, spacing, axis, meta = da.from_zarr(node), None, None, None
     else:
         meta = _ome(dict(node.attrs))
         if meta is None:
-            raise ValueError(f"{path} is a zarr group without OME-Zarr multiscales metadata")
+            raise InputError(f"{path} is a zarr group without OME-Zarr multiscales metadata")
         array = da.from_zarr(node[meta["datasets"][0]["path"]])
         kinds = [axis_info.get("type", "space") for axis_info in meta.get("axes", [])] or ["space"] * array.ndim
         if len(kinds) != array.ndim or any(kind not in ("space", "channel") for kind in kinds):
-            raise ValueError(f"{path}: only space and channel axes can be smoothed, the image has {kinds}")
+            raise InputError(f"{path}: only space and channel axes can be smoothed, the image has {kinds}")
         scale = _scale(meta.get("coordinateTransformations"), array.ndim)
         level0 = _scale(meta["datasets"][0].get("coordinateTransformations"), array.ndim)
         spacing = tuple(a * b for a, b, kind in zip(scale, level0, kinds) if kind == "space")
