@@ -76,6 +76,9 @@ class SpacingType(click.ParamType):
               help="Animate the diffusion as it evolves: a frame every N iterations (-o .gif .webp .mp4 .webm or dir/).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--quiet", is_flag=True, help="Do not print the values chosen for 'auto'.")
+@click.option("--chunks", type=int, default=None, help="zarr: voxels per chunk and axis (default: the input's).")
+@click.option("--workers", type=int, default=None, help="zarr: run on a local Dask cluster of N processes.")
+@click.option("--scheduler", default=None, help="zarr: run on the Dask cluster at this address (tcp://host:port).")
 def smooth(
     input_path: Path,
     output: Path,
@@ -93,14 +96,25 @@ def smooth(
     every: int | None,
     overwrite: bool,
     quiet: bool,
+    chunks: int | None,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
-    multi-page volumes, .npy, other Pillow formats)."""
+    multi-page volumes, .npy, other Pillow formats; zarr / OME-Zarr chunk by chunk on Dask)."""
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
         coupled=coupled, sigma=sigma, device=device,
     )
+    if ".zarr" in (input_path.suffix.lower(), output.suffix.lower()):  # volumes bigger than memory, on Dask
+        from peronamalik.cli.smooth_dask import smooth_zarr
+
+        options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
+                       coupled=coupled, sigma=sigma, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
+        smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
+                    overwrite=overwrite, options=options)  # fmt: skip
+        return
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")

@@ -1,0 +1,98 @@
+"""``peronamalik smooth scan.zarr -o smooth.zarr``: zarr / OME-Zarr volumes, chunk by chunk, on Dask.
+
+Peak memory follows the chunk size, not the volume: the volume is read, diffused
+(:func:`peronamalik.dask.diffuse`) and written one chunk (plus halo) at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dask
+import torch
+
+import peronamalik.dask as pmdask
+from peronamalik._validate import InputError
+from peronamalik.io.atomic import check_target
+from peronamalik.io.zarr import is_zarr_path, read_zarr, write_zarr
+
+
+def _set_kernel_threads(count: int) -> int:
+    """Run on each worker: its own torch / C-kernel thread count."""
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    torch.set_num_threads(count)
+    return torch.get_num_threads()
+
+
+@contextmanager
+def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]:
+    """``workers``: a LocalCluster of that many processes (1 task each, ``cores // workers``
+    kernel threads each, so workers × threads ≤ cores); ``scheduler``: an existing cluster
+    at that address; neither: dask's threaded scheduler, one kernel thread per task."""
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers and --scheduler exclude each other")
+    if workers is None and scheduler is None:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)  # the thread pool runs one task per core
+        try:
+            with dask.config.set(scheduler="threads"):
+                yield
+        finally:
+            torch.set_num_threads(previous)
+        return
+    import distributed
+
+    if workers is not None:
+        if workers < 1:
+            raise InputError(f"--workers must be >= 1, got {workers}")
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        with cluster, distributed.Client(cluster) as client:
+            client.run(_set_kernel_threads, threads)
+            yield
+        return
+    with distributed.Client(scheduler) as client:
+        threads = {address: max(1, (os.cpu_count() or 1) // n) for address, n in client.nthreads().items()}
+        for address, count in threads.items():
+            client.run(_set_kernel_threads, count, workers=[address])
+        yield
+
+
+def smooth_zarr(
+    input_path: Path,
+    output: Path,
+    *,
+    chunks: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    overwrite: bool,
+    options: dict[str, Any],
+) -> None:
+    """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
+    :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's)."""
+    if not (is_zarr_path(input_path) and is_zarr_path(output)):
+        raise InputError("zarr input and output go together: name both INPUT and -o as .zarr")
+    if chunks is not None and chunks < 1:
+        raise InputError(f"--chunks must be >= 1, got {chunks}")
+    check_target(output, overwrite=overwrite, directory=True)
+    image = read_zarr(input_path, chunks=chunks)
+    options = dict(options)
+    spacing = options["spacing"]
+    options["spacing"] = image.spacing if spacing is None else spacing[0] if len(spacing) == 1 else spacing
+    if options["channel_axis"] is None:
+        options["channel_axis"] = image.channel_axis
+    elif options["channel_axis"] == "none":
+        options["channel_axis"] = None
+    with dask_scheduler(workers, scheduler), tempfile.TemporaryDirectory(
+        dir=output.absolute().parent, prefix=f".{output.name}.", suffix=".passes"
+    ) as passes:
+        result = pmdask.diffuse(image.array, checkpoint=passes, **options)
+        write_zarr(output, result, like=image, overwrite=overwrite)

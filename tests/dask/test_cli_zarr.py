@@ -1,0 +1,81 @@
+"""``peronamalik smooth scan.zarr -o smooth.zarr`` on Dask: exact, OME metadata kept, memory bounded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+from pm_dask_cluster import client  # noqa: F401  (the module's cluster)
+
+import peronamalik
+from peronamalik.cli import main
+from peronamalik.io.zarr import read_zarr, write_ome_zarr, write_zarr
+
+PEAK_RSS = """
+import resource, sys
+from peronamalik.cli import main
+assert main(sys.argv[1:]) == 0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+@pytest.fixture
+def scan(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    volume = np.random.default_rng(0).random((20, 26, 24), dtype=np.float32)
+    write_ome_zarr(tmp_path / "scan.zarr", volume, spacing=(2.0, 1.0, 1.0), levels=2, chunks=16)
+    return tmp_path / "scan.zarr", volume
+
+
+def test_smooth_ome_zarr_threaded_uses_the_ome_spacing(scan, tmp_path: Path) -> None:
+    path, volume = scan
+    args = ["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--iterations", "9", "--kappa", "auto", "--chunks", "8"]
+    assert main(args) == 0
+    out = read_zarr(tmp_path / "out.zarr")
+    expected = peronamalik.diffuse(volume, iterations=9, kappa="auto", spacing=(2.0, 1.0, 1.0), device="cpu")
+    np.testing.assert_allclose(out.array.compute(), expected, rtol=0, atol=1e-6)
+    assert out.spacing == (2.0, 1.0, 1.0) and len(out.multiscales["datasets"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr", "scan.zarr"]  # no pass store left
+
+
+def test_smooth_on_an_existing_cluster(client, scan, tmp_path: Path) -> None:
+    path, volume = scan
+    address = client.scheduler.address
+    args = ["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--iterations", "7", "--kappa", "0.2",
+            "--spacing", "1", "--scheduler", address]  # fmt: skip
+    assert main(args) == 0
+    expected = peronamalik.diffuse(volume, iterations=7, kappa=0.2, device="cpu")
+    np.testing.assert_allclose(read_zarr(tmp_path / "out.zarr").array.compute(), expected, rtol=0, atol=1e-6)
+
+
+def test_bad_zarr_arguments_are_one_line(scan, tmp_path: Path, capsys) -> None:
+    path, _ = scan
+    for extra, words in [(["-o", str(tmp_path / "x.png")], "zarr input and output"),
+                         (["-o", str(tmp_path / "y.zarr"), "--chunks", "0"], "--chunks"),
+                         (["-o", str(tmp_path / "y.zarr"), "--workers", "2", "--scheduler", "tcp://a:1"], "exclude")]:
+        assert main(["smooth", str(path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.zarr").exists()
+
+
+def peak_rss(source: Path, target: Path) -> int:
+    args = ["smooth", str(source), "-o", str(target), "--iterations", "12", "--kappa", "0.1", "--chunks", "64"]
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def test_peak_memory_follows_the_chunks_not_the_volume(tmp_path: Path) -> None:
+    """Twelve times the volume (44 MiB more, two passes) costs less than the volume
+    more memory; the in-memory path needs at least input + output (2x the volume)."""
+    rng = da.random.default_rng(0)
+    write_zarr(tmp_path / "short.zarr", rng.random((64, 128, 128), chunks=64, dtype=np.float32))
+    write_zarr(tmp_path / "long.zarr", rng.random((768, 128, 128), chunks=64, dtype=np.float32))
+    small = peak_rss(tmp_path / "short.zarr", tmp_path / "s.zarr")
+    large = peak_rss(tmp_path / "long.zarr", tmp_path / "l.zarr")
+    volume = 768 * 128 * 128 * 4
+    assert large - small < volume, (small, large)  # measured: 23-39 MB more for 48 MiB
+    assert read_zarr(tmp_path / "l.zarr").array.shape == (768, 128, 128)

@@ -1,0 +1,163 @@
+"""peronamalik.dask.diffuse equals the in-memory diffuse, block by block, on a LocalCluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import peronamalik
+import peronamalik.dask as pmdask
+from pm_dask_cluster import client  # noqa: F401  (the module's cluster)
+
+SETTINGS = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def reference(image: np.ndarray, **options: object) -> np.ndarray:
+    return peronamalik.diffuse(image, device="cpu", **options)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...], dict]:
+    """An image (2-D, 3-D or colour), a chunking (down to 1 pixel) and diffuse's options."""
+    kind = draw(st.sampled_from(["2d", "3d", "colour"]))
+    if kind == "3d":
+        shape = tuple(draw(st.integers(3, 14)) for _ in range(3))
+    else:
+        shape = tuple(draw(st.integers(3, 24)) for _ in range(2)) + ((3,) if kind == "colour" else ())
+    spatial = 3 if kind == "3d" else 2
+    image = np.random.default_rng(draw(st.integers(0, 2**16))).random(shape, dtype=np.float32)
+    chunks = tuple(draw(st.integers(max(1, n // 2), n)) for n in shape)  # thinner than a halo too
+    options: dict = dict(
+        iterations=draw(st.integers(0, 9)),
+        kappa=draw(st.sampled_from([0.05, 0.3])),  # 'auto' (SURE, slow): test_auto_parameters
+        diffusivity=draw(st.sampled_from(["exp", "rational", "tukey"])),
+        sigma=draw(st.sampled_from([0.0, 0.0, 0.6, 1.5])),
+    )
+    if draw(st.booleans()):
+        options["spacing"] = tuple(draw(st.sampled_from([0.5, 1.0, 2.0])) for _ in range(spatial))
+    if kind == "colour":
+        options["channel_axis"] = -1
+        options["coupled"] = draw(st.booleans())
+    elif kind == "2d" and draw(st.booleans()):
+        options["scheme"] = "flux8"
+    return image, chunks, options
+
+
+@SETTINGS
+@given(problems())
+def test_equals_in_memory_on_every_chunking(client, problem) -> None:
+    image, chunks, options = problem
+    lazy = pmdask.diffuse(da.from_array(image, chunks=chunks), **options)
+    assert isinstance(lazy, da.Array)
+    result = lazy.compute()
+    expected = reference(image, **options)
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(scheme="seed", kappa=0.2),
+        dict(scheme="seed", diffusivity="inv", kappa=0.5),
+        dict(scheme="seed", kappa=0.2, channel_axis=0, coupled=True),
+    ],
+)
+def test_seed_scheme_equals_in_memory(client, options) -> None:
+    shape = (3, 40, 33) if "channel_axis" in options else (40, 33)
+    image = np.random.default_rng(1).random(shape, dtype=np.float32)
+    result = pmdask.diffuse(da.from_array(image, chunks=(3, 20, 17)[-len(shape) :]), iterations=11, **options)
+    np.testing.assert_allclose(result.compute(), reference(image, iterations=11, **options), rtol=0, atol=1e-6)
+
+
+def test_auto_parameters_are_the_in_memory_choice(client) -> None:
+    image = np.random.default_rng(4).random((24, 20), dtype=np.float32)
+    options = dict(kappa="auto", iterations=5, sigma="auto")  # iterations="auto" may choose hundreds
+    result = pmdask.diffuse(da.from_array(image, chunks=(8, 10)), **options).compute()
+    np.testing.assert_allclose(result, reference(image, **options), rtol=0, atol=1e-6)
+
+
+def test_integers_float64_and_passes(client) -> None:
+    """uint16 maps to [0, 1] as in memory; float64 stays float64; any pass length is exact."""
+    rng = np.random.default_rng(2)
+    volume = (rng.random((12, 14, 16)) * 65535).astype(np.uint16)
+    for steps in (1, 5):
+        lazy = pmdask.diffuse(da.from_array(volume, chunks=(12, 7, 8)), iterations=9, kappa=0.1, steps_per_pass=steps)
+        np.testing.assert_allclose(lazy.compute(), reference(volume, iterations=9, kappa=0.1), rtol=0, atol=1e-6)
+    double = rng.random((30, 30))
+    lazy = pmdask.diffuse(da.from_array(double, chunks=15), iterations=15, kappa=0.2, dt=0.1)
+    assert lazy.dtype == np.float64
+    np.testing.assert_allclose(lazy.compute(), reference(double, iterations=15, kappa=0.2, dt=0.1), rtol=0, atol=1e-12)
+
+
+def test_passes_and_halo() -> None:
+    """Each pass is one map_overlap whose halo covers its steps; the channel axis is one chunk."""
+    image = da.zeros((64, 64, 3), chunks=(16, 16, 1), dtype=np.float32)
+    lazy = pmdask.diffuse(image, iterations=20, kappa=0.1, channel_axis=2, steps_per_pass=4)
+    assert lazy.chunks[2] == (3,)
+    layers = [name for name in lazy.dask.layers if name.startswith("_block")]
+    assert len(layers) == 5
+    assert pmdask.step_reach("flux", (1.0, 2.0), 1.0) == (5, 3)
+    assert pmdask.pass_length(20, (1, 1), (16, 16)) <= 16
+    assert pmdask.pass_length(20, (1, 1), (None, None)) == 20  # one chunk: no halo, one pass
+    merged = pmdask.diffuse(da.zeros((40, 40), chunks=(4, 40)), iterations=10, kappa=0.1, steps_per_pass=5)
+    assert min(merged.chunks[0]) >= 5 and sum(merged.chunks[0]) == 40
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (dict(kappa=-1.0), ValueError, "kappa"),
+        (dict(scheme="nope"), ValueError, "scheme"),
+        (dict(iterations=-1), ValueError, "iterations"),
+        (dict(dt=10.0), ValueError, "dt"),
+        (dict(channel_axis=5), ValueError, "channel_axis"),
+        (dict(spacing=(1.0,)), ValueError, "spacing"),
+        (dict(steps_per_pass=0), ValueError, "steps_per_pass"),
+        (dict(scheme="flux8", channel_axis=None), None, None),
+    ],
+)
+def test_bad_arguments_raise_now(kwargs, error, words) -> None:
+    image = da.zeros((16, 16), chunks=4, dtype=np.float32)
+    options = dict(iterations=9) | kwargs
+    if error is None:
+        pmdask.diffuse(image, **options)
+        return
+    with pytest.raises(error, match=words):
+        pmdask.diffuse(image, **options)
+
+
+def test_not_an_array_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="array must be"):
+        pmdask.diffuse([[1.0, 2.0]])
+
+
+def _die_once(block: np.ndarray, marker: str) -> np.ndarray:
+    """Identity, except that the first call anywhere kills its own worker process."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return block
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_killed_worker_mid_run_is_retried_and_exact(client, tmp_path: Path) -> None:
+    """A worker dies (SIGKILL) while the run is under way; distributed recomputes what it held."""
+    image = np.random.default_rng(3).random((16, 40, 40), dtype=np.float32)
+    before = client.run(os.getpid)
+    marker = str(tmp_path / "killed")
+    lazy = pmdask.diffuse(da.from_array(image, chunks=(8, 20, 20)), iterations=12, kappa=0.2, steps_per_pass=3)
+    # the kill comes after the passes of one block, while the other blocks are still running
+    result = lazy.map_blocks(_die_once, marker=marker, meta=lazy._meta).compute()
+    assert os.path.exists(marker)
+    client.wait_for_workers(2)
+    assert set(client.run(os.getpid).values()) != set(before.values())  # one process was replaced
+    np.testing.assert_allclose(result, reference(image, iterations=12, kappa=0.2), rtol=0, atol=1e-6)
