@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from peronamalik import bench
+from peronamalik.bench.report import _shown_name
 from peronamalik.cli import main
 
 
 @pytest.fixture(scope="module")
 def report() -> dict:
     lines: list[str] = []
-    result = bench.main(quick=True, echo=lines.append)
+    result = bench.main(quick=True, memory=True, echo=lines.append)
     result["table"] = "\n".join(lines)
     return result
 
@@ -26,8 +27,9 @@ def test_every_registered_case_has_a_row(report) -> None:
     names = [r["name"] for r in report["results"]]
     quick_cases = [c.name for c in bench.REGISTRY.values() if c.quick]
     assert names == quick_cases
-    for name in names:
-        assert name in report["table"]
+    for row in report["results"]:
+        if row["skipped"] != "no CUDA device":  # those collapse into one line
+            assert f"  {_shown_name(row['name'], row['group'])}  " in report["table"]
     for expected in ("reference", "fused", "medpy", "SimpleITK", "OpenCV"):
         assert any(expected in n for n in names)
 
@@ -37,6 +39,8 @@ def test_numbers_are_positive(report) -> None:
         if row["skipped"]:  # a peer not installed here, or a GPU row without a GPU: says why
             if row["device"] == "cuda" and not torch.cuda.is_available():
                 assert row["skipped"] == "no CUDA device"
+            elif row["peer"] == "OpenCV":  # a cv2 without the contrib modules says which function it lacks
+                assert "not importable" in row["skipped"] or "has no" in row["skipped"]
             else:
                 assert row["peer"] and row["skipped"]
             continue
@@ -66,13 +70,34 @@ def test_gpu_rows_compare_with_copy_bandwidth_and_eager(report) -> None:
 
 def test_table_lists_rates_ratios_and_memory(report) -> None:
     table = report["table"]
-    header = next(line for line in table.splitlines() if line.startswith("case"))
-    for column in ("Mpix·it/s", "× reference", "peak MiB", "peak ×img"):
+    header = next(line for line in table.splitlines() if line.strip().startswith("case"))
+    for column in ("Mpix·it/s", "peak MiB", "×img", "vs"):
         assert column in header
-    row = next(line for line in table.splitlines() if line.startswith("peronamalik fused (C kernel)"))
+    row = next(line for line in table.splitlines() if line.strip().startswith("peronamalik fused (C kernel)"))
     numbers = [float(x) for x in re.findall(r"(?<![\w.])\d+\.\d+", row)]
     assert numbers and all(n > 0 for n in numbers)
+    assert "ref " in row  # the ratio to the reference path
     assert "fused kernel:" in table
+
+
+def test_table_fits_100_columns_and_collapses_missing_cuda(report) -> None:
+    """Issue 14: a terminal-wide table; without a GPU its CUDA cases are one line."""
+    table = report["table"]
+    assert max(len(line) for line in table.splitlines()) <= 100
+    if not torch.cuda.is_available():
+        assert table.count("CUDA") == 1 and "CUDA: no device, skipped" in table
+
+
+def test_quick_sizes_let_the_kernel_beat_per_call_overhead(report) -> None:
+    """--quick times 512² images: large enough that the comparison with medpy means something."""
+    assert report["settings"]["size"] == 512 and report["settings"]["iterations"] == 5
+
+
+def test_startup_is_measured(report) -> None:
+    """Issue 14: the wall time of ``peronamalik --help`` and ``import peronamalik``."""
+    assert set(report["startup"]) == {"peronamalik --help", "import peronamalik"}
+    assert all(seconds > 0 for seconds in report["startup"].values())
+    assert "start-up: peronamalik --help" in report["table"]
 
 
 def test_registry_hook_and_split() -> None:

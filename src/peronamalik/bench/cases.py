@@ -67,11 +67,11 @@ def _register_classic() -> None:
     register(Case("peronamalik reference (eager torch)", make=_ours("off", gray), peer="reference",
                   note="flux_step loop, exp", **g2))
     register(Case("peronamalik fused (C kernel)", make=_ours("on", gray), note="exp", **g2))
-    register(Case("peronamalik fused, rational", make=_ours("on", gray, diffusivity="rational"), **g2))
-    register(Case("peronamalik fused, tukey", make=_ours("on", gray, diffusivity="tukey"), **g2))
-    register(Case("peronamalik fused, 1 thread", make=_ours("on", gray, threads=1), note="exp", **g2))
-    register(Case("peronamalik fused flux8", make=_ours("on", gray, scheme="flux8"), note="8 neighbours, exp", **g2))
-    register(Case("peronamalik fused, core only", make=_core(gray), note="run_diffusion on a tensor", **g2))
+    register(Case("peronamalik fused, rational", make=_ours("on", gray, diffusivity="rational"), quick=False, **g2))
+    register(Case("peronamalik fused, tukey", make=_ours("on", gray, diffusivity="tukey"), quick=False, **g2))
+    register(Case("peronamalik fused, 1 thread", make=_ours("on", gray, threads=1), note="exp", quick=False, **g2))
+    register(Case("peronamalik fused flux8", make=_ours("on", gray, scheme="flux8"), note="8 neighbours, exp", quick=False, **g2))
+    register(Case("peronamalik fused, core only", make=_core(gray), note="run_diffusion on a tensor", quick=False, **g2))
     register(Case("peronamalik torch.compile (CPU)", make=_ours("compile", gray), quick=False,
                   note="the GPU path's graph, lowered to C++ by inductor", **g2))
     register(Case("medpy", make=peers.medpy(gray, 0.25), peer="medpy", requires=("medpy",),
@@ -81,19 +81,19 @@ def _register_classic() -> None:
     g3: dict[str, Any] = {"group": "3-D", "pixels": _pixels_3d}
     register(Case("peronamalik reference 3-D", make=_ours("off", vol), peer="reference", quick=False, **g3))
     register(Case("peronamalik fused 3-D", make=_ours("on", vol), note="exp", **g3))
-    register(Case("peronamalik fused 3-D, core only", make=_core(vol), note="run_diffusion on a tensor", **g3))
+    register(Case("peronamalik fused 3-D, core only", make=_core(vol), note="run_diffusion on a tensor", quick=False, **g3))
     register(Case("medpy 3-D", make=peers.medpy(vol, 1 / 6), peer="medpy", requires=("medpy",), **g3))
     register(Case("SimpleITK 3-D", make=peers.simpleitk(vol, 0.0625), peer="SimpleITK", requires=("SimpleITK",),
-                  note="dt 0.0625", **g3))
+                  note="dt 0.0625", quick=False, **g3))
     rgb_group: dict[str, Any] = {"group": "RGB", "pixels": _pixels_2d}
-    register(Case("OpenCV ximgproc", make=peers.opencv, peer="OpenCV", requires=("cv2",),
+    register(Case("OpenCV ximgproc", make=peers.opencv, peer="OpenCV", requires=("cv2:ximgproc.anisotropicDiffusion",),
                   note="uint8 RGB input only, 8 neighbours", **rgb_group))
     register(Case("peronamalik fused RGB", make=_ours("on", rgb, channel_axis=-1), note="float32, per channel",
                   **rgb_group))
     register(Case("peronamalik fused RGB coupled", make=_ours("on", rgb, channel_axis=-1, coupled=True),
-                  note="float32, one conductance", **rgb_group))
+                  note="float32, one conductance", quick=False, **rgb_group))
     register(Case("peronamalik fused flux8 RGB", make=_ours("on", rgb, channel_axis=-1, scheme="flux8"),
-                  note="float32, per channel, 8 neighbours", **rgb_group))
+                  note="float32, per channel, 8 neighbours", quick=False, **rgb_group))
 
 
 _register_classic()
@@ -204,13 +204,13 @@ def _register_learned() -> None:
         register(Case(f"peronamalik learned step {size}", make=learned_steps("auto", height, width),
                       note="seed preset, fused where eligible", **common))
     register(
-        Case("art default job", group="art job", make=_art_job, pixels=_art_pixels, iterations=_art_iterations,
+        Case("art default job", group="art", make=_art_job, pixels=_art_pixels, iterations=_art_iterations,
              note="bundled sample, glow; split: diffusion vs GIF encoding")
     )
     for threads in (None, 1):
         register(
             Case(f"video 640×360{'' if threads is None else ', 1 thread'}", group="video", make=_video(threads),
-                 pixels=lambda s: 640 * 360, iterations=_video_frames,
+                 pixels=lambda s: 640 * 360, iterations=_video_frames, quick=threads is None,
                  note="video preset; frames/s = Mpix·it/s ÷ 0.2304")
         )
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import importlib
 import json
 import math
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,19 +24,47 @@ import torch
 from peronamalik._validate import InputError
 from peronamalik.bench.memory import PeakGPU, PeakRSS
 from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings
-from peronamalik.bench.report import format_report
+from peronamalik.bench.report import NO_CUDA, format_report
 from peronamalik.io.atomic import atomic_output, check_target
 
 
+QUICK_SIZE, QUICK_ITERATIONS = 512, 5  #: --quick: large enough that per-call overheads do not decide the ratios
+
+
 def _missing(case: Case) -> str | None:
+    """Why the case cannot run here (None if it can).  ``requires`` entries are modules, or
+    ``module:attribute.path`` for a function a build of the module may lack."""
     if case.device == "cuda" and not torch.cuda.is_available():
-        return "no CUDA device"
-    for module in case.requires:
+        return NO_CUDA
+    for requirement in case.requires:
+        module, _, attributes = requirement.partition(":")
         try:
-            __import__(module)
+            found = importlib.import_module(module)
         except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
             return f"{module} not importable ({type(exc).__name__})"
+        for name in filter(None, attributes.split(".")):
+            if not hasattr(found, name):
+                return f"{module} {getattr(found, '__version__', '')} has no {requirement.replace(':', '.')}".replace("  ", " ")
+            found = getattr(found, name)
     return None
+
+
+def startup_seconds(repeat: int) -> dict[str, float]:
+    """Wall time of ``peronamalik --help`` and of ``import peronamalik`` in a fresh
+    interpreter (best of ``repeat``): what a user waits for before anything happens."""
+    commands = {
+        "peronamalik --help": [sys.executable, "-m", "peronamalik", "--help"],
+        "import peronamalik": [sys.executable, "-c", "import peronamalik"],
+    }
+    times = {}
+    for label, command in commands.items():
+        best = math.inf
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            best = min(best, time.perf_counter() - start)
+        times[label] = best
+    return times
 
 
 def run_case(case: Case, settings: Settings, inputs: Inputs) -> Result:
@@ -138,9 +168,11 @@ def machine() -> dict[str, Any]:
 
 
 def run(
-    settings: Settings, only: list[str] | None = None, echo: Callable[[str], None] = print, build: bool = True
+    settings: Settings, only: list[str] | None = None, echo: Callable[[str], None] = print, build: bool = True,
+    startup: bool = True,
 ) -> dict[str, Any]:
-    """Run the registered cases (names containing one of ``only``); return everything."""
+    """Run the registered cases (names containing one of ``only``) and, for a full table, the
+    start-up times (``startup``); return everything."""
     from peronamalik.backends.native import build, flux
 
     report: dict[str, Any] = {"settings": asdict(settings), "machine": machine()}
@@ -156,9 +188,12 @@ def run(
             continue
         if settings.quick and not case.quick:
             continue
-        echo(f"  running: {case.name} ...")
+        if _missing(case) is None:
+            echo(f"  running: {case.name} ...")
         results.append(run_case(case, settings, inputs))
     compute_ratios(results)
+    if startup and not only:
+        report["startup"] = startup_seconds(settings.repeat)
     report["machine"]["load_average_after"] = machine()["load_average"]
     report["memory_method"] = PeakRSS.method
     report["results"] = [asdict(r) for r in results]
@@ -171,17 +206,20 @@ def main(
     repeat: int = 3,
     quick: bool = False,
     only: list[str] | None = None,
-    memory: bool = True,
+    memory: bool | None = None,
     json_path: str | None = None,
     echo: Callable[[str], None] = print,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run, print the table, optionally write JSON (an existing file is replaced only with
-    ``overwrite``; checked before the run); return the report."""
+    ``overwrite``; checked before the run); return the report.  ``memory``: default on,
+    off with ``quick``."""
     if json_path:
         check_target(json_path, overwrite=overwrite)
     if quick:
-        size, iterations, repeat = min(size, 128), min(iterations, 3), 1
+        size, iterations, repeat = min(size, QUICK_SIZE), min(iterations, QUICK_ITERATIONS), 1
+    if memory is None:  # a memory run per case costs ~0.5 s (malloc_trim): not in a smoke test
+        memory = not quick
     if size < 4 or iterations < 1 or repeat < 1:
         raise InputError("size must be >= 4, iterations and repeat >= 1")
     settings = Settings(size=size, iterations=iterations, repeat=repeat, quick=quick, memory=memory)

@@ -12,10 +12,11 @@ from peronamalik.cli.app import app
 @app.command("bench")
 @click.option("--size", default=2048, show_default=True, type=click.IntRange(min=4),
               help="Side of the 2-D images (the 3-D volume has about as many voxels).")
-@click.option("--iterations", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--iterations", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Diffusion iterations per timed run (GPU rows: ten times as many).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1),
               help="Timed runs per case (after one warm-up); the best counts.")
-@click.option("--quick", is_flag=True, help="Tiny inputs, 3 iterations, one run: a smoke test, not a measurement.")
+@click.option("--quick", is_flag=True, help="512² inputs, 5 iterations, one run, no memory runs, the main rows only: a smoke test.")
 @click.option(
     "--only",
     "only",
@@ -25,17 +26,16 @@ from peronamalik.cli.app import app
 )
 @click.option(
     "--memory/--no-memory",
-    default=True,
-    show_default=True,
-    help="Also measure each case's peak memory (one more run per case).",
+    default=None,
+    help="Also measure each case's peak memory (one more run per case).  [default: on; off with --quick]",
 )
 @click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the full report as JSON."
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the full report as JSON (for machines), e.g. --json bench.json."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 @click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 128² crops).")
 def bench_command(
-    size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool, json_path: Path | None,
+    size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool | None, json_path: Path | None,
     overwrite: bool, quality: bool,
 ) -> None:
     """Time the project's paths (reference and fused) and the peers on the same inputs.
