@@ -1,7 +1,9 @@
 """peronamalik: Perona-Malik diffusion on one torch core, classic and "on drugs".
 
-The classic filter (:func:`diffuse`, :class:`PeronaMalik`, :class:`DiffusionParams`,
-:func:`estimate_kappa`, :func:`stable_dt`, and :class:`InputError` for bad input) loads with the package; the learned mode (:func:`animate`,
+Every name loads on first use, so ``import peronamalik`` (and ``peronamalik --help``) does
+not wait for torch: the classic filter (:func:`diffuse`, :class:`PeronaMalik`,
+:class:`DiffusionParams`, :func:`estimate_kappa`, :func:`stable_dt`, and :class:`InputError`
+for bad input) and the learned mode (:func:`animate`,
 :func:`render`, :func:`render_video`, :func:`stylize_frames`, :class:`LearnedDiffusion`,
 :class:`ArtConfig`, :data:`PRESETS`) on first use.  ``pip install peronamalik`` needs only
 torch and numpy; files need the ``[io]``/``[video]`` extras, the command line ``[cli]``.
@@ -11,19 +13,19 @@ from importlib.metadata import PackageNotFoundError, version
 
 from peronamalik import _omp  # noqa: F401 - first: sets OpenMP's wait policy before torch loads
 from peronamalik._extras import lazy_exports
-from peronamalik._validate import InputError
-from peronamalik.core import DiffusionParams, PeronaMalik, diffuse, estimate_kappa, estimate_parameters, stable_dt
-from peronamalik.core.threads import get_num_threads, set_num_threads
-from peronamalik.backends import backend  # after core: the backends use core's modules
 
 try:
     __version__ = version("peronamalik")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-_learned, __getattr__, __dir__ = lazy_exports(
+_exports, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "_validate": ("InputError",),
+        "core": ("DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt"),
+        "core.threads": ("get_num_threads", "set_num_threads"),
+        "backends": ("backend",),
         "art": (
             "PRESETS",
             "ArtConfig",
@@ -38,7 +40,5 @@ _learned, __getattr__, __dir__ = lazy_exports(
     },
 )
 
-__all__ = sorted([
-    "DiffusionParams", "InputError", "PeronaMalik", "__version__", "backend", "diffuse", "estimate_kappa",
-    "estimate_parameters", "get_num_threads", "set_num_threads", "stable_dt", *_learned,
-])
+
+__all__ = sorted(["__version__", *_exports])

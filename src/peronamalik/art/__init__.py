@@ -1,13 +1,16 @@
-"""The "on drugs" mode: a learned diffusion operator, animated."""
+"""The "on drugs" mode: a learned diffusion operator, animated (names load on first use, so
+the command line can read the presets without importing torch)."""
 
-from peronamalik.art.animate import RenderInterrupted, animate, render
-from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import LearnedDiffusion
-from peronamalik.art.presets import PHOTO_PRESETS, PRESETS, preset_config
+from peronamalik._extras import lazy_exports
 
-__all__ = ["PHOTO_PRESETS", "PRESETS", "ArtConfig", "LearnedDiffusion", "RenderInterrupted", "animate", "preset_config", "render"]
-
-from peronamalik.art.video import stylize_frames  # noqa: E402
-from peronamalik.art.video_file import render_video  # noqa: E402
-
-__all__ += ["render_video", "stylize_frames"]
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "animate": ("RenderInterrupted", "animate", "render"),
+        "config": ("ArtConfig",),
+        "engine": ("LearnedDiffusion",),
+        "presets": ("PHOTO_PRESETS", "PRESETS", "preset_config"),
+        "video": ("stylize_frames",),
+        "video_file": ("render_video",),
+    },
+)

@@ -11,10 +11,8 @@ from typing import Any
 import click
 
 from peronamalik._validate import InputError
-from peronamalik.art.animate import RenderInterrupted, render, sidecar_path
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, preset_config
-from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF, reference_sha256
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
 
@@ -44,6 +42,8 @@ def resolve_settings(
 
 def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Path:
     """The explicit INPUT, else the sidecar's input (checked by SHA-256), else the sample."""
+    from peronamalik.art.source import SAMPLE_REF, reference_sha256
+
     if input_path is not None:
         return input_path
     if not recorded.get("input"):
@@ -60,6 +60,8 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
 def reporting_interrupts() -> Iterator[None]:
     """Ctrl-C (SIGTERM, SIGHUP) during a render: one line saying what was kept (nothing
     before the first frame); exit code 128 + the signal (130 for Ctrl-C)."""
+    from peronamalik.art.animate import RenderInterrupted, sidecar_path
+
     try:
         yield
     except RenderInterrupted as stop:
@@ -69,6 +71,8 @@ def reporting_interrupts() -> Iterator[None]:
 
 
 def announce(written: Path) -> None:
+    from peronamalik.art.animate import sidecar_path
+
     click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)
 
 
@@ -92,6 +96,9 @@ def art(
     config_file: Path | None, dither: bool, overwrite: bool,
 ) -> None:
     """Turn a photo (default: the bundled sample) into a looping "on drugs" animation."""
+    from peronamalik.art.animate import render
+    from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
+
     config, recorded = resolve_settings(
         config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from peronamalik.core.progress import Progress
+if TYPE_CHECKING:  # the core (and torch) load with the command, not with --help
+    from peronamalik.core.progress import Progress
 
 
 @contextmanager

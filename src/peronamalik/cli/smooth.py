@@ -11,11 +11,6 @@ import numpy as np
 from peronamalik._validate import InputError
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
-from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
-from peronamalik.core.arrays import unit_scale
-from peronamalik.io.atomic import atomic_output, check_target
-from peronamalik.io.evolution import check_evolution_output, write_evolution
-from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
 
 class OrKeyword(click.ParamType):
@@ -102,6 +97,12 @@ def smooth(
 ) -> None:
     """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
     multi-page volumes, .npy, other Pillow formats; zarr / OME-Zarr chunk by chunk on Dask)."""
+    from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
+    from peronamalik.core.arrays import unit_scale
+    from peronamalik.io.atomic import atomic_output, check_target
+    from peronamalik.io.evolution import check_evolution_output, write_evolution
+    from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
+
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,

@@ -9,12 +9,11 @@ import click
 
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
-from peronamalik.art.video import VIDEO_PRESET
-from peronamalik.art.video_file import render_video
-from peronamalik.art.webcam import run_webcam
 from peronamalik.cli.app import app
 from peronamalik.cli.art import announce, reporting_interrupts, resolve_settings
-from peronamalik.cli.progress import progress_bar, write_above
+from peronamalik.cli.progress import progress_bar
+
+VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch
 
 
 def video_settings(
@@ -49,6 +48,9 @@ def video(
     diffusion operator, keeping frame count, rate, size and audio; or run it live (--webcam)."""
     if (input_path is None) == (webcam is None):
         raise click.UsageError("give either INPUT or --webcam [N]")
+    from peronamalik.art.video_file import render_video
+    from peronamalik.art.webcam import run_webcam
+
     config, recorded = video_settings(config_file, preset, assignments, size)
     settings = dict(
         config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
