@@ -156,6 +156,17 @@ def check_render_output(output: str | os.PathLike[str], *, overwrite: bool) -> N
     check_target(sidecar_path(Path(output)), overwrite=overwrite)
 
 
+def recorded_path(reference: Any, output: Path) -> Any:
+    """An input file's path as the sidecar records it: relative to the sidecar's folder, so
+    ``--config OUTPUT.json`` finds it from any working folder (other references unchanged)."""
+    if not isinstance(reference, (str, os.PathLike)) or not Path(reference).is_file():
+        return reference
+    try:
+        return Path(os.path.relpath(Path(reference).resolve(), Path(output).resolve().parent)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path
+        return str(Path(reference).resolve())
+
+
 def write_sidecar(
     output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool, *, overwrite: bool = False,
     backend: str | None = None,
@@ -170,7 +181,7 @@ def write_sidecar(
         "preset": spec.preset,
         "seed": spec.seed,
         "device": str(spec.device),
-        "input": {"path": source.reference, "sha256": source.sha256},
+        "input": {"path": recorded_path(source.reference, output), "sha256": source.sha256},
         "frames": frames,
         "interrupted": interrupted,
         "backend": backend,

@@ -40,8 +40,11 @@ def resolve_settings(
     return config, recorded
 
 
-def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Path:
-    """The explicit INPUT, else the sidecar's input (checked by SHA-256), else the sample."""
+def resolve_input(input_path: Path | None, recorded: dict[str, Any], sidecar: Path | None = None) -> str | Path:
+    """The explicit INPUT, else the sidecar's input (checked by SHA-256), else the sample.
+
+    A relative recorded path is looked for beside the ``sidecar`` first (how sidecars record
+    it), then in the working folder (sidecars of earlier versions)."""
     from peronamalik.art.source import SAMPLE_REF, reference_sha256
 
     if input_path is not None:
@@ -49,11 +52,16 @@ def resolve_input(input_path: Path | None, recorded: dict[str, Any]) -> str | Pa
     if not recorded.get("input"):
         return SAMPLE_REF
     reference, digest = recorded["input"].get("path"), recorded["input"].get("sha256")
-    if reference != SAMPLE_REF and not Path(reference).is_file():
-        raise InputError(f"the config's input {reference} is missing; give INPUT explicitly")
-    if reference_sha256(reference) != digest:
-        raise InputError(f"the config's input {reference} changed since it was rendered (SHA-256 differs)")
-    return reference if reference == SAMPLE_REF else Path(reference)
+    if reference == SAMPLE_REF:
+        found: str | Path = SAMPLE_REF
+    else:
+        candidates = [Path(reference)] if sidecar is None else [sidecar.parent / reference, Path(reference)]
+        found = next((path for path in candidates if path.is_file()), None)
+        if found is None:
+            raise InputError(f"the config's input {reference} is missing; give INPUT explicitly")
+    if reference_sha256(found) != digest:
+        raise InputError(f"the config's input {found} changed since it was rendered (SHA-256 differs)")
+    return found
 
 
 @contextmanager
@@ -102,7 +110,7 @@ def art(
     config, recorded = resolve_settings(
         config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
     )
-    source = resolve_input(input_path, recorded)
+    source = resolve_input(input_path, recorded, config_file)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
     output = output if output is not None else f"{stem}-art.gif"
     with reporting_interrupts(), progress_bar("on drugs", "it") as progress:

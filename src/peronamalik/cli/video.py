@@ -10,7 +10,7 @@ import click
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
 from peronamalik.cli.app import app
-from peronamalik.cli.art import announce, reporting_interrupts, resolve_settings
+from peronamalik.cli.art import announce, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.progress import progress_bar
 
 VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch
@@ -46,12 +46,16 @@ def video(
 ) -> None:
     """Stylise every frame of a video (MP4, MOV, WebM, MKV, AVI, GIF, WebP) with a learned
     diffusion operator, keeping frame count, rate, size and audio; or run it live (--webcam)."""
-    if (input_path is None) == (webcam is None):
+    if input_path is not None and webcam is not None:
         raise click.UsageError("give either INPUT or --webcam [N]")
     from peronamalik.art.video_file import render_video
     from peronamalik.art.webcam import run_webcam
 
     config, recorded = video_settings(config_file, preset, assignments, size)
+    if input_path is None and webcam is None:
+        if not (recorded.get("input") or {}).get("path"):
+            raise click.UsageError("give either INPUT or --webcam [N] (or --config with an earlier OUTPUT.json)")
+        input_path = Path(resolve_input(None, recorded, config_file))
     settings = dict(
         config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
         seed=seed if seed is not None else recorded.get("seed"), device=device, fps=fps, overwrite=overwrite,
