@@ -210,9 +210,10 @@ def main(
     json_path: str | None = None,
     echo: Callable[[str], None] = print,
     overwrite: bool = False,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Run, print the table, optionally write JSON (an existing file is replaced only with
-    ``overwrite``; checked before the run); return the report.  ``memory``: default on,
+    ``overwrite``; checked before the run); return the report (``quiet``: no progress lines).  ``memory``: default on,
     off with ``quick``."""
     if json_path:
         check_target(json_path, overwrite=overwrite)
@@ -223,7 +224,7 @@ def main(
     if size < 4 or iterations < 1 or repeat < 1:
         raise InputError("size must be >= 4, iterations and repeat >= 1")
     settings = Settings(size=size, iterations=iterations, repeat=repeat, quick=quick, memory=memory)
-    report = run(settings, only=only, echo=lambda text: print(text, file=sys.stderr))
+    report = run(settings, only=only, echo=(lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr)))
     echo(format_report(report))
     if json_path:
         with atomic_output(json_path, overwrite=overwrite) as temporary:

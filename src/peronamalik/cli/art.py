@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+import dataclasses
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +14,7 @@ import click
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
-from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, preset_config
+from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS, preset_config
 from peronamalik.cli.app import app
 from peronamalik.cli.progress import progress_bar
 
@@ -79,44 +81,124 @@ def reporting_interrupts() -> Iterator[None]:
 
 
 def announce(written: Path) -> None:
+    """``wrote OUT (N frames, 1.2 MB) and OUT.json`` on stderr."""
     from peronamalik.art.animate import sidecar_path
 
-    click.echo(f"wrote {written} and {sidecar_path(written)}", err=True)
+    sidecar = sidecar_path(written)
+    frames = json.loads(sidecar.read_text(encoding="utf-8")).get("frames")
+    files = sorted(written.iterdir()) if written.is_dir() else [written]
+    size = human_size(sum(f.stat().st_size for f in files))
+    click.echo(f"wrote {written} ({frames} frame{'s' * (frames != 1)}, {size}) and {sidecar}", err=True)
 
 
-@app.command()
+def human_size(count: int) -> str:
+    """``1.2 MB``, ``340 kB``, ``12 B`` (powers of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.{1 if count < 100 * scale else 0}f} {unit}"
+    return f"{count} B"
+
+
+#: What each preset looks like (``--preset``, ``--list-presets``).
+LOOKS = {
+    "ember": "the seed's live-video loss on a photo: a steady red-orange glow, subject sharp",
+    "glow": "a soft blur with sparkles along the edges, colours lifted",
+    "ink": "K settles on a sharpening operator: dark inked outlines, the photo's colours",
+    "kitty": "kitty.gif's look: sinks toward black with sparkling edges, back at each refresh",
+    "seed": "the 2017 original, exactly (its look depends on the image size)",
+    "vanilla": "the fixed Laplacian, nothing learned: a slow, gentle blur",
+    "video": "the 2017 live-video mode (peronamalik video only)",
+}
+
+
+def preset_default(name: str) -> Any:
+    """A field's value in each preset, for --help: "3000", or "30 (seed: 75)"."""
+    base = {f.name: f.default for f in dataclasses.fields(ArtConfig)}
+    values = {preset: {**base, **PRESETS[preset]}[name] for preset in PHOTO_PRESETS}
+    usual = values[DEFAULT_PRESET]
+    others = ", ".join(f"{preset}: {value:g}" for preset, value in sorted(values.items()) if value != usual)
+    return f"{usual:g}" + (f" ({others})" if others else "")
+
+
+def list_presets(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        for name in sorted(PRESETS):
+            click.echo(f"{name:8}  {LOOKS.get(name, '')}")
+        ctx.exit()
+
+
+DEVICE_HELP = "cpu, cuda, cuda:N or mps.  [default: cuda when available, else cpu]"
+ART_EXAMPLES = """Turn a photo (default: the bundled sample) into a looping "on drugs" animation.
+
+\b
+Examples:
+  peronamalik art                          # the bundled cat, ember, chelsea-art.gif
+  peronamalik art photo.jpg --preset kitty -o kitty.mp4
+  peronamalik art --config chelsea-art.gif.json -o again.webp   # render a run again
+
+\b
+Outputs: .gif (--quality), .webp, .mp4, .webm, .mkv; .png writes the last frame only;
+DIR/ writes numbered PNG frames.  OUTPUT.json records the run (config, seed, input).
+
+\b
+Presets:
+""" + "\n".join(f"  {name:8}  {look}" for name, look in sorted(LOOKS.items()))
+
+
+@app.command(help=ART_EXAMPLES, short_help="Turn a photo into a looping \"on drugs\" animation.")
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(), help="Output: .gif .webp .mp4 .webm .png or a directory/. Default: INPUT-art.gif here.")
-@click.option("--preset", type=click.Choice(sorted(PHOTO_PRESETS)), default=None, help=f"Look (default {DEFAULT_PRESET}).")
-@click.option("--iterations", type=int, help="Diffusion + learning steps.")
-@click.option("--every", type=int, help="A frame after every N-th iteration.")
-@click.option("--fps", type=float, help="Frames per second of the animation.")
-@click.option("--size", type=int, help="Resize the longer side to this many pixels.")
-@click.option("--seed", type=int, help="Random seed (recorded in OUTPUT.json).")
-@click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
+@click.option("-o", "--output", type=click.Path(), show_default="INPUT-art.gif here",
+              help="Output: .gif .webp .mp4 .webm .mkv, .png (last frame) or DIR/ (PNG frames).")
+@click.option("--preset", type=click.Choice(sorted(PHOTO_PRESETS)), default=None, show_default=DEFAULT_PRESET,
+              help="Look (listed above; --list-presets).")
+@click.option("--list-presets", is_flag=True, expose_value=False, is_eager=True, callback=list_presets,
+              help="Print the presets, one line each, and exit.")
+@click.option("--iterations", type=click.IntRange(min=1), show_default=preset_default("iterations"),
+              help="Diffusion + learning steps.")
+@click.option("--every", type=click.IntRange(min=1), show_default=preset_default("every"),
+              help="A frame after every N-th iteration (an animation needs ITERATIONS / N ≥ 2).")
+@click.option("--fps", type=float, show_default=preset_default("fps"), help="Frames per second of the animation.")
+@click.option("--size", type=click.IntRange(min=2), show_default=preset_default("size"),
+              help="Resize the longer side to this many pixels.")
+@click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help="Random seed.")
+@click.option("--device", help=DEVICE_HELP)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
-@click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer).")
+@click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no \"wrote\" line (errors and warnings still print).")
 def art(
     input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
-    config_file: Path | None, dither: bool, overwrite: bool,
+    config_file: Path | None, dither: bool, overwrite: bool, quiet: bool,
 ) -> None:
-    """Turn a photo (default: the bundled sample) into a looping "on drugs" animation."""
     from peronamalik.art.animate import render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 
     config, recorded = resolve_settings(
         config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
     )
+    output = check_frame_count(config, output)
     source = resolve_input(input_path, recorded, config_file)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
     output = output if output is not None else f"{stem}-art.gif"
-    with reporting_interrupts(), progress_bar("on drugs", "it") as progress:
+    with reporting_interrupts(), progress_bar("on drugs", "it", quiet=quiet) as progress:
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
             backend=recorded.get("backend"),  # the recorded path, or the closest with a warning
         )
-    announce(written)
+    if not quiet:
+        announce(written)
+
+
+def check_frame_count(config: ArtConfig, output: str | None) -> str | None:
+    """An animation of one frame is a mistake (``--iterations 10 --every 30``): refused,
+    unless OUTPUT is a .png (the last frame only); returns ``output``."""
+    frames = -(-config.iterations // config.every)
+    if frames < 2 and not str(output or "").lower().endswith(".png"):
+        raise click.UsageError(
+            f"--iterations {config.iterations} with --every {config.every} makes {frames} frame; an animation "
+            f"needs --every at most {max(1, config.iterations // 2)} (or -o NAME.png for the last frame)"
+        )
+    return output

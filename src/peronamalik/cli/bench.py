@@ -9,7 +9,21 @@ import click
 from peronamalik.cli.app import app
 
 
-@app.command("bench")
+BENCH_HELP = """Time the project's paths (reference and fused) and the peers on the same inputs.
+
+Prints Mpix·it/s (pixels × iterations / s), the ratio to the reference path and to each
+peer, peak memory, and the start-up time of the command line.  Missing peers are skipped
+with a note.  Progress goes to stderr, the table to stdout.
+
+\b
+Examples:
+  peronamalik bench --quick                    # a smoke test: seconds, main rows only
+  peronamalik bench --only fused --only medpy --json bench.json
+  peronamalik bench --quality                  # denoising quality instead of speed
+"""
+
+
+@app.command("bench", help=BENCH_HELP, short_help="Time the project's paths and the peers on the same inputs.")
 @click.option("--size", default=2048, show_default=True, type=click.IntRange(min=4),
               help="Side of the 2-D images (the 3-D volume has about as many voxels).")
 @click.option("--iterations", default=20, show_default=True, type=click.IntRange(min=1),
@@ -34,16 +48,11 @@ from peronamalik.cli.app import app
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 @click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 128² crops).")
+@click.option("-q", "--quiet", is_flag=True, help="Only the table: no \"running\" lines on stderr.")
 def bench_command(
     size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool | None, json_path: Path | None,
-    overwrite: bool, quality: bool,
+    overwrite: bool, quality: bool, quiet: bool,
 ) -> None:
-    """Time the project's paths (reference and fused) and the peers on the same inputs.
-
-    Prints Mpix·it/s (pixels × iterations / s), the ratio to the reference path and to each
-    peer, and peak memory.  Missing peers are skipped with a note.  Progress goes to stderr,
-    the table to stdout.
-    """
     if quality:
         from peronamalik import quality as quality_bench
 
@@ -61,4 +70,5 @@ def bench_command(
         json_path=str(json_path) if json_path else None,
         echo=click.echo,
         overwrite=overwrite,
+        quiet=quiet,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from peronamalik._validate import InputError
 from peronamalik.cli.app import app
+from peronamalik.cli.art import DEVICE_HELP, human_size
 from peronamalik.cli.progress import progress_bar
 
 
@@ -43,9 +45,23 @@ class SpacingType(click.ParamType):
             self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
 
 
-@app.command("smooth")
+SMOOTH_HELP = """Edge-preserving Perona-Malik smoothing of an image or volume.
+
+INPUT: PNG, JPEG, TIFF (16-bit and multi-page volumes too), .npy, another Pillow format, or
+zarr / OME-Zarr (chunk by chunk on Dask).
+An alpha channel is not smoothed: it is dropped, with a warning.
+
+\b
+Examples:
+  peronamalik smooth photo.png                    # photo-smooth.png here
+  peronamalik smooth noisy.tif --kappa auto --iterations auto -o clean.tif
+  peronamalik smooth ct.npy --spacing 2,1,1 --compare before-after.png
+"""
+
+
+@app.command("smooth", help=SMOOTH_HELP, short_help="Edge-preserving Perona-Malik smoothing of an image or volume.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path), show_default="INPUT-smooth.EXT here",
               help="Result: .png, .jpg, .tif or .npy (bit depth kept where the format allows).")
 @click.option("--iterations", default="20", show_default=True, type=OrKeyword(int, "auto", "an integer"),
               help="Number of explicit steps, or 'auto': the stopping time of least estimated error.")
@@ -64,19 +80,20 @@ class SpacingType(click.ParamType):
 @click.option("--spacing", type=SpacingType(), default=None, help="Physical spacing: one value or one per axis.")
 @click.option("--channel-axis", type=OrKeyword(int, "none", "an integer"), default=None,
               help="Axis of the colour channels, or 'none'; default: as read (RGB last, volumes none).")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or mps; default: CUDA when available.")
+@click.option("--device", default=None, help=DEVICE_HELP)
 @click.option("--compare", type=click.Path(path_type=Path), default=None,
               help="Also write a before/after image side by side (volumes: middle slice).")
 @click.option("--every", type=click.IntRange(min=1), default=None,
               help="Animate the diffusion as it evolves: a frame every N iterations (-o .gif .webp .mp4 .webm or dir/).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--quiet", is_flag=True, help="Do not print the values chosen for 'auto'.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress, no \"wrote\" line, no values chosen for 'auto' (errors and warnings still print).")
 @click.option("--chunks", type=int, default=None, help="zarr: voxels per chunk and axis (default: the input's).")
 @click.option("--workers", type=int, default=None, help="zarr: run on a local Dask cluster of N processes.")
 @click.option("--scheduler", default=None, help="zarr: run on the Dask cluster at this address (tcp://host:port).")
 def smooth(
     input_path: Path,
-    output: Path,
+    output: Path | None,
     iterations: int | str,
     kappa: float | str,
     dt: float | None,
@@ -95,14 +112,14 @@ def smooth(
     workers: int | None,
     scheduler: str | None,
 ) -> None:
-    """Edge-preserving Perona-Malik smoothing of INPUT (PNG, JPEG, TIFF incl. 16-bit and
-    multi-page volumes, .npy, other Pillow formats; zarr / OME-Zarr chunk by chunk on Dask)."""
     from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
     from peronamalik.core.arrays import unit_scale
     from peronamalik.io.atomic import atomic_output, check_target
     from peronamalik.io.evolution import check_evolution_output, write_evolution
     from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
+    if output is None:
+        output = Path(f"{input_path.stem}-smooth{input_path.suffix}")
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
@@ -126,6 +143,8 @@ def smooth(
             check_image_output(path)
             check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
+    if has_alpha(input_path):
+        warnings.warn(f"{input_path} has an alpha channel; it is dropped (the result is opaque)", stacklevel=1)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     if every is None:
         check_image_output(output, loaded.array.shape, axis)
@@ -140,7 +159,7 @@ def smooth(
     if every is not None:
         write_evolution(loaded.array, output, overwrite=overwrite, every=every, progress=True, **vars(params))
         return
-    with progress_bar("diffusing", "it", delay=1.0) as progress:
+    with progress_bar("diffusing", "it", delay=1.0, quiet=quiet) as progress:
         result = diffuse(loaded.array, **vars(params), progress=progress)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
@@ -150,3 +169,17 @@ def smooth(
             picture = side_by_side(loaded.array, result, channel_axis=axis)
             like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
             write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1)
+    if not quiet:
+        also = "" if compare is None else f" and {compare} ({human_size(compare.stat().st_size)})"
+        click.echo(f"wrote {output} ({human_size(output.stat().st_size)}){also}", err=True)
+
+
+def has_alpha(path: Path) -> bool:
+    """Whether Pillow reads ``path`` with transparency (RGBA, LA, PA, or a palette's)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
+    except (OSError, UnidentifiedImageError, ValueError):  # .npy and others Pillow does not read
+        return False

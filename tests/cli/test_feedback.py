@@ -1,0 +1,79 @@
+"""Issue 14: help with defaults and examples, --quiet, log-friendly progress, default names,
+the sizes in "wrote" lines, and the surprises refused or warned about."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from peronamalik.cli import main
+
+
+@pytest.mark.parametrize("command", ["smooth", "art", "video", "bench"])
+def test_every_command_has_examples_defaults_and_quiet(command, capsys) -> None:
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "[default:" in text
+    if command != "bench":
+        assert "cpu, cuda, cuda:N or mps. [default: cuda when available, else cpu]" in " ".join(text.split())
+    assert "Examples:" in text and f"peronamalik {command} " in text
+    assert "--quiet" in text
+
+
+def test_art_help_shows_the_presets_defaults_and_outputs(capsys) -> None:
+    assert main(["art", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in ("[default: (3000)", "(30 (seed: 75))", "[default: (20)]", "[default: (320)", ".png (last frame)", ".mkv"):
+        assert expected in text
+    assert main(["art", "--list-presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["dream", "glow", "ink", "melt", "seed", "video"]
+    assert all(len(line.split()) > 3 for line in lines)
+
+
+def test_one_frame_animation_is_refused(tmp_path, capsys) -> None:
+    os.chdir(tmp_path)
+    assert main(["art", "--iterations", "10", "--every", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "makes 1 frame" in err and "--every at most 5" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def noisy_rgba(path: Path) -> Path:
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 32, 4), dtype=np.uint8)
+    Image.fromarray(pixels, "RGBA").save(path)
+    return path
+
+
+def test_smooth_default_name_wrote_line_and_alpha_warning(tmp_path, capsys) -> None:
+    os.chdir(tmp_path)
+    noisy_rgba(tmp_path / "leaf.png")
+    assert main(["smooth", "leaf.png", "--iterations", "3"]) == 0
+    err = capsys.readouterr().err
+    written = tmp_path / "leaf-smooth.png"
+    assert Image.open(written).mode == "RGB"
+    assert "alpha channel" in err and "dropped" in err
+    assert f"wrote leaf-smooth.png ({written.stat().st_size / 1e3:.1f} kB)" in err
+    assert main(["smooth", "leaf.png", "-o", "quiet.png", "--quiet"]) == 0
+    assert "wrote" not in capsys.readouterr().err
+
+
+def test_progress_in_a_log_is_plain_lines(tmp_path) -> None:
+    """stderr a pipe: ``done/total`` lines now and then, never a ``\\r`` redraw."""
+    noisy_rgba(tmp_path / "leaf.png")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "peronamalik", "art", "leaf.png", "--iterations", "40", "--every", "10", "--size", "32"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "\r" not in run.stderr
+    progress = [line for line in run.stderr.splitlines() if line.startswith("on drugs: ")]
+    assert 2 <= len(progress) <= 12 and progress[-1].startswith("on drugs: 40/40")
+    assert "wrote leaf-art.gif (4 frames, " in run.stderr
