@@ -77,3 +77,25 @@ def test_progress_in_a_log_is_plain_lines(tmp_path) -> None:
     progress = [line for line in run.stderr.splitlines() if line.startswith("on drugs: ")]
     assert 2 <= len(progress) <= 12 and progress[-1].startswith("on drugs: 40/40")
     assert "wrote leaf-art.gif (4 frames, " in run.stderr
+
+
+def test_gif_quality_trades_size_for_colours(tmp_path) -> None:
+    """--quality medium/low: one palette for every frame (fewer colours for low): smaller
+    files, frames still close to the high-quality ones."""
+    from PIL import ImageSequence
+
+    os.chdir(tmp_path)
+    sizes, frames = {}, {}
+    for quality in ("high", "medium", "low"):
+        name = f"{quality}.gif"
+        assert main(["art", "--iterations", "60", "--every", "10", "--size", "64", "--seed", "1", "-q",
+                     "--quality", quality, "-o", name]) == 0
+        sizes[quality] = (tmp_path / name).stat().st_size
+        with Image.open(name) as image:
+            frames[quality] = np.stack([np.asarray(f.convert("RGB"), float) for f in ImageSequence.Iterator(image)])
+            palettes = {tuple(f.getpalette() or ()) for f in ImageSequence.Iterator(image)}
+        if quality != "high":
+            assert len(palettes - {()}) == 1  # later frames: the global palette (Pillow: none of their own)
+    assert sizes["low"] < sizes["medium"] < sizes["high"]
+    for quality in ("medium", "low"):
+        assert np.abs(frames[quality] - frames["high"]).mean() < 12

@@ -208,6 +208,7 @@ def render(
     progress: Progress | None = None,
     dither: bool = False,
     backend: str | None = None,
+    gif_quality: str = "high",
     **overrides: Any,
 ) -> Path:
     """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
@@ -216,7 +217,8 @@ def render(
     directory of numbered PNG frames.  Written to a temporary file beside the target and
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
     far are written and :class:`RenderInterrupted` is raised.  ``dither``: Floyd-Steinberg
-    dithering of GIF frames.  ``progress(done, total)`` after every iteration (the CLI's
+    dithering of GIF frames; ``gif_quality``: "high", "medium" or "low"
+    (see :func:`~peronamalik.io.animation.open_frame_writer`).  ``progress(done, total)`` after every iteration (the CLI's
     bar).  ``backend``: run on this backend (e.g. the one a sidecar records; where it
     cannot run here, the closest, with a warning); the sidecar records the one that ran.
     Returns the output path.
@@ -236,7 +238,8 @@ def render(
 
     with policy.backend(backend) if backend is not None else contextlib.nullcontext():
         frames = frames_from(source, spec, tick)
-        return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither, ran=ran)
+        return write_stream(frames, output, spec, source, overwrite=overwrite, dither=dither, ran=ran,
+                            gif_quality=gif_quality)
 
 
 def write_stream(
@@ -250,6 +253,7 @@ def write_stream(
     dither: bool = False,
     colour: Colour | None = None,
     ran: Mapping[str, str] | None = None,
+    gif_quality: str = "high",
 ) -> Path:
     """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json`` (with
     ``ran["backend"]``, filled while the frames are made, when given).
@@ -272,7 +276,7 @@ def write_stream(
         with deferred_signals():  # a stop while the temporary is made must not leave it behind
             writer = open_frame_writer(
                 output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither,
-                colour=colour or BT709,
+                colour=colour or BT709, gif_quality=gif_quality,
             )
         spec = dataclasses.replace(spec, config=spec.config.replace(fps=float(writer.fps)))
         with writer:

@@ -164,13 +164,16 @@ Presets:
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
+@click.option("--quality", type=click.Choice(["high", "medium", "low"]), default="high", show_default=True,
+              help="GIF: high, 256 colours per frame (default run: 5.7 MB); medium, the first frame's "
+                   "colours for all (2.8 MB, colours drift a little); low, 64 of them (1.1 MB).")
 @click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no \"wrote\" line (errors and warnings still print).")
 def art(
     input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
-    config_file: Path | None, dither: bool, overwrite: bool, quiet: bool,
+    config_file: Path | None, quality: str, dither: bool, overwrite: bool, quiet: bool,
 ) -> None:
     from peronamalik.art.animate import render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
@@ -187,6 +190,7 @@ def art(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
             backend=recorded.get("backend"),  # the recorded path, or the closest with a warning
+            gif_quality=quality,
         )
     if not quiet:
         announce(written)

@@ -205,12 +205,30 @@ def _pad_to_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, pad, mode="edge") if any(p[1] for p in pad) else frame
 
 
-def _palette_frame(frame: np.ndarray, dither: bool) -> av.VideoFrame:
-    """A ``pal8`` frame with its own 256-colour palette (Pillow's fast octree)."""
+#: GIF quality -> (colours, one palette for all frames).  Measured on the default ``art`` run
+#: (100 frames, 320×213), file size and PSNR of the frames read back (mean, worst frame):
+#: high 5.7 MB (33.9 dB, 31.1), medium 2.8 MB (31.0, 25.3: later frames drift from the first
+#: frame's colours), low 1.1 MB (28.1, 23.9).
+GIF_QUALITIES = {"high": (256, False), "medium": (256, True), "low": (64, True)}
+
+
+def _palette_frame(
+    frame: np.ndarray, dither: bool, quality: str = "high", shared: list[Image.Image] | None = None
+) -> av.VideoFrame:
+    """A ``pal8`` frame: its own palette (Pillow's fast octree) at ``quality`` "high"; the
+    first frame's palette, kept in ``shared``, for the others (unchanged pixels between
+    frames then cost almost nothing: FFmpeg's GIF encoder makes them transparent)."""
+    colours, one_palette = GIF_QUALITIES[quality]
     image = Image.fromarray(frame)
-    quantized = image.quantize(256, method=Image.Quantize.FASTOCTREE)
-    if dither:
-        quantized = image.quantize(palette=quantized, dither=Image.Dither.FLOYDSTEINBERG)
+    if one_palette and shared:
+        kind = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
+        quantized = image.quantize(palette=shared[0], dither=kind)
+    else:
+        quantized = image.quantize(colours, method=Image.Quantize.FASTOCTREE)
+        if one_palette and shared is not None:
+            shared.append(quantized)
+        if dither:
+            quantized = image.quantize(palette=quantized, dither=Image.Dither.FLOYDSTEINBERG)
     rgb = np.asarray(quantized.getpalette(), dtype=np.uint8).reshape(-1, 3)[:256]
     palette = np.zeros((256, 4), np.uint8)
     palette[:, 0] = 255  # ARGB, opaque
@@ -316,9 +334,11 @@ class _PyAVSink(_Sink):
     """GIF, WebP, MP4, MKV and WebM through PyAV, opened on the first frame (to know its size)."""
 
     def __init__(
-        self, path: Path, spec: _VideoFormat, fps: Fraction, audio_from: Path | None, dither: bool, colour: Colour
+        self, path: Path, spec: _VideoFormat, fps: Fraction, audio_from: Path | None, dither: bool, colour: Colour,
+        gif_quality: str = "high",
     ) -> None:
         self.path, self.spec, self.fps, self.dither, self.colour = path, spec, fps, dither, colour
+        self.gif_quality, self.palettes = gif_quality, []
         self.audio_from = audio_from if spec.audio_encoder else None
         self.container: av.container.OutputContainer | None = None
         self.stream: av.video.stream.VideoStream | None = None
@@ -344,7 +364,7 @@ class _PyAVSink(_Sink):
         if self.container is None:
             self._open(*frame.shape[:2])
         if self.spec.pix_fmt == "pal8":
-            video_frame = _palette_frame(frame, self.dither)
+            video_frame = _palette_frame(frame, self.dither, self.gif_quality, self.palettes)
         elif self.spec.tagged:
             video_frame = _tagged_frame(frame, self.spec.pix_fmt, self.colour)
         else:
@@ -402,7 +422,10 @@ class FrameWriter:
         audio_from: str | os.PathLike[str] | None = None,
         dither: bool = False,
         colour: Colour = BT709,
+        gif_quality: str = "high",
     ) -> None:
+        if gif_quality not in GIF_QUALITIES:
+            raise ValueError(f"gif_quality must be one of {', '.join(GIF_QUALITIES)}, not {gif_quality!r}")
         self.kind = check_output(path, overwrite=overwrite)
         rate = _check_fps(fps)
         if audio_from is not None and not Path(audio_from).is_file():
@@ -418,7 +441,7 @@ class FrameWriter:
             source = None if audio_from is None else Path(audio_from)
             spec = _VIDEO_FORMATS[f".{self.kind}"]
             rate = _playable_fps(rate, spec, self.path)
-            self._sink = _PyAVSink(temp, spec, rate, source, dither, colour)
+            self._sink = _PyAVSink(temp, spec, rate, source, dither, colour, gif_quality)
         self.fps = rate
         self.frames_written = 0
         self._shape: tuple[int, ...] | None = None
@@ -497,6 +520,7 @@ def open_frame_writer(
     audio_from: str | os.PathLike[str] | None = None,
     dither: bool = False,
     colour: Colour = BT709,
+    gif_quality: str = "high",
 ) -> FrameWriter:
     """Open a streaming, atomic writer of an animation or video.
 
@@ -522,6 +546,10 @@ def open_frame_writer(
         gradients, some shimmer between frames).
     colour : Colour
         Matrix, range and tags of .mp4/.mkv/.webm (default BT.709 limited range).
+    gif_quality : {"high", "medium", "low"}
+        GIF only (:data:`GIF_QUALITIES`): "high", 256 colours chosen per frame; "medium",
+        the first frame's 256 colours for every frame (about half the file: pixels that do
+        not change between frames cost almost nothing); "low", its 64 colours.
 
     Returns
     -------
@@ -539,4 +567,6 @@ def open_frame_writer(
     >>> probe(out).frame_count
     3
     """
-    return FrameWriter(path, fps=fps, overwrite=overwrite, audio_from=audio_from, dither=dither, colour=colour)
+    return FrameWriter(
+        path, fps=fps, overwrite=overwrite, audio_from=audio_from, dither=dither, colour=colour, gif_quality=gif_quality
+    )
