@@ -29,11 +29,11 @@ def test_every_command_has_examples_defaults_and_quiet(command, capsys) -> None:
 def test_art_help_shows_the_presets_defaults_and_outputs(capsys) -> None:
     assert main(["art", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    for expected in ("[default: (3000)", "(30 (seed: 75))", "[default: (20)]", "[default: (320)", ".png (last frame)", ".mkv"):
+    for expected in ("[default: (3000", "[default: (320)", "[default: (ember)]", ".png (last frame)", ".mkv"):
         assert expected in text
     assert main(["art", "--list-presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["dream", "glow", "ink", "melt", "seed", "video"]
+    assert [line.split()[0] for line in lines] == ["ember", "glow", "ink", "kitty", "seed", "vanilla", "video"]
     assert all(len(line.split()) > 3 for line in lines)
 
 

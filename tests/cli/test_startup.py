@@ -11,7 +11,7 @@ CHECK = """
 import sys
 from peronamalik.cli import main
 code = main(sys.argv[1:])
-heavy = sorted(m for m in ("torch", "numpy", "PIL", "imageio", "av", "cv2") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "PIL", "imageio", "av", "cv2") if m in sys.modules)
 print(code, heavy)
 """
 

@@ -8,7 +8,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,7 +17,9 @@ else:  # pragma: no cover
 
 from peronamalik._extras import require
 from peronamalik._validate import InputError, InputTypeError, choice, fits_in_memory, integer, real
-from peronamalik.core.params import KAPPA_RANGE, MAX_ITERATIONS, DiffusionParams
+
+if TYPE_CHECKING:  # the core (and torch) load when a config is made, not with the CLI's --help
+    from peronamalik.core.params import DiffusionParams
 
 DIFFUSIVITIES = ("exp", "rational", "tukey", "inv")
 #: Old field names, still read (with a DeprecationWarning): the core's words replaced them.
@@ -125,6 +127,8 @@ class ArtConfig:
     frame_blend_skip: int = 8
 
     def __post_init__(self) -> None:
+        from peronamalik.core.params import KAPPA_RANGE, MAX_ITERATIONS, DiffusionParams
+
         if self.size == 0 and not isinstance(self.size, bool):
             object.__setattr__(self, "size", None)  # TOML has no null: 0 stands for None
         checked: dict[str, Any] = {
@@ -172,6 +176,8 @@ class ArtConfig:
     @property
     def diffusion(self) -> DiffusionParams:
         """The seed step's parameters, as the core checks every diffusion's (scheme ``seed``)."""
+        from peronamalik.core.params import DiffusionParams
+
         return DiffusionParams(kappa=self.kappa, dt=self.dt, diffusivity=self.diffusivity, scheme="seed")
 
     def replace(self, **overrides: Any) -> ArtConfig:
