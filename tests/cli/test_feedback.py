@@ -80,12 +80,12 @@ def test_progress_in_a_log_is_plain_lines(tmp_path) -> None:
 
 
 def test_gif_quality_trades_size_for_colours(tmp_path) -> None:
-    """--quality medium/low: one palette for every frame (fewer colours for low): smaller
-    files, frames still close to the high-quality ones."""
+    """--quality medium/low: fewer colours in each frame's palette: no larger files, frames
+    still close to the high-quality ones."""
     from PIL import ImageSequence
 
     os.chdir(tmp_path)
-    sizes, frames = {}, {}
+    sizes, frames, colours = {}, {}, {}
     for quality in ("high", "medium", "low"):
         name = f"{quality}.gif"
         assert main(["art", "--iterations", "60", "--every", "10", "--size", "64", "--seed", "1", "-q",
@@ -93,9 +93,8 @@ def test_gif_quality_trades_size_for_colours(tmp_path) -> None:
         sizes[quality] = (tmp_path / name).stat().st_size
         with Image.open(name) as image:
             frames[quality] = np.stack([np.asarray(f.convert("RGB"), float) for f in ImageSequence.Iterator(image)])
-            palettes = {tuple(f.getpalette() or ()) for f in ImageSequence.Iterator(image)}
-        if quality != "high":
-            assert len(palettes - {()}) == 1  # later frames: the global palette (Pillow: none of their own)
-    assert sizes["low"] < sizes["medium"] < sizes["high"]
+        colours[quality] = max(len(np.unique(f.reshape(-1, 3), axis=0)) for f in frames[quality])
+    assert colours["low"] <= 64 < colours["high"] and colours["medium"] <= 128
+    assert sizes["low"] <= sizes["medium"] <= sizes["high"]
     for quality in ("medium", "low"):
-        assert np.abs(frames[quality] - frames["high"]).mean() < 12
+        assert np.abs(frames[quality] - frames["high"]).mean() < 8
