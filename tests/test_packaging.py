@@ -28,7 +28,7 @@ import peronamalik
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(peronamalik.__file__).resolve().parent
 OPTIONAL = ("PIL", "av", "tifffile", "tomli_w", "click", "tqdm", "skimage", "scipy", "networkx", "cv2", "medpy",
-            "SimpleITK", "psutil", "fastapi", "uvicorn", "dask", "distributed", "zarr")
+            "SimpleITK", "psutil", "starlette", "uvicorn", "dask", "distributed", "zarr")
 
 _WITHOUT_EXTRAS = f"""
 import importlib, json, sys
@@ -109,7 +109,7 @@ def test_base_install_is_torch_and_numpy() -> None:
         assert _closure(extras, {name}) <= everything, name
     assert everything <= _closure(extras, {"test"})
     assert {"click", "tqdm", "pillow", "tifffile", "av"} <= _closure(extras, {"cli"})
-    assert {"fastapi", "uvicorn", "python-multipart"} <= _closure(extras, {"studio"})
+    assert {"starlette", "uvicorn"} <= _closure(extras, {"studio"})
     assert {"dask", "distributed", "zarr"} <= _closure(extras, {"dask"})
 
 
