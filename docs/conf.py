@@ -30,7 +30,6 @@ autosummary_generate = True
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
-suppress_warnings = ["config.cache"]  # sphinx-gallery's conf holds functions
 
 html_theme = "pydata_sphinx_theme"
 html_title = "peronamalik"
@@ -38,15 +37,11 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
-html_static_path: list[str] = []
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "FileNameSortKey",  # plot_1_..., plot_2_...
     "download_all_examples": False,
-    "remove_config_comments": True,
-    "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
 }

@@ -34,7 +34,7 @@ def test_the_site_builds_without_warnings(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr[-5000:]
     site = tmp_path / "out"
     for page in ("index.html", "api.html", "auto_examples/index.html", "generated/peronamalik.diffuse.html",
-                 "auto_examples/plot_denoise_photo.html"):
+                 "auto_examples/plot_1_denoise_photo.html"):
         assert (site / page).is_file(), page
     figures = sorted((site / "_images").glob("sphx_glr_plot_*.png"))
     assert len(figures) >= len(list((ROOT / "examples").glob("plot_*.py"))), [f.name for f in figures]
