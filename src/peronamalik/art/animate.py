@@ -122,7 +122,7 @@ def animate(
     Examples
     --------
     >>> import numpy as np
-    >>> frames = list(animate(np.random.default_rng(0).random((32, 32)), iterations=10, every=5, seed=0))
+    >>> frames = list(animate(np.random.default_rng(0).random((32, 32)), size=32, iterations=10, every=5, seed=0))
     >>> len(frames), frames[0].shape, frames[0].dtype
     (2, (32, 32, 3), dtype('uint8'))
     """

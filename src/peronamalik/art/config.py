@@ -73,7 +73,7 @@ class ArtConfig:
         ``sum`` over pixels (the seed: the look depends on image size) or ``mean`` per pixel
         (resolution-invariant presets).
     loss_weights : dict
-        Weight of each named loss term (``fidelity`` (I_t − I_0)², ``edge`` |L|, ``energy`` I_t²,
+        Weight of each named loss term (``fidelity`` (I_t − I_0)², ``edge`` :math:`|L|`, ``energy`` I_t²,
         and any term registered in :mod:`peronamalik.art.losses`).
     kernel_size : int
         3 (the seed) or 5.
