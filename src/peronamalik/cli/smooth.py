@@ -157,7 +157,14 @@ def smooth(
         if not quiet:
             click.echo(chosen.describe())
     if every is not None:
-        write_evolution(loaded.array, output, overwrite=overwrite, every=every, progress=True, **vars(params))
+        with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
+            written = write_evolution(
+                loaded.array, output, overwrite=overwrite, every=every, progress=progress, **vars(params)
+            )
+        if not quiet:
+            files = sorted(written.iterdir()) if written.is_dir() else [written]
+            size = human_size(sum(f.stat().st_size for f in files))
+            click.echo(f"wrote {written} ({1 + -(-params.iterations // every)} frames, {size})", err=True)
         return
     with progress_bar("diffusing", "it", delay=1.0, quiet=quiet) as progress:
         result = diffuse(loaded.array, **vars(params), progress=progress)

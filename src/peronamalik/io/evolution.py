@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
-
+from peronamalik._validate import InputError, integer
 from peronamalik.core import diffuse
 from peronamalik.core.arrays import to_float_tensor
+from peronamalik.core.progress import Progress
 
 #: Frame rate of the written evolution.
 FPS = 10.0
@@ -19,7 +19,7 @@ FPS = 10.0
 
 def evolution_frames(
     image: np.ndarray, *, iterations: int, every: int, channel_axis: int | None = None,
-    progress: bool = False, **options: Any,
+    progress: Progress | None = None, **options: Any,
 ) -> Iterator[np.ndarray]:
     r"""Frames of :func:`~peronamalik.core.diffuse` as it runs: the input, then the image after
     every ``every``-th iteration and after the last.
@@ -38,8 +38,8 @@ def evolution_frames(
         Steps between frames (>= 1).
     channel_axis : int, optional
         Colour axis (1, 3 or 4 channels; alpha is dropped), None for grey.
-    progress : bool
-        A progress bar over the iterations.
+    progress : callable, optional
+        ``progress(done, total)`` over the iterations (:mod:`peronamalik.core.progress`).
     **options
         Any other :func:`~peronamalik.core.diffuse` argument (``kappa``, ``dt``, ...), as
         numbers: resolve ``'auto'`` first (:func:`~peronamalik.core.estimate_parameters`).
@@ -49,14 +49,12 @@ def evolution_frames(
     numpy.ndarray
         ``H×W×3`` uint8 frames, ``1 + ceil(iterations / every)`` of them.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    every = integer("every", every, low=1)
+    iterations = integer("iterations", iterations, low=0)
     spatial = np.ndim(image) - (channel_axis is not None)
     channels = 1 if channel_axis is None else np.shape(image)[channel_axis]
     if spatial != 2 or channels not in (1, 3, 4):
-        raise ValueError(
+        raise InputError(
             f"an evolution animates a 2-D grey or colour image, got shape {np.shape(image)} "
             f"with channel_axis={channel_axis}"
         )
@@ -64,12 +62,12 @@ def evolution_frames(
     low, high = (0.0, 1.0) if state.min() >= 0 and state.max() <= 1 else (float(state.min()), float(state.max()))
     show = lambda array: _frame(array, channel_axis, low, high)  # noqa: E731
     yield show(state)
-    with tqdm(total=iterations, disable=not progress, unit="it", desc="smooth") as bar:
-        for done in range(0, iterations, every):
-            steps = min(every, iterations - done)
-            state = diffuse(state, iterations=steps, channel_axis=channel_axis, **options)
-            bar.update(steps)
-            yield show(state)
+    for done in range(0, iterations, every):
+        steps = min(every, iterations - done)
+        state = diffuse(state, iterations=steps, channel_axis=channel_axis, **options)
+        if progress is not None:
+            progress(done + steps, iterations)
+        yield show(state)
 
 
 def _frame(array: np.ndarray, channel_axis: int | None, low: float, high: float) -> np.ndarray:
@@ -84,7 +82,7 @@ def check_evolution_output(output: str | os.PathLike[str], compare: object, over
     from peronamalik.io.animation import check_output
 
     if compare is not None:
-        raise ValueError("--compare does not go with --every (the animation's first frame is the input)")
+        raise InputError("--compare does not go with --every (the animation's first frame is the input)")
     check_output(output, overwrite=overwrite)
 
 
