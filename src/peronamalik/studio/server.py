@@ -5,7 +5,9 @@ Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
 * server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
   message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration; ``run`` counts restarts); JSON ``config``,
   ``seed`` and ``error`` replies.
-* page → server: JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
+* page → server: a **binary** message is a webcam frame (JPEG, see
+  :mod:`peronamalik.studio.live`), answered by its stylised JPEG and a JSON ``webcam``
+  (``webcam-stop`` when the camera is turned off); JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
   are unacknowledged; the worker waits meanwhile: back-pressure), ``config`` (preset,
   overrides, seed), ``pause``, ``resume``, ``step``, ``restart``, ``new-seed``, ``ping``.
 
@@ -44,7 +46,9 @@ from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.studio import classic
 from peronamalik.studio.controls import build_config, json_config, schema
 from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff
+from peronamalik.studio.live import Webcam
 from peronamalik.studio.session import Session
+from peronamalik.studio.thumbs import Thumbnails
 
 IN_FLIGHT = 2
 ANIMATION_FORMATS = ("gif", "webp", "mp4", "webm")
@@ -75,6 +79,7 @@ class Studio:
 
     def __post_init__(self) -> None:
         self.render_slots = threading.BoundedSemaphore(self.max_renders)
+        self.thumbs = Thumbnails(self.device)
 
     def entry(self, request: Request) -> Entry | None:
         return self.sessions.get(request.query_params.get("session", ""))
@@ -118,6 +123,7 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         Route("/api/schema", get_schema),
         Route("/api/upload", partial(upload, studio), methods=["POST"]),
         Route("/api/download", partial(download, studio)),
+        Route("/api/thumb", partial(thumb, studio)),
         Route("/api/input", partial(classic.input_preview, studio)),
         Route("/api/smooth", partial(classic.smooth_preview, studio)),
         WebSocketRoute("/ws", partial(run_session, studio)),
@@ -147,14 +153,25 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
     token = secrets.token_urlsafe(18)
     entry = Entry(session, Path(tempfile.mkdtemp(prefix="peronamalik-studio-")))
     studio.sessions[token] = entry
+    studio.thumbs.warm(studio.source)
     credits = [IN_FLIGHT]
+
+    lock = asyncio.Lock()  # a JPEG and the JSON describing it go out together
+
+    async def send_pair(jpeg: bytes | None, meta: dict[str, Any]) -> None:
+        async with lock:
+            if jpeg is not None:
+                await websocket.send_bytes(jpeg)
+            await websocket.send_json(meta)
+
+    webcam = Webcam(lambda: session.seed, send_pair, studio.device)
 
     async def pump() -> None:
         while True:
             await ready.wait()
             ready.clear()
             if session.error:
-                await websocket.send_json({"type": "error", "message": session.error})
+                await send_pair(None, {"type": "error", "message": session.error})
                 return
             while credits[0] <= 0:
                 await credit.wait()
@@ -162,8 +179,7 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             frame = session.take()
             if frame is not None:
                 credits[0] -= 1
-                await websocket.send_bytes(frame.jpeg)
-                await websocket.send_json({"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
+                await send_pair(frame.jpeg, {"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
 
     sender = asyncio.create_task(pump())
     try:
@@ -172,16 +188,20 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             message = await asyncio.wait_for(websocket.receive(), timeout=studio.idle_seconds)
             if message["type"] == "websocket.disconnect":
                 break
-            reply = handle(session, message.get("text"), credits)
+            if message.get("bytes") is not None:  # a webcam frame
+                webcam.push(message["bytes"])
+                continue
+            reply = handle(session, message.get("text"), credits, webcam)
             credit.set()
             if reply is not None:
-                await websocket.send_json(reply)
+                await send_pair(None, reply)
     except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
         pass
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
+        await webcam.close()
         studio.sessions.pop(token, None)
         await asyncio.to_thread(session.close)
         shutil.rmtree(entry.folder, ignore_errors=True)
@@ -193,7 +213,7 @@ def describe(session: Session) -> dict[str, Any]:
     return {"run": session.run, "preset": session.preset, "seed": session.seed, "config": json_config(session.config), "paused": session.paused}
 
 
-def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, Any] | None:
+def handle(session: Session, text: str | None, credits: list[int], webcam: Webcam) -> dict[str, Any] | None:
     """Obey one JSON message from the page; the reply to send, if any."""
     try:
         message = json.loads(text) if text else None
@@ -212,6 +232,9 @@ def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, 
         return {"type": "state", "paused": session.paused}
     if kind == "step":
         session.step()
+        return None
+    if kind == "webcam-stop":
+        webcam.stop()
         return None
     if kind in ("restart", "new-seed"):
         session.restart(secrets.randbits(31) if kind == "new-seed" else None)
@@ -264,8 +287,23 @@ async def upload(studio: Studio, request: Request) -> Response:
         path.unlink(missing_ok=True)
         return error(str(exc).replace(str(path), "the upload"), 400)
     entry.session.set_source(path)
+    studio.thumbs.warm(path)
     classic.forget(entry)
     return JSONResponse({"ok": True, "width": shape[1], "height": shape[0]})
+
+
+async def thumb(studio: Studio, request: Request) -> Response:
+    """``GET /api/thumb?session=ID&preset=NAME``: the preset's thumbnail of the session's
+    input (:mod:`peronamalik.studio.thumbs`), rendered once per input in the background."""
+    entry = studio.entry(request)
+    if entry is None:
+        return error("unknown or closed session: reload the page", 404)
+    try:
+        future = studio.thumbs.request(entry.session.source, request.query_params.get("preset", ""))
+    except ValueError as exc:
+        return error(str(exc), 400)
+    jpeg = await asyncio.wrap_future(future)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def too_large() -> str:
