@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from peronamalik.art.animate import render
-from peronamalik.art.presets import DEFAULT_PRESET, PRESETS
+from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS
 from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.studio import classic
 from peronamalik.studio.controls import build_config, json_config, schema
@@ -115,7 +115,7 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         return HTMLResponse(static.joinpath("index.html").read_text(), headers={"Cache-Control": "no-store"})
 
     async def get_schema(request: Request) -> JSONResponse:
-        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "formats": list(ANIMATION_FORMATS),
+        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "photo_presets": list(PHOTO_PRESETS), "formats": list(ANIMATION_FORMATS),
                              "max_upload_bytes": MAX_UPLOAD_BYTES})
 
     routes = [

@@ -23,7 +23,7 @@ from peronamalik.art.source import SAMPLE_REF, load_source
 from peronamalik.studio.session import encode_jpeg
 
 SIZE = 96
-ITERATIONS = 300
+ITERATIONS = 900
 SEED = 0
 CACHE_ENTRIES = 256
 
