@@ -89,7 +89,7 @@ def test_webcam_frames_come_back_as_the_video_recurrence(client):
         sent, served = [], []
         for frame in frames:
             data = jpeg_bytes(frame)
-            sent.append(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+            sent.append(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
             ws.send_bytes(data)
             (jpeg, meta), = webcam_replies(ws, 1)  # one in flight, as the page does: nothing dropped
             assert meta["index"] == len(sent) - 1 and meta["dropped"] == 0

@@ -3,7 +3,9 @@
 Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
 
 * server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
-  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration; ``run`` counts restarts); JSON ``config``,
+  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration, preview;
+  ``run`` counts restarts; preview frames come between the file's, see
+  :mod:`peronamalik.studio.session`); JSON ``config``,
   ``seed`` and ``error`` replies.
 * page → server: a **binary** message is a webcam frame (JPEG, see
   :mod:`peronamalik.studio.live`), answered by its stylised JPEG and a JSON ``webcam``
@@ -179,7 +181,8 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             frame = session.take()
             if frame is not None:
                 credits[0] -= 1
-                await send_pair(frame.jpeg, {"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
+                await send_pair(frame.jpeg, {"type": "frame", "run": frame.run, "index": frame.index,
+                                                   "iteration": frame.iteration, "preview": frame.preview})
 
     sender = asyncio.create_task(pump())
     try:

@@ -5,12 +5,19 @@ The worker thread runs :func:`peronamalik.art.animate.frames_from`, the generato
 frames of the downloaded file.  Back-pressure: the worker holds at most one finished frame
 (JPEG-encoded) and waits until the sender has taken it, so the engine never computes frames
 nobody is receiving and nothing queues up.
+
+Between the file's frames (one per ``every`` iterations) the worker also offers *preview*
+frames of the current state, at most ``preview_fps`` a second and only when the slot is
+empty (the page has taken the last one): the animation on screen is smooth while the
+engine's computation, and so the file, stays exactly that of ``render``.  A file frame
+replaces an untaken preview frame.
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +26,14 @@ import numpy as np
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import LearnedDiffusion
+from peronamalik.art.engine import LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
 from peronamalik.io.images import Image
 from peronamalik.studio.controls import needs_restart
 
 JPEG_QUALITY = 85
+PREVIEW_FPS = 30.0
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -37,14 +45,16 @@ def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 
 @dataclass(frozen=True)
 class Frame:
-    """A finished frame: its run (counting restarts), its index in the run, the engine
-    iteration after which it was taken, the raw pixels and their JPEG."""
+    """A finished frame: its run (counting restarts), its index in the run (a preview
+    frame: the index of the file frame before it), the engine iteration after which it was
+    taken, the raw pixels, their JPEG and whether it is a preview frame (not in the file)."""
 
     run: int
     index: int
     iteration: int
     pixels: np.ndarray
     jpeg: bytes
+    preview: bool = False
 
 
 class _Restart(Exception):
@@ -60,11 +70,17 @@ class Session:
         Called (from the worker thread) whenever a new frame is ready to :meth:`take`.
     source : str or Path
         ``"sample:chelsea"`` or the path of an uploaded image.
+    preview_fps : float or None
+        The most preview frames a second between file frames; None: file frames only.
     """
 
     def __init__(self, notify: Callable[[], None], source: str | Path = SAMPLE_REF, *,
-                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None) -> None:
+                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None,
+                 preview_fps: float | None = PREVIEW_FPS) -> None:
         self.notify = notify
+        self._preview_gap = None if preview_fps is None else 1.0 / preview_fps
+        self._shown = 0.0  # time.monotonic() of the last frame put in the slot
+        self._index = 0  # the index of the last file frame
         self.source, self.preset, self.seed, self.device = source, preset, seed, device
         self.config: ArtConfig = preset_config(preset)
         self._cond = threading.Condition()
@@ -191,14 +207,15 @@ class Session:
             with self._cond:
                 if self._restart:
                     raise _Restart
-                self._slot = frame
+                self._slot, self._shown, self._index = frame, time.monotonic(), index
                 self.frames_made += 1
             self.notify()
             if not self._await_turn():
                 raise _Restart
 
     def _between_iterations(self, iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
-        """The generator's callback: a restart abandons the run; a live config is swapped in."""
+        """The generator's callback: a restart abandons the run; a live config is swapped
+        in; a preview frame is offered when one is due."""
         if self._restart or self._stopped:
             raise _Restart
         live = self._live
@@ -206,6 +223,18 @@ class Session:
             with self._cond:
                 self._live = None
             apply_live(engine, live)
+        if (self._preview_gap is not None and iteration % engine.config.every and not self._paused
+                and self._slot is None and time.monotonic() - self._shown >= self._preview_gap):
+            self._offer_preview(iteration, engine)
+
+    def _offer_preview(self, iteration: int, engine: LearnedDiffusion) -> None:
+        pixels = to_frame(engine.image)
+        frame = Frame(self.run, self._index, iteration, pixels, encode_jpeg(pixels), preview=True)
+        with self._cond:
+            if self._restart or self._slot is not None or self._paused:
+                return
+            self._slot, self._shown = frame, time.monotonic()
+        self.notify()
 
 
 def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
