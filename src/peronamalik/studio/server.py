@@ -49,7 +49,7 @@ from peronamalik.studio import classic
 from peronamalik.studio.controls import build_config, json_config, schema
 from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff
 from peronamalik.studio.live import Webcam
-from peronamalik.studio.session import Session
+from peronamalik.studio.session import Session, warm_up
 from peronamalik.studio.thumbs import Thumbnails
 
 IN_FLIGHT = 2
@@ -155,7 +155,6 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
     token = secrets.token_urlsafe(18)
     entry = Entry(session, Path(tempfile.mkdtemp(prefix="peronamalik-studio-")))
     studio.sessions[token] = entry
-    studio.thumbs.warm(studio.source)
     credits = [IN_FLIGHT]
 
     lock = asyncio.Lock()  # a JPEG and the JSON describing it go out together
@@ -290,7 +289,6 @@ async def upload(studio: Studio, request: Request) -> Response:
         path.unlink(missing_ok=True)
         return error(str(exc).replace(str(path), "the upload"), 400)
     entry.session.set_source(path)
-    studio.thumbs.warm(path)
     classic.forget(entry)
     return JSONResponse({"ok": True, "width": shape[1], "height": shape[0]})
 
@@ -378,6 +376,7 @@ def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: in
     server = uvicorn.Server(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    threading.Thread(target=warm_up, args=(device,), name="peronamalik-studio-warm-up", daemon=True).start()
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)

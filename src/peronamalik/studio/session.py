@@ -237,6 +237,16 @@ class Session:
         self.notify()
 
 
+def warm_up(device: str | None = None) -> None:
+    """Pay the one-time costs of a process's first run before a page asks for one: the
+    first optimizer imports ``torch._dynamo`` (seconds) and the native step loads its
+    library.  One iteration of the default preset on a 16-pixel image."""
+    spec = resolve_run(preset=DEFAULT_PRESET, config=preset_config(DEFAULT_PRESET).replace(iterations=1, size=16),
+                       seed=0, device=device)
+    ramp = np.linspace(0, 255, 16 * 16 * 3).astype(np.uint8).reshape(16, 16, 3)
+    next(frames_from(load_source(ramp, size=16, device=spec.device), spec))
+
+
 def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
     """Give a running engine a config that differs only in live fields (see
     :data:`peronamalik.studio.controls.LIVE_FIELDS`): the step reads kappa, dt, the weights

@@ -76,8 +76,3 @@ class Thumbnails:
             while len(self._cache) > self.entries:
                 self._cache.popitem(last=False)
         return future
-
-    def warm(self, source: str | Path) -> None:
-        """Queue every preset's thumbnail of ``source``."""
-        for preset in PHOTO_PRESETS:
-            self.request(source, preset)

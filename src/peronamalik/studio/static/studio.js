@@ -148,23 +148,31 @@ function markPreset() {
 // ---- the WebSocket --------------------------------------------------------------------------
 function send(msg) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); }
 
-function connect(initial) {
+function connect(ready) {
+  // opened while the schema loads (the first frame is computed meanwhile); messages are
+  // handled in order once the page is built (`ready`)
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.binaryType = "arraybuffer"; state.ws = ws;
+  ws.onopen = () => performance.mark("studio:ws-open");
   const canvas = $("view"), ctx = canvas.getContext("2d");
   let meta = "", drawing = Promise.resolve();
-  ws.onmessage = (event) => {
+  let inbox = ready;
+  ws.onmessage = (event) => { inbox = inbox.then(() => receive(event)).catch((e) => showMessage(String(e))); };
+  const receive = (event) => {
     if (typeof event.data !== "string") {
       const blob = new Blob([event.data], { type: "image/jpeg" });
       drawing = drawing.then(() => createImageBitmap(blob)).then((bitmap) => {
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
         ctx.drawImage(bitmap, 0, 0); bitmap.close();
         state.frames.push(performance.now()); send({ type: "ack" });
+        if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); loadClassic(); }  // after the first frame: they never delay it
       }).catch(() => send({ type: "ack" }));
       return;
     }
     const msg = JSON.parse(event.data);
     if (msg.type === "hello") {
+      performance.mark("studio:hello");
+      const initial = readUrl();
       state.session = msg.session; state.preset = msg.preset; state.seed = msg.seed;
       if (initial.preset || initial.seed !== null || Object.keys(initial.overrides).length) {
         state.preset = initial.preset || state.preset;
@@ -172,7 +180,7 @@ function connect(initial) {
         showConfig(unflatten(merged));
         send({ type: "config", preset: state.preset, overrides: overrides(), seed: initial.seed });
       } else showConfig(msg.config);
-      markPreset(); $("seed").textContent = state.seed; loadClassic(); loadThumbs();
+      markPreset(); $("seed").textContent = state.seed;
     } else if (msg.type === "config") {
       state.preset = msg.preset; state.seed = msg.seed; $("seed").textContent = msg.seed; markPreset(); updateUrl();
     } else if (msg.type === "frame") {
@@ -338,9 +346,10 @@ document.addEventListener("keydown", (e) => {
 });
 
 // ---- start ----------------------------------------------------------------------------------
-(async () => {
+performance.mark("studio:script");
+connect((async () => {
   state.schema = await (await fetch("/api/schema")).json();
+  performance.mark("studio:schema");
   for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
   buildPresets(); buildControls();
-  connect(readUrl());
-})();
+})());
