@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from peronamalik.art.source import SAMPLE_REF, load_source
 from peronamalik.art.video import stylize_frames
 from peronamalik.studio import thumbs
 from peronamalik.studio.live import decode_frame
-from peronamalik.studio.session import encode_jpeg
+from peronamalik.studio.session import encode_jpeg, warm_up
 
 from test_server import decode, hello, png_bytes  # tests/studio is on sys.path (rootdir-less test folder)
 
@@ -62,6 +63,7 @@ def test_a_thumbnail_is_the_preset_run_small():
 
 
 def test_thumbnails_are_served_cached_and_follow_the_upload(client):
+    assert client.get("/api/schema").json()["photo_presets"] == list(PHOTO_PRESETS)
     with client.websocket_connect("/ws") as ws:
         session = hello(ws)["session"]
         sample = {name: client.get(f"/api/thumb?session={session}&preset={name}") for name in PHOTO_PRESETS}
@@ -124,3 +126,8 @@ def test_webcam_frames_sent_faster_than_served_are_dropped_not_queued(client):
 def test_a_webcam_frame_too_large_is_refused():
     with pytest.raises(ValueError, match="at most 640 px"):
         decode_frame(jpeg_bytes(np.zeros((480, 700, 3), np.uint8)))
+
+
+def test_warm_up_runs_one_step_and_pays_the_imports():
+    warm_up("cpu")
+    assert "torch._dynamo" in sys.modules  # the optimizer's import, paid before any page

@@ -303,7 +303,10 @@ async def thumb(studio: Studio, request: Request) -> Response:
         future = studio.thumbs.request(entry.session.source, request.query_params.get("preset", ""))
     except ValueError as exc:
         return error(str(exc), 400)
-    jpeg = await asyncio.wrap_future(future)
+    try:
+        jpeg = await asyncio.wrap_future(future)
+    except (ValueError, OSError) as exc:  # e.g. the upload was replaced meanwhile
+        return error(f"no thumbnail: {exc}", 500)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -337,6 +337,7 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
     const mode = tab.dataset.mode;
     for (const t of document.querySelectorAll("[role=tab]")) t.setAttribute("aria-selected", t === tab ? "true" : "false");
     $("drugs").hidden = mode !== "drugs"; $("classic").hidden = mode !== "classic";
+    if (cam.stream) stopWebcam();
     send({ type: mode === "classic" ? "pause" : "resume" });
     if (mode === "classic") refreshClassic();
   });
