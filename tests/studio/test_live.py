@@ -13,12 +13,14 @@ from PIL import Image
 from peronamalik.art.animate import frames_from, resolve_run
 from peronamalik.art.presets import PHOTO_PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
-from peronamalik.art.video import stylize_frames
+from peronamalik.art.video import stylize_frames, stylized
+from peronamalik.io.video import read_frames
 from peronamalik.studio import thumbs
 from peronamalik.studio.live import decode_frame
 from peronamalik.studio.session import encode_jpeg, warm_up
 
-from test_server import decode, hello, png_bytes  # tests/studio is on sys.path (rootdir-less test folder)
+from test_server import decode, hello, png_bytes
+from test_server import frames as file_frames  # tests/studio is on sys.path (rootdir-less test folder)
 
 
 def jpeg_bytes(array: np.ndarray) -> bytes:
@@ -131,3 +133,41 @@ def test_a_webcam_frame_too_large_is_refused():
 def test_warm_up_runs_one_step_and_pays_the_imports():
     warm_up("cpu")
     assert "torch._dynamo" in sys.modules  # the optimizer's import, paid before any page
+
+
+def gif_bytes(frames: list[np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
+def test_an_uploaded_clip_runs_the_video_recurrence_looping(client, tmp_path):
+    """Byte for byte the JPEGs of ``stylized`` over the clip's frames played twice (one
+    recurrence across the loop); the download is ``render_video`` of one pass."""
+    clip_path = tmp_path / "clip.gif"
+    clip_path.write_bytes(gif_bytes(clip(3)))
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        ws.send_json({"type": "config", "preset": "video", "seed": 9})
+        reply = client.post(f"/api/upload?session={session}", content=clip_path.read_bytes())
+        assert reply.status_code == 200 and reply.json()["video"] is True
+        ws.send_json({"type": "restart"})
+        got = file_frames(ws, 6, from_start=True)
+        spec = client.app.state.studio.sessions[session].session.spec()
+        assert spec.config.size == 320
+        assert client.get(f"/api/download?session={session}&format=gif").status_code == 200
+    decoded = list(read_frames(clip_path))
+    assert len(decoded) == 3
+    expected = [encode_jpeg(f) for f in stylized(decoded + decoded, spec)]
+    assert [index for index, _ in got] == list(range(6))
+    assert [jpeg for _, jpeg in got] == expected
+
+
+def test_a_file_neither_image_nor_clip_is_refused(client):
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)["session"]
+        reply = client.post(f"/api/upload?session={session}", content=b"\x00\x00\x00\x00ftypisom" + b"\x00" * 64)
+        assert reply.status_code == 400
+        reply = client.post(f"/api/upload?session={session}", content=b"just text, no magic")
+        assert reply.status_code == 415 and "MP4, MOV, WebM or GIF" in reply.json()["error"]

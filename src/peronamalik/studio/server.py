@@ -43,11 +43,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from peronamalik.art.animate import render
+from peronamalik.art.video_file import render_video
+from peronamalik.io.video import probe
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS
 from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.studio import classic
 from peronamalik.studio.controls import build_config, json_config, schema
-from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff
+from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff, sniff_video
 from peronamalik.studio.live import Webcam
 from peronamalik.studio.session import Session, warm_up
 from peronamalik.studio.thumbs import Thumbnails
@@ -265,7 +267,7 @@ def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upload(studio: Studio, request: Request) -> Response:
-    """``POST /api/upload?session=ID``, the image as the raw body."""
+    """``POST /api/upload?session=ID``, the image or clip as the raw body."""
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
@@ -277,20 +279,27 @@ async def upload(studio: Studio, request: Request) -> Response:
         data += chunk
         if len(data) > MAX_UPLOAD_BYTES:
             return error(too_large(), 413)
-    kind = sniff(bytes(data[:16]))
+    head = bytes(data[:16])
+    kind, video = sniff(head), False
     if kind is None:
-        return error("not a supported image: the studio takes PNG, JPEG, WebP or TIFF files", 415)
+        kind, video = sniff_video(head), True
+    if kind is None:
+        return error("not a supported file: the studio takes PNG, JPEG, WebP or TIFF images and MP4, MOV, WebM or GIF clips", 415)
     entry.uploads += 1
     path = entry.folder / f"upload-{entry.uploads}.{kind}"
     path.write_bytes(bytes(data))
     try:
-        shape = await asyncio.to_thread(classic.check_input, path)
+        if video:
+            info = await asyncio.to_thread(probe, path)
+            shape: tuple[int, ...] = (info.height, info.width)
+        else:
+            shape = await asyncio.to_thread(classic.check_input, path)
     except ValueError as exc:
         path.unlink(missing_ok=True)
         return error(str(exc).replace(str(path), "the upload"), 400)
-    entry.session.set_source(path)
+    entry.session.set_source(path, video=video)
     classic.forget(entry)
-    return JSONResponse({"ok": True, "width": shape[1], "height": shape[0]})
+    return JSONResponse({"ok": True, "width": shape[1], "height": shape[0], "video": video})
 
 
 async def thumb(studio: Studio, request: Request) -> Response:
@@ -331,9 +340,10 @@ async def download(studio: Studio, request: Request) -> Response:
     if not studio.render_slots.acquire(blocking=False):
         return error(f"busy: {studio.max_renders} renders are running; try again in a moment", 503)
     target = entry.folder / f"render-{secrets.token_hex(8)}.{kind}"
-    try:
+    try:  # a clip: its frames once through, as `peronamalik video` renders it
         written = await asyncio.to_thread(
-            render, session.source, target, config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
+            render_video if session.video else render, session.source, target,
+            config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
         )
     finally:
         studio.render_slots.release()

@@ -11,6 +11,11 @@ frames of the current state, at most ``preview_fps`` a second and only when the 
 empty (the page has taken the last one): the animation on screen is smooth while the
 engine's computation, and so the file, stays exactly that of ``render``.  A file frame
 replaces an untaken preview frame.
+
+A video clip as the input runs the live-video recurrence over its frames instead
+(:func:`peronamalik.art.video.stylized`, one output frame per input frame, the clip looping
+with the recurrence going on), at :data:`VIDEO_SIZE` pixels unless the config sets a size;
+every output frame is shown (no previews).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Iterator
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +35,15 @@ from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
+from peronamalik.art.video import stylized
+from peronamalik.io.video import read_frames
 from peronamalik.io.images import Image
 from peronamalik.studio.controls import needs_restart
 
 JPEG_QUALITY = 85
 PREVIEW_FPS = 30.0
+#: The longer side of a clip's frames when the config keeps the input's size (``size=None``).
+VIDEO_SIZE = 320
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -82,6 +92,8 @@ class Session:
         self._shown = 0.0  # time.monotonic() of the last frame put in the slot
         self._index = 0  # the index of the last file frame
         self.source, self.preset, self.seed, self.device = source, preset, seed, device
+        self.video = False  # the source is a clip (set_source)
+        self._streaming = False  # the current run is a clip's: no previews
         self.config: ArtConfig = preset_config(preset)
         self._cond = threading.Condition()
         self._slot: Frame | None = None
@@ -99,8 +111,12 @@ class Session:
     # ---- called from the event loop -------------------------------------------------------
 
     def spec(self) -> RunSpec:
-        """The run as ``peronamalik art`` would render it now (current config and seed)."""
-        return resolve_run(preset=self.preset, config=self.config, seed=self.seed, device=self.device)
+        """The run as ``peronamalik art`` (a clip: ``peronamalik video``) would render it now
+        (current config and seed)."""
+        config = self.config
+        if self.video and config.size is None:
+            config = config.replace(size=VIDEO_SIZE)
+        return resolve_run(preset=self.preset, config=config, seed=self.seed, device=self.device)
 
     def configure(self, preset: str, config: ArtConfig, seed: int | None = None) -> bool:
         """Switch to ``config``: live from the next iteration where every changed field allows
@@ -118,10 +134,10 @@ class Session:
             self._cond.notify_all()
         return restart
 
-    def set_source(self, source: str | Path) -> None:
-        """A new input: restart on it."""
+    def set_source(self, source: str | Path, *, video: bool = False) -> None:
+        """A new input (``video``: a clip): restart on it."""
         with self._cond:
-            self.source = source
+            self.source, self.video = source, video
             self._begin_again()
 
     def restart(self, seed: int | None = None) -> None:
@@ -176,7 +192,7 @@ class Session:
                     if self._stopped:
                         return
                     self._restart, self._live = False, None
-                    spec, source, run = self.spec(), self.source, self.run
+                    spec, source, run, self._streaming = self.spec(), self.source, self.run, self.video
                 try:
                     self._play(spec, source, run)
                 except _Restart:
@@ -200,9 +216,13 @@ class Session:
             return True
 
     def _play(self, spec: RunSpec, reference: str | Path, run: int) -> None:
-        loaded = load_source(reference, size=spec.config.size, device=spec.device)
-        for index, pixels in enumerate(frames_from(loaded, spec, self._between_iterations)):
-            iteration = index * spec.config.every
+        if self._streaming:
+            frames, every = stylized(looped(reference), spec, self._between_iterations), 1
+        else:
+            loaded = load_source(reference, size=spec.config.size, device=spec.device)
+            frames, every = frames_from(loaded, spec, self._between_iterations), spec.config.every
+        for index, pixels in enumerate(frames):
+            iteration = index * every
             frame = Frame(run, index, iteration, pixels, encode_jpeg(pixels))
             with self._cond:
                 if self._restart:
@@ -223,7 +243,7 @@ class Session:
             with self._cond:
                 self._live = None
             apply_live(engine, live)
-        if (self._preview_gap is not None and iteration % engine.config.every and not self._paused
+        if (self._preview_gap is not None and not self._streaming and iteration % engine.config.every and not self._paused
                 and self._slot is None and time.monotonic() - self._shown >= self._preview_gap):
             self._offer_preview(iteration, engine)
 
@@ -235,6 +255,22 @@ class Session:
                 return
             self._slot, self._shown = frame, time.monotonic()
         self.notify()
+
+
+def looped(path: str | Path) -> Iterator[np.ndarray]:
+    """The clip's frames, decoded one at a time, over and over.
+
+    Raises
+    ------
+    ValueError
+        The clip holds no frame.
+    """
+    while True:
+        count = 0
+        for count, frame in enumerate(read_frames(path), 1):
+            yield frame
+        if count == 0:
+            raise ValueError("the clip holds no frame")
 
 
 def warm_up(device: str | None = None) -> None:

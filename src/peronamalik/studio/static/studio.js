@@ -275,7 +275,7 @@ async function upload(file) {
   const response = await fetch(`/api/upload?session=${encodeURIComponent(state.session)}`, { method: "POST", body: file });
   const body = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
   if (!response.ok) { showMessage(`${file.name}: ${body.error}`); return; }
-  showMessage(`${file.name}: ${body.width}×${body.height}`, "info");
+  showMessage(`${file.name}: ${body.width}×${body.height}${body.video ? " clip (looping)" : ""}`, "info");
   loadClassic(); loadThumbs();
 }
 $("upload").addEventListener("change", (e) => { upload(e.target.files[0]); e.target.value = ""; });
