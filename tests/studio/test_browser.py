@@ -61,7 +61,7 @@ def test_a_bad_upload_shows_an_error(browser, live_server, tmp_path):
     bad.write_text("this is not an image")
     page.set_input_files("#upload", str(bad))
     page.wait_for_selector("#message:not([hidden])")
-    page.wait_for_function("() => document.getElementById('message').textContent.includes('not a supported image')")
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('not a supported file')")
     page.close()
 
 

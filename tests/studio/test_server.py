@@ -173,7 +173,7 @@ def test_uploads_are_capped_typed_and_guarded(client, monkeypatch):
     with client.websocket_connect("/ws") as ws:
         session = hello(ws)["session"]
         url = f"/api/upload?session={session}"
-        wrong = client.post(url, content=b"GIF89a" + bytes(100))
+        wrong = client.post(url, content=b"%PDF-1.4" + bytes(100))
         assert wrong.status_code == 415 and "PNG, JPEG, WebP or TIFF" in wrong.json()["error"]
         huge = client.post(url, content=b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES))
         assert huge.status_code == 413 and "limit" in huge.json()["error"]
@@ -188,7 +188,7 @@ def test_uploads_are_capped_typed_and_guarded(client, monkeypatch):
         photo[:, 40:] = 255
         frames(ws, 1)  # the sample's first frame: later ones of its run are not frame 0
         good = client.post(url, content=png_bytes(photo))
-        assert good.json() == {"ok": True, "width": 80, "height": 40}
+        assert good.json() == {"ok": True, "width": 80, "height": 40, "video": False}
         jpeg = next(jpeg for index, jpeg in frames(ws, 8) if index == 0)
         assert decode(jpeg).shape[:2] == (160, 320)  # the upload, at the preset's size
         assert client.post("/api/upload?session=nope", content=b"x").status_code == 404
