@@ -61,7 +61,7 @@ def test_a_bad_upload_shows_an_error(browser, live_server, tmp_path):
     bad.write_text("this is not an image")
     page.set_input_files("#upload", str(bad))
     page.wait_for_selector("#message:not([hidden])")
-    page.wait_for_function("() => document.getElementById('message').textContent.includes('not a supported image')")
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('not a supported file')")
     page.close()
 
 
@@ -74,5 +74,34 @@ def test_classic_mode_updates_as_the_slider_moves(browser, live_server, shots):
     page.locator("#c-iterations").evaluate("(el) => { el.value = 150; el.dispatchEvent(new Event('input')); }")
     page.wait_for_function("(old) => document.getElementById('after').src !== old", arg=before, timeout=60_000)
     page.screenshot(path=os.path.join(shots, "studio-classic.png"))
+    assert errors == []
+    page.close()
+
+
+def test_preset_thumbnails_load_and_switch_the_look(browser, live_server, shots):
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    page.wait_for_function("() => [...document.querySelectorAll('#presets img')].every((i) => i.complete && i.naturalWidth > 0)",
+                           timeout=120_000)
+    assert page.locator("#presets img").count() == 6
+    page.click("[data-preset=kitty]")
+    page.wait_for_function("() => location.search.includes('preset=kitty')")
+    assert page.get_attribute("[data-preset=kitty]", "aria-checked") == "true"
+    page.screenshot(path=os.path.join(shots, "studio-thumbs-1366x768.png"))
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1366, 768), (390, 844)], ids=["laptop", "phone"])
+def test_the_webcam_comes_back_stylised(browser, live_server, shots, viewport):
+    """Chromium's fake camera (--use-fake-device-for-media-stream) feeds the page."""
+    page, errors = open_studio(browser, live_server, *viewport)
+    page.click("#webcam")
+    page.wait_for_function("() => /webcam frame ([3-9]|\\d\\d+)/.test(document.getElementById('status').textContent)",
+                           timeout=120_000)
+    size = page.evaluate("() => [document.getElementById('view').width, document.getElementById('view').height]")
+    assert size == [320, 240]
+    page.screenshot(path=os.path.join(shots, f"studio-webcam-{viewport[0]}x{viewport[1]}.png"))
+    page.click("#webcam")
+    page.wait_for_function("() => /frame \\d+ · iteration/.test(document.getElementById('status').textContent)", timeout=120_000)
     assert errors == []
     page.close()

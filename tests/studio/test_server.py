@@ -22,7 +22,7 @@ SHORT = {"iterations": 90, "every": 30, "size": 64}
 
 
 def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes]]:
-    """The next ``count`` frames as (index, JPEG), acknowledging each; with ``from_start``,
+    """The next ``count`` file frames as (index, JPEG), acknowledging each (previews too); with ``from_start``,
     only frames of the run the next ``config`` reply names (a restart counts runs)."""
     got: list[tuple[int, bytes]] = []
     pending: bytes | None = None
@@ -39,7 +39,7 @@ def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes
         if data["type"] == "config" and data["restart"]:
             run = data["run"]
         if data["type"] == "frame" and pending is not None:
-            if data["run"] >= run:
+            if data["run"] >= run and not data["preview"]:
                 got.append((data["index"], pending))
             pending = None
     return got
@@ -90,29 +90,32 @@ def test_a_parameter_change_changes_the_frames(client):
 
 
 def test_the_session_streams_exactly_the_frames_of_animate():
+    """File frames are animate's, previews (offered between them) change nothing."""
     config = preset_config("ink").replace(**SHORT)
     ready = threading.Event()
-    session = Session(ready.set, seed=11, preset="ink", device="cpu")
+    session = Session(ready.set, seed=11, preset="ink", device="cpu", preview_fps=1000.0)
     session.configure("ink", config)
-    made = []
+    made, previews = [], []
     try:
         while len(made) < 3:
             ready.wait(60)
             ready.clear()
             frame = session.take()
             if frame is not None:
-                made.append(frame.pixels)
+                (previews if frame.preview else made).append(frame)
     finally:
         session.close()
     expected = list(animate(None, config=config, seed=11, device="cpu"))
     assert len(expected) == 3
     for ours, theirs in zip(made, expected):
-        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(ours.pixels, theirs)
+    for preview in previews:  # between the file frames, never on one
+        assert preview.iteration % config.every and preview.index == preview.iteration // config.every
 
 
 def test_the_engine_waits_while_nobody_takes_frames():
     ready = threading.Event()
-    session = Session(ready.set, seed=1, device="cpu")
+    session = Session(ready.set, seed=1, device="cpu", preview_fps=None)
     try:
         session.configure("glow", preset_config("glow").replace(size=32))
         assert ready.wait(60)
@@ -130,13 +133,13 @@ def next_frame(session: Session, ready: threading.Event):
         assert ready.wait(60), "no frame within 60 s"
         ready.clear()
         frame = session.take()
-        if frame is not None:
+        if frame is not None and not frame.preview:
             return frame
 
 
 def test_pause_step_and_restart_while_paused():
     ready = threading.Event()
-    session = Session(ready.set, seed=2, device="cpu")
+    session = Session(ready.set, seed=2, device="cpu", preview_fps=None)
     try:
         session.configure("glow", preset_config("glow").replace(size=32, every=5))
         last = next_frame(session, ready)
@@ -170,7 +173,7 @@ def test_uploads_are_capped_typed_and_guarded(client, monkeypatch):
     with client.websocket_connect("/ws") as ws:
         session = hello(ws)["session"]
         url = f"/api/upload?session={session}"
-        wrong = client.post(url, content=b"GIF89a" + bytes(100))
+        wrong = client.post(url, content=b"%PDF-1.4" + bytes(100))
         assert wrong.status_code == 415 and "PNG, JPEG, WebP or TIFF" in wrong.json()["error"]
         huge = client.post(url, content=b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES))
         assert huge.status_code == 413 and "limit" in huge.json()["error"]
@@ -185,7 +188,7 @@ def test_uploads_are_capped_typed_and_guarded(client, monkeypatch):
         photo[:, 40:] = 255
         frames(ws, 1)  # the sample's first frame: later ones of its run are not frame 0
         good = client.post(url, content=png_bytes(photo))
-        assert good.json() == {"ok": True, "width": 80, "height": 40}
+        assert good.json() == {"ok": True, "width": 80, "height": 40, "video": False}
         jpeg = next(jpeg for index, jpeg in frames(ws, 8) if index == 0)
         assert decode(jpeg).shape[:2] == (160, 320)  # the upload, at the preset's size
         assert client.post("/api/upload?session=nope", content=b"x").status_code == 404
@@ -254,3 +257,26 @@ def test_classic_preview_smooths_the_input(client):
     roughness = [np.abs(np.diff(image, axis=1)).mean() for image in (before, light, heavy)]
     assert roughness[0] > roughness[1] > roughness[2]
     assert bad.status_code == 400 and "kappa" in bad.json()["error"]
+
+
+def test_preview_frames_fill_the_gaps_between_file_frames(client):
+    """With a file frame every 400 iterations the page still sees the run move."""
+    with client.websocket_connect("/ws") as ws:
+        hello(ws)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "every": 400, "iterations": 1200}, "seed": 4})
+        seen, run = [], None
+        while sum(1 for s in seen if not s["preview"]) < 2:
+            message = ws.receive()
+            if message.get("bytes") is not None:
+                ws.send_json({"type": "ack"})
+                continue
+            data = json.loads(message["text"])
+            if data["type"] == "config":
+                run = data["run"]
+            elif data["type"] == "frame" and run is not None and data["run"] == run:
+                seen.append(data)
+    file_frames = [s for s in seen if not s["preview"]]
+    assert [s["iteration"] for s in file_frames] == [0, 400]
+    between = [s for s in seen if s["preview"]]
+    assert between and all(0 < s["iteration"] < 400 and s["index"] == 0 for s in between)
+    assert [s["iteration"] for s in between] == sorted({s["iteration"] for s in between})

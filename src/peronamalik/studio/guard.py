@@ -29,6 +29,17 @@ _MAGICS = (
 )
 
 
+_VIDEO_MAGICS = ((b"\x1aE\xdf\xa3", "webm"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def sniff_video(data: bytes) -> str | None:
+    """The upload's kind when it is a clip (``mp4`` for MP4/MOV, ``webm`` for WebM/MKV,
+    ``gif``) from its first bytes, or None."""
+    if data[4:8] == b"ftyp":
+        return "mp4"
+    return next((kind for magic, kind in _VIDEO_MAGICS if data.startswith(magic)), None)
+
+
 def host_name(authority: str) -> str:
     """``"127.0.0.1:8000"`` → ``"127.0.0.1"``; ``"[::1]:8000"`` → ``"::1"``."""
     return (urlsplit(f"//{authority}").hostname or "").lower()

@@ -3,9 +3,13 @@
 Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
 
 * server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
-  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration; ``run`` counts restarts); JSON ``config``,
+  message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration, preview;
+  ``run`` counts restarts; preview frames come between the file's, see
+  :mod:`peronamalik.studio.session`); JSON ``config``,
   ``seed`` and ``error`` replies.
-* page → server: JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
+* page → server: a **binary** message is a webcam frame (JPEG, see
+  :mod:`peronamalik.studio.live`), answered by its stylised JPEG and a JSON ``webcam``
+  (``webcam-stop`` when the camera is turned off); JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
   are unacknowledged; the worker waits meanwhile: back-pressure), ``config`` (preset,
   overrides, seed), ``pause``, ``resume``, ``step``, ``restart``, ``new-seed``, ``ping``.
 
@@ -39,12 +43,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from peronamalik.art.animate import render
-from peronamalik.art.presets import DEFAULT_PRESET, PRESETS
+from peronamalik.art.video_file import render_video
+from peronamalik.io.video import probe
+from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS
 from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.studio import classic
 from peronamalik.studio.controls import build_config, json_config, schema
-from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff
-from peronamalik.studio.session import Session
+from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff, sniff_video
+from peronamalik.studio.live import Webcam
+from peronamalik.studio.session import Session, warm_up
+from peronamalik.studio.thumbs import Thumbnails
 
 IN_FLIGHT = 2
 ANIMATION_FORMATS = ("gif", "webp", "mp4", "webm")
@@ -75,6 +83,7 @@ class Studio:
 
     def __post_init__(self) -> None:
         self.render_slots = threading.BoundedSemaphore(self.max_renders)
+        self.thumbs = Thumbnails(self.device)
 
     def entry(self, request: Request) -> Entry | None:
         return self.sessions.get(request.query_params.get("session", ""))
@@ -110,7 +119,7 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         return HTMLResponse(static.joinpath("index.html").read_text(), headers={"Cache-Control": "no-store"})
 
     async def get_schema(request: Request) -> JSONResponse:
-        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "formats": list(ANIMATION_FORMATS),
+        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "photo_presets": list(PHOTO_PRESETS), "formats": list(ANIMATION_FORMATS),
                              "max_upload_bytes": MAX_UPLOAD_BYTES})
 
     routes = [
@@ -118,6 +127,7 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         Route("/api/schema", get_schema),
         Route("/api/upload", partial(upload, studio), methods=["POST"]),
         Route("/api/download", partial(download, studio)),
+        Route("/api/thumb", partial(thumb, studio)),
         Route("/api/input", partial(classic.input_preview, studio)),
         Route("/api/smooth", partial(classic.smooth_preview, studio)),
         WebSocketRoute("/ws", partial(run_session, studio)),
@@ -149,12 +159,22 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
     studio.sessions[token] = entry
     credits = [IN_FLIGHT]
 
+    lock = asyncio.Lock()  # a JPEG and the JSON describing it go out together
+
+    async def send_pair(jpeg: bytes | None, meta: dict[str, Any]) -> None:
+        async with lock:
+            if jpeg is not None:
+                await websocket.send_bytes(jpeg)
+            await websocket.send_json(meta)
+
+    webcam = Webcam(lambda: session.seed, send_pair, studio.device)
+
     async def pump() -> None:
         while True:
             await ready.wait()
             ready.clear()
             if session.error:
-                await websocket.send_json({"type": "error", "message": session.error})
+                await send_pair(None, {"type": "error", "message": session.error})
                 return
             while credits[0] <= 0:
                 await credit.wait()
@@ -162,8 +182,8 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             frame = session.take()
             if frame is not None:
                 credits[0] -= 1
-                await websocket.send_bytes(frame.jpeg)
-                await websocket.send_json({"type": "frame", "run": frame.run, "index": frame.index, "iteration": frame.iteration})
+                await send_pair(frame.jpeg, {"type": "frame", "run": frame.run, "index": frame.index,
+                                                   "iteration": frame.iteration, "preview": frame.preview})
 
     sender = asyncio.create_task(pump())
     try:
@@ -172,16 +192,20 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             message = await asyncio.wait_for(websocket.receive(), timeout=studio.idle_seconds)
             if message["type"] == "websocket.disconnect":
                 break
-            reply = handle(session, message.get("text"), credits)
+            if message.get("bytes") is not None:  # a webcam frame
+                webcam.push(message["bytes"])
+                continue
+            reply = handle(session, message.get("text"), credits, webcam)
             credit.set()
             if reply is not None:
-                await websocket.send_json(reply)
+                await send_pair(None, reply)
     except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
         pass
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
+        await webcam.close()
         studio.sessions.pop(token, None)
         await asyncio.to_thread(session.close)
         shutil.rmtree(entry.folder, ignore_errors=True)
@@ -193,7 +217,7 @@ def describe(session: Session) -> dict[str, Any]:
     return {"run": session.run, "preset": session.preset, "seed": session.seed, "config": json_config(session.config), "paused": session.paused}
 
 
-def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, Any] | None:
+def handle(session: Session, text: str | None, credits: list[int], webcam: Webcam) -> dict[str, Any] | None:
     """Obey one JSON message from the page; the reply to send, if any."""
     try:
         message = json.loads(text) if text else None
@@ -212,6 +236,9 @@ def handle(session: Session, text: str | None, credits: list[int]) -> dict[str, 
         return {"type": "state", "paused": session.paused}
     if kind == "step":
         session.step()
+        return None
+    if kind == "webcam-stop":
+        webcam.stop()
         return None
     if kind in ("restart", "new-seed"):
         session.restart(secrets.randbits(31) if kind == "new-seed" else None)
@@ -240,7 +267,7 @@ def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upload(studio: Studio, request: Request) -> Response:
-    """``POST /api/upload?session=ID``, the image as the raw body."""
+    """``POST /api/upload?session=ID``, the image or clip as the raw body."""
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
@@ -252,20 +279,44 @@ async def upload(studio: Studio, request: Request) -> Response:
         data += chunk
         if len(data) > MAX_UPLOAD_BYTES:
             return error(too_large(), 413)
-    kind = sniff(bytes(data[:16]))
+    head = bytes(data[:16])
+    kind, video = sniff(head), False
     if kind is None:
-        return error("not a supported image: the studio takes PNG, JPEG, WebP or TIFF files", 415)
+        kind, video = sniff_video(head), True
+    if kind is None:
+        return error("not a supported file: the studio takes PNG, JPEG, WebP or TIFF images and MP4, MOV, WebM or GIF clips", 415)
     entry.uploads += 1
     path = entry.folder / f"upload-{entry.uploads}.{kind}"
     path.write_bytes(bytes(data))
     try:
-        shape = await asyncio.to_thread(classic.check_input, path)
+        if video:
+            info = await asyncio.to_thread(probe, path)
+            shape: tuple[int, ...] = (info.height, info.width)
+        else:
+            shape = await asyncio.to_thread(classic.check_input, path)
     except ValueError as exc:
         path.unlink(missing_ok=True)
         return error(str(exc).replace(str(path), "the upload"), 400)
-    entry.session.set_source(path)
+    entry.session.set_source(path, video=video)
     classic.forget(entry)
-    return JSONResponse({"ok": True, "width": shape[1], "height": shape[0]})
+    return JSONResponse({"ok": True, "width": shape[1], "height": shape[0], "video": video})
+
+
+async def thumb(studio: Studio, request: Request) -> Response:
+    """``GET /api/thumb?session=ID&preset=NAME``: the preset's thumbnail of the session's
+    input (:mod:`peronamalik.studio.thumbs`), rendered once per input in the background."""
+    entry = studio.entry(request)
+    if entry is None:
+        return error("unknown or closed session: reload the page", 404)
+    try:
+        future = studio.thumbs.request(entry.session.source, request.query_params.get("preset", ""))
+    except ValueError as exc:
+        return error(str(exc), 400)
+    try:
+        jpeg = await asyncio.wrap_future(future)
+    except (ValueError, OSError) as exc:  # e.g. the upload was replaced meanwhile
+        return error(f"no thumbnail: {exc}", 500)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def too_large() -> str:
@@ -289,9 +340,10 @@ async def download(studio: Studio, request: Request) -> Response:
     if not studio.render_slots.acquire(blocking=False):
         return error(f"busy: {studio.max_renders} renders are running; try again in a moment", 503)
     target = entry.folder / f"render-{secrets.token_hex(8)}.{kind}"
-    try:
+    try:  # a clip: its frames once through, as `peronamalik video` renders it
         written = await asyncio.to_thread(
-            render, session.source, target, config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
+            render_video if session.video else render, session.source, target,
+            config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
         )
     finally:
         studio.render_slots.release()
@@ -337,6 +389,7 @@ def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: in
     server = uvicorn.Server(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    threading.Thread(target=warm_up, args=(device,), name="peronamalik-studio-warm-up", daemon=True).start()
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)

@@ -5,12 +5,25 @@ The worker thread runs :func:`peronamalik.art.animate.frames_from`, the generato
 frames of the downloaded file.  Back-pressure: the worker holds at most one finished frame
 (JPEG-encoded) and waits until the sender has taken it, so the engine never computes frames
 nobody is receiving and nothing queues up.
+
+Between the file's frames (one per ``every`` iterations) the worker also offers *preview*
+frames of the current state, at most ``preview_fps`` a second and only when the slot is
+empty (the page has taken the last one): the animation on screen is smooth while the
+engine's computation, and so the file, stays exactly that of ``render``.  A file frame
+replaces an untaken preview frame.
+
+A video clip as the input runs the live-video recurrence over its frames instead
+(:func:`peronamalik.art.video.stylized`, one output frame per input frame, the clip looping
+with the recurrence going on), at :data:`VIDEO_SIZE` pixels unless the config sets a size;
+every output frame is shown (no previews).
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import time
+from collections.abc import Iterator
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +32,18 @@ import numpy as np
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import LearnedDiffusion
+from peronamalik.art.engine import LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
+from peronamalik.art.video import stylized
+from peronamalik.io.video import read_frames
 from peronamalik.io.images import Image
 from peronamalik.studio.controls import needs_restart
 
 JPEG_QUALITY = 85
+PREVIEW_FPS = 30.0
+#: The longer side of a clip's frames when the config keeps the input's size (``size=None``).
+VIDEO_SIZE = 320
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -37,14 +55,16 @@ def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 
 @dataclass(frozen=True)
 class Frame:
-    """A finished frame: its run (counting restarts), its index in the run, the engine
-    iteration after which it was taken, the raw pixels and their JPEG."""
+    """A finished frame: its run (counting restarts), its index in the run (a preview
+    frame: the index of the file frame before it), the engine iteration after which it was
+    taken, the raw pixels, their JPEG and whether it is a preview frame (not in the file)."""
 
     run: int
     index: int
     iteration: int
     pixels: np.ndarray
     jpeg: bytes
+    preview: bool = False
 
 
 class _Restart(Exception):
@@ -60,12 +80,20 @@ class Session:
         Called (from the worker thread) whenever a new frame is ready to :meth:`take`.
     source : str or Path
         ``"sample:chelsea"`` or the path of an uploaded image.
+    preview_fps : float or None
+        The most preview frames a second between file frames; None: file frames only.
     """
 
     def __init__(self, notify: Callable[[], None], source: str | Path = SAMPLE_REF, *,
-                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None) -> None:
+                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None,
+                 preview_fps: float | None = PREVIEW_FPS) -> None:
         self.notify = notify
+        self._preview_gap = None if preview_fps is None else 1.0 / preview_fps
+        self._shown = 0.0  # time.monotonic() of the last frame put in the slot
+        self._index = 0  # the index of the last file frame
         self.source, self.preset, self.seed, self.device = source, preset, seed, device
+        self.video = False  # the source is a clip (set_source)
+        self._streaming = False  # the current run is a clip's: no previews
         self.config: ArtConfig = preset_config(preset)
         self._cond = threading.Condition()
         self._slot: Frame | None = None
@@ -83,8 +111,12 @@ class Session:
     # ---- called from the event loop -------------------------------------------------------
 
     def spec(self) -> RunSpec:
-        """The run as ``peronamalik art`` would render it now (current config and seed)."""
-        return resolve_run(preset=self.preset, config=self.config, seed=self.seed, device=self.device)
+        """The run as ``peronamalik art`` (a clip: ``peronamalik video``) would render it now
+        (current config and seed)."""
+        config = self.config
+        if self.video and config.size is None:
+            config = config.replace(size=VIDEO_SIZE)
+        return resolve_run(preset=self.preset, config=config, seed=self.seed, device=self.device)
 
     def configure(self, preset: str, config: ArtConfig, seed: int | None = None) -> bool:
         """Switch to ``config``: live from the next iteration where every changed field allows
@@ -102,10 +134,10 @@ class Session:
             self._cond.notify_all()
         return restart
 
-    def set_source(self, source: str | Path) -> None:
-        """A new input: restart on it."""
+    def set_source(self, source: str | Path, *, video: bool = False) -> None:
+        """A new input (``video``: a clip): restart on it."""
         with self._cond:
-            self.source = source
+            self.source, self.video = source, video
             self._begin_again()
 
     def restart(self, seed: int | None = None) -> None:
@@ -160,7 +192,7 @@ class Session:
                     if self._stopped:
                         return
                     self._restart, self._live = False, None
-                    spec, source, run = self.spec(), self.source, self.run
+                    spec, source, run, self._streaming = self.spec(), self.source, self.run, self.video
                 try:
                     self._play(spec, source, run)
                 except _Restart:
@@ -184,21 +216,26 @@ class Session:
             return True
 
     def _play(self, spec: RunSpec, reference: str | Path, run: int) -> None:
-        loaded = load_source(reference, size=spec.config.size, device=spec.device)
-        for index, pixels in enumerate(frames_from(loaded, spec, self._between_iterations)):
-            iteration = index * spec.config.every
+        if self._streaming:
+            frames, every = stylized(looped(reference), spec, self._between_iterations), 1
+        else:
+            loaded = load_source(reference, size=spec.config.size, device=spec.device)
+            frames, every = frames_from(loaded, spec, self._between_iterations), spec.config.every
+        for index, pixels in enumerate(frames):
+            iteration = index * every
             frame = Frame(run, index, iteration, pixels, encode_jpeg(pixels))
             with self._cond:
                 if self._restart:
                     raise _Restart
-                self._slot = frame
+                self._slot, self._shown, self._index = frame, time.monotonic(), index
                 self.frames_made += 1
             self.notify()
             if not self._await_turn():
                 raise _Restart
 
     def _between_iterations(self, iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:
-        """The generator's callback: a restart abandons the run; a live config is swapped in."""
+        """The generator's callback: a restart abandons the run; a live config is swapped
+        in; a preview frame is offered when one is due."""
         if self._restart or self._stopped:
             raise _Restart
         live = self._live
@@ -206,6 +243,44 @@ class Session:
             with self._cond:
                 self._live = None
             apply_live(engine, live)
+        if (self._preview_gap is not None and not self._streaming and iteration % engine.config.every and not self._paused
+                and self._slot is None and time.monotonic() - self._shown >= self._preview_gap):
+            self._offer_preview(iteration, engine)
+
+    def _offer_preview(self, iteration: int, engine: LearnedDiffusion) -> None:
+        pixels = to_frame(engine.image)
+        frame = Frame(self.run, self._index, iteration, pixels, encode_jpeg(pixels), preview=True)
+        with self._cond:
+            if self._restart or self._slot is not None or self._paused:
+                return
+            self._slot, self._shown = frame, time.monotonic()
+        self.notify()
+
+
+def looped(path: str | Path) -> Iterator[np.ndarray]:
+    """The clip's frames, decoded one at a time, over and over.
+
+    Raises
+    ------
+    ValueError
+        The clip holds no frame.
+    """
+    while True:
+        count = 0
+        for count, frame in enumerate(read_frames(path), 1):
+            yield frame
+        if count == 0:
+            raise ValueError("the clip holds no frame")
+
+
+def warm_up(device: str | None = None) -> None:
+    """Pay the one-time costs of a process's first run before a page asks for one: the
+    first optimizer imports ``torch._dynamo`` (seconds) and the native step loads its
+    library.  One iteration of the default preset on a 16-pixel image."""
+    spec = resolve_run(preset=DEFAULT_PRESET, config=preset_config(DEFAULT_PRESET).replace(iterations=1, size=16),
+                       seed=0, device=device)
+    ramp = np.linspace(0, 255, 16 * 16 * 3).astype(np.uint8).reshape(16, 16, 3)
+    next(frames_from(load_source(ramp, size=16, device=spec.device), spec))
 
 
 def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:

@@ -123,11 +123,22 @@ function sendConfig(extra) {
 function buildPresets() {
   const root = $("presets"); root.innerHTML = "";
   for (const name of Object.keys(state.schema.presets)) {
-    const b = document.createElement("button"); b.textContent = name; b.setAttribute("role", "radio"); b.dataset.preset = name;
+    const b = document.createElement("button"); b.setAttribute("role", "radio"); b.dataset.preset = name;
+    if (state.schema.photo_presets.includes(name)) b.appendChild(document.createElement("img")).alt = "";
+    b.appendChild(document.createElement("span")).textContent = name;
     b.addEventListener("click", () => {
       state.preset = name; showConfig(state.schema.presets[name]); markPreset(); sendConfig();
     });
     root.appendChild(b);
+  }
+}
+// thumbnails: rendered by the server in the background, once per input; the page never waits
+let thumbVersion = 0;
+function loadThumbs() {
+  thumbVersion += 1;
+  for (const img of $("presets").querySelectorAll("img")) {
+    img.classList.remove("ready"); img.onload = () => img.classList.add("ready");
+    img.src = `/api/thumb?session=${encodeURIComponent(state.session)}&preset=${img.parentNode.dataset.preset}&v=${thumbVersion}`;
   }
 }
 function markPreset() {
@@ -137,23 +148,31 @@ function markPreset() {
 // ---- the WebSocket --------------------------------------------------------------------------
 function send(msg) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); }
 
-function connect(initial) {
+function connect(ready) {
+  // opened while the schema loads (the first frame is computed meanwhile); messages are
+  // handled in order once the page is built (`ready`)
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.binaryType = "arraybuffer"; state.ws = ws;
+  ws.onopen = () => performance.mark("studio:ws-open");
   const canvas = $("view"), ctx = canvas.getContext("2d");
   let meta = "", drawing = Promise.resolve();
-  ws.onmessage = (event) => {
+  let inbox = ready;
+  ws.onmessage = (event) => { inbox = inbox.then(() => receive(event)).catch((e) => showMessage(String(e))); };
+  const receive = (event) => {
     if (typeof event.data !== "string") {
       const blob = new Blob([event.data], { type: "image/jpeg" });
       drawing = drawing.then(() => createImageBitmap(blob)).then((bitmap) => {
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
         ctx.drawImage(bitmap, 0, 0); bitmap.close();
         state.frames.push(performance.now()); send({ type: "ack" });
+        if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); loadClassic(); }  // after the first frame: they never delay it
       }).catch(() => send({ type: "ack" }));
       return;
     }
     const msg = JSON.parse(event.data);
     if (msg.type === "hello") {
+      performance.mark("studio:hello");
+      const initial = readUrl();
       state.session = msg.session; state.preset = msg.preset; state.seed = msg.seed;
       if (initial.preset || initial.seed !== null || Object.keys(initial.overrides).length) {
         state.preset = initial.preset || state.preset;
@@ -161,11 +180,13 @@ function connect(initial) {
         showConfig(unflatten(merged));
         send({ type: "config", preset: state.preset, overrides: overrides(), seed: initial.seed });
       } else showConfig(msg.config);
-      markPreset(); $("seed").textContent = state.seed; loadClassic();
+      markPreset(); $("seed").textContent = state.seed;
     } else if (msg.type === "config") {
       state.preset = msg.preset; state.seed = msg.seed; $("seed").textContent = msg.seed; markPreset(); updateUrl();
     } else if (msg.type === "frame") {
-      meta = `frame ${msg.index} · iteration ${msg.iteration}`; $("status").textContent = meta;
+      if (!cam.stream) { meta = `frame ${msg.index} · iteration ${msg.iteration}`; $("status").textContent = meta; }
+    } else if (msg.type === "webcam") {
+      camReply(msg);
     } else if (msg.type === "state") {
       $("pause").textContent = msg.paused ? "Resume" : "Pause";
     } else if (msg.type === "error") {
@@ -201,6 +222,45 @@ setInterval(() => {
   send({ type: "ping" });
 }, 1000);
 
+// ---- webcam: camera frames (JPEG 320×240) to the server, one in flight; stylised frames back ----
+const cam = { stream: null, canvas: null, sentAt: 0, latency: 0 };
+async function toggleWebcam() {
+  if (cam.stream) { stopWebcam(); return; }
+  try {
+    cam.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: false });
+  } catch (e) { showMessage(`webcam: ${e.message || e.name}`); return; }
+  const video = $("camera"); video.srcObject = cam.stream; await video.play();
+  cam.canvas = cam.canvas || Object.assign(document.createElement("canvas"), { width: 320, height: 240 });
+  $("webcam").setAttribute("aria-pressed", "true"); $("webcam").textContent = "Stop webcam";
+  send({ type: "pause" }); sendCamFrame();
+}
+function stopWebcam() {
+  for (const track of cam.stream.getTracks()) track.stop();
+  cam.stream = null; $("camera").srcObject = null;
+  $("webcam").setAttribute("aria-pressed", "false"); $("webcam").textContent = "Webcam";
+  send({ type: "webcam-stop" }); send({ type: "resume" });
+}
+function sendCamFrame() {
+  if (!cam.stream) return;
+  const video = $("camera"), ctx = cam.canvas.getContext("2d");
+  const scale = Math.min(320 / video.videoWidth, 240 / video.videoHeight, 1) || 1;
+  const w = Math.round(video.videoWidth * scale) || 320, h = Math.round(video.videoHeight * scale) || 240;
+  if (cam.canvas.width !== w || cam.canvas.height !== h) { cam.canvas.width = w; cam.canvas.height = h; }
+  ctx.drawImage(video, 0, 0, w, h);
+  cam.canvas.toBlob((blob) => blob.arrayBuffer().then((buffer) => {
+    cam.sentAt = performance.now();
+    if (state.ws && state.ws.readyState === 1) state.ws.send(buffer);
+  }), "image/jpeg", 0.8);
+}
+function camReply(msg) {
+  if (!cam.stream) return;
+  cam.latency = performance.now() - cam.sentAt;
+  if (msg.error) showMessage(msg.error);
+  else $("status").textContent = `webcam frame ${msg.index} · ${Math.round(cam.latency)} ms`;
+  requestAnimationFrame(sendCamFrame);  // the next camera frame once this one is back: nothing queues
+}
+$("webcam").addEventListener("click", toggleWebcam);
+
 // ---- transport, upload, download --------------------------------------------------------------
 $("pause").addEventListener("click", () => send({ type: $("pause").textContent === "Pause" ? "pause" : "resume" }));
 $("step").addEventListener("click", () => send({ type: "step" }));
@@ -215,8 +275,8 @@ async function upload(file) {
   const response = await fetch(`/api/upload?session=${encodeURIComponent(state.session)}`, { method: "POST", body: file });
   const body = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
   if (!response.ok) { showMessage(`${file.name}: ${body.error}`); return; }
-  showMessage(`${file.name}: ${body.width}×${body.height}`, "info");
-  loadClassic();
+  showMessage(`${file.name}: ${body.width}×${body.height}${body.video ? " clip (looping)" : ""}`, "info");
+  loadClassic(); loadThumbs();
 }
 $("upload").addEventListener("change", (e) => { upload(e.target.files[0]); e.target.value = ""; });
 const drop = $("drop");
@@ -277,6 +337,7 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
     const mode = tab.dataset.mode;
     for (const t of document.querySelectorAll("[role=tab]")) t.setAttribute("aria-selected", t === tab ? "true" : "false");
     $("drugs").hidden = mode !== "drugs"; $("classic").hidden = mode !== "classic";
+    if (cam.stream) stopWebcam();
     send({ type: mode === "classic" ? "pause" : "resume" });
     if (mode === "classic") refreshClassic();
   });
@@ -286,9 +347,10 @@ document.addEventListener("keydown", (e) => {
 });
 
 // ---- start ----------------------------------------------------------------------------------
-(async () => {
+performance.mark("studio:script");
+connect((async () => {
   state.schema = await (await fetch("/api/schema")).json();
+  performance.mark("studio:schema");
   for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
   buildPresets(); buildControls();
-  connect(readUrl());
-})();
+})());
