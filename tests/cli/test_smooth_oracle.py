@@ -21,6 +21,7 @@ concurrently (each is one process importing torch).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,7 +36,7 @@ import tifffile
 from medpy.filter.smoothing import anisotropic_diffusion
 from PIL import Image
 
-from peronamalik import diffuse
+from peronamalik import diffuse, estimate_parameters
 
 OPTION = {"exp": 1, "rational": 2, "tukey": 3}
 G_MAX = {"exp": 1.0, "rational": 1.0, "tukey": 0.5}
@@ -67,12 +68,6 @@ class Settings:
         return args + (["--coupled"] if self.coupled else [])
 
 
-def robust_kappa(u: np.ndarray, spatial: list[int], spacing: tuple[float, ...]) -> float:
-    """README: 1.4826·MAD of the forward differences of all axes and channels."""
-    d = np.concatenate([(np.abs(np.diff(u, axis=a)) / h).ravel() for a, h in zip(spatial, spacing)])
-    return 1.4826 * float(np.median(np.abs(d - np.median(d))))
-
-
 def coupled_flux(u: np.ndarray, *, iterations: int, kappa: float, dt: float) -> np.ndarray:
     """Exp Perona-Malik of an H×W×C image whose channels share one conductance per face,
     g(|ΔI|) with |ΔI| the magnitude over the channels; zero flux through the border."""
@@ -100,7 +95,7 @@ def oracle(image: np.ndarray, s: Settings, *, read_axis: int | None) -> np.ndarr
                        scheme=s.scheme, spacing=spacing, channel_axis=axis, coupled=s.coupled, sigma=s.sigma)
     h = 1.0 if s.spacing is None else s.spacing[0]
     spatial = [a for a in range(image.ndim) if axis is None or a != axis % image.ndim]
-    kappa = robust_kappa(image, spatial, (h,) * len(spatial)) if s.kappa == "auto" else s.kappa
+    kappa = s.kappa
     dt = 1.0 / (G_MAX[s.diffusivity] * 2 * spatial_ndim / h**2) if s.dt is None else s.dt
     kappa, dt = h * kappa, dt / h**2  # the spacing identity (module docstring)
     if s.coupled:
@@ -259,9 +254,19 @@ def test_smooth_output_equals_the_oracle(outputs, name: str) -> None:
     # rounding to the output's integer step (half a step), plus float32 against medpy's float32
     tolerance = (0.5 if out.dtype.kind == "u" else 0.0) + 2e-5 * scale
     image = as_unit(source)
-    expected = oracle(image, c.settings, read_axis=c.read_axis) * scale
+    settings, mistakes = c.settings, c.mistakes
+    if settings.kappa == "auto":  # the CLI prints the kappa it chose; the oracle runs with it
+        chosen = re.search(r"kappa=(\S+) iterations=(\d+)", process.stdout)
+        assert chosen and int(chosen[2]) == settings.iterations, process.stdout
+        kappa = float(chosen[1])
+        assert kappa == pytest.approx(estimate_parameters(
+            image, kappa="auto", iterations=settings.iterations, diffusivity=settings.diffusivity).kappa, rel=1e-3)
+        settings = replace(settings, kappa=kappa)
+        mistakes = {name: replace(wrong, kappa=kappa) if wrong.kappa == "auto" else wrong
+                    for name, wrong in mistakes.items()}
+    expected = oracle(image, settings, read_axis=c.read_axis) * scale
     assert np.abs(out - expected).max() <= tolerance, f"{name}: off by {np.abs(out - expected).max():.3g}"
     assert np.abs(out - image * scale).max() > 10 * tolerance  # it did smooth
-    for mistake, wrong in c.mistakes.items():
+    for mistake, wrong in mistakes.items():
         other = oracle(image, wrong, read_axis=c.read_axis) * scale
         assert np.abs(out - other).max() > 3 * tolerance, f"{name}: cannot tell the output from '{mistake}'"

@@ -85,7 +85,7 @@ class AutoParameters:
         """One line: the chosen values, the noise level and the estimated PSNR."""
         estimate = f", estimated PSNR {psnr_of(self.risk):.1f} dB" if self.risk > 0 else ""
         return (
-            f"kappa={self.kappa:.4g} iterations={self.iterations} sigma={self.sigma:g} "
+            f"kappa={self.kappa:.6g} iterations={self.iterations} sigma={self.sigma:g} "
             f"(noise level {self.noise:.3g}{estimate})"
         )
 
