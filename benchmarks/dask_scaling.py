@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 
 import dask.array as da
 import numpy as np
-import torch
 
 import peronamalik
 import peronamalik.dask as pmdask
 
 
 def _threads(count: int) -> int:
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    torch.set_num_threads(count)
-    return count
+    peronamalik.set_num_threads(count)
+    return peronamalik.get_num_threads()
 
 
 def timed(fn) -> tuple[float, object]:
@@ -36,8 +33,9 @@ def timed(fn) -> tuple[float, object]:
 
 
 def halo_factor(size: int, chunk: int, steps: int, ndim: int = 3) -> float:
-    """Voxel-steps computed per useful voxel-step for interior blocks of a pass."""
-    return ((chunk + 2 * steps) / chunk) ** ndim if chunk < size else 1.0
+    """Voxel-steps computed per useful voxel-step in a pass: ``k - 1`` inner chunk borders
+    per axis, each recomputed over ``steps`` voxels on both sides (pass_length's model)."""
+    return (1 + 2 * steps * (math.ceil(size / chunk) - 1) / size) ** ndim
 
 
 def main() -> None:
@@ -48,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     import distributed
 
-    cores = os.cpu_count() or 1
+    cores = peronamalik.core.threads.usable_cores()
     volume = np.random.default_rng(0).random((args.size,) * 3, dtype=np.float32)
     options = dict(iterations=args.iterations, kappa=0.1)
     peronamalik.diffuse(volume[:32, :32, :32], device="cpu", **options)  # load the kernel
@@ -59,7 +57,7 @@ def main() -> None:
                                       silence_logs=50) as cluster, distributed.Client(cluster) as client:  # fmt: skip
             client.run(_threads, max(1, cores // workers))
             lazy = pmdask.diffuse(da.from_array(volume, chunks=args.chunk), **options)
-            steps = pmdask.pass_length(args.iterations, (1, 1, 1), (args.chunk,) * 3)
+            steps = pmdask.pass_length(args.iterations, (1, 1, 1), lazy.chunks)
             client.compute(pmdask.diffuse(da.from_array(volume[:64, :64, :64], chunks=32), **options)).result()
             t, result = timed(lambda: lazy.compute())
             error = float(np.abs(result - expected).max())

@@ -28,9 +28,11 @@ from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
 
-#: Cost of one pass (scheduling, halo exchange, one read and write of every block), in units
-#: of one step of the kernel over the same pixels; see :func:`pass_length`.
-PASS_COST = 4.0
+#: Cost of one pass (scheduling, halo slicing and exchange, one read and write of every
+#: block), in units of one step of the kernel over the same pixels; see :func:`pass_length`.
+#: Measured on 128³ float32 in 64³ chunks (benchmarks/dask_scaling.py): about 15 on the
+#: threaded scheduler, 50 to 80 on a 2-process LocalCluster.
+PASS_COST = 32.0
 
 
 def as_dask_array(array: Any) -> da.Array:
@@ -60,26 +62,27 @@ def step_reach(scheme: str, spacing: Sequence[float], sigma: float) -> tuple[int
     return tuple(1 + max(1, math.ceil(4.0 * sigma / h)) for h in spacing)
 
 
-def pass_length(iterations: int, reach: Sequence[int], chunks: Sequence[int | None]) -> int:
+def pass_length(iterations: int, reach: Sequence[int], chunks: Sequence[Sequence[int]]) -> int:
     r"""Steps per pass: the ``L`` that minimises the modelled cost of the whole run.
 
     .. math:: \mathrm{cost}(L) = \lceil I/L \rceil \cdot P
-              + I \prod_i \Big(1 + \frac{2 L d_i}{c_i}\Big)
+              + I \prod_i \Big(1 + \frac{2 L d_i (k_i - 1)}{n_i}\Big)
 
     with ``I`` iterations, ``P`` = :data:`PASS_COST` step-equivalents per pass, ``d_i`` the
-    reach of one step and ``c_i`` the smallest chunk along each split axis (``None``: the
-    axis is one chunk, no halo); the product is the recomputed halo's share.  ``L·d_i``
-    never exceeds ``c_i`` (a halo comes from the neighbouring chunk only; :func:`diffuse`
-    merges a thinner last chunk into its neighbour).  Passes are then
-    balanced: ``L = ceil(I / passes)``.
+    reach of one step, and ``k_i`` chunks summing to ``n_i`` pixels along spatial axis ``i``
+    (``chunks[i]``); the product is the recomputed halo's share (each of the ``k_i - 1``
+    inner chunk borders is computed twice over ``L·d_i`` pixels on each side).  ``L·d_i``
+    never exceeds the largest chunk of a split axis (a halo comes from the neighbouring
+    chunk only; :func:`diffuse` merges thinner chunks into their neighbours).  Passes are
+    then balanced: ``L = ceil(I / passes)``.
     """
     if iterations == 0:
         return 0
-    split = [(d, c) for d, c in zip(reach, chunks) if c is not None]
-    longest = min([iterations] + [c // d for d, c in split])
+    split = [(d, len(c), sum(c)) for d, c in zip(reach, chunks) if len(c) > 1]
+    longest = min([iterations] + [max(c) // d for d, c in zip(reach, chunks) if len(c) > 1])
 
     def cost(steps: int) -> float:
-        halo = math.prod(1 + 2 * steps * d / c for d, c in split)
+        halo = math.prod(1 + 2 * steps * d * (k - 1) / n for d, k, n in split)
         return math.ceil(iterations / steps) * PASS_COST + iterations * halo
 
     best = min(range(1, max(1, longest) + 1), key=cost)
@@ -131,8 +134,8 @@ def diffuse(
         this needs the array in memory, so pass numbers for volumes bigger than memory.
     steps_per_pass : int, optional
         Steps per ``map_overlap`` pass; default :func:`pass_length`'s rule: minimise
-        ``passes·P + I·∏(1 + 2·L·d_i/c_i)`` (``P`` = :data:`PASS_COST`), halo ``L·d_i`` at
-        most one chunk.  A longer one given here merges chunks thinner than its halo.
+        ``passes·P + I·∏(1 + 2·L·d_i·(k_i - 1)/n_i)`` (``P`` = :data:`PASS_COST`, ``k_i``
+        chunks over ``n_i`` pixels), halo ``L·d_i`` at most one chunk.  A longer one given here merges chunks thinner than its halo.
     checkpoint : path-like, optional
         An existing folder: every pass but the last is computed now and stored there (zarr)
         and the next pass reads it back, so a run holds one pass's blocks at a time and
@@ -193,8 +196,7 @@ def diffuse(
     reach = dict(zip(spatial, step_reach(scheme, spacing_tuple, sigma)))
     meta = np.empty((0,) * source.ndim, _output_dtype(source.dtype))  # no trial call on an empty block
     if steps_per_pass is None:
-        typical = [max(source.chunks[i]) if len(source.chunks[i]) > 1 else None for i in spatial]
-        steps_per_pass = pass_length(iterations, list(reach.values()), typical)
+        steps_per_pass = pass_length(iterations, list(reach.values()), [source.chunks[i] for i in spatial])
     elif isinstance(steps_per_pass, bool) or not isinstance(steps_per_pass, numbers.Integral) or steps_per_pass < 1:
         raise InputError(f"steps_per_pass must be an int >= 1, got {steps_per_pass!r}")
     # a halo comes from the neighbouring chunk only: chunks thinner than it are merged

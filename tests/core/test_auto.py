@@ -74,6 +74,16 @@ def test_noise_free_image_is_left_alone() -> None:
     assert chosen.kappa == pytest.approx(estimate_kappa(clean))
 
 
+@pytest.mark.parametrize("shape", [(3, 3, 3), (3, 3), (3, 40)])
+def test_three_pixel_wide_image_has_no_measurable_noise(shape: tuple[int, ...]) -> None:
+    """The high-pass of a 3-wide axis is one sample wide: no block has a spread to measure,
+    so the image counts as noise-free (it raised ZeroDivisionError)."""
+    image = np.random.default_rng(0).random(shape).astype(np.float32)
+    chosen = estimate_parameters(image)
+    assert chosen.noise == 0 and chosen.iterations == 0
+    np.testing.assert_array_equal(diffuse(image, iterations="auto", kappa="auto"), image)
+
+
 # ---------------------------------------------------------------- scaling of kappa
 
 

@@ -105,8 +105,11 @@ def test_passes_and_halo() -> None:
     layers = [name for name in lazy.dask.layers if name.startswith("_block")]
     assert len(layers) == 5
     assert pmdask.step_reach("flux", (1.0, 2.0), 1.0) == (5, 3)
-    assert pmdask.pass_length(20, (1, 1), (16, 16)) <= 16
-    assert pmdask.pass_length(20, (1, 1), (None, None)) == 20  # one chunk: no halo, one pass
+    assert pmdask.pass_length(20, (1, 1), ((16,) * 4, (16,) * 4)) <= 16
+    assert pmdask.pass_length(20, (1, 1), ((64,), (64,))) == 20  # one chunk: no halo, one pass
+    # smaller chunks: more halo per step, so shorter passes; a wider reach: shorter too
+    many, few = pmdask.pass_length(200, (1,) * 3, ((32,) * 8,) * 3), pmdask.pass_length(200, (1,) * 3, ((128,) * 2,) * 3)
+    assert many < few and pmdask.pass_length(200, (3,) * 3, ((128,) * 2,) * 3) < few
     merged = pmdask.diffuse(da.zeros((40, 40), chunks=(4, 40)), iterations=10, kappa=0.1, steps_per_pass=5)
     assert min(merged.chunks[0]) >= 5 and sum(merged.chunks[0]) == 40
 

@@ -16,6 +16,7 @@ from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS, preset_config
 from peronamalik.cli.app import app
+from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
 from peronamalik.cli.progress import progress_bar
 
 
@@ -135,6 +136,7 @@ Examples:
   peronamalik art                          # the bundled cat, ember, chelsea-art.gif
   peronamalik art photo.jpg --preset kitty -o kitty.mp4
   peronamalik art --config chelsea-art.gif.json -o again.webp   # render a run again
+  peronamalik art 'photos/*.jpg' -o out/ --preset ink   # a batch (or a folder): one GIF each
 
 \b
 Outputs: .gif (--quality), .webp, .mp4, .webm, .mkv; .png writes the last frame only;
@@ -146,7 +148,7 @@ Presets:
 
 
 @app.command(help=ART_EXAMPLES, short_help="Turn a photo into a looping \"on drugs\" animation.")
-@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(), show_default="INPUT-art.gif here",
               help="Output: .gif .webp .mp4 .webm .mkv, .png (last frame) or DIR/ (PNG frames).")
 @click.option("--preset", type=click.Choice(sorted(PHOTO_PRESETS)), default=None, show_default=DEFAULT_PRESET,
@@ -169,11 +171,16 @@ Presets:
 @click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no \"wrote\" line (errors and warnings still print).")
+@click.option("--workers", type=int, default=None, help="Batch: run on a local Dask cluster of N processes.")
+@click.option("--scheduler", default=None, help="Batch: run on the Dask cluster at this address (tcp://host:port).")
 def art(
     input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
-    config_file: Path | None, quality: str, dither: bool, overwrite: bool, quiet: bool,
+    config_file: Path | None, quality: str, dither: bool, overwrite: bool, quiet: bool, workers: int | None,
+    scheduler: str | None,
 ) -> None:
+    if is_batch(input_path):  # a glob or a folder: one task per file
+        return run_batch("art", input_path, output, suffix=ART_SUFFIX)
     from peronamalik.art.animate import render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 

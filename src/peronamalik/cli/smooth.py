@@ -11,6 +11,7 @@ import numpy as np
 
 from peronamalik._validate import InputError
 from peronamalik.cli.app import app
+from peronamalik.cli.batch import is_batch, run_batch
 from peronamalik.cli.art import DEVICE_HELP, human_size
 from peronamalik.cli.progress import progress_bar
 
@@ -56,6 +57,7 @@ Examples:
   peronamalik smooth photo.png                    # photo-smooth.png here
   peronamalik smooth noisy.tif --kappa auto --iterations auto -o clean.tif
   peronamalik smooth ct.npy --spacing 2,1,1 --compare before-after.png
+  peronamalik smooth 'scans/*.tif' -o out/ --workers 2   # a batch (or a folder), one task each
 """
 
 
@@ -89,8 +91,8 @@ Examples:
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress, no \"wrote\" line, no values chosen for 'auto' (errors and warnings still print).")
 @click.option("--chunks", type=int, default=None, help="zarr: voxels per chunk and axis (default: the input's).")
-@click.option("--workers", type=int, default=None, help="zarr: run on a local Dask cluster of N processes.")
-@click.option("--scheduler", default=None, help="zarr: run on the Dask cluster at this address (tcp://host:port).")
+@click.option("--workers", type=int, default=None, help="zarr, batch: run on a local Dask cluster of N processes.")
+@click.option("--scheduler", default=None, help="zarr, batch: run on the Dask cluster at this address (tcp://host:port).")
 def smooth(
     input_path: Path,
     output: Path | None,
@@ -118,13 +120,15 @@ def smooth(
     from peronamalik.io.evolution import check_evolution_output, write_evolution
     from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
-    if output is None:
+    if output is None and not is_batch(input_path):
         output = Path(f"{input_path.stem}-smooth{input_path.suffix}")
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
         coupled=coupled, sigma=sigma, device=device,
     )
+    if is_batch(input_path):  # a glob or a folder: one task per file
+        return run_batch("smooth", input_path, output)
     if ".zarr" in (input_path.suffix.lower(), output.suffix.lower()):  # volumes bigger than memory, on Dask
         from peronamalik.cli.smooth_dask import smooth_zarr
 

@@ -15,55 +15,64 @@ from pathlib import Path
 from typing import Any
 
 import dask
-import torch
 
 import peronamalik.dask as pmdask
 from peronamalik._validate import InputError
+from peronamalik.core.threads import get_num_threads, set_num_threads, torch_threads, usable_cores
 from peronamalik.io.atomic import check_target
 from peronamalik.io.zarr import is_zarr_path, read_zarr, write_zarr
 
 
 def _set_kernel_threads(count: int) -> int:
     """Run on each worker: its own torch / C-kernel thread count."""
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    torch.set_num_threads(count)
-    return torch.get_num_threads()
+    set_num_threads(count)
+    return get_num_threads()
+
+
+def _share_cores(tasks: int) -> int:
+    """Run on each worker of an existing cluster: its cores shared among its ``tasks``."""
+    return _set_kernel_threads(max(1, usable_cores() // tasks))
 
 
 @contextmanager
-def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]:
-    """``workers``: a LocalCluster of that many processes (1 task each, ``cores // workers``
-    kernel threads each, so workers × threads ≤ cores); ``scheduler``: an existing cluster
-    at that address; neither: dask's threaded scheduler, one kernel thread per task."""
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``workers`` (a LocalCluster of that many processes, 1 task
+    and ``cores // workers`` kernel threads each, so workers × threads ≤ cores) or
+    ``scheduler`` (an existing cluster at that address; each worker runs
+    ``its cores // its tasks`` kernel threads); None for neither."""
     if workers is not None and scheduler is not None:
         raise InputError("--workers and --scheduler exclude each other")
     if workers is None and scheduler is None:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)  # the thread pool runs one task per core
-        try:
-            with dask.config.set(scheduler="threads"):
-                yield
-        finally:
-            torch.set_num_threads(previous)
+        yield None
         return
     import distributed
 
     if workers is not None:
         if workers < 1:
             raise InputError(f"--workers must be >= 1, got {workers}")
-        threads = max(1, (os.cpu_count() or 1) // workers)
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
         )
         with cluster, distributed.Client(cluster) as client:
-            client.run(_set_kernel_threads, threads)
-            yield
+            client.run(_set_kernel_threads, max(1, usable_cores() // workers))
+            yield client
         return
     with distributed.Client(scheduler) as client:
-        threads = {address: max(1, (os.cpu_count() or 1) // n) for address, n in client.nthreads().items()}
-        for address, count in threads.items():
-            client.run(_set_kernel_threads, count, workers=[address])
-        yield
+        for address, tasks in client.nthreads().items():
+            client.run(_share_cores, tasks, workers=[address])
+        yield client
+
+
+@contextmanager
+def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]:
+    """Compute dask arrays on :func:`dask_client`'s cluster; without one, on dask's threaded
+    scheduler, one kernel thread per task."""
+    with dask_client(workers, scheduler) as client:
+        if client is not None:
+            yield
+            return
+        with torch_threads(1), dask.config.set(scheduler="threads"):  # the pool runs one task per core
+            yield
 
 
 def smooth_zarr(

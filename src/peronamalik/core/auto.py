@@ -173,6 +173,8 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
         mean = mean.narrow(dim, 1, u.shape[dim] - 2)
     r = r / math.sqrt(6.0 ** len(axes))
     side = min(round(BLOCK_SAMPLES ** (1.0 / spatial_ndim)), *r.shape[lead:])
+    if side == 1:  # a 3-pixel-wide image: one-sample blocks have no spread to measure
+        return NoiseModel(0.0, 0.0)
     # blocks of one channel each: channels differ in intensity, so in Poisson variance
     planes = [(r_c[None, None], m_c[None, None]) for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))]
     level = torch.cat([block_levels(r_c, spatial_ndim, side) for r_c, _ in planes])

@@ -1,0 +1,114 @@
+"""Batches: ``peronamalik smooth 'in/*.png' -o out/`` and ``peronamalik art in/ -o out/``.
+
+Real files, real subprocesses (exit status, stderr); the threaded scheduler, except one art
+batch on a LocalCluster of 2 processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from peronamalik.io.images import read_image
+
+FAST_ART = ["--preset", "ink", "--iterations", "20", "--every", "10", "--size", "32"]
+
+
+def run(command: str, *args: str | Path, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "peronamalik", command, *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def lines(stderr: str) -> list[str]:
+    """stderr without the progress bar's redraws."""
+    return [line for line in stderr.replace("\r", "\n").splitlines() if line.strip() and "file/s]" not in line]
+
+
+def photos(folder: Path, count: int, suffix: str = ".png") -> list[Path]:
+    """``count`` noisy photos and one corrupt file with the same suffix."""
+    folder.mkdir()
+    made = []
+    for i in range(count):
+        pixels = (np.random.default_rng(i).random((24, 32, 3)) * 255).astype(np.uint8)
+        made.append(folder / f"photo{i}{suffix}")
+        Image.fromarray(pixels).save(made[-1])
+    (folder / f"broken{suffix}").write_bytes(b"\x89PNG but not really an image")
+    return made
+
+
+def test_smooth_batch_writes_the_good_files_and_reports_the_bad_one(tmp_path: Path) -> None:
+    good = photos(tmp_path / "in", 3)
+    done = run("smooth", "in/*.png", "-o", "out", "--iterations", "5", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in lines(done.stderr) if "broken.png" in line]
+    assert len(errors) == 1 and "cannot read" in errors[0]
+    assert "3 written, 0 already done, 1 failed" in lines(done.stderr)[-1]
+    assert not (tmp_path / "out" / "broken.png").exists()
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporaries left
+    # each output is what the single-file command writes
+    single = run("smooth", good[1], "-o", "single.png", "--iterations", "5", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / "photo1.png").array, read_image(tmp_path / "single.png").array)
+    record = json.loads((tmp_path / "out" / "photo1.png.json").read_text())
+    assert record["options"]["iterations"] == 5 and len(record["input"]["sha256"]) == 64
+
+
+def test_smooth_batch_resumes_and_redoes_what_changed(tmp_path: Path) -> None:
+    good = photos(tmp_path / "in", 2)
+    (tmp_path / "in" / "broken.png").unlink()
+    assert run("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path).returncode == 0
+    outputs = sorted((tmp_path / "out").glob("*.png"))
+    stamps = [p.stat().st_mtime_ns for p in outputs]
+    again = run("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path)
+    assert again.returncode == 0 and "0 written, 2 already done, 0 failed" in again.stderr
+    assert [p.stat().st_mtime_ns for p in outputs] == stamps
+    # another input under the same name: done again (with --overwrite), the other one skipped
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(good[0])
+    changed = run("smooth", "in", "-o", "out", "--iterations", "3", "--overwrite", cwd=tmp_path)
+    assert changed.returncode == 0 and "1 written, 1 already done, 0 failed" in changed.stderr
+    assert not read_image(tmp_path / "out" / "photo0.png").array.any()
+    # other settings: every file again; without --overwrite each one says why, none is replaced
+    other = run("smooth", "in", "-o", "out", "--iterations", "4", cwd=tmp_path)
+    assert other.returncode == 1 and "0 written, 0 already done, 2 failed" in other.stderr
+    assert sum("exists; pass --overwrite" in line for line in lines(other.stderr)) == 2
+
+
+def test_art_batch_on_a_local_cluster_of_two_processes_then_resume(tmp_path: Path) -> None:
+    photos(tmp_path / "in", 2, ".jpg")
+    done = run("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", "--workers", "2", cwd=tmp_path, timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len([line for line in lines(done.stderr) if "broken.jpg" in line]) == 1
+    assert "2 written, 0 already done, 1 failed" in lines(done.stderr)[-1]
+    for i in range(2):
+        gif = tmp_path / "out" / f"photo{i}.gif"
+        with Image.open(gif) as image:
+            assert image.n_frames == 2
+        assert json.loads((tmp_path / "out" / f"photo{i}.gif.json").read_text())["preset"] == "ink"
+    again = run("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", cwd=tmp_path)
+    assert "0 written, 2 already done, 1 failed" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["art", "in/*.png"], "give -o"),
+        (["smooth", "in/*.tif", "-o", "out"], "matches no image files"),
+        (["smooth", "in", "-o", "out", "--compare", "c.png"], "--compare takes one INPUT"),
+    ],
+)
+def test_bad_batch_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:
+    photos(tmp_path / "in", 1)
+    done = run(*args, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(lines(done.stderr)) == 1 and message in done.stderr
+    assert not (tmp_path / "out").exists()
