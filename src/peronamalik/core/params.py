@@ -11,6 +11,8 @@ and its allowed range.
 Ranges, and why:
 
 * ``kappa`` in [1e-30, 1e30]: the kernels compute in float32, where a smaller kappa is 0.
+* ``dt`` ≥ 1e-30, for the same reason (a smaller step is 0 in float32: a silent no-op);
+  its upper bound is the scheme's stability limit, checked where the grid is known.
 * ``spacing`` in [1e-9, 1e9]: :math:`1/h^2` and :math:`dt \sim h^2` stay normal float32.
 * ``iterations`` ≤ 1e9, and iterations × voxels ≤ 1e15 (about four days at the fused
   kernel's 2.6 Gvoxel·it/s): a longer job is a typo, not a plan.
@@ -39,6 +41,7 @@ from peronamalik.core.schemes import flux_stability_sum, neighbour_offsets
 
 SCHEMES = ("flux", "flux8", "seed")
 KAPPA_RANGE = (1e-30, 1e30)
+MIN_DT = 1e-30  # smaller is 0 in float32
 MAX_ITERATIONS = 10**9
 MAX_WORK = 10**15  # voxels × iterations
 MIN_SIGMA_PIXELS = 4  # sigma up to 4 pixels is fine on any axis
@@ -120,7 +123,7 @@ class DiffusionParams:
         checked = {
             "iterations": auto_or(integer, "iterations", self.iterations, low=0, high=MAX_ITERATIONS),
             "kappa": check_kappa(self.kappa),
-            "dt": None if self.dt is None else real("dt", self.dt, low=0.0, low_open=True),
+            "dt": None if self.dt is None else real("dt", self.dt, low=MIN_DT),
             "scheme": choice("scheme", self.scheme, SCHEMES),
             "coupled": flag("coupled", self.coupled),
             "sigma": auto_or(real, "sigma", self.sigma, low=0.0),

@@ -246,7 +246,9 @@ def _priming(packet: av.Packet) -> int:
     return int.from_bytes(bytes(packet.get_sidedata("skip_samples"))[:4], "little")
 
 
-def _primed_aac_stream(output: av.container.OutputContainer, template: av.audio.stream.AudioStream) -> av.audio.stream.AudioStream:
+def _primed_aac_stream(
+    output: av.container.OutputContainer, template: av.audio.stream.AudioStream
+) -> av.audio.stream.AudioStream:
     """An output stream for the packets of ``template`` that carries an initial padding of
     :data:`_AAC_PADDING` samples: an opened AAC encoder of the same rate and layout, whose
     AudioSpecificConfig is replaced by the source's.  Its packets are muxed, never encoded."""
