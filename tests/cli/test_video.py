@@ -239,6 +239,19 @@ def test_another_frame_rate_resamples_and_keeps_audio_in_sync(tmp_path, fps, fra
     assert json.loads((tmp_path / "out.mp4.json").read_text())["config"]["fps"] == fps
 
 
+@pytest.mark.parametrize("name, fps", [("out.gif", 60), ("out.webp", 100)])
+def test_a_rate_above_the_format_ceiling_resamples_to_it(tmp_path, capsys, name, fps):
+    """GIF/WebP play at most 50 fps: ``--fps 60`` (or a 60 fps input) is resampled to 50,
+    not written at 50 with 60 fps worth of frames (2.4 s instead of 2)."""
+    source = clip_with_tone(tmp_path / "in.mp4", 10, 5)
+    out = tmp_path / name
+    assert main(["video", str(source), "-o", str(out), "--fps", str(fps), "--seed", "0"]) == 0
+    assert capsys.readouterr().err.count("plays at most 50 fps") == 1
+    info = probe(out)
+    assert (info.frame_count, info.fps) == (100, pytest.approx(50.0))  # still 2 s
+    assert json.loads((tmp_path / f"{name}.json").read_text())["config"]["fps"] == 50
+
+
 def test_copied_aac_keeps_its_first_samples(talking_clip, tmp_path):
     out = tmp_path / "out.mp4"
     assert main(["video", str(talking_clip), "-o", str(out)]) == 0

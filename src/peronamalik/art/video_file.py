@@ -85,6 +85,7 @@ def render_video(
     RenderInterrupted
         Ctrl-C: ``output`` holds a valid file with the frames made so far.
     """
+    from peronamalik.io.animation import playable_fps
     from peronamalik.io.video import probe, read_frames
 
     source = Path(input)
@@ -92,7 +93,10 @@ def render_video(
     progress = check_progress(progress)
     info = probe(source)
     spec = resolve_video_run(preset=preset, config=config, seed=seed, device=device, **overrides)
-    spec = with_fps(spec, info.fps if fps is None else fps)
+    wanted = info.fps if fps is None else fps
+    if (playable := playable_fps(output, wanted)) != wanted:
+        fps = playable  # resampled to what the format plays, so the length is kept
+    spec = with_fps(spec, wanted if fps is None else fps)
     total = info.frame_count if fps is None or info.frame_count is None else round(info.frame_count * fps / info.fps)
     record = input_record(str(source), file_sha256(source))
     frames = stylized(read_frames(source, fps=fps), spec, callback)

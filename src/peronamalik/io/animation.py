@@ -155,6 +155,14 @@ def _playable_fps(fps: Fraction, spec: _VideoFormat, path: Path) -> Fraction:
     return spec.max_fps
 
 
+def playable_fps(path: str | os.PathLike[str], fps: float) -> float:
+    """The frame rate ``path``'s format plays as written: ``fps``, or the format's ceiling
+    (GIF and WebP: 50 fps, browsers play shorter delays slowly) with a warning.  A caller
+    whose frames are samples in time (``video``) resamples to it, so the length is kept."""
+    spec = _VIDEO_FORMATS.get(Path(path).suffix.lower())
+    return fps if spec is None else float(_playable_fps(Fraction(fps), spec, Path(path)))
+
+
 def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         kind = getattr(frame, "dtype", type(frame).__name__)
