@@ -191,6 +191,9 @@ CLI_CASES = {
     "output in a missing folder": ["smooth", "photo.png", "-o", "nowhere/out.png"],
     "output a folder": ["smooth", "photo.png", "-o", "folder"],
     "compare is the output": ["smooth", "photo.png", "-o", "out.png", "--compare", "out.png"],
+    "compare is the input, even with --overwrite": [
+        "smooth", "photo.png", "-o", "out.png", "--compare", "photo.png", "--overwrite"
+    ],
     "art output unknown extension": [*ART[:2], "-o", "out.xyz"],
     "volume to PNG": ["smooth", "volume.npy", "-o", "out.png"],
 }

@@ -140,6 +140,8 @@ def smooth(
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")
+    if compare is not None and compare.is_file() and input_path.is_file() and compare.samefile(input_path):
+        raise InputError(f"--compare names the input {input_path}: the comparison would replace it")
     if every is not None:
         check_evolution_output(output, compare, overwrite)
     else:
