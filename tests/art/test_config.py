@@ -42,7 +42,7 @@ def test_with_setting_coerces_types():
         ("lr", "key=value"),
         ("nope=1", "unknown config field"),
         ("lr=fast", "lr must be a number"),
-        ("dt=-1", r"dt must be in \(0, inf\)"),
+        ("dt=-1", r"dt must be in \[1e-30, inf\)"),
         ("momentum=1.5", "momentum"),
         ("kernel_size=4", "kernel_size"),
         ("optimizer=rmsprop", "optimizer"),

@@ -112,10 +112,10 @@ def test_the_environment_overrides_the_cores():
     """``$PERONAMALIK_NUM_THREADS`` wins over the affinity and over ``$OMP_NUM_THREADS``."""
     found = threads_used(2, env={threads.ENV: "1", "OMP_NUM_THREADS": "2"})
     assert (found["policy"], found["torch"], found["flux"], found["learned"]) == (1, 1, 1, 1)
-    found = run_child("import json, torch, peronamalik; print(json.dumps(torch.get_num_threads()))",
+    found = run_child("import json, torch, peronamalik.core; print(json.dumps(torch.get_num_threads()))",
                       env={threads.ENV: "3"}, drop=POLICY_VARS)
     assert found == 3  # more than the cores: asked for explicitly
-    found = run_child("import json, torch, peronamalik; print(json.dumps(torch.get_num_threads()))",
+    found = run_child("import json, torch, peronamalik.core; print(json.dumps(torch.get_num_threads()))",
                       env={"OMP_NUM_THREADS": "1"}, drop=POLICY_VARS)
     assert found == 1
 

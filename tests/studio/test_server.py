@@ -260,10 +260,12 @@ def test_classic_preview_smooths_the_input(client):
 
 
 def test_preview_frames_fill_the_gaps_between_file_frames(client):
-    """With a file frame every 400 iterations the page still sees the run move."""
+    """With a file frame every 6000 iterations (far longer than a preview's 1/30 s at 64 px,
+    on any machine) the page still sees the run move."""
     with client.websocket_connect("/ws") as ws:
         hello(ws)
-        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "every": 400, "iterations": 1200}, "seed": 4})
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 64, "every": 6000, "iterations": 12000},
+                      "seed": 4})
         seen, run = [], None
         while sum(1 for s in seen if not s["preview"]) < 2:
             message = ws.receive()
@@ -276,7 +278,7 @@ def test_preview_frames_fill_the_gaps_between_file_frames(client):
             elif data["type"] == "frame" and run is not None and data["run"] == run:
                 seen.append(data)
     file_frames = [s for s in seen if not s["preview"]]
-    assert [s["iteration"] for s in file_frames] == [0, 400]
+    assert [s["iteration"] for s in file_frames] == [0, 6000]
     between = [s for s in seen if s["preview"]]
-    assert between and all(0 < s["iteration"] < 400 and s["index"] == 0 for s in between)
+    assert between and all(0 < s["iteration"] < 6000 and s["index"] == 0 for s in between)
     assert [s["iteration"] for s in between] == sorted({s["iteration"] for s in between})

@@ -1,5 +1,7 @@
 """The functional torch core: diffusivities, step functions and :func:`diffuse`."""
 
+from peronamalik.core import threads  # noqa: F401 - first: the thread policy, applied once on load
+
 from peronamalik.core.diffuse import diffuse
 from peronamalik.core.kappa import estimate_kappa
 from peronamalik.core.module import PeronaMalik

@@ -7,7 +7,8 @@ How many threads
     ``cpu.cfs_period_us``, rounded up), as a container or a Dask worker sets them.
     ``$PERONAMALIK_NUM_THREADS`` overrides it, else ``$OMP_NUM_THREADS`` does; a call of
     :func:`set_num_threads` overrides both.  The number is applied to torch
-    (``torch.set_num_threads``) once, when :mod:`peronamalik` is imported, and the C
+    (``torch.set_num_threads``) once, when :mod:`peronamalik.core` is first loaded (by the
+    first use of any of the package's names), and the C
     kernels (``backends/native/kernels/*.c``, through :mod:`peronamalik.backends.native.flux` and
     :mod:`peronamalik.backends.native.learned`) run with :func:`get_num_threads` threads.
 

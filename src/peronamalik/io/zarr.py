@@ -124,7 +124,10 @@ def write_zarr(
             dataset["coordinateTransformations"] = [
                 {"type": "scale", "scale": [s * f for s, f in zip(scale, shrink)]}
             ]
-            chunks = tuple(c[0] for c in level.chunks)
+            # regular chunks, one dask block per zarr chunk: no two writers share a chunk
+            # (irregular blocks, e.g. merged for a halo, raced and lost a chunk's rows)
+            chunks = tuple(max(c) for c in level.chunks)
+            levels[k] = level.rechunk(chunks)
             targets.append(group.create_array(dataset["path"], shape=level.shape, chunks=chunks, dtype=level.dtype))
         group.attrs["ome"] = {"version": "0.5", "multiscales": [meta]}
         da.store(levels, targets, lock=False)
