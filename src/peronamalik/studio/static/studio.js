@@ -158,18 +158,27 @@ function connect(ready) {
   let meta = "", drawing = Promise.resolve();
   let inbox = ready;
   ws.onmessage = (event) => { inbox = inbox.then(() => receive(event)).catch((e) => showMessage(String(e))); };
+  let pending = null;  // a JPEG waits for the JSON that follows it and says what it is
   const receive = (event) => {
-    if (typeof event.data !== "string") {
-      const blob = new Blob([event.data], { type: "image/jpeg" });
+    if (typeof event.data !== "string") { pending = event.data; return; }
+    const msg = JSON.parse(event.data);
+    if ((msg.type === "frame" || msg.type === "webcam") && pending !== null) {
+      const jpeg = pending; pending = null;
+      // while the webcam runs, a photo frame still in flight is taken (acked), not drawn
+      if (msg.type === "webcam" || !cam.stream) draw(jpeg); else send({ type: "ack" });
+    }
+    handle(msg);
+  };
+  const draw = (jpeg) => {
+      const blob = new Blob([jpeg], { type: "image/jpeg" });
       drawing = drawing.then(() => createImageBitmap(blob)).then((bitmap) => {
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
         ctx.drawImage(bitmap, 0, 0); bitmap.close();
         state.frames.push(performance.now()); send({ type: "ack" });
         if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); loadClassic(); }  // after the first frame: they never delay it
       }).catch(() => send({ type: "ack" }));
-      return;
-    }
-    const msg = JSON.parse(event.data);
+  };
+  const handle = (msg) => {
     if (msg.type === "hello") {
       performance.mark("studio:hello");
       const initial = readUrl();
