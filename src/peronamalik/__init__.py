@@ -23,7 +23,10 @@ _exports, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "_validate": ("InputError",),
-        "core": ("DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt"),
+        "core": (
+            "DiffusionOptions", "DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters",
+            "stable_dt",
+        ),
         "core.threads": ("get_num_threads", "set_num_threads"),
         "backends": ("backend",),
         "art": (

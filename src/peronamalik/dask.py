@@ -16,7 +16,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import dask.array as da
 import numpy as np
@@ -25,8 +25,9 @@ from dask.array.overlap import ensure_minimum_chunksize
 from peronamalik._validate import InputError
 from peronamalik.core import diffuse as diffuse_in_memory
 from peronamalik.core import estimate_parameters, stable_dt
-from peronamalik.core.diffusivity import Diffusivity
+from peronamalik.core.arrays import float_dtype
 from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
+from peronamalik.core.params import DiffusionOptions, DiffusionParams
 
 #: Cost of one pass (scheduling, halo slicing and exchange, one read and write of every
 #: block), in units of one step of the kernel over the same pixels; see :func:`pass_length`.
@@ -94,24 +95,12 @@ def _block(block: np.ndarray, *, steps: int, options: dict[str, Any]) -> np.ndar
     return np.asarray(diffuse_in_memory(block, iterations=steps, device="cpu", **options))
 
 
-def _output_dtype(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.float64 if dtype.newbyteorder("=") == np.float64 else np.float32)
-
-
 def diffuse(
     array: Any,
     *,
-    iterations: int | str = 20,
-    kappa: float | str = 0.1,
-    dt: float | None = None,
-    diffusivity: str | Diffusivity = "exp",
-    scheme: str = "flux",
-    spacing: float | Sequence[float] | None = None,
-    channel_axis: int | None = None,
-    coupled: bool = False,
-    sigma: float | str = 0.0,
     steps_per_pass: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    **keywords: Unpack[DiffusionOptions],
 ) -> da.Array:
     r"""Lazy Perona-Malik diffusion of a dask (or zarr) array, equal to in-memory :func:`peronamalik.diffuse`.
 
@@ -125,13 +114,6 @@ def diffuse(
         The image; its chunks are kept, except that the channel axis is merged into one
         chunk and chunks thinner than a pass's halo are merged with their neighbours
         (:func:`dask.array.overlap.ensure_minimum_chunksize`).
-    dt, diffusivity, scheme, spacing, channel_axis, coupled
-        As :func:`peronamalik.diffuse`.  ``dt=None`` takes the stable dt of the whole
-        problem, and every block uses that dt and kappa.
-    kappa, iterations, sigma : number or 'auto'
-        ``'auto'``: chosen as the in-memory diffuse chooses them
-        (:func:`peronamalik.estimate_parameters`), over the whole array, computed once now;
-        this needs the array in memory, so pass numbers for volumes bigger than memory.
     steps_per_pass : int, optional
         Steps per ``map_overlap`` pass; default :func:`pass_length`'s rule: minimise
         ``passes·P + I·∏(1 + 2·L·d_i·(k_i - 1)/n_i)`` (``P`` = :data:`PASS_COST`, ``k_i``
@@ -142,11 +124,23 @@ def diffuse(
         memory follows the chunk size, not the volume (one lazy graph of many passes lets
         the scheduler keep a whole pass in memory).  The caller removes the folder after
         computing the result.  Default: one lazy graph.
+    **keywords
+        The keywords of :func:`peronamalik.diffuse` but ``device`` and ``progress``
+        (:class:`~peronamalik.core.params.DiffusionOptions`), with its defaults
+        (``iterations=20``, ``kappa=0.1``, ``dt=None``, ``diffusivity='exp'``,
+        ``scheme='flux'``, ``spacing=None``, ``channel_axis=None``, ``coupled=False``,
+        ``sigma=0``).  ``dt=None`` takes the stable dt of the whole problem, and every block
+        uses that dt and kappa.  ``'auto'`` kappa, iterations or sigma: chosen as the
+        in-memory diffuse chooses them (:func:`peronamalik.estimate_parameters`), over the
+        whole array, computed once now; this needs the array in memory, so pass numbers for
+        volumes bigger than memory.
 
     Returns
     -------
     dask.array.Array
-        Lazy, same shape; float32 (float64 for float64 input).  Integers map to [0, 1].
+        Lazy, same shape, in the dtype the in-memory diffuse returns
+        (:func:`~peronamalik.core.arrays.float_dtype`: float64 for float64, int32, int64,
+        uint32 and uint64, else float32; uint8 and uint16 map to [0, 1]).
 
     Notes
     -----
@@ -165,8 +159,11 @@ def diffuse(
     >>> bool(np.allclose(lazy.compute(), peronamalik.diffuse(image, iterations=10, kappa=0.2), atol=1e-6))
     True
     """
+    given = DiffusionParams(**keywords, device="cpu")  # diffuse's defaults and checks; blocks run on the CPU
+    iterations, kappa, dt, diffusivity = given.iterations, given.kappa, given.dt, given.diffusivity
+    scheme, spacing, coupled, sigma = given.scheme, given.spacing, given.coupled, given.sigma
     source = as_dask_array(array)
-    axis = normalize_channel_axis(channel_axis, source.ndim)
+    axis = normalize_channel_axis(given.channel_axis, source.ndim)
     spatial = [i for i in range(source.ndim) if i != axis]
     spacing_tuple = normalize_spacing(spacing, len(spatial))
     chosen = dict(kappa=kappa, iterations=iterations, sigma=sigma)
@@ -194,7 +191,7 @@ def diffuse(
         )  # fmt: skip
     options["kappa"] = float(kappa)
     reach = dict(zip(spatial, step_reach(scheme, spacing_tuple, sigma)))
-    meta = np.empty((0,) * source.ndim, _output_dtype(source.dtype))  # no trial call on an empty block
+    meta = np.empty((0,) * source.ndim, float_dtype(source.dtype))  # no trial call on an empty block
     if steps_per_pass is None:
         steps_per_pass = pass_length(iterations, list(reach.values()), [source.chunks[i] for i in spatial])
     elif isinstance(steps_per_pass, bool) or not isinstance(steps_per_pass, numbers.Integral) or steps_per_pass < 1:

@@ -97,6 +97,18 @@ def test_integers_float64_and_passes(client) -> None:
     np.testing.assert_allclose(lazy.compute(), reference(double, iterations=15, kappa=0.2, dt=0.1), rtol=0, atol=1e-12)
 
 
+def test_int32_is_float64_as_in_memory() -> None:
+    """int32 keeps its values, beyond float32's resolution (2**24): float64 in both paths,
+    and the lazy array says so before computing."""
+    image = (2**26 + np.random.default_rng(5).integers(0, 64, (20, 24))).astype(np.int32)
+    expected = reference(image, iterations=6, kappa=8.0)
+    lazy = pmdask.diffuse(da.from_array(image, chunks=(10, 12)), iterations=6, kappa=8.0, steps_per_pass=3)
+    result = lazy.compute()
+    assert expected.dtype == lazy.dtype == result.dtype == np.float64
+    assert np.ptp(result) > 0  # the steps of 1 that float32 would have lost near 2**26
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+
+
 def test_passes_and_halo() -> None:
     """Each pass is one map_overlap whose halo covers its steps; the channel axis is one chunk."""
     image = da.zeros((64, 64, 3), chunks=(16, 16, 1), dtype=np.float32)

@@ -32,21 +32,18 @@ def make_step(
     dtype: torch.dtype,
     device: torch.device,
 ) -> Step:
-    """Bind the scheme's step function to its parameters: ``u -> u'``."""
+    """Bind the scheme's step function to its parameters: ``u -> u'``.
+
+    The parameters are taken as checked: :class:`~peronamalik.core.params.DiffusionParams`
+    (and its ``resolve``) is where a scheme's dimensions, sigma, spacing and diffusivity are
+    checked against each other.
+    """
     if scheme == "seed":
-        if spatial_ndim != 2:
-            raise ValueError(f"scheme='seed' is 2-D only, got {spatial_ndim} spatial axes")
-        if sigma > 0 or any(h != 1.0 for h in spacing):
-            raise ValueError("scheme='seed' takes neither sigma nor spacing (the seed had neither)")
         kernel = laplacian_kernel(
             channels, mixing="full" if coupled else "per-channel", dtype=dtype, device=device
         )
         conductance = diffusivity if diffusivity == "inv" else resolve_diffusivity(diffusivity)
         return lambda u: seed_step(u, kernel, kappa=kappa, dt=dt, conductance=conductance)[0]
-    if diffusivity == "inv":
-        raise ValueError("diffusivity='inv' (the seed's Scharr conductance) needs scheme='seed'")
-    if scheme == "flux8" and spatial_ndim != 2:
-        raise ValueError(f"scheme='flux8' is 2-D only, got {spatial_ndim} spatial axes")
     g = resolve_diffusivity(diffusivity)
     offsets = neighbour_offsets(scheme, spatial_ndim)
     pixel_sigmas = [sigma / h for h in spacing]

@@ -4,6 +4,9 @@ import click
 
 from peronamalik import __version__
 
+#: ``--device``'s help, shared by the commands that take it.
+DEVICE_HELP = "cpu, cuda, cuda:N or mps.  [default: cuda when available, else cpu]"
+
 
 @click.group(
     name="peronamalik",

@@ -15,9 +15,9 @@ import click
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS, preset_config
-from peronamalik.cli.app import app
+from peronamalik.cli.app import DEVICE_HELP, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
-from peronamalik.cli.progress import progress_bar
+from peronamalik.cli.progress import human_size, progress_bar
 
 
 def resolve_settings(
@@ -87,17 +87,8 @@ def announce(written: Path) -> None:
 
     sidecar = sidecar_path(written)
     frames = json.loads(sidecar.read_text(encoding="utf-8")).get("frames")
-    files = sorted(written.iterdir()) if written.is_dir() else [written]
-    size = human_size(sum(f.stat().st_size for f in files))
+    size = human_size(written)
     click.echo(f"wrote {written} ({frames} frame{'s' * (frames != 1)}, {size}) and {sidecar}", err=True)
-
-
-def human_size(count: int) -> str:
-    """``1.2 MB``, ``340 kB``, ``12 B`` (powers of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.{1 if count < 100 * scale else 0}f} {unit}"
-    return f"{count} B"
 
 
 #: What each preset looks like (``--preset``, ``--list-presets``).
@@ -128,7 +119,6 @@ def list_presets(ctx: click.Context, _param: click.Parameter, value: bool) -> No
         ctx.exit()
 
 
-DEVICE_HELP = "cpu, cuda, cuda:N or mps.  [default: cuda when available, else cpu]"
 ART_EXAMPLES = """Turn a photo (default: the bundled sample) into a looping "on drugs" animation.
 
 \b

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
@@ -17,6 +18,16 @@ if TYPE_CHECKING:  # the core (and torch) load with the command, not with --help
 
 LOG_SECONDS = 10.0  #: in a log, a line at least this often ...
 LOG_STEPS = 10  #: ... and at every tenth of the work
+
+
+def human_size(path: Path) -> str:
+    """The size on disk of a written file, or of a folder's files (frames), as ``1.2 MB``,
+    ``340 kB`` or ``12 B`` (powers of 1000)."""
+    count = sum(f.stat().st_size for f in (sorted(path.iterdir()) if path.is_dir() else [path]))
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.{1 if count < 100 * scale else 0}f} {unit}"
+    return f"{count} B"
 
 
 class _LogLines:

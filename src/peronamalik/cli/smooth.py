@@ -10,10 +10,9 @@ import click
 import numpy as np
 
 from peronamalik._validate import InputError
-from peronamalik.cli.app import app
+from peronamalik.cli.app import DEVICE_HELP, app
 from peronamalik.cli.batch import is_batch, run_batch
-from peronamalik.cli.art import DEVICE_HELP, human_size
-from peronamalik.cli.progress import progress_bar
+from peronamalik.cli.progress import human_size, progress_bar
 
 
 class OrKeyword(click.ParamType):
@@ -168,9 +167,8 @@ def smooth(
                 loaded.array, output, overwrite=overwrite, every=every, progress=progress, **vars(params)
             )
         if not quiet:
-            files = sorted(written.iterdir()) if written.is_dir() else [written]
-            size = human_size(sum(f.stat().st_size for f in files))
-            click.echo(f"wrote {written} ({1 + -(-params.iterations // every)} frames, {size})", err=True)
+            frames = 1 + -(-params.iterations // every)
+            click.echo(f"wrote {written} ({frames} frames, {human_size(written)})", err=True)
         return
     with progress_bar("diffusing", "it", delay=1.0, quiet=quiet) as progress:
         result = diffuse(loaded.array, **vars(params), progress=progress)
@@ -183,8 +181,8 @@ def smooth(
             like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
             write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1)
     if not quiet:
-        also = "" if compare is None else f" and {compare} ({human_size(compare.stat().st_size)})"
-        click.echo(f"wrote {output} ({human_size(output.stat().st_size)}){also}", err=True)
+        also = "" if compare is None else f" and {compare} ({human_size(compare)})"
+        click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
 
 
 def has_alpha(path: Path) -> bool:

@@ -9,8 +9,8 @@ import click
 
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
-from peronamalik.cli.app import app
-from peronamalik.cli.art import DEVICE_HELP, announce, reporting_interrupts, resolve_input, resolve_settings
+from peronamalik.cli.app import DEVICE_HELP, app
+from peronamalik.cli.art import announce, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.progress import progress_bar
 
 VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch

@@ -34,6 +34,16 @@ def unit_scale(dtype: np.dtype | type) -> float | None:
     return UNIT_SCALES.get(np.dtype(dtype).newbyteorder("="))
 
 
+def float_dtype(dtype: np.dtype | type) -> np.dtype:
+    """The float dtype :func:`to_float_tensor` gives a numpy array of ``dtype`` (and so the
+    dtype :func:`~peronamalik.core.diffuse.diffuse` returns): float64 for float64, int32,
+    int64, uint32 and uint64 (float64 holds their values exactly up to 2**53), float32 for
+    every other real dtype."""
+    native = np.dtype(dtype).newbyteorder("=")
+    wide = native == np.float64 or (native.kind in "iu" and native.itemsize > 2)
+    return np.dtype(np.float64 if wide else np.float32)
+
+
 def _reject_dtype(name: str, kind: str) -> None:
     raise InputTypeError(f"{name} has dtype {kind}; expected a real integer or floating dtype")
 
@@ -81,19 +91,12 @@ def to_float_tensor(
         if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
             _reject_dtype(name, str(image.dtype))
         origin = Origin(True, resolve_device(device, None))
-        native = image.dtype.newbyteorder("=")
-        if np.issubdtype(image.dtype, np.integer):
-            scale = unit_scale(native)
-            if scale is not None:
-                array = image.astype(np.float32) / np.float32(scale)
-            else:
-                array = image.astype(np.float32 if native.itemsize <= 2 else np.float64)
-            tensor = torch.from_numpy(array)
-        else:
-            # float64 stays float64 in either byte order (torch only reads native order)
-            target = np.float64 if native == np.float64 else np.float32
-            array = image if image.dtype == np.dtype(target) else image.astype(target)
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
+        target, scale = float_dtype(image.dtype), unit_scale(image.dtype)
+        if scale is not None:
+            array = image.astype(target) / target.type(scale)
+        else:  # in native byte order: torch reads no other
+            array = image if image.dtype == target else image.astype(target)
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(image, torch.Tensor):
         if image.dtype == torch.bool or image.is_complex():
             _reject_dtype(name, str(image.dtype))

@@ -27,7 +27,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -87,6 +87,23 @@ def check_kappa(kappa: Any) -> float | str | torch.Tensor:
         real("kappa", float(kappa.detach()), low=KAPPA_RANGE[0], high=KAPPA_RANGE[1])
         return kappa
     return real("kappa", kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1])
+
+
+class DiffusionOptions(TypedDict, total=False):
+    """The keywords of :func:`~peronamalik.core.diffuse.diffuse` that say how to diffuse and
+    where the channels are (all but ``device`` and ``progress``), for the functions that take
+    the same ones (``**options: Unpack[DiffusionOptions]``).  The defaults and the meaning of
+    each are :class:`DiffusionParams`'s and ``diffuse``'s."""
+
+    iterations: int | str
+    kappa: float | str | torch.Tensor
+    dt: float | None
+    diffusivity: str | Diffusivity
+    scheme: str
+    spacing: float | Sequence[float] | None
+    channel_axis: int | None
+    coupled: bool
+    sigma: float | str
 
 
 @dataclass(frozen=True)
