@@ -1,10 +1,11 @@
-"""Fixtures shared by the whole suite: ``backend``, to run a test on each backend explicitly."""
+"""Fixtures shared by the whole suite: ``backend``, to run a test on each backend explicitly,
+and ``native_kernel``, a C kernel's library for the tests that call it directly."""
 
 from __future__ import annotations
 
-import shutil
+import ctypes
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -19,16 +20,31 @@ from peronamalik.backends.native import build, flux, learned
 DEFAULT_BACKENDS = ("reference", "native")
 
 
+def load_kernels(*kernels: build.Kernel) -> list[ctypes.CDLL]:
+    """The kernels' libraries, built (or loaded from the cache); skip the test when there is
+    no C compiler here, fail it when there is one but a kernel did not build."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", build.NativeKernelWarning)
+        libraries = [build.load(kernel) for kernel in kernels]
+    missing = {kernel.source: build.failure(kernel) for kernel, lib in zip(kernels, libraries) if lib is None}
+    if missing and build.compiler() is not None:
+        pytest.fail(f"a C compiler is present but these kernels did not build: {missing}")
+    if missing:
+        pytest.skip(f"no C compiler: {sorted(missing)} cannot be built here")
+    return libraries
+
+
+@pytest.fixture(scope="session")
+def native_kernel() -> Callable[[build.Kernel], ctypes.CDLL]:
+    """``native_kernel(kernel)``: its library (see :func:`load_kernels`), for a module-scoped
+    ``lib`` fixture."""
+    return lambda kernel: load_kernels(kernel)[0]
+
+
 def _require(name: str) -> None:
     """Skip (no compiler here) or fail (a compiler, but no kernel) when ``name`` cannot run."""
     if name == "native":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", build.NativeKernelWarning)
-            missing = [kernel.source for kernel in (flux.KERNEL, learned.KERNEL) if build.load(kernel) is None]
-        if missing and (shutil.which("gcc") or shutil.which("cc")):
-            pytest.fail(f"a C compiler is present but {missing} did not build: {build.build_info}")
-        if missing:
-            pytest.skip("no C compiler: the native backend cannot run here")
+        load_kernels(flux.KERNEL, learned.KERNEL)
     elif name == "compiled" and compiled.unavailable(torch.device("cpu")) is not None:
         pytest.skip(f"torch.compile cannot run here: {compiled.unavailable(torch.device('cpu'))}")
 

@@ -21,7 +21,6 @@ No timings here: ``benchmarks/learned_step.py`` and ``peronamalik bench`` measur
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -39,16 +38,9 @@ CONDUCTANCES = sorted(fused_step.KINDS)
 
 
 @pytest.fixture(scope="module")
-def lib():
+def lib(native_kernel):
     """The kernel, built (or loaded from the cache) once for this module."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", build.NativeKernelWarning)
-        loaded = fused_step.load()
-    if loaded is None:
-        if build.compiler() is not None:
-            pytest.fail(f"a C compiler is present but the kernel did not build: {build.build_info}")
-        pytest.skip("no C compiler: the fused learned step cannot be built here")
-    return loaded
+    return native_kernel(fused_step.KERNEL)
 
 
 @pytest.fixture(autouse=True)

@@ -64,6 +64,21 @@ def test_smooth_default_name_wrote_line_and_alpha_warning(tmp_path, capsys) -> N
     assert "wrote" not in capsys.readouterr().err
 
 
+def test_human_size_of_a_file_and_of_a_frame_folder(tmp_path) -> None:
+    from peronamalik.cli.progress import human_size
+
+    (tmp_path / "small.bin").write_bytes(b"x" * 12)
+    with open(tmp_path / "big.bin", "wb") as big:
+        big.truncate(123_456_789)  # sparse: the size without the writing
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in ("0.png", "1.png"):
+        (frames / name).write_bytes(b"x" * 700)
+    assert human_size(tmp_path / "small.bin") == "12 B"
+    assert human_size(tmp_path / "big.bin") == "123 MB"
+    assert human_size(frames) == "1.4 kB"  # the folder's files together
+
+
 def test_progress_in_a_log_is_plain_lines(tmp_path) -> None:
     """stderr a pipe: ``done/total`` lines now and then, never a ``\\r`` redraw."""
     noisy_rgba(tmp_path / "leaf.png")

@@ -10,8 +10,6 @@ speed lives in ``peronamalik.bench``.
 from __future__ import annotations
 
 import math
-import shutil
-import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +17,6 @@ import torch
 
 from peronamalik import backend, diffuse
 from peronamalik.backends.job import Diffusion
-from peronamalik.backends.native import build
 from peronamalik.backends.native import flux as fused
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.schemes import flux_step, neighbour_offsets
@@ -29,16 +26,9 @@ TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 
 
 @pytest.fixture(scope="module")
-def lib():
+def lib(native_kernel):
     """The kernel, built (or loaded from the cache) once for this module."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", build.NativeKernelWarning)
-        loaded = fused.load()
-    if loaded is None:
-        if shutil.which("gcc") or shutil.which("cc"):
-            pytest.fail(f"a C compiler is present but the kernel did not build: {build.failure(fused.KERNEL)}")
-        pytest.skip("no C compiler: the native kernel cannot be built here")
-    return loaded
+    return native_kernel(fused.KERNEL)
 
 
 def reference(u, *, iterations, kappa, dt, diffusivity, spacing=None, coupled=False, scheme="flux"):

@@ -197,21 +197,19 @@ def render(
     image: Any,
     output: str | Path,
     *,
-    iterations: int | None = None,
-    every: int | None = None,
-    preset: str = DEFAULT_PRESET,
-    seed: int | None = None,
-    device: str | torch.device | None = None,
-    config: ArtConfig | None = None,
     callback: Callback | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
     dither: bool = False,
     backend: str | None = None,
     gif_quality: str = "high",
-    **overrides: Any,
+    **options: Any,
 ) -> Path:
     """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
+
+    ``image``, ``callback`` and ``options`` (``iterations``, ``every``, ``preset``, ``seed``,
+    ``device``, ``config`` and any :class:`ArtConfig` field) are :func:`animate`'s, with its
+    defaults.
 
     The kind follows the extension: .gif, .webp, .mp4, .webm, .png (last frame) or a
     directory of numbered PNG frames.  Written to a temporary file beside the target and
@@ -225,7 +223,7 @@ def render(
     """
     check_render_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     progress = check_progress(progress)
-    spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
+    spec = resolve_run(**options)
     source = load_source(image, size=spec.config.size, device=spec.device)
     ran: dict[str, str] = {}
 

@@ -11,10 +11,9 @@ from typing import Any
 import torch
 
 from peronamalik.art.animate import RunSpec, check_render_output, write_stream
-from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback
 from peronamalik.art.source import Source, file_sha256
-from peronamalik.art.video import VIDEO_PRESET, resolve_video_run, stylized
+from peronamalik.art.video import resolve_video_run, stylized
 from peronamalik.core.progress import Progress, check_progress, counted
 
 
@@ -32,16 +31,12 @@ def render_video(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    preset: str = VIDEO_PRESET,
-    seed: int | None = None,
-    device: str | torch.device | None = None,
-    config: ArtConfig | None = None,
     fps: float | None = None,
     audio: bool = True,
     callback: Callback | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
-    **overrides: Any,
+    **options: Any,
 ) -> Path:
     """Stylise a video file with :func:`stylize_frames`, decoding, processing and encoding
     one frame at a time, and write its sidecar ``OUTPUT.json``.
@@ -63,8 +58,9 @@ def render_video(
         audio are kept.  The sidecar records the rate written.
     audio : bool
         Carry the input's audio track into .mp4/.mkv/.webm outputs.
-    preset, seed, device, config, callback, **overrides
-        As in :func:`stylize_frames`.
+    callback, **options
+        As in :func:`stylize_frames`, with its defaults: ``preset``, ``seed``, ``device``,
+        ``config`` and any :class:`~peronamalik.art.config.ArtConfig` field.
     overwrite : bool
         Replace an existing output.
     progress : callable, optional
@@ -92,7 +88,7 @@ def render_video(
     check_render_output(output, overwrite=overwrite)
     progress = check_progress(progress)
     info = probe(source)
-    spec = resolve_video_run(preset=preset, config=config, seed=seed, device=device, **overrides)
+    spec = resolve_video_run(**options)
     wanted = info.fps if fps is None else fps
     if (playable := playable_fps(output, wanted)) != wanted:
         fps = playable  # resampled to what the format plays, so the length is kept

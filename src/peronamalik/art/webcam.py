@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from peronamalik._validate import InputError
 from peronamalik.art.animate import RunSpec, check_render_output, write_stream
-from peronamalik.art.config import ArtConfig
-from peronamalik.art.video import VIDEO_PRESET, resolve_video_run, stylized
+from peronamalik.art.video import resolve_video_run, stylized
 from peronamalik.art.video_file import input_record, with_fps
 
 WINDOW_TITLE = "peronamalik video (q or Esc to stop)"
@@ -97,13 +95,9 @@ def run_webcam(
     index: int = 0,
     output: str | os.PathLike[str] | None = None,
     *,
-    preset: str = VIDEO_PRESET,
-    seed: int | None = None,
-    device: str | torch.device | None = None,
-    config: ArtConfig | None = None,
     fps: float | None = None,
     overwrite: bool = False,
-    **overrides: Any,
+    **options: Any,
 ) -> Path | None:
     """Show :func:`stylize_frames` of camera ``index`` live, optionally recording ``output``.
 
@@ -120,7 +114,7 @@ def run_webcam(
     """
     if output is not None:
         check_render_output(output, overwrite=overwrite)
-    spec = resolve_video_run(preset=preset, config=config, seed=seed, device=device, **overrides)
+    spec = resolve_video_run(**options)
     window, capture, cv2 = open_window(), None, _opencv()
     try:
         capture = open_camera(index)
