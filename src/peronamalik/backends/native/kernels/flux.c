@@ -144,6 +144,20 @@ ALWAYS_INLINE real NAME(cond_)(real sq, const NAME(face_) fc, const int kind) {
     return NAME(g_)(t * t, kind);
 }
 
+/* The z-pair of pixel x (value u) with the one below it (pz: next slab, or next row in
+ * 2-D): the new flux, kept in fz[x] for the row below, minus the one received from above
+ * (fz[x] on entry); the start of the pixel's update.  Inlined, the loops compile to the
+ * same code as with these lines written out in each (gcc -O3; with restrict here they
+ * would not). */
+ALWAYS_INLINE real NAME(zpair_)(const real u, const real *pz, real *fz,
+                                const int64_t x, const NAME(face_) f0, const int kind,
+                                const int unit) {
+    const real fzn = NAME(flux_)(pz[x] - u, f0, kind, unit);
+    const real upd = fzn - fz[x];
+    fz[x] = fzn;
+    return upd;
+}
+
 /* One row of one stage, single channel: p is row j of slab s, py row j+1 (3-D), pz row j
  * of slab s+1.  Where a neighbour does not exist the caller passes p itself: the difference
  * is then 0 and so is the flux (g(0) * 0 = +0, the zero the reference pads with).
@@ -175,9 +189,7 @@ ALWAYS_INLINE void NAME(row1_)(const real *restrict p, const real *restrict py,
     #pragma omp simd
     for (int64_t x = 0; x < n2; x++) {
         const real u = p[x];
-        const real fzn = NAME(flux_)(pz[x] - u, f0, kind, unit);
-        real upd = fzn - fz[x];
-        fz[x] = fzn;
+        real upd = NAME(zpair_)(u, pz, fz, x, f0, kind, unit);
         if (three_d) {
             const real fyn = NAME(flux_)(py[x] - u, f1, kind, unit);
             upd = (upd + fyn) - fy[x];
@@ -223,9 +235,7 @@ ALWAYS_INLINE void NAME(row8_)(const real *restrict p, const real *restrict pz, 
     #pragma omp simd
     for (int64_t x = 0; x < n2; x++) {
         const real u = p[x];
-        const real fzn = NAME(flux_)(pz[x] - u, f0, kind, unit);
-        real upd = fzn - fz[x];
-        fz[x] = fzn;
+        real upd = NAME(zpair_)(u, pz, fz, x, f0, kind, unit);
         upd = (upd + fx[x + 1]) - fx[x];
         upd = (upd + dnew[x + 1]) - dprev[x];
         upd = (upd + anew[x + 1]) - aprev[x + 2];
