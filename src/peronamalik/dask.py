@@ -16,7 +16,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
@@ -28,6 +28,9 @@ from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.arrays import float_dtype
 from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
 from peronamalik.core.params import DiffusionOptions, DiffusionParams
+
+if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
+    from typing import Unpack
 
 #: Cost of one pass (scheduling, halo slicing and exchange, one read and write of every
 #: block), in units of one step of the kernel over the same pixels; see :func:`pass_length`.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -11,6 +11,9 @@ from peronamalik.core.auto import AutoParameters
 from peronamalik.core.diffuse import resolve_auto
 from peronamalik.core.layout import to_internal_layout
 from peronamalik.core.params import DiffusionOptions, DiffusionParams
+
+if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
+    from typing import Unpack
 
 
 def estimate_parameters(

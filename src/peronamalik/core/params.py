@@ -92,8 +92,10 @@ def check_kappa(kappa: Any) -> float | str | torch.Tensor:
 class DiffusionOptions(TypedDict, total=False):
     """The keywords of :func:`~peronamalik.core.diffuse.diffuse` that say how to diffuse and
     where the channels are (all but ``device`` and ``progress``), for the functions that take
-    the same ones (``**options: Unpack[DiffusionOptions]``).  The defaults and the meaning of
-    each are :class:`DiffusionParams`'s and ``diffuse``'s."""
+    the same ones (``**options: Unpack[DiffusionOptions]``): ``iterations``, ``kappa``,
+    ``dt``, ``diffusivity``, ``scheme``, ``spacing``, ``channel_axis``, ``coupled`` and
+    ``sigma``, each optional, with :class:`DiffusionParams`'s defaults and ``diffuse``'s
+    meaning."""
 
     iterations: int | str
     kappa: float | str | torch.Tensor
