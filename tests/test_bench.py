@@ -120,6 +120,16 @@ def test_registry_hook_and_split() -> None:
     assert "split of test hook: diffusion 0.001 s (33%), encoding 0.002 s (67%)" in "\n".join(lines)
 
 
+def test_art_row_names_and_runs_the_real_default_preset() -> None:
+    """The "art default job" row is the default preset's job, and its note says which."""
+    from peronamalik.art.presets import DEFAULT_PRESET, preset_config
+    from peronamalik.bench.registry import Settings
+
+    case = bench.REGISTRY["art default job"]
+    assert f"bundled sample, {DEFAULT_PRESET};" in case.note
+    assert case.iterations(Settings(quick=False)) == preset_config(DEFAULT_PRESET).iterations
+
+
 def test_missing_peer_is_skipped_with_a_note() -> None:
     case = bench.Case(
         "absent peer",

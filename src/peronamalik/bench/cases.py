@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.bench import peers
 from peronamalik.bench.registry import Case, Inputs, Job, Settings, fused_mode, register, synchronized
 from peronamalik.core.threads import torch_threads
@@ -127,7 +128,7 @@ def learned_iterations(pixels: int) -> Callable[[Settings], int]:
 
 
 def _art_job(inputs: Inputs) -> Job:
-    """The default ``peronamalik art`` job (bundled sample, "glow", its default size and
+    """The default ``peronamalik art`` job (bundled sample, the default preset, its size and
     iterations; 60 in --quick), split into diffusion and GIF encoding."""
     from peronamalik.art.animate import frames_from, resolve_run
     from peronamalik.art.source import load_source, sample_array
@@ -152,16 +153,13 @@ def _art_job(inputs: Inputs) -> Job:
 
 
 def _art_iterations(s: Settings) -> int:
-    from peronamalik.art.presets import preset_config
-
-    return 60 if s.quick else preset_config("glow").iterations
+    return 60 if s.quick else preset_config(DEFAULT_PRESET).iterations
 
 
 def _art_pixels(s: Settings) -> int:
-    from peronamalik.art.presets import preset_config
     from peronamalik.art.source import load_source
 
-    return load_source(None, size=preset_config("glow").size, device=torch.device("cpu")).tensor[0, 0].numel()
+    return load_source(None, size=preset_config(DEFAULT_PRESET).size, device=torch.device("cpu")).tensor[0, 0].numel()
 
 
 def _video(threads: int | None) -> Callable[[Inputs], Job]:
@@ -205,7 +203,7 @@ def _register_learned() -> None:
                       note="seed preset, fused where eligible", **common))
     register(
         Case("art default job", group="art", make=_art_job, pixels=_art_pixels, iterations=_art_iterations,
-             note="bundled sample, glow; split: diffusion vs GIF encoding")
+             note=f"bundled sample, {DEFAULT_PRESET}; split: diffusion vs GIF encoding")
     )
     for threads in (None, 1):
         register(
