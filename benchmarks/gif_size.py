@@ -116,7 +116,7 @@ def main() -> None:
     height, width = frames[0].shape[:2]
     print(f"{args.preset}, seed {args.seed}: {len(frames)} frames, {width}×{height}; "
           f"undithered look p50: " + " ".join(f"{k} {v[1]:.3f}" for k, v in _look(stats, frames).items() if k in LOOK))
-    print(f"\n| {'row':12} | {'kB':>6} | {'% high':>6} | {'error':>5} | {'worst':>5} | {'s':>4} | "
+    print(f"\n| {'row':13} | {'kB':>6} | {'% high':>6} | {'error':>5} | {'worst':>5} | {'s':>4} | "
           + " | ".join(f"{k:>9}" for k in LOOK) + " |")
     print("| --- " + "| ---: " * (6 + len(LOOK)) + "|")
     decoded: dict[str, list[np.ndarray]] = {"undithered": frames}
@@ -136,7 +136,7 @@ def main() -> None:
             assert len(decoded[name]) == len(frames), name
             errors = [np.abs(d.astype(np.int16) - f).mean() for d, f in zip(decoded[name], frames)]
             figures = _look(stats, decoded[name])
-            print(f"| {name:12} | {size / 1e3:6.0f} | {100 * size / high_bytes:6.0f} | {np.mean(errors):5.2f} | "
+            print(f"| {name:13} | {size / 1e3:6.0f} | {100 * size / high_bytes:6.0f} | {np.mean(errors):5.2f} | "
                   f"{max(errors):5.2f} | {seconds:4.1f} | " + " | ".join(f"{figures[k][1]:9.3f}" for k in LOOK) + " |",
                   flush=True)
     if args.sheet:

@@ -269,43 +269,44 @@ class _GifSink(_Sink):
         self.shown: np.ndarray | None = None  # the picture after the last frame
         self.index = 0
 
-    def _quantized(self, frame: np.ndarray) -> tuple[Image.Image, np.ndarray]:
-        """The frame as a palette image, on a palette of its own or the previous frame's, and
-        that palette's colours (``N×3``)."""
+    def _quantized(self, frame: np.ndarray) -> Image.Image:
+        """The frame as a palette image, on a palette of its own or the previous frame's (each
+        pixel takes the nearest colour, or Floyd-Steinberg's choice)."""
         image = Image.fromarray(frame)
-        best = image.quantize(self.quality.colours, method=Image.Quantize.FASTOCTREE)
-        if self.dither != Image.Dither.NONE:
-            best = image.quantize(palette=best, dither=self.dither)
+        own = image.quantize(self.quality.colours, method=Image.Quantize.FASTOCTREE)
+        best = image.quantize(palette=own, dither=self.dither)
         if self.palette is not None:
             reused = image.quantize(palette=self.palette, dither=self.dither)
             if _error(reused, frame) <= _error(best, frame) + self.quality.reuse:
                 best = reused
-        return best, _rgb_palette(best)
+        return best
 
     def write(self, frame: np.ndarray) -> None:
-        quantized, rgb = self._quantized(frame)
-        self.palette = quantized
-        indices = np.asarray(quantized)
-        colours = rgb[indices]
-        timing = {"duration": 10 * (_ticks(self.index + 1, self.fps) - _ticks(self.index, self.fps)), "disposal": 1}
+        quantized = self.palette = self._quantized(frame)
+        rgb = _rgb_palette(quantized)
+        colours = rgb[np.asarray(quantized)]
         if self.shown is None:
-            self.file = open(self.path, "wb")
-            header, _ = GifImagePlugin.getheader(quantized, info={"loop": 0})
-            self.file.write(b"".join(header))
-            self.file.write(b"".join(GifImagePlugin.getdata(quantized, (0, 0), **timing)))
+            changed = np.ones(frame.shape[:2], bool)
             self.shown = colours
         else:
             changed = (colours != self.shown).any(axis=2)
-            rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-            top, left = (int(rows[0]), int(columns[0])) if rows.size else (0, 0)
-            bottom, right = (int(rows[-1]) + 1, int(columns[-1]) + 1) if rows.size else (1, 1)
-            clear = len(rgb)  # the index after the palette's colours: transparent
-            part = Image.fromarray(np.where(changed, indices, clear).astype(np.uint8)[top:bottom, left:right], "P")
-            part.putpalette(np.vstack([rgb, np.zeros((1, 3), np.uint8)]).tobytes())
+            self.shown[changed] = colours[changed]
+        rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+        top, left = (int(rows[0]), int(columns[0])) if rows.size else (0, 0)
+        bottom, right = (int(rows[-1]) + 1, int(columns[-1]) + 1) if rows.size else (1, 1)
+        indices, changed = np.asarray(quantized)[top:bottom, left:right], changed[top:bottom, left:right]
+        clear = int(indices[changed].max()) + 1 if changed.any() else 0  # after the colours used: transparent
+        part = Image.fromarray(np.where(changed, indices, clear).astype(np.uint8))
+        part.putpalette(np.vstack([rgb[:clear], np.zeros((1, 3), np.uint8)]).tobytes())
+        timing = {"duration": 10 * (_ticks(self.index + 1, self.fps) - _ticks(self.index, self.fps)), "disposal": 1}
+        if self.file is None:
+            self.file = open(self.path, "wb")
+            header, _ = GifImagePlugin.getheader(part, info={"loop": 0})
+            self.file.write(b"".join([*header, *GifImagePlugin.getdata(part, (0, 0), **timing)]))
+        else:
             self.file.write(b"".join(
                 GifImagePlugin.getdata(part, (left, top), transparency=clear, include_color_table=True, **timing)
             ))
-            self.shown[changed] = colours[changed]
         self.index += 1
 
     def finish(self) -> None:
