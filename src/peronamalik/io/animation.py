@@ -49,6 +49,8 @@ from peronamalik.io.video import BT709, Colour, VideoInfo, probe, read_frames
 av = require("av", "video")
 Image = require("PIL.Image", "io")
 GifImagePlugin = require("PIL.GifImagePlugin", "io")
+ImageChops = require("PIL.ImageChops", "io")
+ImageStat = require("PIL.ImageStat", "io")
 
 __all__ = [
     "FrameWriter",
@@ -246,11 +248,14 @@ class GifQuality:
     reuse: float
 
 
-#: ``--quality`` -> :class:`GifQuality`.  The default ``art`` run (ember, 40 frames, 320×213,
-#: seed 1; ``benchmarks/gif_size.py``): 1.44, 1.25, 0.54 MB (the FFmpeg-written 256-colour
-#: GIF before: 1.92 MB); mean colour error against the undithered frames, worst frame,
-#: 3.1, 6.0, 10.3 / 255.  Fewer colours cost little on textured looks (ember, kitty) and show
-#: as bands on smooth ones (glow, vanilla: ``medium`` is still clean, ``low`` is not).
+#: ``--quality`` -> :class:`GifQuality` (``benchmarks/gif_size.py``).  The default ``art`` run
+#: (ember, 40 frames, 320×213, seed 1): 1.44, 1.28, 0.62 MB (FFmpeg's 256-colour GIF before:
+#: 1.92 MB); mean colour error against the undithered frames 2.1, 3.2, 6.9 / 255 (worst frame
+#: 3.0, 4.6, 9.1).  glow (100 frames, smooth): 2.18, 1.22, 0.70 MB (FFmpeg's: 5.73 MB).  Fewer
+#: colours cost little on textured looks (ember, kitty); on smooth, photo-like ones a small
+#: patch of a distinct hue (a green iris) is merged into its surroundings at 63 colours, and
+#: gradients show bands at 31.  A palette shared by all frames (the first's) was 23 / 255 off
+#: on ember, whose first frame is the photo: a frame keeps an earlier palette only while it fits.
 GIF_QUALITIES = {"high": GifQuality(255, 0.25), "medium": GifQuality(63, 0.5), "low": GifQuality(31, 1.0)}
 
 
@@ -277,27 +282,26 @@ class _GifSink(_Sink):
         best = image.quantize(palette=own, dither=self.dither)
         if self.palette is not None:
             reused = image.quantize(palette=self.palette, dither=self.dither)
-            if _error(reused, frame) <= _error(best, frame) + self.quality.reuse:
+            if _error(reused, image) <= _error(best, image) + self.quality.reuse:
                 best = reused
         return best
 
     def write(self, frame: np.ndarray) -> None:
         quantized = self.palette = self._quantized(frame)
-        rgb = _rgb_palette(quantized)
-        colours = rgb[np.asarray(quantized)]
+        colours = np.asarray(quantized.convert("RGBX")).view(np.uint32)[..., 0]  # one number per colour
         if self.shown is None:
-            changed = np.ones(frame.shape[:2], bool)
-            self.shown = colours
+            changed = np.ones(colours.shape, bool)
+            self.shown = colours.copy()
         else:
-            changed = (colours != self.shown).any(axis=2)
-            self.shown[changed] = colours[changed]
+            changed = colours != self.shown
+            np.copyto(self.shown, colours, where=changed)
         rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
         top, left = (int(rows[0]), int(columns[0])) if rows.size else (0, 0)
         bottom, right = (int(rows[-1]) + 1, int(columns[-1]) + 1) if rows.size else (1, 1)
         indices, changed = np.asarray(quantized)[top:bottom, left:right], changed[top:bottom, left:right]
         clear = int(indices[changed].max()) + 1 if changed.any() else 0  # after the colours used: transparent
-        part = Image.fromarray(np.where(changed, indices, clear).astype(np.uint8))
-        part.putpalette(np.vstack([rgb[:clear], np.zeros((1, 3), np.uint8)]).tobytes())
+        part = Image.fromarray(np.where(changed, indices, np.uint8(clear)))
+        part.putpalette(quantized.getpalette("RGB")[: 3 * clear] + [0, 0, 0])
         timing = {"duration": 10 * (_ticks(self.index + 1, self.fps) - _ticks(self.index, self.fps)), "disposal": 1}
         if self.file is None:
             self.file = open(self.path, "wb")
@@ -318,15 +322,10 @@ class _GifSink(_Sink):
             self.file.close()
 
 
-def _rgb_palette(image: Image.Image) -> np.ndarray:
-    """A palette image's colours, ``N×3`` uint8."""
-    return np.asarray(image.getpalette("RGB"), np.uint8).reshape(-1, 3)
-
-
-def _error(quantized: Image.Image, frame: np.ndarray) -> float:
-    """Mean absolute difference of a palette image's colours from ``frame``, over pixels and
+def _error(quantized: Image.Image, image: Image.Image) -> float:
+    """Mean absolute difference of a palette image's colours from ``image``'s, over pixels and
     channels, in 0..255."""
-    return float(np.abs(_rgb_palette(quantized)[np.asarray(quantized)].astype(np.int16) - frame).mean())
+    return sum(ImageStat.Stat(ImageChops.difference(quantized.convert("RGB"), image)).mean) / 3
 
 
 def _ticks(index: int, fps: Fraction) -> int:
