@@ -95,12 +95,14 @@ def test_progress_in_a_log_is_plain_lines(tmp_path) -> None:
 
 
 def test_gif_quality_trades_size_for_colours(tmp_path) -> None:
-    """--quality medium/low: fewer colours in each frame's palette: no larger files, frames
-    still close to the high-quality ones."""
+    """--quality medium/low: 63 and 31 colours per frame instead of 255: smaller files, the
+    same frames and timings, still close to the high-quality ones."""
     from PIL import ImageSequence
 
+    from peronamalik.art.presets import DEFAULT_PRESET, preset_config
+
     os.chdir(tmp_path)
-    sizes, frames, colours = {}, {}, {}
+    sizes, frames, colours, delays = {}, {}, {}, {}
     for quality in ("high", "medium", "low"):
         name = f"{quality}.gif"
         assert main(["art", "--iterations", "60", "--every", "10", "--size", "64", "--seed", "1", "-q",
@@ -108,8 +110,11 @@ def test_gif_quality_trades_size_for_colours(tmp_path) -> None:
         sizes[quality] = (tmp_path / name).stat().st_size
         with Image.open(name) as image:
             frames[quality] = np.stack([np.asarray(f.convert("RGB"), float) for f in ImageSequence.Iterator(image)])
+            delays[quality] = [f.info["duration"] for f in ImageSequence.Iterator(image)]
         colours[quality] = max(len(np.unique(f.reshape(-1, 3), axis=0)) for f in frames[quality])
-    assert colours["low"] <= 64 < colours["high"] and colours["medium"] <= 128
-    assert sizes["low"] <= sizes["medium"] <= sizes["high"]
+    assert colours["low"] <= 31 and colours["medium"] <= 63 < colours["high"] <= 255
+    assert sizes["low"] < sizes["medium"] < sizes["high"]
+    fps = preset_config(DEFAULT_PRESET, photo=True).fps
+    assert delays["low"] == delays["medium"] == delays["high"] and sum(delays["high"]) == round(6000 / fps, -1)
     for quality in ("medium", "low"):
         assert np.abs(frames[quality] - frames["high"]).mean() < 8
