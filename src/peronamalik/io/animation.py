@@ -16,9 +16,8 @@ a folder                numbered PNG frames ``frame_00000.png`` ...: an existing
 Every kind streams: frames are encoded as they arrive, so memory does not grow with their
 number (``.png`` keeps one frame).  GIF is encoded by Pillow (palettes from its fast octree
 quantiser, LZW by its GIF encoder), everything else in-process by FFmpeg's libraries
-through PyAV.  H.264 and VP9 are
-converted with, and tagged as, BT.709 limited range unless a :class:`~peronamalik.io.video.Colour`
-is given (``video`` passes its input's).
+through PyAV.  H.264 and VP9 are converted with, and tagged as, BT.709 limited range unless
+a :class:`~peronamalik.io.video.Colour` is given (``video`` passes its input's).
 
 Stop signals (Ctrl-C, SIGTERM, SIGHUP) are held back while a frame is encoded and while the
 file is completed (:func:`~peronamalik.io.interrupts.deferred_signals`), so an interrupted
@@ -237,11 +236,11 @@ class GifQuality:
         Colours of a frame's palette (Pillow's fast octree), at most 255: one more index
         marks the pixels a frame leaves as they were.
     reuse : float
-        A frame takes the previous frame's palette when its mean error with it,
-        :math:`\\operatorname{mean}|q - f|` over pixels and channels (in 0..255), is at most
-        ``reuse`` above its error with a palette of its own.  Under a shared palette a pixel
-        that changes a little keeps its index, and every pixel whose colour is unchanged is
-        written as transparent: long runs for the LZW coder.
+        A frame takes the previous frame's palette when its error with it (the mean of
+        :math:`|q - f|` over pixels and channels, q the palette's colours and f the frame's,
+        in 0..255) is at most ``reuse`` above its error with a palette of its own.  Under a
+        shared palette a pixel that changes a little keeps its index, and every pixel whose
+        colour is unchanged is written as transparent: long runs for the LZW coder.
     """
 
     colours: int
@@ -264,7 +263,7 @@ class _GifSink(_Sink):
     ``getdata``).  Each frame is quantised to a palette of its own or the previous frame's
     (:class:`GifQuality`); pixels whose colour equals what is already shown are transparent,
     and a frame covers only the box of the pixels it changes (disposal 1: the rest stays).
-    Memory: the shown picture and one palette, whatever the number of frames."""
+    Memory: the shown picture and the last palette image, whatever the number of frames."""
 
     def __init__(self, path: Path, fps: Fraction, dither: bool, quality: GifQuality) -> None:
         self.path, self.fps, self.quality = path, fps, quality
