@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 
 import numpy as np
 import torch
@@ -66,15 +67,17 @@ def psnr(clean: np.ndarray, result: np.ndarray) -> float:
     return -10 * math.log10(float(np.mean((np.asarray(result, np.float64) - clean) ** 2)))
 
 
-def cases(names: tuple[str, ...], thin: int):
-    """Every ``thin``-th case (deterministic), to bound the run time."""
+def cases(names: tuple[str, ...], thin: int, only: str | None = None):
+    """Every ``thin``-th case (deterministic), to bound the run time; with ``only``, just the
+    cases whose key (``image/where[/rgb|grey]/kind/s``) matches that regular expression."""
     index = 0
     for name in names:
         for label, clean in crops(name):
             for kind in ("gauss", "poisson"):
                 for s in LEVELS:
-                    if index % thin == 0:
-                        yield f"{label}/{kind}/{s}", clean, noisy_of(clean, kind, s, index), s
+                    key = f"{label}/{kind}/{s}"
+                    if index % thin == 0 and (only is None or re.search(only, key)):
+                        yield key, clean, noisy_of(clean, kind, s, index), s
                     index += 1
 
 
@@ -87,13 +90,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", choices=("tune", "holdout"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
+    parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
     parser.add_argument("--noise-only", action="store_true", help="report the noise estimate only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    for key, clean, noisy, s in cases(TUNE if args.set == "tune" else HOLDOUT, args.thin):
+    for key, clean, noisy, s in cases(TUNE if args.set == "tune" else HOLDOUT, args.thin, args.only):
         colour = clean.ndim == 3
         options = dict(channel_axis=-1 if colour else None, coupled=colour)
         true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))

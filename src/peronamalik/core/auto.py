@@ -48,7 +48,9 @@ from peronamalik.core.smoothing import gaussian_kernel1d, gaussian_smooth
 #: levels in a bin that is read as the noise (textured blocks read high).
 BLOCK_SAMPLES = 64
 NOISE_BINS = 8
-LEVEL_QUANTILE = 0.25
+LEVEL_QUANTILE = 0.1
+#: The noise curve is the line under this fraction of the bins' points (see variance_line).
+ENVELOPE_QUANTILE = 0.3
 #: The search looks at a central crop with at most this many pixels per channel.
 SEARCH_PIXELS = 256 * 256
 #: Kappa candidates, as multiples of the noise's gradient scale (see noise_gradient_scale).
@@ -116,6 +118,13 @@ def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     return u.reshape(shape).permute(index + within).reshape(math.prod(shape[i] for i in index), -1)
 
 
+def shifted(u: torch.Tensor, spatial_ndim: int, shift: int) -> torch.Tensor:
+    """``u`` without its first ``shift`` samples along every spatial axis."""
+    for axis in range(u.ndim - spatial_ndim, u.ndim):
+        u = u.narrow(axis, shift, u.shape[axis] - shift)
+    return u
+
+
 def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
     r_blocks = blocks(r, spatial_ndim, side)
@@ -126,7 +135,7 @@ def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
 def pure_noise_quantile(spatial_ndim: int, side: int) -> float:
     """:data:`LEVEL_QUANTILE` of the squared block levels of unit white noise (fixed seed):
     the factor by which that quantile under-reads the variance of pure noise."""
-    shape = (1, 1) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    shape = (1, 1) + (side * max(3, math.ceil(65536 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     r = noise
     for dim in range(2, noise.ndim):
@@ -176,7 +185,11 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     if side == 1:  # a 3-pixel-wide image: one-sample blocks have no spread to measure
         return NoiseModel(0.0, 0.0)
     # blocks of one channel each: channels differ in intensity, so in Poisson variance
-    planes = [(r_c[None, None], m_c[None, None]) for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))]
+    planes = [
+        (shifted(r_c[None, None], spatial_ndim, shift), shifted(m_c[None, None], spatial_ndim, shift))
+        for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))
+        for shift in (0, side // 2)
+    ]
     level = torch.cat([block_levels(r_c, spatial_ndim, side) for r_c, _ in planes])
     intensity = torch.cat([blocks(m_c, spatial_ndim, side).mean(dim=1) for _, m_c in planes])
     bias = pure_noise_quantile(spatial_ndim, side)
@@ -188,14 +201,29 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     ]
     m = torch.tensor([p[0] for p in points], dtype=torch.float64)
     v = torch.tensor([p[1] for p in points], dtype=torch.float64)
-    if len(points) > 1 and float(m.var()) > 0:
-        slope = float(((m - m.mean()) * (v - v.mean())).sum() / (m - m.mean()).square().sum())
-        floor = float(v.mean()) - slope * float(m.mean())
-        if slope > 0 and floor < 0:
-            slope, floor = float((m * v).sum() / m.square().sum()), 0.0
-        if slope > 0:
-            return NoiseModel(slope, floor)
-    return NoiseModel(0.0, float(v.mean()))
+    return NoiseModel(*variance_line(m, v))
+
+
+def variance_line(m: torch.Tensor, v: torch.Tensor) -> tuple[float, float]:
+    r"""``(a, b)``, :math:`a, b \ge 0`, of the line :math:`v = a m + b` under the points
+    ``(m_k, v_k)``: the :data:`ENVELOPE_QUANTILE` regression line (Koenker & Bassett 1978),
+    least :math:`\sum_k \rho_\tau(v_k - a m_k - b)` with
+    :math:`\rho_\tau(e) = e\,(\tau - [e < 0])`.  Intensity bins where every block is
+    textured read high, never low, so the line follows the lower points; a least-squares line
+    would tilt towards the textured bins.  The optimum is a vertex: a line through two points,
+    or through one with :math:`a = 0` or :math:`b = 0`, so those are all tried."""
+    candidates = [(0.0, float(vk)) for vk in v] + [(float(vk / mk), 0.0) for mk, vk in zip(m, v) if mk > 0]
+    for k in range(len(m)):
+        for l in range(k + 1, len(m)):
+            if m[l] != m[k]:
+                slope = float((v[l] - v[k]) / (m[l] - m[k]))
+                candidates.append((slope, float(v[k]) - slope * float(m[k])))
+
+    def loss(line: tuple[float, float]) -> float:
+        e = v - line[0] * m - line[1]
+        return float((e * (ENVELOPE_QUANTILE - (e < 0).to(e.dtype))).sum())
+
+    return min((c for c in candidates if c[0] >= 0 and c[1] >= 0), key=loss, default=(0.0, 0.0))
 
 
 def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
