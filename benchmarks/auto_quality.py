@@ -33,6 +33,8 @@ from peronamalik import diffuse, estimate_parameters, quality
 
 TUNE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon")
 HOLDOUT = ("chelsea", "gravel", "text", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "clock", "horse")
+#: Nearly flat synthetic pictures (their best stopping time is late): a second tune set.
+FLAT = ("shepp_logan_phantom", "binary_blobs", "checkerboard", "colorwheel", "logo")
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
 
@@ -88,7 +90,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "holdout"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -97,7 +99,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    for key, clean, noisy, s in cases(TUNE if args.set == "tune" else HOLDOUT, args.thin, args.only):
+    for key, clean, noisy, s in cases({"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT}[args.set], args.thin, args.only):
         colour = clean.ndim == 3
         options = dict(channel_axis=-1 if colour else None, coupled=colour)
         true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))

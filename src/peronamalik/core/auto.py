@@ -65,6 +65,9 @@ CHECKPOINT_RATIO = 2.0 ** 0.25
 PROBE_SCALE = 0.1
 #: The search for one candidate stops once the risk exceeds its minimum by this fraction.
 GIVE_UP = 0.25
+#: A candidate bounds the noise variance only where :math:`\bar v - 2d` is at least this
+#: fraction of :math:`\bar v` (see Terms.scale_bound).
+BOUND_MARGIN = 0.25
 
 Runner = Callable[..., torch.Tensor]
 
@@ -127,8 +130,7 @@ def shifted(u: torch.Tensor, spatial_ndim: int, shift: int) -> torch.Tensor:
 
 def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
-    r_blocks = blocks(r, spatial_ndim, side)
-    return MAD_TO_SIGMA * (r_blocks - r_blocks.median(dim=1, keepdim=True).values).abs().median(dim=1).values
+    return blocks(r, spatial_ndim, side).square().mean(dim=1).sqrt()
 
 
 @functools.lru_cache(maxsize=16)
@@ -195,13 +197,18 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     bias = pure_noise_quantile(spatial_ndim, side)
     order = intensity.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
-    points = [
-        (float(intensity[part].mean()), float(level[part].square().quantile(LEVEL_QUANTILE)) / bias)
-        for part in order.tensor_split(bins)
-    ]
+    points = [bin_point(intensity[part], level[part].square(), bias) for part in order.tensor_split(bins)]
     m = torch.tensor([p[0] for p in points], dtype=torch.float64)
     v = torch.tensor([p[1] for p in points], dtype=torch.float64)
     return NoiseModel(*variance_line(m, v))
+
+
+def bin_point(intensity: torch.Tensor, variance: torch.Tensor, bias: float) -> tuple[float, float]:
+    """``(m, v)`` of one intensity bin: the :data:`LEVEL_QUANTILE` of its blocks' variances over
+    ``bias``, at the mean intensity of the blocks at or below that quantile (under
+    Poisson-like noise the low blocks of a bin are its darker ones)."""
+    low = variance.quantile(LEVEL_QUANTILE)
+    return float(intensity[variance <= low].mean()), float(low) / bias
 
 
 def variance_line(m: torch.Tensor, v: torch.Tensor) -> tuple[float, float]:
@@ -277,11 +284,33 @@ def checkpoints(limit: int) -> list[int]:
     return times
 
 
+@dataclass(frozen=True)
+class Terms:
+    r"""The parts of SURE for one candidate: ``residual`` :math:`\tfrac1N\|y - f(y)\|^2` and
+    ``divergence`` :math:`\tfrac1N\sum_i v_i\,\partial f_i/\partial y_i` (Monte-Carlo), so
+    that ``risk(c)`` is SURE when the true variances are :math:`c\,v_i`."""
+
+    iterations: int
+    residual: float
+    divergence: float
+    mean_variance: float
+
+    def risk(self, scale: float = 1.0) -> float:
+        return self.residual - scale * (self.mean_variance - 2 * self.divergence)
+
+    def scale_bound(self) -> float:
+        r"""The largest variance scale :math:`c` this candidate allows: :math:`E\,\mathrm{SURE}`
+        is the error, which is :math:`\ge 0`, so :math:`c \le r / (\bar v - 2 d)` where
+        :math:`\bar v - 2d` is at least :data:`BOUND_MARGIN` of :math:`\bar v` (inf elsewhere)."""
+        room = self.mean_variance - 2 * self.divergence
+        return self.residual / room if room >= BOUND_MARGIN * self.mean_variance else math.inf
+
+
 def risk_trajectory(
     run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
-) -> list[tuple[int, float]]:
-    """Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
-    of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
+) -> list[Terms]:
+    """Monte-Carlo SURE terms (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for
+    each of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
     generator = torch.Generator().manual_seed(0)
     probe = (torch.randint(0, 2, y.shape, generator=generator) * 2 - 1).to(y.dtype).to(y.device)
     mean_variance = float(variance.mean())
@@ -294,9 +323,10 @@ def risk_trajectory(
         u = run(u, iterations=t - done, kappa=kappa, sigma=sigma)
         v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
         done = t
-        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps
-        risk = float((y - u).square().sum(dtype=torch.float64)) / n - mean_variance + 2 * divergence / n
-        out.append((t, risk))
+        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps / n
+        terms = Terms(t, float((y - u).square().sum(dtype=torch.float64)) / n, divergence, mean_variance)
+        out.append(terms)
+        risk = terms.risk()
         best = min(best, risk)
         if risk > best + GIVE_UP * max(best, mean_variance * 1e-3):
             break
@@ -312,20 +342,22 @@ def search(
     kappa: float | None,
     sigmas: Sequence[float],
     iterations: int | None,
-) -> tuple[float, int, float, float]:
-    """``(kappa, iterations, sigma, risk)`` of least SURE.  ``kappa`` None tries
+) -> tuple[float, int, float, float, float]:
+    """``(kappa, iterations, sigma, risk, variance scale)`` of least SURE.  ``kappa`` None tries
     :data:`KAPPA_FACTORS` times ``scale(sigma)``, the noise's gradient scale under sigma;
-    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`."""
+    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`.  The noise variance
+    is scaled down to the least :meth:`Terms.scale_bound` of the candidates where that is
+    below 1 (an over-read noise level, or a nearly flat image where a percent of error in
+    the level outweighs the true error)."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
-    best = (math.inf, 0.0, 0, 0.0)
+    tried = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
         for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
-            for t, risk in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma):
-                if risk < best[0]:
-                    best = (risk, k, t, sigma)
-    risk, k, t, sigma = best
-    return k, t, sigma, risk
+            tried += [(terms, k, sigma) for terms in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma)]
+    c = 1.0  # XX min([1.0] + [terms.scale_bound() for terms, _, _ in tried])
+    terms, k, sigma = min(tried, key=lambda item: item[0].risk(c))
+    return k, terms.iterations, sigma, terms.risk(c), c
 
 
 def choose(
@@ -357,7 +389,7 @@ def choose(
             risk=0.0,
         )
     channels = u.shape[1] if coupled else 1
-    chosen_kappa, chosen_iterations, chosen_sigma, risk = search(
+    chosen_kappa, chosen_iterations, chosen_sigma, risk, c = search(
         run,
         y,
         variance=variance,
@@ -366,4 +398,4 @@ def choose(
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
     )
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise, risk)
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * math.sqrt(c), risk)
