@@ -65,6 +65,8 @@ CHECKPOINT_RATIO = 2.0 ** 0.25
 PROBE_SCALE = 0.1
 #: The search for one candidate stops once the risk exceeds its minimum by this fraction.
 GIVE_UP = 0.25
+GIVE_UP_FLOOR = 0.02
+INFLATE = 1.05
 #: A candidate bounds the noise variance only where :math:`\bar v - 2d` is at least this
 #: fraction of :math:`\bar v` (see Terms.scale_bound).
 BOUND_MARGIN = 0.25
@@ -307,7 +309,13 @@ class Terms:
 
 
 def risk_trajectory(
-    run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
+    run: Runner,
+    y: torch.Tensor,
+    variance: torch.Tensor,
+    times: Sequence[int],
+    *,
+    kappa: float,
+    sigma: float,
 ) -> list[Terms]:
     """Monte-Carlo SURE terms (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for
     each of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
@@ -323,12 +331,11 @@ def risk_trajectory(
         u = run(u, iterations=t - done, kappa=kappa, sigma=sigma)
         v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
         done = t
-        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps / n
+        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / (eps * n)
         terms = Terms(t, float((y - u).square().sum(dtype=torch.float64)) / n, divergence, mean_variance)
         out.append(terms)
-        risk = terms.risk()
-        best = min(best, risk)
-        if risk > best + GIVE_UP * max(best, mean_variance * 1e-3):
+        best = min(best, terms.risk())
+        if terms.risk() > best + GIVE_UP * max(best, mean_variance * GIVE_UP_FLOOR):
             break
     return out
 
@@ -355,7 +362,7 @@ def search(
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
         for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
             tried += [(terms, k, sigma) for terms in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma)]
-    c = 1.0  # XX min([1.0] + [terms.scale_bound() for terms, _, _ in tried])
+    c = min([INFLATE] + [terms.scale_bound() for terms, _, _ in tried])
     terms, k, sigma = min(tried, key=lambda item: item[0].risk(c))
     return k, terms.iterations, sigma, terms.risk(c), c
 
