@@ -32,7 +32,7 @@ def test_auto_values_are_printed_on_one_line(
     image = read_image(noisy_png).array
     chosen = estimate_parameters(image)
     assert printed == [chosen.describe()]
-    assert f"kappa={chosen.kappa:.4g}" in printed[0] and f"iterations={chosen.iterations}" in printed[0]
+    assert f"kappa={chosen.kappa:.6g}" in printed[0] and f"iterations={chosen.iterations}" in printed[0]
     expected = np.clip(np.asarray(diffuse(image, **chosen.as_options()), np.float64), 0, 1) * 255
     assert np.abs(read_image(out).array - expected).max() <= 0.5 + 1e-3
 

@@ -5,10 +5,14 @@ Method
 1. **Noise level** (:func:`estimate_noise_model`): a high-pass that cancels smooth content,
    Immerkær's (1996) second-difference mask made separable for N-D,
    :math:`r = \prod_i \delta^2_i I / \sqrt{6^d}` (``[1, -2, 1]`` along every spatial axis),
-   read robustly (1.4826·median absolute deviation, Donoho & Johnstone 1994) in small
-   blocks of one channel each (channels differ in intensity, so in Poisson variance); the
-   low quantile of the blocks in each intensity bin (edges and texture read
-   high) gives a variance curve :math:`v(m) = a\,m + b`, so Poisson-like noise, whose
+   read as the root mean square of :math:`r` in small blocks of one channel each (channels
+   differ in intensity, so in Poisson variance), cut at two offsets half a block apart.
+   Edges and texture only ever read high, so in each intensity bin the low
+   (:data:`LEVEL_QUANTILE`) quantile of the blocks, calibrated on pure noise, is the noise
+   variance there (local mean/variance statistics as in Lee & Hoppel 1989; weak-texture
+   blocks as selected by Liu, Tanaka & Okutomi 2013), and the line :math:`v(m) = a\,m + b`
+   *under* the bins' points (a low-quantile regression, Koenker & Bassett 1978: bins where
+   every block is textured read high) is the variance curve, so Poisson-like noise, whose
    variance grows with the intensity :math:`m`, is measured as well as Gaussian noise.
 2. **Risk estimate** (Stein 1981; Monte-Carlo SURE, Ramani, Blu & Unser 2008): for a
    denoiser :math:`f` and independent noise of variance :math:`v_i` at sample :math:`i`,
@@ -27,6 +31,17 @@ Method
    :func:`noise_gradient_scale`), so the choice scales with spacing (``1/h``), coupled
    channels (``√C``) and the number of axes exactly as the diffusion does.  Large images are
    searched on a central crop of :data:`SEARCH_PIXELS` pixels per channel.
+4. **Noise level checked by the risk** (:meth:`Terms.scale_bound`): the expected SURE is
+   the error, which is not negative, so every candidate bounds the true variance scale,
+   :math:`c \le \tfrac1N\|y - f(y)\|^2 / (\bar v - 2d)` (:math:`d` the variance-weighted
+   divergence).  Where the error is far below the noise (nearly flat images) the bound is
+   tight, and a percent of error in the measured level would otherwise outweigh the error
+   SURE is ranking.  The variances are scaled by the least bound, starting from
+   :data:`INFLATE` (a slightly high level costs little; a low one stops flat images early).
+
+Limits: white-noise-like texture of the picture itself (grass, sand) is indistinguishable
+from added noise by any of these statistics and is smoothed as noise; where the best error is
+over 20 dB below the noise, Monte-Carlo SURE cannot resolve it and the stopping time is early.
 
 A noise-free image (:math:`\hat\sigma = 0`) has nothing to denoise: kappa falls back to
 Black et al.'s robust gradient scale (:func:`peronamalik.core.kappa.estimate_kappa`).
@@ -41,11 +56,11 @@ from dataclasses import dataclass
 
 import torch
 
-from peronamalik.core.kappa import MAD_TO_SIGMA, robust_gradient_scale
+from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.smoothing import gaussian_kernel1d, gaussian_smooth
 
 #: Samples per block of the noise estimate, intensity bins, and the quantile of the block
-#: levels in a bin that is read as the noise (textured blocks read high).
+#: variances in a bin that is read as the noise (edges and texture read high).
 BLOCK_SAMPLES = 64
 NOISE_BINS = 8
 LEVEL_QUANTILE = 0.1
@@ -63,9 +78,11 @@ MAX_ITERATIONS = 1000
 CHECKPOINT_RATIO = 2.0 ** 0.25
 #: Probe size ε as a fraction of the noise level.
 PROBE_SCALE = 0.1
-#: The search for one candidate stops once the risk exceeds its minimum by this fraction.
+#: The search for one candidate stops once the risk exceeds its minimum by GIVE_UP times
+#: the larger of that minimum and GIVE_UP_FLOOR times the noise variance.
 GIVE_UP = 0.25
 GIVE_UP_FLOOR = 0.02
+#: The measured noise variance is multiplied by this before the candidates' bounds lower it.
 INFLATE = 1.05
 #: A candidate bounds the noise variance only where :math:`\bar v - 2d` is at least this
 #: fraction of :math:`\bar v` (see Terms.scale_bound).
@@ -76,7 +93,9 @@ Runner = Callable[..., torch.Tensor]
 
 @dataclass(frozen=True)
 class AutoParameters:
-    """The chosen parameters and the evidence: noise level and estimated risk (MSE)."""
+    """The chosen parameters and the evidence: the noise level (RMS, after the risk's check,
+    module notes step 4) and the estimated risk (MSE; 0 or below where it is below what the
+    estimate resolves)."""
 
     kappa: float
     iterations: int
@@ -131,7 +150,7 @@ def shifted(u: torch.Tensor, spatial_ndim: int, shift: int) -> torch.Tensor:
 
 
 def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
-    r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
+    r"""Root mean square of ``r`` in each block (an edge or texture in a block reads high)."""
     return blocks(r, spatial_ndim, side).square().mean(dim=1).sqrt()
 
 
@@ -168,13 +187,14 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
 
     The high-pass :math:`r = \prod_i \delta^2_i u / \sqrt{6^d}` (Immerkær 1996, made
     separable for N-D) has the noise's variance wherever the image is locally smooth.  It is
-    cut into blocks of :data:`BLOCK_SAMPLES` samples of one channel; each block gives a robust level
-    (:func:`block_levels`, Donoho & Johnstone 1994) and its mean intensity.  Blocks are sorted
-    by intensity into up to :data:`NOISE_BINS` bins; the :data:`LEVEL_QUANTILE` of each bin's
-    squared levels (textured blocks read high, so the low ones are the noise), divided by
-    what it reads on pure unit noise (:func:`pure_noise_quantile`), gives one point of the
-    variance curve, and a least-squares
-    line :math:`v = a m + b` with :math:`a, b \ge 0` goes through the points.
+    cut into blocks of :data:`BLOCK_SAMPLES` samples of one channel, at two offsets half a
+    block apart; each block gives a level (:func:`block_levels`) and its mean intensity.
+    Blocks are sorted by intensity into up to :data:`NOISE_BINS` bins; the
+    :data:`LEVEL_QUANTILE` of each bin's squared levels (textured blocks read high, so the low
+    ones are the noise), divided by what it reads on pure unit noise
+    (:func:`pure_noise_quantile`), gives one point of the variance curve
+    (:func:`bin_point`), and :func:`variance_line` puts the line :math:`v = a m + b`,
+    :math:`a, b \ge 0`, under the points.
     """
     lead = u.ndim - spatial_ndim
     axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
@@ -216,10 +236,11 @@ def bin_point(intensity: torch.Tensor, variance: torch.Tensor, bias: float) -> t
 def variance_line(m: torch.Tensor, v: torch.Tensor) -> tuple[float, float]:
     r"""``(a, b)``, :math:`a, b \ge 0`, of the line :math:`v = a m + b` under the points
     ``(m_k, v_k)``: the :data:`ENVELOPE_QUANTILE` regression line (Koenker & Bassett 1978),
-    least :math:`\sum_k \rho_\tau(v_k - a m_k - b)` with
-    :math:`\rho_\tau(e) = e\,(\tau - [e < 0])`.  Intensity bins where every block is
-    textured read high, never low, so the line follows the lower points; a least-squares line
-    would tilt towards the textured bins.  The optimum is a vertex: a line through two points,
+    least :math:`\sum_k \rho_\tau\big((v_k - a m_k - b) / v_k\big)` with
+    :math:`\rho_\tau(e) = e\,(\tau - [e < 0])` (relative errors, so that a few bright bins
+    that read high do not tilt it).  Intensity bins where every block is textured read high,
+    never low, so the line follows the lower points; a least-squares line would tilt towards
+    the textured bins.  The optimum is a vertex: a line through two points,
     or through one with :math:`a = 0` or :math:`b = 0`, so those are all tried."""
     candidates = [(0.0, float(vk)) for vk in v] + [(float(vk / mk), 0.0) for mk, vk in zip(m, v) if mk > 0]
     for k in range(len(m)):
@@ -229,7 +250,7 @@ def variance_line(m: torch.Tensor, v: torch.Tensor) -> tuple[float, float]:
                 candidates.append((slope, float(v[k]) - slope * float(m[k])))
 
     def loss(line: tuple[float, float]) -> float:
-        e = v - line[0] * m - line[1]
+        e = (v - line[0] * m - line[1]) / v.clamp_min(torch.finfo(v.dtype).tiny)
         return float((e * (ENVELOPE_QUANTILE - (e < 0).to(e.dtype))).sum())
 
     return min((c for c in candidates if c[0] >= 0 and c[1] >= 0), key=loss, default=(0.0, 0.0))
@@ -298,6 +319,7 @@ class Terms:
     mean_variance: float
 
     def risk(self, scale: float = 1.0) -> float:
+        """SURE when the true variances are ``scale`` times the measured ones."""
         return self.residual - scale * (self.mean_variance - 2 * self.divergence)
 
     def scale_bound(self) -> float:
@@ -352,10 +374,9 @@ def search(
 ) -> tuple[float, int, float, float, float]:
     """``(kappa, iterations, sigma, risk, variance scale)`` of least SURE.  ``kappa`` None tries
     :data:`KAPPA_FACTORS` times ``scale(sigma)``, the noise's gradient scale under sigma;
-    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`.  The noise variance
-    is scaled down to the least :meth:`Terms.scale_bound` of the candidates where that is
-    below 1 (an over-read noise level, or a nearly flat image where a percent of error in
-    the level outweighs the true error)."""
+    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`.  The risk is SURE
+    with the variances scaled by :data:`INFLATE` or by the least :meth:`Terms.scale_bound` of
+    the candidates where that is lower (module notes, step 4)."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
     tried = []
     for sigma in sigmas:
