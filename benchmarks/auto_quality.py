@@ -8,7 +8,9 @@ Cases: 128² crops of scikit-image photos at two positions (centre, and a quarte
 top-left corner), colour photos also as grey; Gaussian noise of standard deviation ``s``, or
 Poisson counts scaled so the standard deviation is ``s`` at intensity 0.5.  The photos are
 split into a TUNE set (looked at while choosing the method) and a HOLDOUT set (run once, at the
-end).  Sigma is 0 for both (the CLI's default); the oracle is
+end); FLAT, nearly flat synthetic pictures whose best stopping time is late (binary_blobs with
+a fixed seed), is a second tune set.  ``--only REGEX`` runs the cases whose key matches.
+Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
 ``--cache`` (they do not depend on the auto method).
 
