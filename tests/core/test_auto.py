@@ -52,36 +52,8 @@ def test_noise_model_follows_poisson_variance() -> None:
     s = 0.05
     model = auto.estimate_noise_model(torch.from_numpy(poisson(clean, s))[None, None], 2)
     # variance = intensity / photons = 2 s² · intensity
-    assert model.slope > 0 and model.floor < 0.2 * s**2
-    for m in (0.25, 0.75):
-        assert model.slope * m + model.floor == pytest.approx(2 * s**2 * m, rel=0.2)
-
-
-def test_variance_line_lies_under_textured_bins() -> None:
-    """Bins where every block is textured read high: the line follows the others (a
-    least-squares line through these points has slope ~2e-3 and reads the dark bins 30% high)."""
-    m = torch.linspace(0.1, 0.8, 8, dtype=torch.float64)
-    v = torch.full_like(m, 1e-3)
-    v[5:] = torch.tensor([3e-3, 5e-3, 2e-3], dtype=torch.float64)
-    slope, floor = auto.variance_line(m, v)
-    assert slope * m[:5] + floor == pytest.approx(v[:5].numpy(), rel=0.05)
-    poisson_points = 2e-3 * m
-    slope, floor = auto.variance_line(m, poisson_points)
-    assert (slope, floor) == pytest.approx((2e-3, 0.0), abs=1e-12)
-
-
-def test_risk_bounds_an_over_read_noise_level() -> None:
-    """On a flat image the residual of a long diffusion is the noise: told 1.5x the true
-    variance, the search scales it back (the expected SURE, the error, is not negative)."""
-    s = 0.05
-    y = torch.from_numpy(gaussian(np.full((96, 96), 0.5), s))[None, None]
-
-    def run(v: torch.Tensor, *, iterations: int, kappa: float, sigma: float) -> torch.Tensor:
-        return run_diffusion(v, iterations=iterations, kappa=kappa, sigma=sigma)
-
-    told = torch.full_like(y, 1.5 * s**2)
-    *_, scale = auto.search(run, y, variance=told, scale=lambda _: 2 * s, kappa=None, sigmas=[0.0], iterations=None)
-    assert 1.5 * scale == pytest.approx(1.0, abs=0.05)
+    assert model.slope == pytest.approx(2 * s**2, rel=0.25)
+    assert model.floor < 0.2 * s**2
 
 
 def test_noise_model_of_colour_channels_with_different_intensities() -> None:

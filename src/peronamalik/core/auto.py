@@ -5,14 +5,10 @@ Method
 1. **Noise level** (:func:`estimate_noise_model`): a high-pass that cancels smooth content,
    Immerkær's (1996) second-difference mask made separable for N-D,
    :math:`r = \prod_i \delta^2_i I / \sqrt{6^d}` (``[1, -2, 1]`` along every spatial axis),
-   read as the root mean square of :math:`r` in small blocks of one channel each (channels
-   differ in intensity, so in Poisson variance), cut at two offsets half a block apart.
-   Edges and texture only ever read high, so in each intensity bin the low
-   (:data:`LEVEL_QUANTILE`) quantile of the blocks, calibrated on pure noise, is the noise
-   variance there (local mean/variance statistics as in Lee & Hoppel 1989; weak-texture
-   blocks as selected by Liu, Tanaka & Okutomi 2013), and the line :math:`v(m) = a\,m + b`
-   *under* the bins' points (a low-quantile regression, Koenker & Bassett 1978: bins where
-   every block is textured read high) is the variance curve, so Poisson-like noise, whose
+   read robustly (1.4826·median absolute deviation, Donoho & Johnstone 1994) in small
+   blocks of one channel each (channels differ in intensity, so in Poisson variance); the
+   low quantile of the blocks in each intensity bin (edges and texture read
+   high) gives a variance curve :math:`v(m) = a\,m + b`, so Poisson-like noise, whose
    variance grows with the intensity :math:`m`, is measured as well as Gaussian noise.
 2. **Risk estimate** (Stein 1981; Monte-Carlo SURE, Ramani, Blu & Unser 2008): for a
    denoiser :math:`f` and independent noise of variance :math:`v_i` at sample :math:`i`,
@@ -31,17 +27,6 @@ Method
    :func:`noise_gradient_scale`), so the choice scales with spacing (``1/h``), coupled
    channels (``√C``) and the number of axes exactly as the diffusion does.  Large images are
    searched on a central crop of :data:`SEARCH_PIXELS` pixels per channel.
-4. **Noise level checked by the risk** (:meth:`Terms.scale_bound`): the expected SURE is
-   the error, which is not negative, so every candidate bounds the true variance scale,
-   :math:`c \le \tfrac1N\|y - f(y)\|^2 / (\bar v - 2d)` (:math:`d` the variance-weighted
-   divergence).  Where the error is far below the noise (nearly flat images) the bound is
-   tight, and a percent of error in the measured level would otherwise outweigh the error
-   SURE is ranking.  The variances are scaled by the least bound, starting from
-   :data:`INFLATE` (a slightly high level costs little; a low one stops flat images early).
-
-Limits: white-noise-like texture of the picture itself (grass, sand) is indistinguishable
-from added noise by any of these statistics and is smoothed as noise; where the best error is
-over 20 dB below the noise, Monte-Carlo SURE cannot resolve it and the stopping time is early.
 
 A noise-free image (:math:`\hat\sigma = 0`) has nothing to denoise: kappa falls back to
 Black et al.'s robust gradient scale (:func:`peronamalik.core.kappa.estimate_kappa`).
@@ -56,16 +41,14 @@ from dataclasses import dataclass
 
 import torch
 
-from peronamalik.core.kappa import robust_gradient_scale
+from peronamalik.core.kappa import MAD_TO_SIGMA, robust_gradient_scale
 from peronamalik.core.smoothing import gaussian_kernel1d, gaussian_smooth
 
 #: Samples per block of the noise estimate, intensity bins, and the quantile of the block
-#: variances in a bin that is read as the noise (edges and texture read high).
+#: levels in a bin that is read as the noise (textured blocks read high).
 BLOCK_SAMPLES = 64
 NOISE_BINS = 8
-LEVEL_QUANTILE = 0.1
-#: The noise curve is the line under this fraction of the bins' points (see variance_line).
-ENVELOPE_QUANTILE = 0.3
+LEVEL_QUANTILE = 0.25
 #: The search looks at a central crop with at most this many pixels per channel.
 SEARCH_PIXELS = 256 * 256
 #: Kappa candidates, as multiples of the noise's gradient scale (see noise_gradient_scale).
@@ -78,24 +61,15 @@ MAX_ITERATIONS = 1000
 CHECKPOINT_RATIO = 2.0 ** 0.25
 #: Probe size ε as a fraction of the noise level.
 PROBE_SCALE = 0.1
-#: The search for one candidate stops once the risk exceeds its minimum by GIVE_UP times
-#: the larger of that minimum and GIVE_UP_FLOOR times the noise variance.
+#: The search for one candidate stops once the risk exceeds its minimum by this fraction.
 GIVE_UP = 0.25
-GIVE_UP_FLOOR = 0.02
-#: The measured noise variance is multiplied by this before the candidates' bounds lower it.
-INFLATE = 1.05
-#: A candidate bounds the noise variance only where :math:`\bar v - 2d` is at least this
-#: fraction of :math:`\bar v` (see Terms.scale_bound).
-BOUND_MARGIN = 0.25
 
 Runner = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True)
 class AutoParameters:
-    """The chosen parameters and the evidence: the noise level (RMS, after the risk's check,
-    module notes step 4) and the estimated risk (MSE; 0 or below where it is below what the
-    estimate resolves)."""
+    """The chosen parameters and the evidence: noise level and estimated risk (MSE)."""
 
     kappa: float
     iterations: int
@@ -142,23 +116,17 @@ def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     return u.reshape(shape).permute(index + within).reshape(math.prod(shape[i] for i in index), -1)
 
 
-def shifted(u: torch.Tensor, spatial_ndim: int, shift: int) -> torch.Tensor:
-    """``u`` without its first ``shift`` samples along every spatial axis."""
-    for axis in range(u.ndim - spatial_ndim, u.ndim):
-        u = u.narrow(axis, shift, u.shape[axis] - shift)
-    return u
-
-
 def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
-    r"""Root mean square of ``r`` in each block (an edge or texture in a block reads high)."""
-    return blocks(r, spatial_ndim, side).square().mean(dim=1).sqrt()
+    r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
+    r_blocks = blocks(r, spatial_ndim, side)
+    return MAD_TO_SIGMA * (r_blocks - r_blocks.median(dim=1, keepdim=True).values).abs().median(dim=1).values
 
 
 @functools.lru_cache(maxsize=16)
 def pure_noise_quantile(spatial_ndim: int, side: int) -> float:
     """:data:`LEVEL_QUANTILE` of the squared block levels of unit white noise (fixed seed):
     the factor by which that quantile under-reads the variance of pure noise."""
-    shape = (1, 1) + (side * max(3, math.ceil(65536 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    shape = (1, 1) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     r = noise
     for dim in range(2, noise.ndim):
@@ -187,14 +155,13 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
 
     The high-pass :math:`r = \prod_i \delta^2_i u / \sqrt{6^d}` (Immerkær 1996, made
     separable for N-D) has the noise's variance wherever the image is locally smooth.  It is
-    cut into blocks of :data:`BLOCK_SAMPLES` samples of one channel, at two offsets half a
-    block apart; each block gives a level (:func:`block_levels`) and its mean intensity.
-    Blocks are sorted by intensity into up to :data:`NOISE_BINS` bins; the
-    :data:`LEVEL_QUANTILE` of each bin's squared levels (textured blocks read high, so the low
-    ones are the noise), divided by what it reads on pure unit noise
-    (:func:`pure_noise_quantile`), gives one point of the variance curve
-    (:func:`bin_point`), and :func:`variance_line` puts the line :math:`v = a m + b`,
-    :math:`a, b \ge 0`, under the points.
+    cut into blocks of :data:`BLOCK_SAMPLES` samples of one channel; each block gives a robust level
+    (:func:`block_levels`, Donoho & Johnstone 1994) and its mean intensity.  Blocks are sorted
+    by intensity into up to :data:`NOISE_BINS` bins; the :data:`LEVEL_QUANTILE` of each bin's
+    squared levels (textured blocks read high, so the low ones are the noise), divided by
+    what it reads on pure unit noise (:func:`pure_noise_quantile`), gives one point of the
+    variance curve, and a least-squares
+    line :math:`v = a m + b` with :math:`a, b \ge 0` goes through the points.
     """
     lead = u.ndim - spatial_ndim
     axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
@@ -209,51 +176,26 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     if side == 1:  # a 3-pixel-wide image: one-sample blocks have no spread to measure
         return NoiseModel(0.0, 0.0)
     # blocks of one channel each: channels differ in intensity, so in Poisson variance
-    planes = [
-        (shifted(r_c[None, None], spatial_ndim, shift), shifted(m_c[None, None], spatial_ndim, shift))
-        for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))
-        for shift in (0, side // 2)
-    ]
+    planes = [(r_c[None, None], m_c[None, None]) for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))]
     level = torch.cat([block_levels(r_c, spatial_ndim, side) for r_c, _ in planes])
     intensity = torch.cat([blocks(m_c, spatial_ndim, side).mean(dim=1) for _, m_c in planes])
     bias = pure_noise_quantile(spatial_ndim, side)
     order = intensity.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
-    points = [bin_point(intensity[part], level[part].square(), bias) for part in order.tensor_split(bins)]
+    points = [
+        (float(intensity[part].mean()), float(level[part].square().quantile(LEVEL_QUANTILE)) / bias)
+        for part in order.tensor_split(bins)
+    ]
     m = torch.tensor([p[0] for p in points], dtype=torch.float64)
     v = torch.tensor([p[1] for p in points], dtype=torch.float64)
-    return NoiseModel(*variance_line(m, v))
-
-
-def bin_point(intensity: torch.Tensor, variance: torch.Tensor, bias: float) -> tuple[float, float]:
-    """``(m, v)`` of one intensity bin: the :data:`LEVEL_QUANTILE` of its blocks' variances over
-    ``bias``, at the mean intensity of the blocks at or below that quantile (under
-    Poisson-like noise the low blocks of a bin are its darker ones)."""
-    low = variance.quantile(LEVEL_QUANTILE)
-    return float(intensity[variance <= low].mean()), float(low) / bias
-
-
-def variance_line(m: torch.Tensor, v: torch.Tensor) -> tuple[float, float]:
-    r"""``(a, b)``, :math:`a, b \ge 0`, of the line :math:`v = a m + b` under the points
-    ``(m_k, v_k)``: the :data:`ENVELOPE_QUANTILE` regression line (Koenker & Bassett 1978),
-    least :math:`\sum_k \rho_\tau\big((v_k - a m_k - b) / v_k\big)` with
-    :math:`\rho_\tau(e) = e\,(\tau - [e < 0])` (relative errors, so that a few bright bins
-    that read high do not tilt it).  Intensity bins where every block is textured read high,
-    never low, so the line follows the lower points; a least-squares line would tilt towards
-    the textured bins.  The optimum is a vertex: a line through two points,
-    or through one with :math:`a = 0` or :math:`b = 0`, so those are all tried."""
-    candidates = [(0.0, float(vk)) for vk in v] + [(float(vk / mk), 0.0) for mk, vk in zip(m, v) if mk > 0]
-    for k in range(len(m)):
-        for l in range(k + 1, len(m)):
-            if m[l] != m[k]:
-                slope = float((v[l] - v[k]) / (m[l] - m[k]))
-                candidates.append((slope, float(v[k]) - slope * float(m[k])))
-
-    def loss(line: tuple[float, float]) -> float:
-        e = (v - line[0] * m - line[1]) / v.clamp_min(torch.finfo(v.dtype).tiny)
-        return float((e * (ENVELOPE_QUANTILE - (e < 0).to(e.dtype))).sum())
-
-    return min((c for c in candidates if c[0] >= 0 and c[1] >= 0), key=loss, default=(0.0, 0.0))
+    if len(points) > 1 and float(m.var()) > 0:
+        slope = float(((m - m.mean()) * (v - v.mean())).sum() / (m - m.mean()).square().sum())
+        floor = float(v.mean()) - slope * float(m.mean())
+        if slope > 0 and floor < 0:
+            slope, floor = float((m * v).sum() / m.square().sum()), 0.0
+        if slope > 0:
+            return NoiseModel(slope, floor)
+    return NoiseModel(0.0, float(v.mean()))
 
 
 def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
@@ -307,40 +249,11 @@ def checkpoints(limit: int) -> list[int]:
     return times
 
 
-@dataclass(frozen=True)
-class Terms:
-    r"""The parts of SURE for one candidate: ``residual`` :math:`\tfrac1N\|y - f(y)\|^2` and
-    ``divergence`` :math:`\tfrac1N\sum_i v_i\,\partial f_i/\partial y_i` (Monte-Carlo), so
-    that ``risk(c)`` is SURE when the true variances are :math:`c\,v_i`."""
-
-    iterations: int
-    residual: float
-    divergence: float
-    mean_variance: float
-
-    def risk(self, scale: float = 1.0) -> float:
-        """SURE when the true variances are ``scale`` times the measured ones."""
-        return self.residual - scale * (self.mean_variance - 2 * self.divergence)
-
-    def scale_bound(self) -> float:
-        r"""The largest variance scale :math:`c` this candidate allows: :math:`E\,\mathrm{SURE}`
-        is the error, which is :math:`\ge 0`, so :math:`c \le r / (\bar v - 2 d)` where
-        :math:`\bar v - 2d` is at least :data:`BOUND_MARGIN` of :math:`\bar v` (inf elsewhere)."""
-        room = self.mean_variance - 2 * self.divergence
-        return self.residual / room if room >= BOUND_MARGIN * self.mean_variance else math.inf
-
-
 def risk_trajectory(
-    run: Runner,
-    y: torch.Tensor,
-    variance: torch.Tensor,
-    times: Sequence[int],
-    *,
-    kappa: float,
-    sigma: float,
-) -> list[Terms]:
-    """Monte-Carlo SURE terms (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for
-    each of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
+    run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
+) -> list[tuple[int, float]]:
+    """Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
+    of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
     generator = torch.Generator().manual_seed(0)
     probe = (torch.randint(0, 2, y.shape, generator=generator) * 2 - 1).to(y.dtype).to(y.device)
     mean_variance = float(variance.mean())
@@ -353,11 +266,11 @@ def risk_trajectory(
         u = run(u, iterations=t - done, kappa=kappa, sigma=sigma)
         v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
         done = t
-        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / (eps * n)
-        terms = Terms(t, float((y - u).square().sum(dtype=torch.float64)) / n, divergence, mean_variance)
-        out.append(terms)
-        best = min(best, terms.risk())
-        if terms.risk() > best + GIVE_UP * max(best, mean_variance * GIVE_UP_FLOOR):
+        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps
+        risk = float((y - u).square().sum(dtype=torch.float64)) / n - mean_variance + 2 * divergence / n
+        out.append((t, risk))
+        best = min(best, risk)
+        if risk > best + GIVE_UP * max(best, mean_variance * 1e-3):
             break
     return out
 
@@ -371,21 +284,20 @@ def search(
     kappa: float | None,
     sigmas: Sequence[float],
     iterations: int | None,
-) -> tuple[float, int, float, float, float]:
-    """``(kappa, iterations, sigma, risk, variance scale)`` of least SURE.  ``kappa`` None tries
+) -> tuple[float, int, float, float]:
+    """``(kappa, iterations, sigma, risk)`` of least SURE.  ``kappa`` None tries
     :data:`KAPPA_FACTORS` times ``scale(sigma)``, the noise's gradient scale under sigma;
-    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`.  The risk is SURE
-    with the variances scaled by :data:`INFLATE` or by the least :meth:`Terms.scale_bound` of
-    the candidates where that is lower (module notes, step 4)."""
+    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
-    tried = []
+    best = (math.inf, 0.0, 0, 0.0)
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
         for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
-            tried += [(terms, k, sigma) for terms in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma)]
-    c = min([INFLATE] + [terms.scale_bound() for terms, _, _ in tried])
-    terms, k, sigma = min(tried, key=lambda item: item[0].risk(c))
-    return k, terms.iterations, sigma, terms.risk(c), c
+            for t, risk in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma):
+                if risk < best[0]:
+                    best = (risk, k, t, sigma)
+    risk, k, t, sigma = best
+    return k, t, sigma, risk
 
 
 def choose(
@@ -417,7 +329,7 @@ def choose(
             risk=0.0,
         )
     channels = u.shape[1] if coupled else 1
-    chosen_kappa, chosen_iterations, chosen_sigma, risk, c = search(
+    chosen_kappa, chosen_iterations, chosen_sigma, risk = search(
         run,
         y,
         variance=variance,
@@ -426,4 +338,4 @@ def choose(
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
     )
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * math.sqrt(c), risk)
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise, risk)
