@@ -37,6 +37,7 @@ import torch
 from PIL import Image
 
 from peronamalik.art import animate
+from peronamalik.art.config import ArtConfig
 
 #: ``shared/`` beside the repository (as in CI), or ``$PERONAMALIK_SHARED``.
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
@@ -62,23 +63,32 @@ def look_stats():
     return module
 
 
-def photos() -> dict[str, np.ndarray]:
-    """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB."""
+def photos(more: bool = False) -> dict[str, np.ndarray]:
+    """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB; ``more``
+    adds scikit-image's rocket, camera (grey) and immunohistochemistry."""
     from skimage import data
 
     seed = SHARED / "seed"
-    return {
+    pictures = {
         "kitty": np.asarray(Image.open(seed / "kitty.gif").convert("RGB")),
         "star": np.asarray(Image.open(seed / "star.jpg").convert("RGB")),
         "coffee": data.coffee(),
         "astronaut": data.astronaut(),
         "chelsea": data.chelsea(),
     }
+    if more:
+        pictures |= {"rocket": data.rocket(), "camera": np.stack([data.camera()] * 3, axis=-1),
+                     "ihc": data.immunohistochemistry()}
+    return pictures
 
 
-def measure(stats, photo: np.ndarray, config: dict, iterations: int, size: int = 320) -> dict:
-    """look_stats' figures of ``config``'s animation of ``photo`` (a frame every 75)."""
-    frames = list(animate(photo, iterations=iterations, every=75, seed=0, device="cpu", size=size, **config))
+def measure(stats, photo: np.ndarray, config: dict | ArtConfig, iterations: int = 3000, size: int = 320) -> dict:
+    """look_stats' figures of ``config``'s animation of ``photo`` (a dict: a frame every 75;
+    an :class:`ArtConfig`: its own iterations and frame rate)."""
+    if isinstance(config, ArtConfig):
+        frames = list(animate(photo, config=config.replace(size=size), seed=0, device="cpu"))
+    else:
+        frames = list(animate(photo, iterations=iterations, every=75, seed=0, device="cpu", size=size, **config))
     height, width = frames[0].shape[:2]
     source = np.asarray(Image.fromarray(photo).resize((width, height), Image.BICUBIC), np.float32) / 255
     return stats.look([f.astype(np.float32) / 255 for f in frames], source)
@@ -138,8 +148,27 @@ HEADER = (
 )
 
 
+def evaluate(stats, presets: list[str], settings: list[str]) -> None:
+    """Each preset (with ``--set`` overrides) on every photo at 320 px, its own iterations and
+    frame rate: the p50s of luminance, sparkles, colour, structure and change, per photo."""
+    from peronamalik.art.presets import preset_config
+
+    print("| preset | photo | luminance | sparkles | colour | structure | change |\n| --- | --- |" + " ---: |" * 5)
+    for preset in presets:
+        config = preset_config(preset)
+        for setting in settings:
+            config = config.with_setting(setting)
+        for name, photo in photos(more=True).items():
+            figures = measure(stats, photo, config)
+            colour = figures["colour"][1] / max(figures["source"]["colour"], 1e-9)
+            cells = (figures["luminance"][1], figures["sparkles"][1], colour, figures["structure"][1], figures["change"][1])
+            print(f"| {preset} | {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluate", nargs="+", metavar="PRESET", help="measure presets on all photos instead of searching")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
     parser.add_argument("--configs", type=int, default=160)
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
@@ -148,6 +177,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("PERONAMALIK_FUSED", "on")
+    if args.evaluate:
+        return evaluate(look_stats(), args.evaluate, args.set)
     stats, pictures, rng = look_stats(), photos(), np.random.default_rng(args.seed)
     results, start = [], time.time()
     for index in range(args.configs):

@@ -35,7 +35,7 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
     # glowing embers: saturated far beyond the photo, steady brightness
     "ember": (1500, {
         ("colour", 1): (1.3, INF), ("luminance", 1): (0.3, 0.7), ("sparkles", 1): (10.0, INF),
-        ("structure", 1): (0.45, 1.0), ("change", 1): (0.15, INF),
+        ("structure", 1): (0.45, 1.0), ("change", 1): (0.12, INF),
     }),
     # sparkles along the edges, colours lifted, the brightness kept
     "glow": (1500, {

@@ -45,9 +45,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The live-video loss on a still photo (sweep_look.py, config 26 of seed 1): the response
     # term drives L negative, the modulated energy holds it; glowing red-orange embers.
     "ember": dict(
-        every=75, fps=8.0, kappa=0.419, dt=0.064, lr=0.064 * SEED_RATE, momentum=0.0, weight_decay=0.0,
+        every=75, fps=8.0, kappa=0.3, dt=0.064, lr=0.064 * SEED_RATE, momentum=0.0, weight_decay=0.0,
         reduction="mean", loss_weights={"video_fidelity": 0.477, "response": 1.957, "modulated_energy": 4.155},
-        blend=0.53, lr_decay=1.0,
+        blend=0.4, lr_decay=1.0,
     ),
     # The seed's vanilla mode (ALGORITHM.md): the fixed Laplacian (lr 0: nothing is learned),
     # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
