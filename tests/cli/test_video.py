@@ -106,6 +106,24 @@ def test_size_fps_preset_and_set_flags(talking_clip, tmp_path):
     assert (config["size"], config["frame_blend"], config["fps"]) == (32, 0.5, 5.0)
 
 
+def test_gif_quality_and_dither_reach_the_video_writer(talking_clip, tmp_path):
+    """--quality low: at most 31 colours in every decoded frame, a smaller file than high;
+    --dither is taken too (same frame count)."""
+    from PIL import ImageSequence
+
+    colours, sizes = {}, {}
+    for quality, extra in (("high", []), ("low", []), ("low", ["--dither"])):
+        out = tmp_path / f"{quality}{len(extra)}.gif"
+        assert main(["video", str(talking_clip), "-o", str(out), "--seed", "1", "-q", "--quality", quality, *extra]) == 0
+        with Image.open(out) as image:
+            frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(image)]
+        assert len(frames) == 16
+        colours[out.name] = max(len(np.unique(f.reshape(-1, 3), axis=0)) for f in frames)
+        sizes[out.name] = out.stat().st_size
+    assert colours["low0.gif"] <= 31 < colours["high0.gif"] and colours["low1.gif"] <= 31
+    assert sizes["low0.gif"] < sizes["high0.gif"]
+
+
 def test_photo_presets_keep_the_frame_size(talking_clip, tmp_path):
     assert main(["video", str(talking_clip), "-o", f"{tmp_path}/frames/", "--preset", "ember", "--no-audio"]) == 0
     assert frames_in(tmp_path / "frames")[0].shape == (48, 64, 3)

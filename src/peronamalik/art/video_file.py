@@ -36,6 +36,8 @@ def render_video(
     callback: Callback | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    dither: bool = False,
+    gif_quality: str = "high",
     **options: Any,
 ) -> Path:
     """Stylise a video file with :func:`stylize_frames`, decoding, processing and encoding
@@ -66,6 +68,9 @@ def render_video(
     progress : callable, optional
         ``progress(done, total)`` after every frame; ``total`` is the number of frames to
         write (None when the container does not say).
+    dither, gif_quality
+        GIF output: Floyd-Steinberg dithering; "high", "medium" or "low" (255, 63 or 31
+        colours per frame), as in :func:`~peronamalik.art.animate.render`.
 
     Returns
     -------
@@ -99,4 +104,7 @@ def render_video(
     if progress is not None:
         frames = counted(frames, progress, total)
     audio_from = source if audio else None
-    return write_stream(frames, output, spec, record, audio_from=audio_from, overwrite=overwrite, colour=info.colour)
+    return write_stream(
+        frames, output, spec, record, audio_from=audio_from, overwrite=overwrite, colour=info.colour, dither=dither,
+        gif_quality=gif_quality,
+    )

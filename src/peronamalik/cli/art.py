@@ -15,7 +15,7 @@ import click
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS, preset_config
-from peronamalik.cli.app import DEVICE_HELP, app
+from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
 from peronamalik.cli.progress import human_size, progress_bar
 
@@ -156,9 +156,8 @@ Presets:
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")
-@click.option("--quality", type=click.Choice(["high", "medium", "low"]), default="high", show_default=True,
-              help="GIF: 255, 63 or 31 colours per frame (default run: 1.4, 1.3, 0.6 MB; low bands smooth looks).")
-@click.option("--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files).")
+@QUALITY_OPTION
+@DITHER_OPTION
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no \"wrote\" line (errors and warnings still print).")
 @click.option("--workers", type=int, default=None, help="Batch: run on a local Dask cluster of N processes.")

@@ -9,7 +9,7 @@ import click
 
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
-from peronamalik.cli.app import DEVICE_HELP, app
+from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik.cli.art import announce, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.progress import progress_bar
 
@@ -74,12 +74,14 @@ Examples:
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again (its INPUT too).")
 @click.option("--webcam", type=int, is_flag=False, flag_value=0, default=None, metavar="[N]", help="Live from camera N (default 0) in a window; -o also records it.")
 @click.option("--no-audio", is_flag=True, help="Drop the input's audio track.")
+@QUALITY_OPTION
+@DITHER_OPTION
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no \"wrote\" line (errors and warnings still print).")
 def video(
     input_path: Path | None, output: str | None, preset: str | None, seed: int | None, device: str | None,
     size: int | None, fps: float | None, assignments: tuple[str, ...], config_file: Path | None,
-    webcam: int | None, no_audio: bool, overwrite: bool, quiet: bool,
+    webcam: int | None, no_audio: bool, quality: str, dither: bool, overwrite: bool, quiet: bool,
 ) -> None:
     if input_path is not None and webcam is not None:
         raise click.UsageError("give either INPUT or --webcam [N]")
@@ -103,6 +105,8 @@ def video(
         else:
             target = output if output is not None else f"{input_path.stem}-art.mp4"
             with progress_bar("on drugs", "frame", quiet=quiet) as progress:
-                written = render_video(input_path, target, audio=not no_audio, progress=progress, **settings)
+                written = render_video(
+                    input_path, target, audio=not no_audio, progress=progress, gif_quality=quality, dither=dither, **settings
+                )
     if written is not None and not quiet:
         announce(written)
