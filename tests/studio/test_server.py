@@ -13,10 +13,10 @@ from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
 from peronamalik.art.animate import animate
-from peronamalik.art.presets import preset_config
+from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.cli import main as cli_main
 from peronamalik.studio.guard import MAX_UPLOAD_BYTES
-from peronamalik.studio.session import Session
+from peronamalik.studio.session import Session, encode_jpeg
 
 SHORT = {"iterations": 90, "every": 30, "size": 64}
 
@@ -70,6 +70,29 @@ def test_frames_arrive_as_binary_jpeg_at_the_configured_size(client):
     for _, jpeg in got:
         assert jpeg[:3] == b"\xff\xd8\xff"
         assert max(decode(jpeg).shape[:2]) == 96
+
+
+def test_the_page_is_one_document_with_its_schema(client):
+    """Style, script and the controls' schema come inlined in the page: no request before the socket."""
+    page = client.get("/").text
+    assert "/static/" not in page and "<style>" in page and "new WebSocket(" in page
+    start = page.index('<script type="application/json" id="studio-schema">')
+    embedded = page[page.index(">", start) + 1:page.index("</script>", start)]
+    assert json.loads(embedded) == client.get("/api/schema").json()
+
+
+def test_a_shared_link_starts_its_own_run(client):
+    """The page opens its socket with its own query: the session starts with that run (no restart)."""
+    with client.websocket_connect("/ws?preset=ink&seed=7&size=64&iterations=90&every=30&kappa=0.3") as ws:
+        greeting = hello(ws)
+        got = frames(ws, 3)
+    assert (greeting["preset"], greeting["seed"], greeting["run"], greeting["config"]["kappa"]) == ("ink", 7, 0, 0.3)
+    config = preset_config("ink").replace(size=64, iterations=90, every=30, kappa=0.3)
+    expected = [encode_jpeg(frame) for frame in animate(None, config=config, seed=7, device="cpu")]
+    assert [jpeg for _, jpeg in got] == expected
+    with client.websocket_connect("/ws?preset=ink&kappa=banana") as ws:
+        assert hello(ws)["preset"] == DEFAULT_PRESET
+        assert next_error(ws).startswith("the link's settings were not used: kappa")
 
 
 def test_a_parameter_change_changes_the_frames(client):

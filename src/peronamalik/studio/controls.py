@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from peronamalik.art import config as config_module
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LOSS_TERMS
-from peronamalik.art.presets import PRESETS, preset_config
+from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
@@ -100,6 +101,35 @@ def build_config(preset: str, overrides: dict[str, Any]) -> ArtConfig:
             raise ValueError(f"override names must be strings, got {key!r}")
         config = config.with_setting(f"{key}={json.dumps(value)}")
     return config
+
+
+def requested(preset: Any, overrides: Any, seed: Any = None) -> tuple[str, ArtConfig, int | None]:
+    """A run the page asks for, checked: the preset's name, its config with ``overrides``
+    (:func:`build_config`) and the seed (None: keep or draw one).
+
+    Raises
+    ------
+    ValueError
+        An unknown preset, a seed outside ``[0, 2**63)`` or a bad override, named.
+    """
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return preset, build_config(preset, overrides or {}), seed
+
+
+def from_link(query: Mapping[str, str]) -> tuple[str, ArtConfig, int | None]:
+    """The run a shared link asks for, ``?preset=ink&seed=7&kappa=0.3`` (the page writes
+    its address this way): each value read as JSON where it parses (numbers, true/false),
+    else as a string; no preset: the default one.  ValueError as :func:`requested`."""
+    values: dict[str, Any] = {}
+    for key, raw in query.items():
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return requested(values.pop("preset", DEFAULT_PRESET), values, values.pop("seed", None))
 
 
 def needs_restart(old: ArtConfig, new: ArtConfig) -> bool:

@@ -1,6 +1,9 @@
 """The studio's web app: one static page, a WebSocket per session, uploads, downloads.
 
-Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`):
+Protocol on ``/ws`` (same origin only, see :mod:`peronamalik.studio.guard`); the page opens
+it with its own query (``/ws?preset=ink&seed=7&kappa=0.3``, see
+:func:`peronamalik.studio.controls.from_link`) and the session's engine starts on connect with
+that run, so a shared link's first frame is already its own:
 
 * server → page: a JSON ``hello`` with the session id, then each frame as one **binary**
   message holding a JPEG, followed by a JSON ``frame`` (run, index, iteration, preview;
@@ -28,7 +31,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +39,20 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from peronamalik.art.animate import render
 from peronamalik.art.video_file import render_video
 from peronamalik.io.video import probe
-from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS
+from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS
 from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.studio import classic
-from peronamalik.studio.controls import build_config, json_config, schema
+from peronamalik.studio.controls import from_link, json_config, requested, schema
 from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff, sniff_video
 from peronamalik.studio.live import Webcam
+from peronamalik.studio.page import assemble
 from peronamalik.studio.session import Session, warm_up
 from peronamalik.studio.thumbs import Thumbnails
 
@@ -113,14 +115,15 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
     bundled sample); ``limits``: :class:`Studio`'s fields (``allowed_hosts``,
     ``max_sessions``, ``max_renders``, ``idle_seconds``, ``device``)."""
     studio = Studio(source=SAMPLE_REF if source is None else source, **limits)
-    static = resources.files("peronamalik.studio").joinpath("static")
+    boot = {**schema(), "default_preset": DEFAULT_PRESET, "photo_presets": list(PHOTO_PRESETS), "formats": list(ANIMATION_FORMATS),
+            "max_upload_bytes": MAX_UPLOAD_BYTES}
+    html = assemble(boot)  # once: the page, its style, script and schema in one response
 
     async def index(request: Request) -> HTMLResponse:
-        return HTMLResponse(static.joinpath("index.html").read_text(), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def get_schema(request: Request) -> JSONResponse:
-        return JSONResponse({**schema(), "default_preset": DEFAULT_PRESET, "photo_presets": list(PHOTO_PRESETS), "formats": list(ANIMATION_FORMATS),
-                             "max_upload_bytes": MAX_UPLOAD_BYTES})
+        return JSONResponse(boot)
 
     routes = [
         Route("/", index),
@@ -131,7 +134,6 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         Route("/api/input", partial(classic.input_preview, studio)),
         Route("/api/smooth", partial(classic.smooth_preview, studio)),
         WebSocketRoute("/ws", partial(run_session, studio)),
-        Mount("/static", StaticFiles(directory=str(static))),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(GuardMiddleware, studio=studio)
@@ -153,7 +155,13 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(ready.set)
 
-    session = Session(wake, studio.source, seed=secrets.randbits(31), device=studio.device)
+    try:  # the page's address: a shared link's run from its first frame, no restart
+        preset, config, seed = from_link(websocket.query_params)
+        problem = None
+    except ValueError as exc:
+        preset, config, seed, problem = DEFAULT_PRESET, None, None, f"the link's settings were not used: {exc}"
+    session = Session(wake, studio.source, preset=preset, config=config, seed=secrets.randbits(31) if seed is None else seed,
+                      device=studio.device)
     token = secrets.token_urlsafe(18)
     entry = Entry(session, Path(tempfile.mkdtemp(prefix="peronamalik-studio-")))
     studio.sessions[token] = entry
@@ -188,6 +196,8 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
     sender = asyncio.create_task(pump())
     try:
         await websocket.send_json({"type": "hello", "session": token, **describe(session)})
+        if problem is not None:
+            await send_pair(None, {"type": "error", "message": problem})
         while True:
             message = await asyncio.wait_for(websocket.receive(), timeout=studio.idle_seconds)
             if message["type"] == "websocket.disconnect":
@@ -249,13 +259,8 @@ def handle(session: Session, text: str | None, credits: list[int], webcam: Webca
 
 
 def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
-    preset, seed = message.get("preset", session.preset), message.get("seed")
     try:
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-            raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-        config = build_config(preset, message.get("overrides") or {})
+        preset, config, seed = requested(message.get("preset", session.preset), message.get("overrides"), message.get("seed"))
     except ValueError as exc:
         return {"type": "error", "message": str(exc)}
     switched = preset != session.preset

@@ -20,6 +20,8 @@ every output frame is shown (no previews).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import threading
 import time
@@ -29,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import LearnedDiffusion, to_frame
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
-from peronamalik.art.source import SAMPLE_REF, load_source
+from peronamalik.art.source import SAMPLE_REF, Source, load_source
 from peronamalik.art.video import stylized
 from peronamalik.io.video import read_frames
 from peronamalik.io.images import Image
@@ -80,12 +83,14 @@ class Session:
         Called (from the worker thread) whenever a new frame is ready to :meth:`take`.
     source : str or Path
         ``"sample:chelsea"`` or the path of an uploaded image.
+    config : ArtConfig or None
+        The run's config; None: the preset's.
     preview_fps : float or None
         The most preview frames a second between file frames; None: file frames only.
     """
 
     def __init__(self, notify: Callable[[], None], source: str | Path = SAMPLE_REF, *,
-                 preset: str = DEFAULT_PRESET, seed: int = 0, device: str | None = None,
+                 preset: str = DEFAULT_PRESET, config: ArtConfig | None = None, seed: int = 0, device: str | None = None,
                  preview_fps: float | None = PREVIEW_FPS) -> None:
         self.notify = notify
         self._preview_gap = None if preview_fps is None else 1.0 / preview_fps
@@ -94,7 +99,7 @@ class Session:
         self.source, self.preset, self.seed, self.device = source, preset, seed, device
         self.video = False  # the source is a clip (set_source)
         self._streaming = False  # the current run is a clip's: no previews
-        self.config: ArtConfig = preset_config(preset)
+        self.config: ArtConfig = preset_config(preset) if config is None else config
         self._cond = threading.Condition()
         self._slot: Frame | None = None
         self._paused = False
@@ -219,7 +224,8 @@ class Session:
         if self._streaming:
             frames, every = stylized(looped(reference), spec, self._between_iterations), 1
         else:
-            loaded = load_source(reference, size=spec.config.size, device=spec.device)
+            loaded = sample(spec.config.size, spec.device) if reference == SAMPLE_REF else load_source(
+                reference, size=spec.config.size, device=spec.device)
             frames, every = frames_from(loaded, spec, self._between_iterations), spec.config.every
         for index, pixels in enumerate(frames):
             iteration = index * every
@@ -257,6 +263,19 @@ class Session:
         self.notify()
 
 
+def sample(size: int | None, device: torch.device) -> Source:
+    """The bundled sample loaded at ``size`` (:func:`load_source`), decoded and resized once
+    per process (a new session's first frame does not wait for it); each call gets its own
+    copy of the tensor."""
+    loaded = _sample(size, device)
+    return dataclasses.replace(loaded, tensor=loaded.tensor.clone())
+
+
+@functools.lru_cache(maxsize=4)
+def _sample(size: int | None, device: torch.device) -> Source:
+    return load_source(SAMPLE_REF, size=size, device=device)
+
+
 def looped(path: str | Path) -> Iterator[np.ndarray]:
     """The clip's frames, decoded one at a time, over and over.
 
@@ -276,11 +295,13 @@ def looped(path: str | Path) -> Iterator[np.ndarray]:
 def warm_up(device: str | None = None) -> None:
     """Pay the one-time costs of a process's first run before a page asks for one: the
     first optimizer imports ``torch._dynamo`` (seconds) and the native step loads its
-    library.  One iteration of the default preset on a 16-pixel image."""
+    library.  One iteration of the default preset on a 16-pixel image, and the sample
+    loaded at the default preset's size."""
     spec = resolve_run(preset=DEFAULT_PRESET, config=preset_config(DEFAULT_PRESET).replace(iterations=1, size=16),
                        seed=0, device=device)
     ramp = np.linspace(0, 255, 16 * 16 * 3).astype(np.uint8).reshape(16, 16, 3)
     next(frames_from(load_source(ramp, size=16, device=spec.device), spec))
+    sample(preset_config(DEFAULT_PRESET).size, spec.device)
 
 
 def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:

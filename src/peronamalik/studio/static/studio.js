@@ -1,7 +1,7 @@
 // peronamalik studio: plain JS, no build step.  Frames arrive on the WebSocket as binary JPEG.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false };
+const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false, classicStale: true };
 
 function showMessage(text, kind) {
   const box = $("message");
@@ -148,15 +148,12 @@ function markPreset() {
 // ---- the WebSocket --------------------------------------------------------------------------
 function send(msg) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); }
 
-function connect(ready) {
-  // opened while the schema loads (the first frame is computed meanwhile); messages are
-  // handled in order once the page is built (`ready`)
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-  ws.binaryType = "arraybuffer"; state.ws = ws;
-  ws.onopen = () => performance.mark("studio:ws-open");
+function connect({ ws, early }) {
+  // the socket the page's head opened; messages that came before this script ran are in `early`
+  state.ws = ws;
   const canvas = $("view"), ctx = canvas.getContext("2d");
   let meta = "", drawing = Promise.resolve();
-  let inbox = ready;
+  let inbox = Promise.resolve();
   ws.onmessage = (event) => { inbox = inbox.then(() => receive(event)).catch((e) => showMessage(String(e))); };
   let pending = null;  // a JPEG waits for the JSON that follows it and says what it is
   const receive = (event) => {
@@ -175,21 +172,15 @@ function connect(ready) {
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
         ctx.drawImage(bitmap, 0, 0); bitmap.close();
         state.frames.push(performance.now()); send({ type: "ack" });
-        if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); loadClassic(); }  // after the first frame: they never delay it
+        if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); }  // after the first frame: they never delay it
       }).catch(() => send({ type: "ack" }));
   };
   const handle = (msg) => {
-    if (msg.type === "hello") {
+    if (msg.type === "hello") {  // the run the address asked for (the socket carried its query)
       performance.mark("studio:hello");
-      const initial = readUrl();
       state.session = msg.session; state.preset = msg.preset; state.seed = msg.seed;
-      if (initial.preset || initial.seed !== null || Object.keys(initial.overrides).length) {
-        state.preset = initial.preset || state.preset;
-        const merged = { ...flatten(state.schema.presets[state.preset]), ...initial.overrides };
-        showConfig(unflatten(merged));
-        send({ type: "config", preset: state.preset, overrides: overrides(), seed: initial.seed });
-      } else showConfig(msg.config);
-      markPreset(); $("seed").textContent = state.seed;
+      showConfig(msg.config); markPreset(); $("seed").textContent = state.seed;
+      if (location.search) updateUrl();
     } else if (msg.type === "config") {
       state.preset = msg.preset; state.seed = msg.seed; $("seed").textContent = msg.seed; markPreset(); updateUrl();
     } else if (msg.type === "frame") {
@@ -202,26 +193,10 @@ function connect(ready) {
       showMessage(msg.message);
     }
   };
-  ws.onclose = () => { $("status").textContent = "disconnected: reload the page"; };
-}
-
-function unflatten(flat) {
-  const config = { loss_weights: {} };
-  for (const [k, v] of Object.entries(flat)) {
-    if (k.startsWith("loss_weights.")) { if (v) config.loss_weights[k.slice(13)] = v; } else config[k] = v;
-  }
-  return config;
-}
-
-function readUrl() {
-  const q = new URLSearchParams(location.search);
-  const initial = { preset: null, seed: null, overrides: {} };
-  for (const [k, raw] of q) {
-    if (k === "preset") initial.preset = state.schema.presets[raw] ? raw : null;
-    else if (k === "seed") initial.seed = /^\d+$/.test(raw) ? parseInt(raw, 10) : null;
-    else initial.overrides[k] = raw === "true" ? true : raw === "false" ? false : (raw !== "" && !isNaN(+raw) ? +raw : raw);
-  }
-  return initial;
+  const closed = () => { $("status").textContent = "disconnected: reload the page"; };
+  ws.onclose = closed;
+  for (const event of early) ws.onmessage(event);
+  if (ws.readyState === WebSocket.CLOSED) closed();
 }
 
 setInterval(() => {
@@ -314,7 +289,9 @@ function classicParams() {
   return new URLSearchParams({ session: state.session, kappa, iterations, diffusivity: $("c-diffusivity").value });
 }
 function loadClassic() {
-  if (!state.session) return;
+  // the classic view's input and smoothing: computed only while it shows, else when it next does
+  state.classicStale = !state.session || $("classic").hidden;
+  if (state.classicStale) return;
   $("before").src = `/api/input?session=${encodeURIComponent(state.session)}&t=${Date.now()}`;
   refreshClassic();
 }
@@ -348,7 +325,7 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
     $("drugs").hidden = mode !== "drugs"; $("classic").hidden = mode !== "classic";
     if (cam.stream) stopWebcam();
     send({ type: mode === "classic" ? "pause" : "resume" });
-    if (mode === "classic") refreshClassic();
+    if (mode === "classic") { if (state.classicStale) loadClassic(); else refreshClassic(); }
   });
 }
 document.addEventListener("keydown", (e) => {
@@ -357,9 +334,8 @@ document.addEventListener("keydown", (e) => {
 
 // ---- start ----------------------------------------------------------------------------------
 performance.mark("studio:script");
-connect((async () => {
-  state.schema = await (await fetch("/api/schema")).json();
-  performance.mark("studio:schema");
-  for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
-  buildPresets(); buildControls();
-})());
+state.schema = JSON.parse($("studio-schema").textContent);  // inlined by the server (page.py)
+for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
+buildPresets(); buildControls();
+performance.mark("studio:built");
+connect(window.studioBoot);
