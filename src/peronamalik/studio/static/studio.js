@@ -1,7 +1,7 @@
 // peronamalik studio: plain JS, no build step.  Frames arrive on the WebSocket as binary JPEG.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false, classicStale: true };
+const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false, classicStale: true, built: false, shown: false };
 
 function showMessage(text, kind) {
   const box = $("message");
@@ -93,7 +93,17 @@ function showConfig(config) {
   const flat = flatten(config);
   for (const term of state.schema.controls.find((c) => c.kind === "weights")?.terms || []) if (!(`loss_weights.${term}` in flat)) flat[`loss_weights.${term}`] = 0;
   state.values = flat;
-  for (const [k, v] of Object.entries(flat)) { const el = $(`f-${k}`); if (el) el._set(v); }
+  fillControls();
+}
+function fillControls() {
+  for (const [k, v] of Object.entries(state.values)) { const el = $(`f-${k}`); if (el) el._set(v); }
+}
+// the controls are built once the first frame is on screen (or after a second without one):
+// their script, style and layout would otherwise hold up the first frame's drawing
+function buildControlsOnce() {
+  if (state.built) return;
+  state.built = true; buildControls(); fillControls();
+  performance.mark("studio:controls");
 }
 
 function overrides() {
@@ -124,8 +134,15 @@ function buildPresets() {
   const root = $("presets"); root.innerHTML = "";
   for (const name of Object.keys(state.schema.presets)) {
     const b = document.createElement("button"); b.setAttribute("role", "radio"); b.dataset.preset = name;
-    if (state.schema.photo_presets.includes(name)) b.appendChild(document.createElement("img")).alt = "";
-    b.appendChild(document.createElement("span")).textContent = name;
+    if (state.schema.photo_presets.includes(name)) {  // a thumbnail (a placeholder until it loads)
+      const thumb = b.appendChild(document.createElement("span")); thumb.className = "thumb";
+      thumb.appendChild(document.createElement("img")).alt = "";
+      b.appendChild(document.createElement("span")).textContent = name;
+    } else {  // a look made for clips (no photo thumbnail): a full-width row
+      b.className = "wide";
+      b.appendChild(document.createElement("span")).textContent = name;
+      b.appendChild(document.createElement("small")).textContent = "the webcam's look, for clips";
+    }
     b.addEventListener("click", () => {
       state.preset = name; showConfig(state.schema.presets[name]); markPreset(); sendConfig();
     });
@@ -138,7 +155,7 @@ function loadThumbs() {
   thumbVersion += 1;
   for (const img of $("presets").querySelectorAll("img")) {
     img.classList.remove("ready"); img.onload = () => img.classList.add("ready");
-    img.src = `/api/thumb?session=${encodeURIComponent(state.session)}&preset=${img.parentNode.dataset.preset}&v=${thumbVersion}`;
+    img.src = `/api/thumb?session=${encodeURIComponent(state.session)}&preset=${img.closest("button").dataset.preset}&v=${thumbVersion}`;
   }
 }
 function markPreset() {
@@ -172,7 +189,10 @@ function connect({ ws, early }) {
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
         ctx.drawImage(bitmap, 0, 0); bitmap.close();
         state.frames.push(performance.now()); send({ type: "ack" });
-        if (!thumbVersion) { performance.mark("studio:first-frame"); loadThumbs(); }  // after the first frame: they never delay it
+        if (!state.shown) {  // after the first frame, never delaying it: its paint, then the controls and thumbnails
+          state.shown = true; performance.mark("studio:first-frame");
+          requestAnimationFrame(() => setTimeout(() => { buildControlsOnce(); loadThumbs(); }));
+        }
       }).catch(() => send({ type: "ack" }));
   };
   const handle = (msg) => {
@@ -336,6 +356,6 @@ document.addEventListener("keydown", (e) => {
 performance.mark("studio:script");
 state.schema = JSON.parse($("studio-schema").textContent);  // inlined by the server (page.py)
 for (const f of [...state.schema.formats, "json"]) $("format").add(new Option(f === "json" ? "config (JSON)" : f.toUpperCase(), f));
-buildPresets(); buildControls();
-performance.mark("studio:built");
+buildPresets();
 connect(window.studioBoot);
+setTimeout(buildControlsOnce, 1000);
