@@ -116,8 +116,7 @@ def test_the_session_streams_exactly_the_frames_of_animate():
     """File frames are animate's, previews (offered between them) change nothing."""
     config = preset_config("ink").replace(**SHORT)
     ready = threading.Event()
-    session = Session(ready.set, seed=11, preset="ink", device="cpu", preview_fps=1000.0)
-    session.configure("ink", config)
+    session = Session(ready.set, seed=11, preset="ink", config=config, device="cpu", preview_fps=1000.0)
     made, previews = [], []
     try:
         while len(made) < 3:
@@ -138,9 +137,8 @@ def test_the_session_streams_exactly_the_frames_of_animate():
 
 def test_the_engine_waits_while_nobody_takes_frames():
     ready = threading.Event()
-    session = Session(ready.set, seed=1, device="cpu", preview_fps=None)
+    session = Session(ready.set, seed=1, preset="glow", config=preset_config("glow").replace(size=32), device="cpu", preview_fps=None)
     try:
-        session.configure("glow", preset_config("glow").replace(size=32))
         assert ready.wait(60)
         threading.Event().wait(0.5)  # time enough for dozens of frames, were it not waiting
         assert session.frames_made == 1
@@ -162,9 +160,9 @@ def next_frame(session: Session, ready: threading.Event):
 
 def test_pause_step_and_restart_while_paused():
     ready = threading.Event()
-    session = Session(ready.set, seed=2, device="cpu", preview_fps=None)
+    session = Session(ready.set, seed=2, preset="glow", config=preset_config("glow").replace(size=32, every=5), device="cpu",
+                      preview_fps=None)
     try:
-        session.configure("glow", preset_config("glow").replace(size=32, every=5))
         last = next_frame(session, ready)
         session.pause(True)
         threading.Event().wait(0.5)
@@ -268,6 +266,8 @@ def test_bad_messages_get_one_clear_error(client):
         assert next_error(ws).startswith("dt must be")
         ws.send_json({"type": "config", "preset": "nope"})
         assert "preset must be one of" in next_error(ws)
+        ws.send_json({"type": "config", "preset": "glow", "overrides": {"size": 4096}})  # gigabytes of engine state
+        assert next_error(ws).startswith("size must be at most 2048 in the studio")
 
 
 def test_classic_preview_smooths_the_input(client):

@@ -103,6 +103,11 @@ def build_config(preset: str, overrides: dict[str, Any]) -> ArtConfig:
     return config
 
 
+#: The largest ``size`` a page may ask for: a server-side frame of 2048² is already ~50 MB of
+#: engine state per session (``peronamalik art`` renders larger).
+MAX_SIZE = 2048
+
+
 def requested(preset: Any, overrides: Any, seed: Any = None) -> tuple[str, ArtConfig, int | None]:
     """A run the page asks for, checked: the preset's name, its config with ``overrides``
     (:func:`build_config`) and the seed (None: keep or draw one).
@@ -110,13 +115,17 @@ def requested(preset: Any, overrides: Any, seed: Any = None) -> tuple[str, ArtCo
     Raises
     ------
     ValueError
-        An unknown preset, a seed outside ``[0, 2**63)`` or a bad override, named.
+        An unknown preset, a seed outside ``[0, 2**63)``, a size above :data:`MAX_SIZE` or a
+        bad override, named.
     """
     if not isinstance(preset, str) or preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return preset, build_config(preset, overrides or {}), seed
+    config = build_config(preset, overrides or {})
+    if config.size is not None and config.size > MAX_SIZE:
+        raise ValueError(f"size must be at most {MAX_SIZE} in the studio (0: the input's own), got {config.size}")
+    return preset, config, seed
 
 
 def from_link(query: Mapping[str, str]) -> tuple[str, ArtConfig, int | None]:
