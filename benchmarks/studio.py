@@ -195,7 +195,7 @@ async def webcam(port: int, seconds: float) -> dict:
             "webcam_latency_ms_p90": sorted(latencies)[int(0.9 * len(latencies))]}
 
 
-#: Headless Chromium 13x (Debian's) loads its omnibox WebUI ("top chrome") for every new window
+#: Headless Chromium (Debian's 156) loads its omnibox WebUI ("top chrome") for every new window
 #: a page opens in: ~370 ms of CPU in another renderer, competing with the page on two cores.
 #: A user's browser pays that once per window, not per page; it is switched off here.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -216,8 +216,9 @@ async def browser_first_frame(port: int, pages: int = 7) -> dict | None:
     the next paint), measured from ``performance.timeOrigin``, the navigation's start (the
     browser's own start-up is not counted; the request for the page is).  Reported: every
     load's time, their median and the marks of the median load (ms after navigation start:
-    ``html`` the page received, ``ws-open``, ``script`` and ``built`` the page's script ran
-    and built its controls, ``hello`` the session's first message, ``first-frame``)."""
+    ``html`` the page received, ``script`` the page's script started, ``ws-open`` the socket
+    (opened by the page's head) open, ``hello`` the session's first message, ``first-frame``,
+    ``controls`` the controls built, after the first frame's paint)."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:
