@@ -109,21 +109,52 @@ def test_int32_is_float64_as_in_memory() -> None:
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("shape", "chunks", "options"),
+    [
+        ((20, 30, 17), (4, 7, 17), dict(iterations=9, kappa=0.2)),
+        ((20, 30, 17), (4, 7, 6), dict(iterations=7, kappa=0.2, sigma=1.5, steps_per_pass=3)),  # halo > chunk
+        ((26, 19, 3), (5, 8, 3), dict(iterations=6, kappa=0.3, channel_axis=-1, coupled=True, steps_per_pass=4)),
+    ],
+)
+def test_checkpointed_passes_read_their_halo_from_disk(client, tmp_path: Path, shape, chunks, options) -> None:
+    """checkpoint=: the input and each pass stored as zarr, blocks read their halo from the store."""
+    image = np.random.default_rng(5).random(shape, dtype=np.float32)
+    lazy = pmdask.diffuse(da.from_array(image, chunks=chunks), checkpoint=tmp_path, **options)
+    assert lazy.chunks == da.from_array(image, chunks=chunks).rechunk({2: -1} if "channel_axis" in options else {}).chunks
+    expected = reference(image, **{k: v for k, v in options.items() if k != "steps_per_pass"})
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=0, atol=1e-6)
+    assert (tmp_path / "pass-0.zarr").is_dir()
+
+
 def test_passes_and_halo() -> None:
-    """Each pass is one map_overlap whose halo covers its steps; the channel axis is one chunk."""
+    """Each pass is one map_overlap whose halo covers its steps; the channel axis is one chunk;
+    the result has the input's chunks whatever the passes ran on."""
     image = da.zeros((64, 64, 3), chunks=(16, 16, 1), dtype=np.float32)
     lazy = pmdask.diffuse(image, iterations=20, kappa=0.1, channel_axis=2, steps_per_pass=4)
-    assert lazy.chunks[2] == (3,)
+    assert lazy.chunks == ((16,) * 4, (16,) * 4, (3,))
     layers = [name for name in lazy.dask.layers if name.startswith("_block")]
     assert len(layers) == 5
     assert pmdask.step_reach("flux", (1.0, 2.0), 1.0) == (5, 3)
     assert pmdask.pass_length(20, (1, 1), ((16,) * 4, (16,) * 4)) <= 16
     assert pmdask.pass_length(20, (1, 1), ((64,), (64,))) == 20  # one chunk: no halo, one pass
-    # smaller chunks: more halo per step, so shorter passes; a wider reach: shorter too
+    # smaller chunks: more tasks per pass, so longer passes; a wider reach: more halo, shorter
     many, few = pmdask.pass_length(200, (1,) * 3, ((32,) * 8,) * 3), pmdask.pass_length(200, (1,) * 3, ((128,) * 2,) * 3)
-    assert many < few and pmdask.pass_length(200, (3,) * 3, ((128,) * 2,) * 3) < few
+    assert many > few > pmdask.pass_length(200, (3,) * 3, ((128,) * 2,) * 3)
     merged = pmdask.diffuse(da.zeros((40, 40), chunks=(4, 40)), iterations=10, kappa=0.1, steps_per_pass=5)
-    assert min(merged.chunks[0]) >= 5 and sum(merged.chunks[0]) == 40
+    assert merged.chunks == ((4,) * 10, (40,))
+
+
+def test_pass_plan_slabs_or_the_given_chunks() -> None:
+    """One big chunk runs as one slab per worker; small cubes of a big volume stay cubes (a
+    slab holds no more voxels than the largest chunk); chunks thinner than the halo merge."""
+    reach = {0: 1, 1: 1, 2: 1}
+    layout, steps = pmdask.pass_plan((512,) * 3, ((512,),) * 3, reach, 50, workers=2)
+    assert layout == ((256, 256), (512,), (512,)) and 1 <= steps <= 50
+    cubes = ((256,) * 4,) * 3
+    assert pmdask.pass_plan((1024,) * 3, cubes, reach, 5, workers=2)[0] == cubes
+    layout, steps = pmdask.pass_plan((40, 40), ((4,) * 10, (40,)), {0: 1, 1: 1}, 10, steps_per_pass=5)
+    assert steps == 5 and min(layout[0]) >= 5 and sum(layout[0]) == 40
 
 
 @pytest.mark.parametrize(
