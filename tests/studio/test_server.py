@@ -23,7 +23,8 @@ SHORT = {"iterations": 90, "every": 30, "size": 64}
 
 def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes]]:
     """The next ``count`` file frames as (index, JPEG), acknowledging each (previews too); with ``from_start``,
-    only frames of the run the next ``config`` reply names (a restart counts runs)."""
+    only frames of the run the latest ``config`` reply with a restart names (a restart counts runs; frames
+    of an earlier run, e.g. one an upload started just before the test's own restart, are dropped)."""
     got: list[tuple[int, bytes]] = []
     pending: bytes | None = None
     run = float("inf") if from_start else 0
@@ -38,6 +39,8 @@ def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes
             raise AssertionError(data["message"])
         if data["type"] == "config" and data["restart"]:
             run = data["run"]
+            if from_start:
+                got = []
         if data["type"] == "frame" and pending is not None:
             if data["run"] >= run and not data["preview"]:
                 got.append((data["index"], pending))
