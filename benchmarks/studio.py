@@ -11,7 +11,8 @@ measures, with WebSocket clients that acknowledge every frame as the page does:
   sees, not the bare engine's; see :func:`iteration_rate`);
 * slider latency: a live change (kappa) sent → the first frame made after it;
 * webcam: 320×240 JPEGs sent one in flight as the page does → stylised frames back
-  (round-trip fps and latency; ``--webcam`` measures only this);
+  (round-trip fps and latency; ``--webcam`` measures only this), from a Python client and
+  from the page itself in headless Chromium with its synthetic camera;
 * server RSS with ``--sessions`` (20) clients streaming at once.
 
 ``--load N --seconds T`` instead runs the bounded load test: N clients for T seconds (loopback
@@ -241,6 +242,37 @@ async def browser_first_frame(port: int, pages: int = 7) -> dict | None:
             "median_load_marks": dict(sorted(loads[len(loads) // 2].items(), key=lambda item: item[1]))}
 
 
+async def browser_webcam(port: int, seconds: float) -> dict | None:
+    """The page's webcam in headless Chromium with its synthetic camera
+    (``--use-fake-device-for-media-stream``; None without Chromium): the page sends 320×240
+    JPEGs of the camera, one in flight, and draws each stylised frame that comes back.
+    Measured in the page (``cam.frames``, ``cam.latencies``: send → stylised frame received)
+    over ``seconds`` after a 1 s warm-up."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        return None
+    if not os.path.exists("/usr/bin/chromium"):
+        return None
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await page.wait_for_function("() => performance.getEntriesByName('studio:first-frame').length")
+        await page.click("#webcam")
+        await page.wait_for_function("() => cam.frames >= 3", timeout=60_000)
+        await asyncio.sleep(1.0)
+        first, start = await page.evaluate("() => cam.frames"), time.perf_counter()
+        await asyncio.sleep(seconds)
+        last, latencies = await page.evaluate("() => [cam.frames, cam.latencies]")
+        elapsed = time.perf_counter() - start
+        await browser.close()
+    latencies = sorted(latencies[-max(1, min(len(latencies), last - first)):])
+    return {"browser_webcam_fps": (last - first) / elapsed, "browser_webcam_latency_ms_median": statistics.median(latencies),
+            "browser_webcam_latency_ms_p90": latencies[int(0.9 * (len(latencies) - 1))]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -260,6 +292,7 @@ def main() -> int:
         report = {"cpus": os.cpu_count(), "load_average": os.getloadavg()}
         if args.webcam:
             report.update(asyncio.run(webcam(port, args.seconds)))
+            report["browser_webcam"] = asyncio.run(browser_webcam(port, args.seconds))
             print(json.dumps(report, indent=2))
             return 0
         asyncio.run(single(port, 10.0))  # warm-up: imports, the fused kernel
@@ -270,6 +303,7 @@ def main() -> int:
         report["slider_latency_ms_median"] = statistics.median(latencies)
         report["slider_latency_ms_max"] = max(latencies)
         report.update(asyncio.run(webcam(port, args.seconds)))
+        report["browser_webcam"] = asyncio.run(browser_webcam(port, args.seconds))
         report["sessions"] = asyncio.run(many(port, args.sessions, args.seconds, server))
         print(json.dumps(report, indent=2))
     finally:

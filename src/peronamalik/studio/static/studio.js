@@ -227,7 +227,8 @@ setInterval(() => {
 }, 1000);
 
 // ---- webcam: camera frames (JPEG 320×240) to the server, one in flight; stylised frames back ----
-const cam = { stream: null, canvas: null, sentAt: 0, latency: 0 };
+// frames/latencies: what came back (the last 256 round trips, ms), read by benchmarks/studio.py
+const cam = { stream: null, canvas: null, sentAt: 0, latency: 0, frames: 0, latencies: [] };
 async function toggleWebcam() {
   if (cam.stream) { stopWebcam(); return; }
   try {
@@ -259,6 +260,7 @@ function sendCamFrame() {
 function camReply(msg) {
   if (!cam.stream) return;
   cam.latency = performance.now() - cam.sentAt;
+  cam.frames += 1; cam.latencies.push(cam.latency); if (cam.latencies.length > 256) cam.latencies.shift();
   if (msg.error) showMessage(msg.error);
   else $("status").textContent = `webcam frame ${msg.index} · ${Math.round(cam.latency)} ms`;
   requestAnimationFrame(sendCamFrame);  // the next camera frame once this one is back: nothing queues
