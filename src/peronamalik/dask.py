@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import os
 import sys
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ import numpy as np
 import zarr
 from dask.array.overlap import ensure_minimum_chunksize
 
-from peronamalik._validate import InputError
+from peronamalik._validate import integer
 from peronamalik.core import diffuse as diffuse_in_memory
 from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.arrays import float_dtype
@@ -334,8 +333,6 @@ def diffuse(
             spacing=spacing_tuple, channel_axis=axis, coupled=coupled, device="cpu",
         ).as_options()  # fmt: skip
     kappa, iterations, sigma = chosen["kappa"], chosen["iterations"], chosen["sigma"]
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
-        raise InputError(f"iterations must be an int >= 0 or 'auto', got {iterations!r}")
     options: dict[str, Any] = dict(
         kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing_tuple,
         channel_axis=axis, coupled=coupled, sigma=sigma,
@@ -352,10 +349,8 @@ def diffuse(
     options["kappa"] = float(kappa)
     reach = dict(zip(spatial, step_reach(scheme, spacing_tuple, sigma)))
     meta = np.empty((0,) * source.ndim, float_dtype(source.dtype))  # no trial call on an empty block
-    if steps_per_pass is not None and (
-        isinstance(steps_per_pass, bool) or not isinstance(steps_per_pass, numbers.Integral) or steps_per_pass < 1
-    ):
-        raise InputError(f"steps_per_pass must be an int >= 1, got {steps_per_pass!r}")
+    if steps_per_pass is not None:
+        steps_per_pass = integer("steps_per_pass", steps_per_pass, low=1)
     whole = source.rechunk({axis: -1}) if axis is not None else source  # channels never split
     if iterations == 0:
         return whole.map_blocks(_block, steps=0, options=options, meta=meta)
