@@ -249,9 +249,25 @@ def checkpoints(limit: int) -> list[int]:
     return times
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One point of the search: parameters, estimated risk (MSE) and the mean squared
+    residual :math:`\tfrac1N\|y - f(y)\|^2` (how much the candidate smooths)."""
+
+    kappa: float
+    sigma: float
+    iterations: int
+    risk: float
+    residual: float
+
+    def smooths_at_least_as_much_as(self, other: Candidate) -> bool:
+        """Same sigma, a kappa and a stopping time no smaller than ``other``'s."""
+        return self.sigma == other.sigma and self.kappa >= other.kappa and self.iterations >= other.iterations
+
+
 def risk_trajectory(
     run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
-) -> list[tuple[int, float]]:
+) -> list[Candidate]:
     """Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
     of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
     generator = torch.Generator().manual_seed(0)
@@ -267,12 +283,43 @@ def risk_trajectory(
         v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
         done = t
         divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps
-        risk = float((y - u).square().sum(dtype=torch.float64)) / n - mean_variance + 2 * divergence / n
-        out.append((t, risk))
+        residual = float((y - u).square().sum(dtype=torch.float64)) / n
+        risk = residual - mean_variance + 2 * divergence / n
+        out.append(Candidate(kappa, sigma, t, risk, residual))
         best = min(best, risk)
-        if risk > best + GIVE_UP * max(best, mean_variance * 1e-3):
+        if risk > best + GIVE_UP * max(abs(best), mean_variance * 1e-3):
             break
     return out
+
+
+def one_standard_error(run: Runner, y: torch.Tensor, variance: torch.Tensor, candidates: Sequence[Candidate]) -> Candidate:
+    r"""The candidate that smooths the most (largest residual) among those within one
+    standard error of the least risk that smooth at least as much as the least-risk one
+    (kappa and stopping time no smaller): the one-standard-error rule of Breiman et al.
+    (1984) (Hastie, Tibshirani & Friedman 2009, sec. 7.10).
+
+    The estimates of two candidates share the noise :math:`n`; the error of
+    :math:`\mathrm{SURE}(c) - \mathrm{SURE}(c^*)` is dominated by
+    :math:`-	frac2N\langle n, f_c - f_{c^*}angle`, of standard deviation
+    :math:`s_c = 	frac2N\sqrt{	extstyle\sum_i v_i\,(f_c - f_{c^*})_i^2}`, so ``c`` is
+    eligible when :math:`\mathrm{SURE}(c) \le \mathrm{SURE}(c^*) + s_c`.  Where the true
+    error is far below the noise variance (nearly flat images), the risks of long stopping
+    times differ by less than that and the least one is chance; the rule then takes the
+    longest.  Costs one more diffusion of ``y`` per kappa that smooths at least as much.
+    """
+    best = min(candidates, key=lambda c: c.risk)
+    target = run(y, iterations=best.iterations, kappa=best.kappa, sigma=best.sigma)
+    n, chosen = y.numel(), best
+    smoother = [c for c in candidates if c.residual > best.residual and c.smooths_at_least_as_much_as(best)]
+    for kappa in dict.fromkeys(c.kappa for c in smoother):
+        u, done = y, 0
+        for c in sorted((c for c in smoother if c.kappa == kappa), key=lambda c: c.iterations):
+            u = run(u, iterations=c.iterations - done, kappa=kappa, sigma=best.sigma)
+            done = c.iterations
+            error = 2 * math.sqrt(float((variance * (u - target).square()).sum(dtype=torch.float64))) / n
+            if c.risk <= best.risk + error and c.residual > chosen.residual:
+                chosen = c
+    return chosen
 
 
 def search(
@@ -285,19 +332,18 @@ def search(
     sigmas: Sequence[float],
     iterations: int | None,
 ) -> tuple[float, int, float, float]:
-    """``(kappa, iterations, sigma, risk)`` of least SURE.  ``kappa`` None tries
-    :data:`KAPPA_FACTORS` times ``scale(sigma)``, the noise's gradient scale under sigma;
-    ``iterations`` None tries stopping times up to :data:`MAX_ITERATIONS`."""
+    """``(kappa, iterations, sigma, risk)`` that :func:`one_standard_error` picks among the
+    candidates.  ``kappa`` None tries :data:`KAPPA_FACTORS` times ``scale(sigma)``, the
+    noise's gradient scale under sigma; ``iterations`` None tries stopping times up to
+    :data:`MAX_ITERATIONS`."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
-    best = (math.inf, 0.0, 0, 0.0)
+    candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
         for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
-            for t, risk in risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma):
-                if risk < best[0]:
-                    best = (risk, k, t, sigma)
-    risk, k, t, sigma = best
-    return k, t, sigma, risk
+            candidates += risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma)
+    chosen = one_standard_error(run, y, variance, candidates)
+    return chosen.kappa, chosen.iterations, chosen.sigma, chosen.risk
 
 
 def choose(
