@@ -170,6 +170,50 @@ def test_auto_is_near_the_oracle() -> None:
     assert np.median(gaps) < 0.5, gaps
 
 
+def disk() -> np.ndarray:
+    """A binary disk: nearly flat, so its best stopping time is the longest searched."""
+    yy, xx = np.mgrid[:96, :96]
+    return ((yy - 40) ** 2 + (xx - 52) ** 2 < 30**2).astype(np.float64)
+
+
+def test_nearly_flat_image_is_smoothed_long() -> None:
+    """A binary disk under Poisson noise (black has none): the noise variance read 6 % high,
+    so the risk estimates of long stopping times are negative, and a give-up tolerance
+    proportional to the (negative) least risk stopped the right kappa early: 16
+    iterations, 27 dB short."""
+    clean = disk()
+    noisy = poisson(clean, 0.05)
+    chosen = estimate_parameters(noisy)
+    best = quality.oracle_pm(clean, noisy, 0.05, colour=False, sigmas=(0.0,))
+    assert chosen.iterations >= best["iterations"] / 2
+    assert oracle_psnr(clean, noisy, 0.05) - psnr(clean, diffuse(noisy, **chosen.as_options())) < 1.5
+
+
+def test_one_standard_error_rule() -> None:
+    """On a nearly flat image, least SURE stops at 8 iterations by chance (the risks of
+    long stopping times differ by less than SURE's own error).  The choice smooths at least
+    as much, its risk is within one standard error (recomputed here from the two results) of
+    the least, and it is truly better."""
+    clean = np.repeat((np.arange(64) > 30)[None].astype(np.float64), 64, axis=0)
+    y = torch.from_numpy(poisson(clean, 0.02, seed=2))[None, None]
+    variance = auto.estimate_noise_model(y, 2).variance(y, 2)
+
+    def run(v: torch.Tensor, *, iterations: int, kappa: float, sigma: float) -> torch.Tensor:
+        return run_diffusion(v, iterations=iterations, kappa=kappa, sigma=sigma)
+
+    scale = auto.noise_gradient_scale(math.sqrt(float(variance.mean())), (1.0, 1.0), 1)
+    times = auto.checkpoints(auto.MAX_ITERATIONS)
+    candidates = [c for f in auto.KAPPA_FACTORS for c in auto.risk_trajectory(run, y, variance, times, kappa=f * scale, sigma=0.0)]
+    best = min(candidates, key=lambda c: c.risk)
+    chosen = auto.one_standard_error(run, y, variance, candidates)
+    assert chosen.kappa >= best.kappa and chosen.iterations > best.iterations and chosen.residual > best.residual
+    results = [run(y, iterations=c.iterations, kappa=c.kappa, sigma=0.0) for c in (chosen, best)]
+    error = 2 * math.sqrt(float((variance * (results[0] - results[1]).square()).sum())) / y.numel()
+    assert chosen.risk <= best.risk + error
+    x = torch.from_numpy(clean)[None, None]
+    assert float((results[0] - x).square().mean()) < float((results[1] - x).square().mean())
+
+
 def test_auto_on_a_3d_volume() -> None:
     clean = blocks((32, 32, 32), tile=8)
     noisy = gaussian(clean, 0.08)
