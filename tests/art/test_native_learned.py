@@ -197,6 +197,7 @@ TRAJECTORIES = {
     "seed": preset_config("seed"),
     "glow": preset_config("glow"),
     "glow per-channel": preset_config("glow").replace(mixing="per-channel"),
+    "glow, centre taps": preset_config("glow").replace(learned_taps="centre"),
     "adam, rational, per-channel": ADAM_PER_CHANNEL,
     "adam, tukey 5x5": ADAM_PER_CHANNEL.replace(diffusivity="tukey", kernel_size=5),
 }
