@@ -52,7 +52,7 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | --- |")
     for name, engine in engines.items():
         fused = bool(getattr(engine, "_fused", False))
-        print(f"| {name} | {engine.config.conductance} | {1e3 * best[name]:.2f} | {best[name] / best['glow']:.2f} | "
+        print(f"| {name} | {engine.config.diffusivity} | {1e3 * best[name]:.2f} | {best[name] / best['glow']:.2f} | "
               f"{'yes' if fused else 'no: ' + (fused_step.covers(engine) or 'switched off')} |")
 
 
