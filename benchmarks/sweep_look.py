@@ -206,7 +206,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate", nargs="+", metavar="PRESET", help="measure presets on all photos instead of searching")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
-    parser.add_argument("--centre", action="store_true", help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's mechanisms)")
+    parser.add_argument("--centre", action="store_true",
+                        help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's)")
     parser.add_argument("--configs", type=int, default=160)
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
