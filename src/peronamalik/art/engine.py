@@ -144,7 +144,8 @@ class LearnedDiffusion:
 
         Runs on :attr:`backend`: one C call (:mod:`peronamalik.backends.native.learned`; same
         result to float32 rounding), ``torch.compile`` of the code below
-        (:mod:`peronamalik.backends.compiled`), or the readable torch below.
+        (:mod:`peronamalik.backends.compiled`), or the readable torch below; then, on every
+        backend, :meth:`constrain_operator` (``learned_taps="centre"``).
         """
         target = self.original if target is None else target
         path = self.backend
