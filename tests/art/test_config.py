@@ -171,3 +171,28 @@ def test_source_relative_settings_are_checked_and_a_flat_source_is_floored():
         ArtConfig(energy_relative="yes")
     run = ArtConfig(kappa=0.35, kappa_texture=True, energy_relative=True).relative_to(torch.zeros(1, 3, 8, 8))
     assert run.kappa == pytest.approx(0.35 / 255 / 0.35) and run.loss_weights["energy"] == pytest.approx(0.25 * 255)
+
+
+def test_texture_is_read_at_the_same_scale_whatever_the_run_size():
+    """kappa_texture reads the source at most TEXTURE_SIDE pixels long: a 2048 px photo run at
+    its own size gets the kappa it gets run at 320 px (read at full size, a pixel-scale
+    response weakens as a photo grows: kappa fell 10x at 2048 px), and photos of one scene at
+    451 (the bundled sample), 1280 and 2048 px get kappas within 15 %."""
+    import torch
+    from PIL import Image
+
+    from peronamalik.art.config import TEXTURE_SIDE
+    from peronamalik.art.source import load_source, sample_array
+
+    def kappa(photo: np.ndarray, size: int | None) -> float:
+        source = load_source(photo, size=size, device=torch.device("cpu")).tensor
+        return ArtConfig(kappa=0.4, kappa_texture=True).relative_to(source).kappa
+
+    sample = sample_array()
+    at_side = kappa(sample, TEXTURE_SIDE)
+    for width in (1280, 2048):
+        photo = np.asarray(Image.fromarray(sample).resize((width, width * 2 // 3), Image.LANCZOS))
+        assert kappa(photo, None) == pytest.approx(kappa(photo, TEXTURE_SIDE), rel=1e-3)
+        assert kappa(photo, None) == pytest.approx(at_side, rel=0.15)
+    assert kappa(sample, None) == pytest.approx(at_side, rel=1e-3)
+    assert kappa(sample, 160) > 1.2 * at_side  # below the side a source is read as it is

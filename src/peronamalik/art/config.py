@@ -43,6 +43,10 @@ REFERENCE_TEXTURE = 0.35
 REFERENCE_MEAN_SQUARE = 0.25
 #: Floors of the two measures (a flat or black source would give kappa or a weight of 0 or inf).
 MIN_TEXTURE = MIN_MEAN_SQUARE = 1.0 / 255
+#: The texture is read with the source's longer side at most this many pixels (resized as
+#: sources are, :func:`peronamalik.art.source.resize_longer`): a photo run at 2048 px reads as it does at 320 px, so kappa, and the look, do
+#: not change with the size a run is given (a pixel-scale response weakens as a photo grows).
+TEXTURE_SIDE = 320
 REDUCTIONS = ("sum", "mean")
 
 
@@ -218,13 +222,15 @@ class ArtConfig:
 
         .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35
 
-        (:math:`\\Delta` the initial operator, as ``mixing`` and ``kernel_size`` make it); with
+        (:math:`\\Delta` the initial operator, as ``mixing`` and ``kernel_size`` make it, on
+        :math:`I_0` resized to a longer side of at most :data:`TEXTURE_SIDE`); with
         ``energy_relative``, the energy weight :math:`w_{run} = w \\cdot 0.25 / \\max(\\overline{I_0^2}, 1/255)`;
         both flags then off.  Otherwise this config.  Deterministic: the same source gives
         the same config.
         """
         if not (self.kappa_texture or self.energy_relative):
             return self
+        from peronamalik.art.source import resize_longer
         from peronamalik.core.schemes import laplacian_kernel, operator_response
 
         source = original.detach().double()
@@ -232,7 +238,8 @@ class ArtConfig:
         if self.kappa_texture:
             laplacian = laplacian_kernel(source.shape[1], mixing=self.mixing, size=self.kernel_size,
                                          dtype=source.dtype, device=source.device)
-            texture = float(operator_response(source, laplacian).square().mean().sqrt())
+            seen = resize_longer(source, TEXTURE_SIDE) if max(source.shape[-2:]) > TEXTURE_SIDE else source
+            texture = float(operator_response(seen, laplacian).square().mean().sqrt())
             changes["kappa"] = self.kappa * max(texture, MIN_TEXTURE) / REFERENCE_TEXTURE
         if self.energy_relative and "energy" in self.loss_weights:
             mean_square = max(float(source.square().mean()), MIN_MEAN_SQUARE)
