@@ -186,6 +186,7 @@ def write_sidecar(
         "interrupted": interrupted,
         "backend": backend,
         "config": spec.config.to_dict(),
+        "kappa_run": spec.config.for_source(source.tensor).kappa,  # kappa_relative's absolute kappa
     }
     target = sidecar_path(output)
     with atomic_output(target, overwrite=overwrite) as temporary:

@@ -19,6 +19,8 @@ from peronamalik._extras import require
 from peronamalik._validate import InputError, InputTypeError, choice, fits_in_memory, integer, real
 
 if TYPE_CHECKING:  # the core (and torch) load when a config is made, not with the CLI's --help
+    import torch
+
     from peronamalik.core.params import DiffusionParams
 
 DIFFUSIVITIES = ("exp", "rational", "tukey", "inv")
@@ -34,6 +36,10 @@ BYTES_PER_PIXEL = 256
 OPTIMIZERS = ("sgd", "adam")
 MIXINGS = ("full", "per-channel")
 REDUCTIONS = ("sum", "mean")
+#: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.for_source`).
+REFERENCE_LEVEL = 0.5
+#: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
+MIN_LEVEL = 1.0 / 255
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,10 @@ class ArtConfig:
         Formerly ``conductance`` (still read, with a deprecation note).
     kappa : float
         Contrast parameter of the conductance, in [1e-30, 1e30].  Formerly ``k``.
+    kappa_relative : bool
+        Image mode: kappa is relative to the source's level, so the look's strength does not
+        depend on the photo's gain (contrast-invariant presets): the run uses
+        :math:`\\kappa \\cdot \\max(\\mathrm{rms}(I_0), 1/255) / 0.5` (:meth:`for_source`).
     dt : float
         Time step, > 0 (the seed step clamps to [0, 1], so no stability limit applies).
     optimizer : str
@@ -108,6 +118,7 @@ class ArtConfig:
     fps: float = 20.0
     diffusivity: str = "exp"
     kappa: float = 0.2
+    kappa_relative: bool = False
     dt: float = 0.2
     optimizer: str = "sgd"
     lr: float = 0.46
@@ -164,8 +175,10 @@ class ArtConfig:
             choice("loss_weights term", term, LOSS_TERMS)
             weights[term] = real(f"loss_weights.{term}", weight, low=0.0, high=MAX_RATE)
         checked["loss_weights"] = weights
-        if not isinstance(self.pre_step, bool):
-            raise InputTypeError(f"pre_step must be true or false, got {type(self.pre_step).__name__} {self.pre_step!r:.40}")
+        for name in ("pre_step", "kappa_relative"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise InputTypeError(f"{name} must be true or false, got {type(value).__name__} {value!r:.40}")
         # kappa and dt as the core checks them (a number here: a config holds no tensors)
         diffusion = DiffusionParams(kappa=real("kappa", self.kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1]),
                                     dt=self.dt, diffusivity=checked["diffusivity"], scheme="seed")
@@ -179,6 +192,21 @@ class ArtConfig:
         from peronamalik.core.params import DiffusionParams
 
         return DiffusionParams(kappa=self.kappa, dt=self.dt, diffusivity=self.diffusivity, scheme="seed")
+
+    def for_source(self, original: torch.Tensor) -> ArtConfig:
+        """The config a run of ``original`` (the source I_0 in [0, 1]) uses: with
+        ``kappa_relative``, the absolute kappa
+
+        .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\sqrt{\\overline{I_0^2}}, 1/255) / 0.5
+
+        and ``kappa_relative`` off; otherwise this config.  Scaling the source by a gain scales
+        the response L = K * I and kappa alike, so the conductance :math:`c(L/\\kappa)` sees the
+        same contrasts.  Deterministic: the same source gives the same kappa.
+        """
+        if not self.kappa_relative:
+            return self
+        level = max(float(original.double().square().mean().sqrt()), MIN_LEVEL)
+        return self.replace(kappa=self.kappa * level / REFERENCE_LEVEL, kappa_relative=False)
 
     def replace(self, **overrides: Any) -> ArtConfig:
         """A copy with ``overrides`` applied and checked (old names are read with a DeprecationWarning)."""

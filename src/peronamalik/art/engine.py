@@ -23,7 +23,8 @@ class LearnedDiffusion:
     original : torch.Tensor
         ``(1, C, H, W)`` image in [0, 1]: I_0, the fidelity target and the refresh anchor.
     config : ArtConfig
-        All knobs.
+        All knobs; the engine runs ``config.for_source(original)`` (kappa relative to the
+        source's level where ``kappa_relative`` asks).
     generator : torch.Generator
         Source of the kernel noise (``config.kernel_noise``); the run's seed.
 
@@ -36,7 +37,7 @@ class LearnedDiffusion:
     """
 
     def __init__(self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator) -> None:
-        self.config = config
+        self.config = config.for_source(original)
         self.original = original
         self.image = original.clone()
         self.generator = generator

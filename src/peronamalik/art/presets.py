@@ -4,6 +4,9 @@ All presets but "seed" are resolution-invariant: their loss is a per-pixel mean
 (``reduction="mean"``), so the gradient on K, and hence the look, does not scale with the
 number of pixels.  The seed's summed loss with lr 2e-6 at 320×240×3 corresponds to a mean
 loss with lr ≈ 2e-6 · 230,400 ≈ 0.46 and weight decay 5e-4 / 230,400 ≈ 2e-9 (≈ 0).
+Likewise "glow" and "ink" are contrast-invariant: ``kappa_relative`` scales their kappa
+by the photo's RMS level (:meth:`ArtConfig.for_source`), so the conductance c(L/kappa)
+sees the same contrasts in a dim photo as in a bright one.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         pre_step=True,
     ),
     # The seed's dynamics with the loss normalised per pixel at three times the seed-equivalent
-    # learning rate: sparkles along the edges, colours lifted, the brightness kept.
+    # learning rate: sparkles along the edges, colours lifted, the brightness kept.  kappa is
+    # relative to the photo's level (a fixed 0.2 changed bright photos by 0.04-0.06 and
+    # kept too little of dark ones' structure: sweep_look.py --evaluate).
     "glow": dict(
-        every=30, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, kappa=0.266, kappa_relative=True, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
     ),
     # Four times the seed-equivalent rate: K settles on a sharpening operator; dark inked edges.
     "ink": dict(

@@ -19,7 +19,7 @@ from peronamalik.art.losses import LOSS_TERMS
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
+    "diffusion": ("diffusivity", "kappa", "kappa_relative", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay"),

@@ -1,0 +1,53 @@
+"""``kappa_relative``: kappa follows the source's level, so a preset's look does not depend
+on the photo's gain (as ``reduction="mean"`` keeps it from depending on the photo's size)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from peronamalik.art.config import MIN_LEVEL, REFERENCE_LEVEL, ArtConfig
+from peronamalik.art.engine import LearnedDiffusion
+
+
+def smooth_image(seed: int, size: int = 24) -> torch.Tensor:
+    """A (1, 3, size, size) image in [0.3, 0.7], smooth enough that one step stays inside [0, 1]."""
+    noise = torch.rand(1, 3, size // 4, size // 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return 0.3 + 0.4 * torch.nn.functional.interpolate(noise, size=size, mode="bilinear", align_corners=False)
+
+
+def test_kappa_is_scaled_by_the_rms_level():
+    image = smooth_image(0)
+    config = ArtConfig(kappa=0.3, kappa_relative=True)
+    run = config.for_source(image)
+    assert run.kappa == pytest.approx(0.3 * float(image.square().mean().sqrt()) / REFERENCE_LEVEL)
+    assert not run.kappa_relative  # absolute: running it again does not rescale
+    assert run.for_source(0.5 * image) == run
+    assert config.for_source(image.clone()) == run  # same source, same kappa
+    assert config.for_source(torch.zeros_like(image)).kappa == pytest.approx(0.3 * MIN_LEVEL / REFERENCE_LEVEL)
+    assert ArtConfig(kappa=0.3).for_source(0.5 * image).kappa == 0.3  # off: kappa as given
+
+
+def test_kappa_relative_must_be_a_bool():
+    with pytest.raises(TypeError, match="kappa_relative must be true or false"):
+        ArtConfig(kappa_relative="yes")
+    assert ArtConfig().with_setting("kappa_relative=true").kappa_relative is True
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), gain=st.floats(0.2, 1.0), diffusivity=st.sampled_from(["exp", "rational", "tukey"]))
+def test_the_step_is_gain_equivariant(seed, gain, diffusivity):
+    """With kappa relative, the seed step of ``gain * I`` is ``gain`` times the step of I
+    (the conductance sees L / kappa, both scaled by the gain); with kappa fixed it is not."""
+    image = smooth_image(seed)
+    config = ArtConfig(kappa=0.05, dt=0.2, diffusivity=diffusivity, kappa_relative=True)
+
+    def step(source: torch.Tensor, config: ArtConfig) -> torch.Tensor:
+        return LearnedDiffusion(source, config, torch.Generator().manual_seed(0)).diffuse(source)[0].detach()
+
+    torch.testing.assert_close(step(gain * image, config), gain * step(image, config))
+    if gain < 0.8:
+        fixed = config.replace(kappa_relative=False)
+        assert not torch.allclose(step(gain * image, fixed), gain * step(image, fixed), atol=1e-6)
