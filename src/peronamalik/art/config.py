@@ -69,8 +69,8 @@ class ArtConfig:
     kappa : float
         Contrast parameter of the conductance, in [1e-30, 1e30].  Formerly ``k``.
     kappa_relative : bool
-        Image mode: kappa is relative to the source's level, so the look's strength does not
-        depend on the photo's gain (contrast-invariant presets): the run uses
+        Image mode: kappa is relative to the source's RMS level, so the look's strength does
+        not depend on how bright the (min-max normalised) photo is: the run uses
         :math:`\\kappa \\cdot \\max(\\mathrm{rms}(I_0), 1/255) / 0.5` (:meth:`for_source`).
     dt : float
         Time step, > 0 (the seed step clamps to [0, 1], so no stability limit applies).
