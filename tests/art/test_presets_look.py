@@ -38,9 +38,9 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
         ("structure", 1): (0.45, 1.0), ("change", 1): (0.12, INF),
     }),
     # sparkles along the edges, colours lifted, the brightness kept
-    # (sparkles below ink's dense ones: the two differ there)
+    # (more of the structure kept than ink: the two differ there)
     "glow": (1500, {
-        ("luminance", 1): (0.85, 1.1), ("sparkles", 1): (5.0, 15.0), ("colour", 1): (1.1, INF),
+        ("luminance", 1): (0.85, 1.1), ("sparkles", 1): (5.0, INF), ("colour", 1): (1.1, INF),
         ("structure", 1): (0.7, 1.0), ("change", 1): (0.08, INF),
     }),
     # sharpened, inked edges stippled with dense sparkles; since kappa follows the photo's
@@ -48,7 +48,7 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
     # (change 0.04-0.08, colour 0.9-1.1): colours swing as glow's do
     "ink": (1500, {
         ("luminance", 1): (0.85, 1.1), ("sparkles", 1): (15.0, INF), ("colour", 1): (1.1, INF),
-        ("structure", 1): (0.5, 1.0), ("change", 1): (0.08, INF),
+        ("structure", 1): (0.5, 0.7), ("change", 1): (0.08, INF),
     }),
     # the 2017 original: darker and duller, edges kept
     "seed": (1500, {

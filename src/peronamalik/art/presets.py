@@ -34,7 +34,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # relative to the photo's level (a fixed 0.2 changed bright photos by 0.04-0.06 and
     # kept too little of dark ones' structure: sweep_look.py --evaluate).
     "glow": dict(
-        every=30, kappa=0.266, kappa_relative=True, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, kappa=0.25, kappa_relative=True, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
     ),
     # Four times the seed-equivalent rate: K settles on a sharpening operator; dark inked edges.
     # kappa relative to the photo's level, as glow's.
