@@ -3,6 +3,8 @@ on the photo's gain (as ``reduction="mean"`` keeps it from depending on the phot
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import skimage.data
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peronamalik.art import animate
+from peronamalik.art.animate import render, sidecar_path
 from peronamalik.art.config import MIN_LEVEL, REFERENCE_LEVEL, ArtConfig
 from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import preset_config
@@ -78,3 +81,12 @@ def test_glow_changes_a_bright_photo_more_with_kappa_relative():
     fixed = glow.replace(kappa_relative=False, kappa=glow.for_source(load_source(photo, size=128, device=CPU).tensor).kappa)
     relative, absolute = change_p50(bright, glow), change_p50(bright, fixed)
     assert relative >= 0.055 and relative >= 1.5 * absolute, (relative, absolute)
+
+
+def test_the_sidecar_records_the_kappa_that_ran(tmp_path):
+    photo = skimage.data.coffee()
+    output = render(photo, tmp_path / "out.png", preset="glow", iterations=2, every=1, seed=0, device="cpu", size=32)
+    record = json.loads(sidecar_path(output).read_text())
+    config = ArtConfig.from_dict(record["config"])
+    assert config.kappa_relative and config.kappa == 0.25
+    assert record["kappa_run"] == config.for_source(load_source(photo, size=32, device=CPU).tensor).kappa != 0.25
