@@ -78,7 +78,8 @@ def test_glow_changes_a_bright_photo_more_with_kappa_relative():
     photo = skimage.data.coffee()
     bright = (255 * (photo / 255) ** 0.4).round().astype(np.uint8)
     glow = preset_config("glow").replace(iterations=1500, size=128)
-    fixed = glow.replace(kappa_relative=False, kappa=glow.for_source(load_source(photo, size=128, device=CPU).tensor).kappa)
+    photo_kappa = glow.for_source(load_source(photo, size=128, device=CPU).tensor).kappa
+    fixed = glow.replace(kappa_relative=False, kappa=photo_kappa)
     relative, absolute = change_p50(bright, glow), change_p50(bright, fixed)
     assert relative >= 0.055 and relative >= 1.5 * absolute, (relative, absolute)
 
