@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from peronamalik.art import LearnedDiffusion, animate, preset_config
+from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 
@@ -113,14 +114,16 @@ def animate_source(photo, size):
 
 
 def test_presets_look_different():
+    """Every two looks' last frames differ by a mean |a - b| above 0.08 of the range: as much
+    as issue 13 asks each look to change the photo (measured: 38-84 of 255)."""
     finals = {
         name: list(animate(small_photo(), preset=name, iterations=400, every=399, seed=0, device="cpu", size=None))[-1]
-        for name in ("glow", "ink", "kitty", "ember")
+        for name in LOOK_PRESETS
     }
     names = list(finals)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            assert np.abs(finals[a].astype(int) - finals[b].astype(int)).mean() > 2, (a, b)
+            assert np.abs(finals[a].astype(int) - finals[b].astype(int)).mean() > 0.08 * 255, (a, b)
 
 
 def test_bad_arguments_raise():

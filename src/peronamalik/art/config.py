@@ -36,6 +36,7 @@ BYTES_PER_PIXEL = 256
 OPTIMIZERS = ("sgd", "adam")
 MIXINGS = ("full", "per-channel")
 REDUCTIONS = ("sum", "mean")
+CHANNELS = ("rgb", "luminance")
 #: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.for_source`).
 REFERENCE_LEVEL = 0.5
 #: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
@@ -99,6 +100,13 @@ class ArtConfig:
         At a refresh, ``I = blend * I + (1 - blend) * I_0`` (the seed: 0.6).
     lr_decay : float
         At a refresh, ``lr *= lr_decay`` and the optimizer is recreated (momentum lost).
+    channels : str
+        Image mode only.  ``rgb``: the colour channels diffuse (the seed).  ``luminance``: the
+        run diffuses the source's Rec. 709 luminance :math:`Y_0 = 0.2126 R + 0.7152 G + 0.0722 B`
+        alone, and each frame is the source with the luminance change added,
+        :math:`I_0 + (Y_t - Y_0)` in every channel: the photo's chroma (its colour differences
+        R − Y, B − Y) is kept exactly, as when only the Y of YUV is replaced.  A grey source is
+        unaffected.
     pre_step : bool
         Image mode only: one diffusion step from I_0 with the initial K before the first
         iteration, without learning (the seed's, so its frame 0 shows two steps; off for
@@ -133,6 +141,7 @@ class ArtConfig:
     refresh_offset: int = 300
     blend: float = 0.6
     lr_decay: float = 0.995
+    channels: str = "rgb"
     pre_step: bool = False
     frame_blend: float = 0.8
     frame_blend_skip: int = 8
@@ -152,6 +161,7 @@ class ArtConfig:
             "reduction": choice("reduction", self.reduction, REDUCTIONS),
             "kernel_size": choice("kernel_size", self.kernel_size, (3, 5)),
             "mixing": choice("mixing", self.mixing, MIXINGS),
+            "channels": choice("channels", self.channels, CHANNELS),
             "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
             "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),
             "blend": real("blend", self.blend, low=0.0, high=1.0),

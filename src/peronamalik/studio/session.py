@@ -35,7 +35,7 @@ import torch
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import LearnedDiffusion, to_frame
+from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import SAMPLE_REF, Source, load_source
 from peronamalik.art.video import stylized
@@ -254,7 +254,7 @@ class Session:
             self._offer_preview(iteration, engine)
 
     def _offer_preview(self, iteration: int, engine: LearnedDiffusion) -> None:
-        pixels = to_frame(engine.image)
+        pixels = engine.frame()
         frame = Frame(self.run, self._index, iteration, pixels, encode_jpeg(pixels), preview=True)
         with self._cond:
             if self._restart or self._slot is not None or self._paused:
