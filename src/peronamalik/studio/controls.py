@@ -19,7 +19,8 @@ from peronamalik.art.losses import LOSS_TERMS
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("diffusivity", "kappa", "kappa_relative", "dt", "kernel_size", "mixing", "kernel_noise", "pre_step"),
+    "diffusion": ("diffusivity", "kappa", "kappa_relative", "dt", "kernel_size", "mixing", "channels", "kernel_noise",
+                  "pre_step"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay"),
@@ -46,7 +47,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 CHOICES: dict[str, tuple] = {
     "diffusivity": config_module.DIFFUSIVITIES,
     "optimizer": config_module.OPTIMIZERS, "mixing": config_module.MIXINGS,
-    "reduction": config_module.REDUCTIONS, "kernel_size": (3, 5),
+    "reduction": config_module.REDUCTIONS, "kernel_size": (3, 5), "channels": config_module.CHANNELS,
 }
 
 
