@@ -17,6 +17,7 @@ import skimage.data
 import torch
 
 from peronamalik.art import PHOTO_PRESETS, animate
+from peronamalik.art.presets import LOOK_PRESETS, REPRODUCTIONS
 from peronamalik.art.source import load_source
 
 from .look import look
@@ -71,6 +72,15 @@ def figures(preset: str, iterations: int, size: int = 128) -> dict:
 
 def test_every_photo_preset_has_bands():
     assert sorted(BANDS) == sorted(PHOTO_PRESETS)
+
+
+def test_every_look_is_held_to_the_issues_bars():
+    """The looks' bands ask structure p50 >= 0.45 and change p50 >= 0.08 at least (issue 13);
+    the 2017 reproductions are the only presets that need not."""
+    for preset in LOOK_PRESETS:
+        bands = BANDS[preset][1]
+        assert bands[("structure", 1)][0] >= 0.45 and bands[("change", 1)][0] >= 0.08, preset
+    assert sorted(set(PHOTO_PRESETS) - set(LOOK_PRESETS)) == sorted(set(REPRODUCTIONS) & set(PHOTO_PRESETS))
 
 
 @pytest.mark.parametrize("preset", sorted(BANDS))
