@@ -3,6 +3,7 @@
 import json
 import warnings
 
+import numpy as np
 import pytest
 
 from peronamalik import InputError
@@ -66,6 +67,7 @@ def test_with_setting_coerces_types():
         ("every=0", r"every must be an integer in \[1,"),
         ("pre_step=no", "pre_step must be true or false"),
         ("pre_step=2", "pre_step must be true or false"),
+        ("learned_taps=edges", r"learned_taps must be one of \['all', 'centre'\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):
@@ -131,3 +133,41 @@ def test_hostile_config_files(tmp_path, text, suffix, message):
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(InputError, match=message):
         load_config_file(path)
+
+
+def test_source_relative_kappa_and_energy_follow_the_source():
+    """kappa_texture: kappa scales with the RMS of the source's Laplacian response (scipy's
+    convolution, mirror padding, as oracle); energy_relative: the energy weight with 1/mean(I0²).
+    Twice the contrast: twice kappa, a quarter of the weight."""
+    import torch
+    from scipy import ndimage
+
+    from peronamalik.art.config import REFERENCE_MEAN_SQUARE, REFERENCE_TEXTURE
+
+    config = ArtConfig(kappa=0.3, kappa_texture=True, energy_relative=True,
+                       loss_weights={"fidelity": 1.0, "energy": 8.0})
+    image = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 0.5
+    stencil = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=float)
+    response = ndimage.convolve(image[0].sum(0).numpy(), stencil, mode="mirror")  # full mixing: every channel
+    texture = np.sqrt(np.mean(response**2))
+    run = config.relative_to(image.float())
+    assert not (run.kappa_texture or run.energy_relative)
+    assert run.kappa == pytest.approx(0.3 * texture / REFERENCE_TEXTURE, rel=1e-5)
+    mean_square = float(image.square().mean())
+    assert run.loss_weights == pytest.approx({"fidelity": 1.0, "energy": 8.0 * REFERENCE_MEAN_SQUARE / mean_square}, rel=1e-5)
+    brighter = config.relative_to((2 * image).float())
+    assert brighter.kappa == pytest.approx(2 * run.kappa, rel=1e-5)
+    assert brighter.loss_weights["energy"] == pytest.approx(run.loss_weights["energy"] / 4, rel=1e-5)
+    plain = ArtConfig(kappa=0.3)
+    assert plain.relative_to(image.float()) is plain
+
+
+def test_source_relative_settings_are_checked_and_a_flat_source_is_floored():
+    import torch
+
+    with pytest.raises(TypeError, match="kappa_texture must be true or false"):
+        ArtConfig().with_setting("kappa_texture=1")
+    with pytest.raises(TypeError, match="energy_relative must be true or false"):
+        ArtConfig(energy_relative="yes")
+    run = ArtConfig(kappa=0.35, kappa_texture=True, energy_relative=True).relative_to(torch.zeros(1, 3, 8, 8))
+    assert run.kappa == pytest.approx(0.35 / 255 / 0.35) and run.loss_weights["energy"] == pytest.approx(0.25 * 255)

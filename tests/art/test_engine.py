@@ -77,7 +77,26 @@ def test_operator_learns_and_depends_on_the_input(backend):
     assert (kernels["cat"] - kernels["noise"]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("preset, tolerance", [("glow", 0.10), ("ink", 0.10), ("kitty", 0.15), ("ember", 0.10)])
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_centre_taps_learn_and_the_stencil_stays_the_laplacian(backend, kernel_size):
+    """learned_taps="centre": after every step and refresh (kernel noise included) the taps off
+    the centre are exactly the Laplacian's; the centre taps (a colour-mixing matrix) learn."""
+    config = preset_config("glow").replace(learned_taps="centre", kernel_size=kernel_size, kernel_noise=0.1)
+    engine = LearnedDiffusion(torch.rand(1, 3, 16, 18, generator=torch.Generator().manual_seed(2)), config,
+                              torch.Generator().manual_seed(0))
+    centre = (..., kernel_size // 2, kernel_size // 2)
+    off = torch.ones_like(engine.laplacian, dtype=torch.bool)
+    off[centre] = False
+    for i in range(12):
+        engine.step()
+        if i == 5:
+            engine.refresh()
+        kernel = engine.kernel.detach()
+        assert torch.equal(kernel[off], engine.laplacian[off]), i
+    assert (kernel[centre] - engine.laplacian[centre]).abs().min() > 1e-4
+
+
+@pytest.mark.parametrize("preset, tolerance", [("glow", 0.10), ("ink", 0.10), ("kitty", 0.10), ("ember", 0.10)])
 def test_presets_are_resolution_invariant(preset, tolerance):
     """The mean intensity trajectory at 160×107 and 320×213 (4× the pixels) stays within 10 %
     (kitty, whose image sinks toward black between refreshes: 15 %, measured 14.7 %).

@@ -33,13 +33,13 @@ def smooth_image(seed: int, size: int = 24) -> torch.Tensor:
 def test_kappa_is_scaled_by_the_rms_level():
     image = smooth_image(0)
     config = ArtConfig(kappa=0.3, kappa_relative=True)
-    run = config.for_source(image)
+    run = config.relative_to(image)
     assert run.kappa == pytest.approx(0.3 * float(image.square().mean().sqrt()) / REFERENCE_LEVEL)
     assert not run.kappa_relative  # absolute: running it again does not rescale
-    assert run.for_source(0.5 * image) == run
-    assert config.for_source(image.clone()) == run  # same source, same kappa
-    assert config.for_source(torch.zeros_like(image)).kappa == pytest.approx(0.3 * MIN_LEVEL / REFERENCE_LEVEL)
-    assert ArtConfig(kappa=0.3).for_source(0.5 * image).kappa == 0.3  # off: kappa as given
+    assert run.relative_to(0.5 * image) == run
+    assert config.relative_to(image.clone()) == run  # same source, same kappa
+    assert config.relative_to(torch.zeros_like(image)).kappa == pytest.approx(0.3 * MIN_LEVEL / REFERENCE_LEVEL)
+    assert ArtConfig(kappa=0.3).relative_to(0.5 * image).kappa == 0.3  # off: kappa as given
 
 
 def test_kappa_relative_must_be_a_bool():
@@ -78,7 +78,7 @@ def test_glow_changes_a_bright_photo_more_with_kappa_relative():
     photo = skimage.data.coffee()
     bright = (255 * (photo / 255) ** 0.4).round().astype(np.uint8)
     glow = preset_config("glow").replace(iterations=1500, size=128)
-    photo_kappa = glow.for_source(load_source(photo, size=128, device=CPU).tensor).kappa
+    photo_kappa = glow.relative_to(load_source(photo, size=128, device=CPU).tensor).kappa
     fixed = glow.replace(kappa_relative=False, kappa=photo_kappa)
     relative, absolute = change_p50(bright, glow), change_p50(bright, fixed)
     assert relative >= 0.055 and relative >= 1.5 * absolute, (relative, absolute)
@@ -90,4 +90,9 @@ def test_the_sidecar_records_the_kappa_that_ran(tmp_path):
     record = json.loads(sidecar_path(output).read_text())
     config = ArtConfig.from_dict(record["config"])
     assert config.kappa_relative and config.kappa == 0.25
-    assert record["kappa_run"] == config.for_source(load_source(photo, size=32, device=CPU).tensor).kappa != 0.25
+    assert record["kappa_run"] == config.relative_to(load_source(photo, size=32, device=CPU).tensor).kappa != 0.25
+
+
+def test_kappa_relative_and_kappa_texture_exclude_each_other():
+    with pytest.raises(ValueError, match="kappa_relative and kappa_texture both scale kappa"):
+        ArtConfig(kappa_relative=True, kappa_texture=True)

@@ -204,6 +204,8 @@ TRAJECTORIES = {
     "seed": preset_config("seed"),
     "glow": preset_config("glow"),
     "glow per-channel": preset_config("glow").replace(mixing="per-channel"),
+    "glow, centre taps": preset_config("glow").replace(learned_taps="centre"),
+    "kitty (centre taps, kappa and energy relative to the source)": preset_config("kitty"),
     "adam, rational, per-channel": ADAM_PER_CHANNEL,
     "adam, tukey 5x5": ADAM_PER_CHANNEL.replace(diffusivity="tukey", kernel_size=5),
 }

@@ -28,10 +28,11 @@ INF = float("inf")
 #: subject (structure p50 >= 0.45) and change this photo by change p50 >= 0.08; of the 2017
 #: reproductions, vanilla changes it by 0.04 only (a gentle blur, by ALGORITHM.md's k and dt).
 BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
-    # kitty.gif's figures (issue 13): sinks toward black, sparkles, comes back at refreshes
+    # kitty.gif's look on this brighter photo: sinks toward black, sparkles, darker and duller
+    # colours, comes back at refreshes (kitty.gif's own bands: test_kitty_holds_kitty_gifs_bands)
     "kitty": (1500, {
-        ("luminance", 1): (0.25, 0.50), ("luminance", 0): (0.0, 0.30), ("luminance", 2): (0.45, INF),
-        ("sparkles", 1): (3.0, INF), ("structure", 1): (0.5, 1.0), ("change", 1): (0.12, INF),
+        ("luminance", 1): (0.25, 0.50), ("luminance", 0): (0.0, 0.45), ("luminance", 2): (0.55, INF),
+        ("sparkles", 1): (3.0, INF), ("colour", 1): (0.0, 0.7), ("structure", 1): (0.6, 1.0), ("change", 1): (0.12, INF),
     }),
     # glowing embers: saturated far beyond the photo, steady brightness
     "ember": (1500, {
@@ -109,7 +110,29 @@ def test_looks_are_distinct():
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 
 
-@pytest.mark.skipif(not (SHARED / "look" / "look_stats.py").is_file(), reason="needs ../shared beside the repository (or $PERONAMALIK_SHARED)")
+NEEDS_SHARED = pytest.mark.skipif(
+    not (SHARED / "look" / "look_stats.py").is_file(), reason="needs ../shared beside the repository (or $PERONAMALIK_SHARED)"
+)
+
+
+@NEEDS_SHARED
+def test_kitty_holds_kitty_gifs_bands_on_its_first_frame():
+    """Issue 13's setting: kitty.gif's first frame at 320×240, 3000 iterations, a frame every 75:
+    luminance p50 in [0.25, 0.50], p10 <= 0.30 and p90 >= 0.45 (it sinks and comes back),
+    sparkles p50 >= 3, structure p50 >= 0.5, change p50 >= 0.12 (kitty.gif: 0.35, 0.18, 0.60,
+    5.3, 0.63, 0.15)."""
+    from PIL import Image
+
+    first = np.asarray(Image.open(SHARED / "seed" / "kitty.gif").convert("RGB"))
+    frames = list(animate(first, preset="kitty", seed=0, device="cpu", size=320))
+    assert len(frames) == 40
+    measured = look(frames, first.astype(np.float32) / 255)
+    luminance = measured["luminance"]
+    assert 0.25 <= luminance[1] <= 0.50 and luminance[0] <= 0.30 and luminance[2] >= 0.45, luminance
+    assert measured["sparkles"][1] >= 3 and measured["structure"][1] >= 0.5 and measured["change"][1] >= 0.12, measured
+
+
+@NEEDS_SHARED
 def test_helper_measures_as_look_stats_does():
     spec = importlib.util.spec_from_file_location("look_stats", SHARED / "look" / "look_stats.py")
     look_stats = importlib.util.module_from_spec(spec)

@@ -192,7 +192,7 @@ def write_sidecar(
         "interrupted": interrupted,
         "backend": backend,
         "config": spec.config.to_dict(),
-        "kappa_run": spec.config.for_source(source.tensor).kappa,  # kappa_relative's absolute kappa
+        "kappa_run": spec.config.relative_to(source.tensor).kappa,  # the absolute kappa of a relative one
     }
     target = sidecar_path(output)
     with atomic_output(target, overwrite=overwrite) as temporary:

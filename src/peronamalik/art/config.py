@@ -35,9 +35,17 @@ MAX_SIDE = 65535  # GIF's and most codecs' limit
 BYTES_PER_PIXEL = 256
 OPTIMIZERS = ("sgd", "adam")
 MIXINGS = ("full", "per-channel")
+LEARNED_TAPS = ("all", "centre")
+#: With ``kappa_texture``, kappa is given for a source whose Laplacian response has this RMS
+#: (kitty.gif's first frame at 320×240: 0.356); :meth:`ArtConfig.relative_to`.
+REFERENCE_TEXTURE = 0.35
+#: With ``energy_relative``, the energy weight is given for a source of this mean square (RMS 0.5).
+REFERENCE_MEAN_SQUARE = 0.25
+#: Floors of the two measures (a flat or black source would give kappa or a weight of 0 or inf).
+MIN_TEXTURE = MIN_MEAN_SQUARE = 1.0 / 255
 REDUCTIONS = ("sum", "mean")
 CHANNELS = ("rgb", "luminance")
-#: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.for_source`).
+#: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.relative_to`).
 REFERENCE_LEVEL = 0.5
 #: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
 MIN_LEVEL = 1.0 / 255
@@ -72,7 +80,7 @@ class ArtConfig:
     kappa_relative : bool
         Image mode: kappa is relative to the source's RMS level, so the look's strength does
         not depend on how bright the (min-max normalised) photo is: the run uses
-        :math:`\\kappa \\cdot \\max(\\mathrm{rms}(I_0), 1/255) / 0.5` (:meth:`for_source`).
+        :math:`\\kappa \\cdot \\max(\\mathrm{rms}(I_0), 1/255) / 0.5` (:meth:`relative_to`; not with ``kappa_texture``).
     dt : float
         Time step, > 0 (the seed step clamps to [0, 1], so no stability limit applies).
     optimizer : str
@@ -90,6 +98,22 @@ class ArtConfig:
         3 (the seed) or 5.
     mixing : str
         ``full``: the operator mixes the colours (the seed); ``per-channel``: one per channel.
+    learned_taps : str
+        Which taps of K learn.  ``all`` (the seed).  ``centre``: only the centre tap of each
+        (out, in) channel pair, so :math:`K = \\Delta + M\\,\\delta` with :math:`\\Delta` the
+        initial Laplacian and M a learned colour-mixing matrix; the spatial stencil stays
+        the Laplacian (projected descent: after every optimizer step, and at every
+        (re)start, the other taps are set back to the Laplacian's).  Fine texture then keeps
+        its edges instead of turning into a pixel-scale pattern (the ``kitty`` preset).
+    kappa_texture : bool
+        Image mode: kappa is relative to the source's texture, the RMS of its response to
+        the initial Laplacian, :math:`\\kappa \\cdot \\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35`
+        (:meth:`relative_to`): the conductance closes on a like share of the pixels (edges
+        kept, sparkles) on a smooth photo and on a textured one.
+    energy_relative : bool
+        Image mode: the ``energy`` weight is relative to the source's mean square,
+        :math:`w \\cdot 0.25 / \\max(\\overline{I_0^2}, 1/255)` (:meth:`relative_to`): the pull
+        toward black is alike on a bright photo and on a dark one.
     kernel_noise : float
         Standard deviation of Gaussian noise added to the Laplacian at every (re)start; draws
         from the run's seed (0 for the seed preset, which is then seed-independent).
@@ -136,6 +160,9 @@ class ArtConfig:
     loss_weights: dict[str, float] = field(default_factory=lambda: {"fidelity": 1.0, "edge": 1.0, "energy": 1.0})
     kernel_size: int = 3
     mixing: str = "full"
+    learned_taps: str = "all"
+    kappa_texture: bool = False
+    energy_relative: bool = False
     kernel_noise: float = 0.0
     refresh_period: int = 375
     refresh_offset: int = 300
@@ -162,6 +189,7 @@ class ArtConfig:
             "kernel_size": choice("kernel_size", self.kernel_size, (3, 5)),
             "mixing": choice("mixing", self.mixing, MIXINGS),
             "channels": choice("channels", self.channels, CHANNELS),
+            "learned_taps": choice("learned_taps", self.learned_taps, LEARNED_TAPS),
             "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
             "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),
             "blend": real("blend", self.blend, low=0.0, high=1.0),
@@ -185,10 +213,12 @@ class ArtConfig:
             choice("loss_weights term", term, LOSS_TERMS)
             weights[term] = real(f"loss_weights.{term}", weight, low=0.0, high=MAX_RATE)
         checked["loss_weights"] = weights
-        for name in ("pre_step", "kappa_relative"):
+        for name in ("pre_step", "kappa_relative", "kappa_texture", "energy_relative"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise InputTypeError(f"{name} must be true or false, got {type(value).__name__} {value!r:.40}")
+        if self.kappa_relative and self.kappa_texture:
+            raise InputError("kappa_relative and kappa_texture both scale kappa: set one of them")
         # kappa and dt as the core checks them (a number here: a config holds no tensors)
         diffusion = DiffusionParams(kappa=real("kappa", self.kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1]),
                                     dt=self.dt, diffusivity=checked["diffusivity"], scheme="seed")
@@ -203,20 +233,42 @@ class ArtConfig:
 
         return DiffusionParams(kappa=self.kappa, dt=self.dt, diffusivity=self.diffusivity, scheme="seed")
 
-    def for_source(self, original: torch.Tensor) -> ArtConfig:
-        """The config a run of ``original`` (the source I_0 in [0, 1]) uses: with
-        ``kappa_relative``, the absolute kappa
+    def relative_to(self, original: torch.Tensor) -> ArtConfig:
+        """The config a run of ``original`` (the source I_0 in [0, 1], ``(1, C, H, W)``) uses:
+        with ``kappa_relative``, the absolute kappa
 
         .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\sqrt{\\overline{I_0^2}}, 1/255) / 0.5
 
-        and ``kappa_relative`` off; otherwise this config.  Scaling the source by a gain scales
-        the response L = K * I and kappa alike, so the conductance :math:`c(L/\\kappa)` sees the
-        same contrasts.  Deterministic: the same source gives the same kappa.
+        (scaling the source by a gain scales the response L = K * I and kappa alike, so the
+        conductance :math:`c(L/\\kappa)` sees the same contrasts); with ``kappa_texture``,
+
+        .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35
+
+        (:math:`\\Delta` the initial operator, as ``mixing`` and ``kernel_size`` make it); with
+        ``energy_relative``, the energy weight :math:`w_{run} = w \\cdot 0.25 / \\max(\\overline{I_0^2}, 1/255)`;
+        the flags then off.  Otherwise this config.  Deterministic: the same source gives
+        the same config.
         """
-        if not self.kappa_relative:
+        if not (self.kappa_relative or self.kappa_texture or self.energy_relative):
             return self
-        level = max(float(original.double().square().mean().sqrt()), MIN_LEVEL)
-        return self.replace(kappa=self.kappa * level / REFERENCE_LEVEL, kappa_relative=False)
+        from peronamalik.core.schemes import laplacian_kernel, operator_response
+
+        source = original.detach().double()
+        changes: dict[str, Any] = {"kappa_relative": False, "kappa_texture": False, "energy_relative": False}
+        if self.kappa_relative:
+            level = float(source.square().mean().sqrt())
+            changes["kappa"] = self.kappa * max(level, MIN_LEVEL) / REFERENCE_LEVEL
+        if self.kappa_texture:
+            laplacian = laplacian_kernel(source.shape[1], mixing=self.mixing, size=self.kernel_size,
+                                         dtype=source.dtype, device=source.device)
+            texture = float(operator_response(source, laplacian).square().mean().sqrt())
+            changes["kappa"] = self.kappa * max(texture, MIN_TEXTURE) / REFERENCE_TEXTURE
+        if self.energy_relative and "energy" in self.loss_weights:
+            mean_square = max(float(source.square().mean()), MIN_MEAN_SQUARE)
+            changes["loss_weights"] = {
+                **self.loss_weights, "energy": self.loss_weights["energy"] * REFERENCE_MEAN_SQUARE / mean_square
+            }
+        return self.replace(**changes)
 
     def replace(self, **overrides: Any) -> ArtConfig:
         """A copy with ``overrides`` applied and checked (old names are read with a DeprecationWarning)."""

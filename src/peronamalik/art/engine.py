@@ -26,8 +26,9 @@ class LearnedDiffusion:
     original : torch.Tensor
         ``(1, C, H, W)`` image in [0, 1]: I_0, the fidelity target and the refresh anchor.
     config : ArtConfig
-        All knobs; the engine runs ``config.for_source(original)`` (kappa relative to the
-        source's level where ``kappa_relative`` asks).
+        All knobs; the engine runs ``config.relative_to(original)`` (kappa and the energy
+        weight relative to the source where ``kappa_relative``, ``kappa_texture`` or
+        ``energy_relative`` ask).
     generator : torch.Generator
         Source of the kernel noise (``config.kernel_noise``); the run's seed.
     colour : torch.Tensor, optional
@@ -45,7 +46,7 @@ class LearnedDiffusion:
     def __init__(
         self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator, colour: torch.Tensor | None = None
     ) -> None:
-        self.config = config.for_source(original)
+        self.config = config.relative_to(original)
         self.original = original
         self.colour = colour
         self.image = original.clone()
@@ -56,6 +57,13 @@ class LearnedDiffusion:
         )
         self.lr = config.lr
         self.kernel = nn.Parameter(self.laplacian.clone())
+        # learned_taps="centre": K <- K * free + fixed keeps the off-centre taps at the Laplacian's
+        self._free: torch.Tensor | None = None
+        if self.config.learned_taps == "centre":
+            centre = config.kernel_size // 2
+            self._free = torch.zeros_like(self.laplacian)
+            self._free[..., centre, centre] = 1.0
+            self._fixed = self.laplacian * (1.0 - self._free)
         self._fused: object = None  # the native step's state (backends/native/learned.py)
         self._backend: str | None = None  # the backend of step(), decided at the first
         self.reset_operator()
@@ -65,6 +73,7 @@ class LearnedDiffusion:
         noise = torch.randn(self.laplacian.shape, generator=self.generator, dtype=self.laplacian.dtype)
         with torch.no_grad():
             self.kernel.copy_(self.laplacian + self.config.kernel_noise * noise.to(self.laplacian.device))
+        self.constrain_operator()
         if self.config.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
                 [self.kernel], lr=self.lr, weight_decay=self.config.weight_decay
@@ -74,6 +83,13 @@ class LearnedDiffusion:
                 [self.kernel], lr=self.lr, momentum=self.config.momentum, dampening=0.0,
                 weight_decay=self.config.weight_decay,
             )
+
+    def constrain_operator(self) -> None:
+        """With ``learned_taps="centre"``, K's taps off the centre back to the Laplacian's
+        (the projection of projected gradient descent); otherwise nothing."""
+        if self._free is not None:
+            with torch.no_grad():
+                self.kernel.mul_(self._free).add_(self._fixed)
 
     def diffuse(self, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One seed step of ``previous`` with the current K: ``(I_t, L)``, K in the graph."""
@@ -138,20 +154,22 @@ class LearnedDiffusion:
 
         Runs on :attr:`backend`: one C call (:mod:`peronamalik.backends.native.learned`; same
         result to float32 rounding), ``torch.compile`` of the code below
-        (:mod:`peronamalik.backends.compiled`), or the readable torch below.
+        (:mod:`peronamalik.backends.compiled`), or the readable torch below; then, on every
+        backend, :meth:`constrain_operator` (``learned_taps="centre"``).
         """
         target = self.original if target is None else target
         path = self.backend
         fused = learned.learned_step(self, target) if path == "native" else None
         if fused is not None:
             self.image = fused
-            return fused
-        previous = self.image.detach()
-        image = self._compiled_step(previous, target) if path == "compiled" else None
-        if image is None:
-            image, response = self.diffuse(previous)
-            self.learn(image, response, target)
-        self.image = image.detach()
+        else:
+            previous = self.image.detach()
+            image = self._compiled_step(previous, target) if path == "compiled" else None
+            if image is None:
+                image, response = self.diffuse(previous)
+                self.learn(image, response, target)
+            self.image = image.detach()
+        self.constrain_operator()
         return self.image
 
     def frame(self) -> np.ndarray:
