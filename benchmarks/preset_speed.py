@@ -20,6 +20,7 @@ import torch
 import peronamalik
 from peronamalik.art import LearnedDiffusion, preset_config
 from peronamalik.backends.native import learned as fused_step
+from peronamalik.art.engine import luminance
 from peronamalik.art.presets import PRESETS
 
 
@@ -37,7 +38,8 @@ def main() -> None:
     engines = {}
     for name in PRESETS:
         config = preset_config(name).replace(iterations=100_000)  # a long job: auto takes the kernel
-        engines[name] = LearnedDiffusion(image, config, torch.Generator().manual_seed(0))
+        start = luminance(image) if config.channels == "luminance" else image  # as animate runs it
+        engines[name] = LearnedDiffusion(start, config, torch.Generator().manual_seed(0))
         engines[name].step()  # warm-up: the path is decided here
     best = dict.fromkeys(engines, float("inf"))
     for _ in range(args.rounds):

@@ -4,7 +4,7 @@
 * ``preset-NAME.webp``: each photo preset animated on the bundled sample (240 px, lossy
   WebP, under 300 KB);
 * ``strip-PHOTO.jpg``: one frame of every preset on two more photos (scikit-image's coffee
-  and astronaut), the source first.
+  and astronaut), the source first, then the looks, then the 2017 reproductions.
 """
 
 from pathlib import Path
@@ -15,10 +15,13 @@ from skimage import data
 
 from peronamalik import diffuse
 from peronamalik.art import PHOTO_PRESETS, animate, preset_config
+from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.io.images import side_by_side
 
 HERE = Path(__file__).parent
 SIZE = 240
+#: The looks first, then the 2017 reproductions (the README's two groups).
+ORDER = LOOK_PRESETS + tuple(name for name in PHOTO_PRESETS if name not in LOOK_PRESETS)
 #: WebP quality of the gallery (lower: smaller files; sparkles are costly to encode).
 QUALITY = 60
 MAX_BYTES = 300_000
@@ -54,7 +57,7 @@ def strip(photo_name: str, frame_at: float = 0.55) -> None:
     """``strip-PHOTO.jpg``: the source, then each preset's frame at ``frame_at`` of its run."""
     photo = getattr(data, photo_name)()
     tiles = []
-    for name in PHOTO_PRESETS:
+    for name in ORDER:
         frames = frames_of(name, photo)
         tiles.append(frames[int(frame_at * (len(frames) - 1))])
     source = np.asarray(Image.fromarray(photo).resize(tiles[0].shape[1::-1], Image.BICUBIC))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from peronamalik.art import LearnedDiffusion, animate, preset_config
+from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 
@@ -99,6 +100,8 @@ def test_centre_taps_learn_and_the_stencil_stays_the_laplacian(backend, kernel_s
 def test_presets_are_resolution_invariant(preset, tolerance):
     """The mean intensity trajectory at 160×107 and 320×213 (4× the pixels) stays within 10 %
     (kitty, whose image sinks toward black between refreshes: 15 %, measured 14.7 %).
+    ink and ember are not chaotic (1-2 %); glow is (4.9 % here on the fused path, 11.6 % on the
+    autograd path: its brightness dips shift from a float rounding on; benchmarks/README.md).
 
     benchmarks/resolution_invariance.py checks 320 against 2048 (too slow for CI)."""
     photo = sample_array()
@@ -132,14 +135,16 @@ def animate_source(photo, size):
 
 
 def test_presets_look_different():
+    """Every two looks' last frames differ by a mean |a - b| above 0.08 of the range: as much
+    as issue 13 asks each look to change the photo (measured: 38-84 of 255)."""
     finals = {
         name: list(animate(small_photo(), preset=name, iterations=400, every=399, seed=0, device="cpu", size=None))[-1]
-        for name in ("glow", "ink", "kitty", "ember")
+        for name in LOOK_PRESETS
     }
     names = list(finals)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            assert np.abs(finals[a].astype(int) - finals[b].astype(int)).mean() > 2, (a, b)
+            assert np.abs(finals[a].astype(int) - finals[b].astype(int)).mean() > 0.08 * 255, (a, b)
 
 
 def test_bad_arguments_raise():

@@ -193,6 +193,13 @@ ADAM_PER_CHANNEL = preset_config("glow").replace(
     kernel_noise=0.05, blend=0.8, loss_weights={"fidelity": 0.5, "edge": 1.0, "energy": 0.5},
 )
 
+def test_luminance_run_each_step_equals_the_reference(lib):
+    """ink (channels="luminance") diffuses the luminance: ember's video terms on one channel."""
+    from peronamalik.art.engine import luminance
+
+    lockstep(preset_config("ink").replace(kernel_noise=0.05), luminance(noise(3, seed=9)), iterations=8, refresh_at=4)
+
+
 TRAJECTORIES = {
     "seed": preset_config("seed"),
     "glow": preset_config("glow"),

@@ -123,3 +123,31 @@ def test_seed_preset_constants_are_algorithm_md_numbers():
     assert (config.kernel_size, config.mixing, config.kernel_noise) == (3, "full", 0.0)
     assert (config.every, config.refresh_period, config.refresh_offset) == (75, 375, 300)
     assert (config.blend, config.lr_decay, config.pre_step) == (0.6, 0.995, True)
+
+
+def test_vanilla_preset_is_the_2017_vanilla_mode(photo):
+    """ALGORITHM.md's vanilla mode, typed in: k 0.2, dt 0.01, the fixed Laplacian on every
+    (out, in) channel pair, one step before the loop, a frame every 100 of 5001 steps (here
+    the first 201); nothing learned, so K stays the Laplacian."""
+    config = preset_config("vanilla")
+    assert (config.iterations, config.every, config.kappa, config.dt, config.lr) == (5001, 100, 0.2, 0.01, 0.0)
+    laplacian = torch.tensor(LAPLACIAN).expand(3, 3, 3, 3)
+    original = load_source(photo, size=None, device=torch.device("cpu")).tensor
+
+    def step(image: torch.Tensor) -> torch.Tensor:
+        response = F.conv2d(F.pad(image, (1, 1, 1, 1), mode="reflect"), laplacian)
+        return (image + 0.01 * response * torch.exp(-((response / 0.2) ** 2))).clamp(0, 1)
+
+    image, expected = step(original), []
+    for i in range(201):
+        image = step(image)
+        if i % 100 == 0:
+            expected.append(image[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy())
+    kernels = []
+    with torch_threads(1), backend("reference"):
+        ours = list(animate(photo, preset="vanilla", iterations=201, seed=0, device="cpu", size=None,
+                            callback=lambda i, engine, _: kernels.append(engine.kernel.detach().clone())))
+    assert len(ours) == len(expected) == 3
+    for mine, theirs in zip(ours, expected):
+        assert np.abs(mine.astype(int) - theirs).max() <= 1  # float rounding of the sum order only
+    assert all(torch.equal(kernel, laplacian) for kernel in kernels)

@@ -17,7 +17,7 @@ import torch
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
+from peronamalik.art.engine import Callback, LearnedDiffusion, luminance
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import Source, load_source
 from peronamalik.backends import policy
@@ -61,16 +61,22 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
     """Run the learned diffusion on a loaded source, yielding a frame after every
     ``config.every``-th iteration (iteration 0 included) and refreshing on the schedule.
 
-    With ``config.pre_step`` one step with the initial K (no learning) comes first, as in the seed."""
+    With ``config.pre_step`` one step with the initial K (no learning) comes first, as in the
+    seed; with ``config.channels == "luminance"`` an RGB source's luminance diffuses and the
+    frames keep its colours (:meth:`LearnedDiffusion.frame`)."""
     config = spec.config
     generator = torch.Generator().manual_seed(spec.seed)
-    engine = LearnedDiffusion(source.tensor.to(spec.device), config, generator)
+    original = source.tensor.to(spec.device)
+    if config.channels == "luminance" and original.shape[1] == 3:
+        engine = LearnedDiffusion(luminance(original), config, generator, colour=original)
+    else:
+        engine = LearnedDiffusion(original, config, generator)
     if config.pre_step:  # the seed's step from I_0 before its loop, no learning
         engine.image = engine.advance(engine.image)
     for iteration in range(config.iterations):
         engine.step()
         if iteration % config.every == 0:
-            yield to_frame(engine.image)
+            yield engine.frame()
         refreshed = engine.refresh_if_due(iteration)
         if callback is not None:
             callback(iteration, engine, refreshed)
@@ -186,6 +192,7 @@ def write_sidecar(
         "interrupted": interrupted,
         "backend": backend,
         "config": spec.config.to_dict(),
+        "kappa_run": spec.config.relative_to(source.tensor).kappa,  # the absolute kappa of a relative one
     }
     target = sidecar_path(output)
     with atomic_output(target, overwrite=overwrite) as temporary:

@@ -48,6 +48,11 @@ MIN_TEXTURE = MIN_MEAN_SQUARE = 1.0 / 255
 #: not change with the size a run is given (a pixel-scale response weakens as a photo grows).
 TEXTURE_SIDE = 320
 REDUCTIONS = ("sum", "mean")
+CHANNELS = ("rgb", "luminance")
+#: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.relative_to`).
+REFERENCE_LEVEL = 0.5
+#: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
+MIN_LEVEL = 1.0 / 255
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,10 @@ class ArtConfig:
         Formerly ``conductance`` (still read, with a deprecation note).
     kappa : float
         Contrast parameter of the conductance, in [1e-30, 1e30].  Formerly ``k``.
+    kappa_relative : bool
+        Image mode: kappa is relative to the source's RMS level, so the look's strength does
+        not depend on how bright the (min-max normalised) photo is: the run uses
+        :math:`\\kappa \\cdot \\max(\\mathrm{rms}(I_0), 1/255) / 0.5` (:meth:`relative_to`; not with ``kappa_texture``).
     dt : float
         Time step, > 0 (the seed step clamps to [0, 1], so no stability limit applies).
     optimizer : str
@@ -119,6 +128,13 @@ class ArtConfig:
         At a refresh, ``I = blend * I + (1 - blend) * I_0`` (the seed: 0.6).
     lr_decay : float
         At a refresh, ``lr *= lr_decay`` and the optimizer is recreated (momentum lost).
+    channels : str
+        Image mode only.  ``rgb``: the colour channels diffuse (the seed).  ``luminance``: the
+        run diffuses the source's Rec. 709 luminance :math:`Y_0 = 0.2126 R + 0.7152 G + 0.0722 B`
+        alone, and each frame is the source with the luminance change added,
+        :math:`I_0 + (Y_t - Y_0)` in every channel: the photo's chroma (its colour differences
+        R − Y, B − Y) is kept exactly, as when only the Y of YUV is replaced.  A grey source is
+        unaffected.
     pre_step : bool
         Image mode only: one diffusion step from I_0 with the initial K before the first
         iteration, without learning (the seed's, so its frame 0 shows two steps; off for
@@ -138,6 +154,7 @@ class ArtConfig:
     fps: float = 20.0
     diffusivity: str = "exp"
     kappa: float = 0.2
+    kappa_relative: bool = False
     dt: float = 0.2
     optimizer: str = "sgd"
     lr: float = 0.46
@@ -155,6 +172,7 @@ class ArtConfig:
     refresh_offset: int = 300
     blend: float = 0.6
     lr_decay: float = 0.995
+    channels: str = "rgb"
     pre_step: bool = False
     frame_blend: float = 0.8
     frame_blend_skip: int = 8
@@ -174,6 +192,7 @@ class ArtConfig:
             "reduction": choice("reduction", self.reduction, REDUCTIONS),
             "kernel_size": choice("kernel_size", self.kernel_size, (3, 5)),
             "mixing": choice("mixing", self.mixing, MIXINGS),
+            "channels": choice("channels", self.channels, CHANNELS),
             "learned_taps": choice("learned_taps", self.learned_taps, LEARNED_TAPS),
             "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
             "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),
@@ -198,10 +217,12 @@ class ArtConfig:
             choice("loss_weights term", term, LOSS_TERMS)
             weights[term] = real(f"loss_weights.{term}", weight, low=0.0, high=MAX_RATE)
         checked["loss_weights"] = weights
-        for name in ("pre_step", "kappa_texture", "energy_relative"):
+        for name in ("pre_step", "kappa_relative", "kappa_texture", "energy_relative"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise InputTypeError(f"{name} must be true or false, got {type(value).__name__} {value!r:.40}")
+        if self.kappa_relative and self.kappa_texture:
+            raise InputError("kappa_relative and kappa_texture both scale kappa: set one of them")
         # kappa and dt as the core checks them (a number here: a config holds no tensors)
         diffusion = DiffusionParams(kappa=real("kappa", self.kappa, low=KAPPA_RANGE[0], high=KAPPA_RANGE[1]),
                                     dt=self.dt, diffusivity=checked["diffusivity"], scheme="seed")
@@ -218,23 +239,31 @@ class ArtConfig:
 
     def relative_to(self, original: torch.Tensor) -> ArtConfig:
         """The config a run of ``original`` (the source I_0 in [0, 1], ``(1, C, H, W)``) uses:
-        with ``kappa_texture``, the absolute kappa
+        with ``kappa_relative``, the absolute kappa
+
+        .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\sqrt{\\overline{I_0^2}}, 1/255) / 0.5
+
+        (scaling the source by a gain scales the response L = K * I and kappa alike, so the
+        conductance :math:`c(L/\\kappa)` sees the same contrasts); with ``kappa_texture``,
 
         .. math:: \\kappa_{run} = \\kappa \\cdot \\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35
 
         (:math:`\\Delta` the initial operator, as ``mixing`` and ``kernel_size`` make it, on
         :math:`I_0` resized to a longer side of at most :data:`TEXTURE_SIDE`); with
         ``energy_relative``, the energy weight :math:`w_{run} = w \\cdot 0.25 / \\max(\\overline{I_0^2}, 1/255)`;
-        both flags then off.  Otherwise this config.  Deterministic: the same source gives
+        the flags then off.  Otherwise this config.  Deterministic: the same source gives
         the same config.
         """
-        if not (self.kappa_texture or self.energy_relative):
+        if not (self.kappa_relative or self.kappa_texture or self.energy_relative):
             return self
         from peronamalik.art.source import resize_longer
         from peronamalik.core.schemes import laplacian_kernel, operator_response
 
         source = original.detach().double()
-        changes: dict[str, Any] = {"kappa_texture": False, "energy_relative": False}
+        changes: dict[str, Any] = {"kappa_relative": False, "kappa_texture": False, "energy_relative": False}
+        if self.kappa_relative:
+            level = float(source.square().mean().sqrt())
+            changes["kappa"] = self.kappa * max(level, MIN_LEVEL) / REFERENCE_LEVEL
         if self.kappa_texture:
             laplacian = laplacian_kernel(source.shape[1], mixing=self.mixing, size=self.kernel_size,
                                          dtype=source.dtype, device=source.device)

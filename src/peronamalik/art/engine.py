@@ -14,6 +14,9 @@ from peronamalik.backends import compiled, policy
 from peronamalik.backends.native import learned
 from peronamalik.core.schemes import laplacian_kernel, seed_step
 
+#: Rec. 709 luma weights of R, G, B.
+REC709 = (0.2126, 0.7152, 0.0722)
+
 
 class LearnedDiffusion:
     """State of one "on drugs" run: the diffusing image, the operator K and its optimizer.
@@ -24,9 +27,13 @@ class LearnedDiffusion:
         ``(1, C, H, W)`` image in [0, 1]: I_0, the fidelity target and the refresh anchor.
     config : ArtConfig
         All knobs; the engine runs ``config.relative_to(original)`` (kappa and the energy
-        weight relative to the source where ``kappa_texture`` / ``energy_relative`` ask).
+        weight relative to the source where ``kappa_relative``, ``kappa_texture`` or
+        ``energy_relative`` ask).
     generator : torch.Generator
         Source of the kernel noise (``config.kernel_noise``); the run's seed.
+    colour : torch.Tensor, optional
+        ``(1, 3, H, W)``: the colour source of a ``channels="luminance"`` run, whose
+        luminance is ``original``; :meth:`frame` shows :math:`colour + (I_t - I_0)`.
 
     Examples
     --------
@@ -36,9 +43,12 @@ class LearnedDiffusion:
     torch.Size([1, 3, 16, 16])
     """
 
-    def __init__(self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator) -> None:
+    def __init__(
+        self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator, colour: torch.Tensor | None = None
+    ) -> None:
         self.config = config.relative_to(original)
         self.original = original
+        self.colour = colour
         self.image = original.clone()
         self.generator = generator
         self.conductance = config.diffusion.conductance()
@@ -162,6 +172,13 @@ class LearnedDiffusion:
         self.constrain_operator()
         return self.image
 
+    def frame(self) -> np.ndarray:
+        """The current image as an ``H×W×3`` uint8 frame; a luminance run's (``colour``
+        given) recoloured: :math:`\\mathrm{colour} + (I_t - I_0)`, the chroma kept."""
+        if self.colour is None:
+            return to_frame(self.image)
+        return to_frame(self.colour + (self.image - self.original))
+
     def refresh(self) -> None:
         """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0."""
         self.lr *= self.config.lr_decay
@@ -191,6 +208,13 @@ def learned_loss(
 def score(image: torch.Tensor, response: torch.Tensor, target: torch.Tensor, config: ArtConfig) -> torch.Tensor:
     """The configured loss of one step (:func:`peronamalik.art.losses.total_loss`)."""
     return total_loss(LossInputs(image, target, response), config.loss_weights, config.reduction)
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """Rec. 709 luminance ``(1, 1, H, W)`` of an RGB ``(1, 3, H, W)`` image:
+    :math:`Y = 0.2126 R + 0.7152 G + 0.0722 B` (the weights sum to 1: a grey stays itself)."""
+    weights = torch.tensor(REC709, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    return (image * weights).sum(dim=1, keepdim=True)
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]

@@ -14,7 +14,7 @@ import click
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
-from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS, PRESETS, preset_config
+from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS, PRESETS, REPRODUCTIONS, preset_config
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
 from peronamalik.cli.progress import human_size, progress_bar
@@ -94,12 +94,12 @@ def announce(written: Path) -> None:
 #: What each preset looks like (``--preset``, ``--list-presets``).
 LOOKS = {
     "ember": "the seed's live-video loss on a photo: a steady red-orange glow, subject sharp",
-    "glow": "a soft blur with sparkles along the edges, colours lifted",
-    "ink": "K settles on a sharpening operator: dark inked outlines, the photo's colours",
+    "glow": "sparkles along the edges, colours swinging through casts, the brightness kept",
+    "ink": "ember on the luminance alone: a dark, high-contrast engraving in the photo's own colours",
     "kitty": "kitty.gif's look: sinks toward black with sparkling edges, back at each refresh",
-    "seed": "the 2017 original, exactly (its look depends on the image size)",
-    "vanilla": "the fixed Laplacian, nothing learned: a slow, gentle blur",
-    "video": "the 2017 live-video mode (peronamalik video only)",
+    "seed": "2017 reproduction: the original, exactly (its look depends on the image size)",
+    "vanilla": "2017 reproduction: the fixed Laplacian, nothing learned: a slow, gentle blur",
+    "video": "2017 reproduction: the live-video mode (peronamalik video only)",
 }
 
 
@@ -133,8 +133,12 @@ Outputs: .gif (--quality), .webp, .mp4, .webm, .mkv; .png writes the last frame 
 DIR/ writes numbered PNG frames.  OUTPUT.json records the run (config, seed, input).
 
 \b
-Presets:
-""" + "\n".join(f"  {name:8}  {look}" for name, look in sorted(LOOKS.items()))
+Looks (each changes any photo visibly and keeps its subject):
+""" + "\n".join(f"  {name:8}  {LOOKS[name]}" for name in sorted(LOOK_PRESETS)) + """
+
+\b
+Reproductions of the 2017 modes (ALGORITHM.md's exact parameters):
+""" + "\n".join(f"  {name:8}  {LOOKS[name]}" for name in REPRODUCTIONS)
 
 
 @app.command(help=ART_EXAMPLES, short_help="Turn a photo into a looping \"on drugs\" animation.")

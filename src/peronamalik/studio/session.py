@@ -35,7 +35,7 @@ import torch
 
 from peronamalik.art.animate import RunSpec, frames_from, resolve_run
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import LearnedDiffusion, to_frame
+from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import SAMPLE_REF, Source, load_source
 from peronamalik.art.video import stylized
@@ -254,7 +254,7 @@ class Session:
             self._offer_preview(iteration, engine)
 
     def _offer_preview(self, iteration: int, engine: LearnedDiffusion) -> None:
-        pixels = to_frame(engine.image)
+        pixels = engine.frame()
         frame = Frame(self.run, self._index, iteration, pixels, encode_jpeg(pixels), preview=True)
         with self._cond:
             if self._restart or self._slot is not None or self._paused:
@@ -312,7 +312,7 @@ def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
     old = engine.config
     if config.lr != old.lr:
         engine.lr = config.lr * (engine.lr / old.lr) if old.lr else config.lr
-    engine.config = config.relative_to(engine.original)  # kappa_texture, energy_relative
+    engine.config = config.relative_to(engine.original)  # kappa_relative, kappa_texture, energy_relative
     for group in engine.optimizer.param_groups:
         group["lr"] = engine.lr
         group["weight_decay"] = config.weight_decay
