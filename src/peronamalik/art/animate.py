@@ -192,7 +192,8 @@ def write_sidecar(
         "interrupted": interrupted,
         "backend": backend,
         "config": spec.config.to_dict(),
-        "kappa_run": spec.config.relative_to(source.tensor).kappa,  # the absolute kappa of a relative one
+        # the absolute kappa of a source-relative one; a video's follows its first frame (None here)
+        "kappa_run": spec.config.relative_to(source.tensor).kappa if source.tensor.numel() else None,
     }
     target = sidecar_path(output)
     with atomic_output(target, overwrite=overwrite) as temporary:
