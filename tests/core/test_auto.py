@@ -47,6 +47,29 @@ def test_noise_level_of_white_noise_in_2d_and_3d(s: float) -> None:
         assert auto.estimate_noise(noisy, len(shape)) == pytest.approx(s, rel=0.1)
 
 
+def test_texture_read_at_the_next_octave_is_not_all_noise() -> None:
+    """Grass is white-noise-like at the pixel scale: under noise of 0.02 the finest scale
+    alone reads about 2.5 times that.  One octave down the texture reads higher while the
+    noise does not, so part of the finest reading is taken as texture (not below the floor)."""
+    clean = sample_photo("grass").astype(np.float64)
+    s = 0.02
+    y = torch.from_numpy(gaussian(clean, s))[None, None]
+    finest = math.sqrt(auto.noise_model_at_finest_scale(y, 2).floor)
+    estimate = math.sqrt(auto.estimate_noise_model(y, 2).floor)
+    assert finest > 2 * s
+    assert s < estimate < 0.75 * finest
+    assert estimate >= math.sqrt(auto.TEXTURE_FLOOR) * finest * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (64, 64, 64)])
+def test_pure_noise_passes_the_octave_check(shape: tuple[int, ...]) -> None:
+    """White noise reads the same at both scales: the finest fit is kept, and it is right."""
+    s = 0.05
+    y = torch.from_numpy(gaussian(np.full(shape, 0.5), s))[None, None]
+    assert auto.estimate_noise_model(y, len(shape)) == auto.noise_model_at_finest_scale(y, len(shape))
+    assert auto.estimate_noise(y, len(shape)) == pytest.approx(s, rel=0.08)
+
+
 def test_noise_model_follows_poisson_variance() -> None:
     clean = blocks((128, 128)) * 0.9 + 0.05
     s = 0.05
