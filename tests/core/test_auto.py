@@ -61,6 +61,19 @@ def test_texture_read_at_the_next_octave_is_not_all_noise() -> None:
     assert estimate >= math.sqrt(auto.TEXTURE_FLOOR) * finest * (1 - 1e-9)
 
 
+def test_octave_ratio_tells_texture_from_noise_and_edges() -> None:
+    """Median block: white noise reads about the same one octave down, grass under noise
+    reads several times more, and a binary disk (sparse edges) stays at or below noise's."""
+    rng = np.random.default_rng(3)
+    noise = torch.from_numpy(rng.normal(0.0, 0.05, (128, 128)))[None, None]
+    grass = torch.from_numpy(gaussian(sample_photo("grass").astype(np.float64), 0.02))[None, None]
+    edges = torch.from_numpy(poisson(disk(), 0.05))[None, None]
+    assert 0.8 < auto.octave_ratio(noise, 2) < 1.25
+    assert auto.octave_ratio(grass, 2) > 2 * auto.TEXTURE_GATE
+    assert auto.octave_ratio(edges, 2) <= auto.TEXTURE_GATE
+    assert auto.estimate_noise_model(edges, 2) == auto.noise_model_at_finest_scale(edges, 2)
+
+
 @pytest.mark.parametrize("shape", [(128, 128), (64, 64, 64)])
 def test_pure_noise_passes_the_octave_check(shape: tuple[int, ...]) -> None:
     """White noise reads the same at both scales: the finest fit is kept, and it is right."""
