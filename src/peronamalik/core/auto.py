@@ -79,12 +79,12 @@ GIVE_UP = 0.25
 #: (chosen on the tune set; 4, the 1/f² value in 2-D, over-corrects), how much higher the
 #: octave must read than the finest scale in the median block to count as texture (white
 #: noise: about 1; grass, coins and star fields under noise of 0.02: 2–4.7; edges: 0–1.1),
-#: the least share of the finest scale's variance kept as noise, and the smallest axis on
-#: which the octave is read.
+#: the least share of the finest scale's variance kept as noise, and the fewest blocks one
+#: octave down along every axis for the octave to be read.
 TEXTURE_RATIO = 6.0
 TEXTURE_GATE = 1.5
 TEXTURE_FLOOR = 0.5
-COARSE_MIN_SAMPLES = 48
+COARSE_BLOCKS = 3
 
 Runner = Callable[..., torch.Tensor]
 
@@ -185,11 +185,12 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     :math:`\rho \gg \beta` and would drive it to 0).  It is applied only where
     :func:`octave_ratio` exceeds :data:`TEXTURE_GATE`: texture covers the picture, edges do
     not, and SURE's choice on nearly flat images is sensitive to a noise level read a few % low.  The coarse scale is read only when
-    every spatial axis has at least :data:`COARSE_MIN_SAMPLES` samples.
+    every spatial axis holds :data:`COARSE_BLOCKS` blocks of it.
     """
     fine = noise_model_at_finest_scale(u, spatial_ndim)
     lead = u.ndim - spatial_ndim
-    if fine.floor == fine.slope == 0 or min(u.shape[lead:]) < COARSE_MIN_SAMPLES:
+    side = round(BLOCK_SAMPLES ** (1.0 / spatial_ndim))
+    if fine.floor == fine.slope == 0 or min(u.shape[lead:]) < 2 * (COARSE_BLOCKS * side + 2):
         return fine
     if octave_ratio(u.detach(), spatial_ndim) <= TEXTURE_GATE:
         return fine
