@@ -184,8 +184,9 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     :math:`v_1` and :math:`v_1` at the mean intensity (edges and smooth structure have
     :math:`\rho \gg \beta` and would drive it to 0).  It is applied only where
     :func:`octave_ratio` exceeds :data:`TEXTURE_GATE`: texture covers the picture, edges do
-    not, and SURE's choice on nearly flat images is sensitive to a noise level read a few % low.  The coarse scale is read only when
-    every spatial axis holds :data:`COARSE_BLOCKS` blocks of it.
+    not, and SURE's choice on nearly flat images is sensitive to a noise level read a few %
+    low.  The coarse scale is read only when every spatial axis holds :data:`COARSE_BLOCKS`
+    blocks of it.
     """
     fine = noise_model_at_finest_scale(u, spatial_ndim)
     lead = u.ndim - spatial_ndim
