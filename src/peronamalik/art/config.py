@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import sys
 import warnings
@@ -53,6 +54,15 @@ CHANNELS = ("rgb", "luminance")
 REFERENCE_LEVEL = 0.5
 #: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
 MIN_LEVEL = 1.0 / 255
+
+
+def unknown_fields_message(unknown: list[str], known: set[str]) -> str:
+    """One line naming the unknown field(s) and the closest known names (the full list,
+    ~40 names, does not fit one line; ArtConfig's docstring has it)."""
+    names = ", ".join(repr(name[:40]) for name in unknown[:5])
+    close = sorted({match for name in unknown[:5] for match in difflib.get_close_matches(name, known, n=3)})
+    hint = f"did you mean {', '.join(close)}?" if close else "the fields are ArtConfig's (see peronamalik.art.ArtConfig)"
+    return f"unknown config field(s) {names}; {hint}"
 
 
 @dataclass(frozen=True)
@@ -283,7 +293,7 @@ class ArtConfig:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise InputError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+            raise InputError(unknown_fields_message(unknown, known))
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -306,8 +316,9 @@ class ArtConfig:
         if key.startswith("loss_weights."):
             return self.replace(loss_weights={**self.loss_weights, key.split(".", 1)[1]: value})
         key = next(iter(renamed({key: None})))
-        if key not in {f.name for f in fields(self)}:
-            raise InputError(f"--set: unknown config field {key!r:.80}; known: {sorted(f.name for f in fields(self))}")
+        known = {f.name for f in fields(self)}
+        if key not in known:
+            raise InputError("--set: " + unknown_fields_message([key], known))
         if isinstance(value, float) and value.is_integer() and isinstance(getattr(self, key), (int, type(None))):
             value = int(value)
         return self.replace(**{key: value})
