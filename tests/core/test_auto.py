@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from skimage import data
 
 from peronamalik import diffuse, estimate_kappa, estimate_parameters, quality
 from peronamalik.core import auto
@@ -223,6 +224,17 @@ def test_nearly_flat_image_is_smoothed_long() -> None:
     best = quality.oracle_pm(clean, noisy, 0.05, colour=False, sigmas=(0.0,))
     assert chosen.iterations >= best["iterations"] / 2
     assert oracle_psnr(clean, noisy, 0.05) - psnr(clean, diffuse(noisy, **chosen.as_options())) < 1.5
+
+
+@pytest.mark.parametrize("blobs_seed", [0, 2])
+def test_binary_picture_is_not_stopped_at_the_noise_gradient_scale(blobs_seed: int) -> None:
+    """A binary picture under Poisson noise: kappa at the noise's own gradient scale (a nearly
+    discontinuous map) read too low a risk with the small probe alone and stopped 2.2 and
+    9.6 dB short of the grid oracle; the wide probe brings the choice within 0.5 dB."""
+    clean = data.binary_blobs(length=96, rng=blobs_seed).astype(np.float64)
+    noisy = poisson(clean, 0.02)
+    chosen = estimate_parameters(noisy)
+    assert oracle_psnr(clean, noisy, 0.02) - psnr(clean, diffuse(noisy, **chosen.as_options())) < 0.5
 
 
 def test_one_standard_error_rule() -> None:

@@ -69,8 +69,12 @@ SIGMA_CANDIDATES = (0.0, 1.0)
 #: Longest stopping time searched, and the checkpoint ratio between stopping times.
 MAX_ITERATIONS = 1000
 CHECKPOINT_RATIO = 2.0 ** 0.25
-#: Probe size ε as a fraction of the noise level.
+#: Probe size ε as a fraction of the noise level; the wider probe of the candidates at (or
+#: below) the noise's own gradient scale, and by how much (a fraction of the first reading)
+#: its divergence must exceed the first one's to replace it (see risk_trajectory).
 PROBE_SCALE = 0.1
+WIDE_PROBE_SCALE = 0.3
+WIDE_PROBE_GATE = 0.1
 #: The search for one candidate stops once the risk exceeds its minimum by this fraction of
 #: the minimum's magnitude (the estimate can be negative: it is offset by the error of the
 #: noise variance).
@@ -362,23 +366,49 @@ class Candidate:
 
 
 def risk_trajectory(
-    run: Runner, y: torch.Tensor, variance: torch.Tensor, times: Sequence[int], *, kappa: float, sigma: float
+    run: Runner,
+    y: torch.Tensor,
+    variance: torch.Tensor,
+    times: Sequence[int],
+    *,
+    kappa: float,
+    sigma: float,
+    wide: bool = False,
 ) -> list[Candidate]:
-    """Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
-    of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum."""
+    r"""Monte-Carlo SURE (heteroscedastic: ``variance`` per sample) of diffusing ``y`` for each
+    of ``times``; stops once the risk has risen :data:`GIVE_UP` past its minimum.
+
+    The divergence is the finite difference
+    :math:`D_\varepsilon = (v \odot b)^\top (f(y + \varepsilon b) - f(y)) / \varepsilon` with
+    :math:`\varepsilon_1 =` :data:`PROBE_SCALE` times the noise level (Ramani, Blu & Unser
+    2008).  With ``wide`` (the candidate of kappa at the noise's own gradient scale) the same
+    probe is also taken at :math:`\varepsilon_2 =` :data:`WIDE_PROBE_SCALE` times the noise
+    level, and :math:`D_{\varepsilon_2}` is used when it exceeds :math:`D_{\varepsilon_1}` by
+    more than :data:`WIDE_PROBE_GATE` :math:`|D_{\varepsilon_1}|`.  There Perona-Malik is
+    nearly discontinuous (noise spikes above kappa are kept, those below flattened): its
+    steep transitions are rarely met by a small probe, so :math:`D_{\varepsilon_1}` reads the
+    divergence low and the risk of that candidate too low (it stopped 6–11 dB short on
+    phantoms and binary pictures); a smooth map reads nearly the same at both sizes.  The
+    gate and the restriction to that candidate keep the larger reading from raising every
+    risk (the larger of two slightly different readings is biased up): applied to all
+    candidates the wide probe cost 0.02–0.05 dB in the median.  Costs one more diffusion per
+    stopping time of that candidate.
+    """
     generator = torch.Generator().manual_seed(0)
     probe = (torch.randint(0, 2, y.shape, generator=generator) * 2 - 1).to(y.dtype).to(y.device)
     mean_variance = float(variance.mean())
-    eps = PROBE_SCALE * math.sqrt(mean_variance)
+    steps = [scale * math.sqrt(mean_variance) for scale in (PROBE_SCALE, WIDE_PROBE_SCALE)[: 2 if wide else 1]]
     weights = variance * probe
-    u, v = y, y + eps * probe
+    u, probed = y, [y + eps * probe for eps in steps]
     n, done, best = y.numel(), 0, math.inf
     out = []
     for t in times:
         u = run(u, iterations=t - done, kappa=kappa, sigma=sigma)
-        v = run(v, iterations=t - done, kappa=kappa, sigma=sigma)
+        probed = [run(v, iterations=t - done, kappa=kappa, sigma=sigma) for v in probed]
         done = t
-        divergence = float((weights * (v - u)).sum(dtype=torch.float64)) / eps
+        divergence, *wider = (float((weights * (v - u)).sum(dtype=torch.float64)) / eps for v, eps in zip(probed, steps))
+        if wider and wider[0] - divergence > WIDE_PROBE_GATE * abs(divergence):
+            divergence = wider[0]
         residual = float((y - u).square().sum(dtype=torch.float64)) / n
         risk = residual - mean_variance + 2 * divergence / n
         out.append(Candidate(kappa, sigma, t, risk, residual))
@@ -436,8 +466,8 @@ def search(
     candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
-        for k in [kappa] if kappa is not None else [f * scale(sigma) for f in factors]:
-            candidates += risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma)
+        for k, f in [(kappa, None)] if kappa is not None else [(f * scale(sigma), f) for f in factors]:
+            candidates += risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma, wide=f is not None and f <= 1)
     chosen = one_standard_error(run, y, variance, candidates)
     return chosen.kappa, chosen.iterations, chosen.sigma, chosen.risk
 
