@@ -22,11 +22,13 @@ Method
    estimates the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against the unknown clean
    image :math:`x` without bias for Gaussian noise (:math:`b` a fixed-seed Rademacher probe,
    :math:`\varepsilon` a tenth of the noise level; the candidate of kappa at the noise's own
-   gradient scale, where Perona-Malik is nearly discontinuous, is also probed at three tenths
-   and that reading kept when 10 % higher, see :func:`risk_trajectory`).  Unlike the residual-variance
-   (discrepancy) rule or the signal/residual decorrelation rule of Mrázek & Navara (2003) it
-   needs no tuning constant, and it ranks kappa and sigma as well as the stopping time.
-3. **Search**: two diffusions (of ``y`` and ``y + εb``; three for kappa at 1×) per candidate ``(kappa, sigma)``,
+   gradient scale, where Perona-Malik is nearly discontinuous, is also probed at three
+   tenths and that reading kept when 10 % higher, see :func:`risk_trajectory`).  Unlike the
+   residual-variance (discrepancy) rule or the signal/residual decorrelation rule of Mrázek &
+   Navara (2003) it needs no tuning constant, and it ranks kappa and sigma as well as the
+   stopping time.
+3. **Search**: two diffusions (of ``y`` and ``y + εb``; three for kappa at 1×) per candidate
+   ``(kappa, sigma)``,
    scored at stopping times spaced by :math:`2^{1/4}` until the risk has risen well past its
    minimum; kappa candidates are multiples of the noise's own gradient scale (see
    :func:`noise_gradient_scale`), so the choice scales with spacing (``1/h``), coupled
