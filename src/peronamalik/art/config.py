@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import sys
 import warnings
 from dataclasses import dataclass, field, fields
@@ -40,20 +41,20 @@ LEARNED_TAPS = ("all", "centre")
 #: With ``kappa_texture``, kappa is given for a source whose Laplacian response has this RMS
 #: (kitty.gif's first frame at 320×240: 0.356); :meth:`ArtConfig.relative_to`.
 REFERENCE_TEXTURE = 0.35
-#: With ``energy_relative``, the energy weight is given for a source of this mean square (RMS 0.5).
-REFERENCE_MEAN_SQUARE = 0.25
-#: Floors of the two measures (a flat or black source would give kappa or a weight of 0 or inf).
-MIN_TEXTURE = MIN_MEAN_SQUARE = 1.0 / 255
+#: With ``kappa_relative``, kappa is given for a source of this RMS level, and with
+#: ``energy_relative`` the energy weight for a source of its square as mean square
+#: (:meth:`ArtConfig.relative_to`).
+REFERENCE_LEVEL = 0.5
+REFERENCE_MEAN_SQUARE = REFERENCE_LEVEL**2
+#: Floors of the three measures (a flat or black source would give kappa or a weight of 0 or inf).
+MIN_TEXTURE = MIN_MEAN_SQUARE = MIN_LEVEL = 1.0 / 255
 #: The texture is read with the source's longer side at most this many pixels (resized as
-#: sources are, :func:`peronamalik.art.source.resize_longer`): a photo run at 2048 px reads as it does at 320 px, so kappa, and the look, do
-#: not change with the size a run is given (a pixel-scale response weakens as a photo grows).
+#: sources are, :func:`peronamalik.art.source.resize_longer`): a photo run at 2048 px reads
+#: as it does at 320 px, so kappa, and the look, do not change with the size a run is given
+#: (a pixel-scale response weakens as a photo grows).
 TEXTURE_SIDE = 320
 REDUCTIONS = ("sum", "mean")
 CHANNELS = ("rgb", "luminance")
-#: With ``kappa_relative``, kappa is given for a source of this RMS level (:meth:`ArtConfig.relative_to`).
-REFERENCE_LEVEL = 0.5
-#: The least RMS level ``kappa_relative`` scales by (a black source would give kappa 0).
-MIN_LEVEL = 1.0 / 255
 
 
 def unknown_fields_message(unknown: list[str], known: set[str]) -> str:
@@ -270,10 +271,10 @@ class ArtConfig:
         from peronamalik.core.schemes import laplacian_kernel, operator_response
 
         source = original.detach().double()
+        mean_square = float(source.square().mean())
         changes: dict[str, Any] = {"kappa_relative": False, "kappa_texture": False, "energy_relative": False}
         if self.kappa_relative:
-            level = float(source.square().mean().sqrt())
-            changes["kappa"] = self.kappa * max(level, MIN_LEVEL) / REFERENCE_LEVEL
+            changes["kappa"] = self.kappa * max(math.sqrt(mean_square), MIN_LEVEL) / REFERENCE_LEVEL
         if self.kappa_texture:
             laplacian = laplacian_kernel(source.shape[1], mixing=self.mixing, size=self.kernel_size,
                                          dtype=source.dtype, device=source.device)
@@ -281,9 +282,9 @@ class ArtConfig:
             texture = float(operator_response(seen, laplacian).square().mean().sqrt())
             changes["kappa"] = self.kappa * max(texture, MIN_TEXTURE) / REFERENCE_TEXTURE
         if self.energy_relative and "energy" in self.loss_weights:
-            mean_square = max(float(source.square().mean()), MIN_MEAN_SQUARE)
             changes["loss_weights"] = {
-                **self.loss_weights, "energy": self.loss_weights["energy"] * REFERENCE_MEAN_SQUARE / mean_square
+                **self.loss_weights,
+                "energy": self.loss_weights["energy"] * REFERENCE_MEAN_SQUARE / max(mean_square, MIN_MEAN_SQUARE),
             }
         return self.replace(**changes)
 

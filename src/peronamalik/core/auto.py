@@ -131,6 +131,11 @@ def second_difference(u: torch.Tensor, dim: int) -> torch.Tensor:
     return u.narrow(dim, 0, n - 2) - 2 * u.narrow(dim, 1, n - 2) + u.narrow(dim, 2, n - 2)
 
 
+def block_side(spatial_ndim: int) -> int:
+    """Side of the cubic blocks of about :data:`BLOCK_SAMPLES` samples the noise is read in."""
+    return round(BLOCK_SAMPLES ** (1.0 / spatial_ndim))
+
+
 def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     """``(number of blocks, samples)``: ``u`` cut into cubes of ``side`` along every spatial
     axis (the remainder dropped), each block pooling its batch and channel samples."""
@@ -198,7 +203,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     """
     fine = noise_model_at_finest_scale(u, spatial_ndim)
     lead = u.ndim - spatial_ndim
-    side = round(BLOCK_SAMPLES ** (1.0 / spatial_ndim))
+    side = block_side(spatial_ndim)
     if fine.floor == fine.slope == 0 or min(u.shape[lead:]) < 2 * (COARSE_BLOCKS * side + 2):
         return fine
     if octave_ratio(u.detach(), spatial_ndim) <= TEXTURE_GATE:
@@ -231,7 +236,7 @@ def octave_ratio(u: torch.Tensor, spatial_ndim: int) -> float:
     :math:`2^d`, over that at the finest scale, on the same region: about 1 for white noise,
     higher for texture.  Texture covers the picture, edges are sparse, so the median tells
     them apart where a fit over intensity bins does not."""
-    side = round(BLOCK_SAMPLES ** (1.0 / spatial_ndim))
+    side = block_side(spatial_ndim)
     ratios = []
     for plane in u.flatten(0, u.ndim - spatial_ndim - 1):
         fine = high_pass(plane[None, None], spatial_ndim)
@@ -276,7 +281,7 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int) -> NoiseMode
         r = second_difference(r, dim)
         mean = mean.narrow(dim, 1, u.shape[dim] - 2)
     r = r / math.sqrt(6.0 ** len(axes))
-    side = min(round(BLOCK_SAMPLES ** (1.0 / spatial_ndim)), *r.shape[lead:])
+    side = min(block_side(spatial_ndim), *r.shape[lead:])
     if side == 1:  # a 3-pixel-wide image: one-sample blocks have no spread to measure
         return NoiseModel(0.0, 0.0)
     # blocks of one channel each: channels differ in intensity, so in Poisson variance
