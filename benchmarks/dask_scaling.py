@@ -105,8 +105,10 @@ def scaling(args: argparse.Namespace, folder: str) -> None:
     expected = peronamalik.diffuse(volume, device="cpu", **options)
 
     def in_memory() -> float:
-        """The baseline, timed right before each dask run (the machine's load drifts)."""
-        return timed(lambda: peronamalik.diffuse(volume, device="cpu", **options))[0]
+        """The baseline on every core, timed right before each dask run (the machine's load
+        drifts); also inside the threaded rows' one-thread setting."""
+        with torch_threads(cores):
+            return timed(lambda: peronamalik.diffuse(volume, device="cpu", **options))[0]
 
     rows = []
     load = os.getloadavg()[0]

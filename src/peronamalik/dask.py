@@ -40,9 +40,11 @@ if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the packag
 #: voxel-steps of the kernel (one thread); see :func:`pass_time`.
 BLOCK_COST = 1e6
 #: Cost per voxel of one pass (the block concatenated with its halo, the kernel's fresh
-#: output and scratch buffers), in steps of the kernel; see :func:`pass_time`.  Measured on
-#: 256³ in 2 slabs, threaded scheduler (benchmarks/README.md): 2 to 3.
-COPY_COST = 2.0
+#: output and scratch buffers), in steps of the kernel; see :func:`pass_time`.  Fresh memory
+#: is what costs: a first-touched page takes ~10 µs on the VM measured, so copying a 295 MB
+#: block costs as much as 9 steps.  Measured on 512³ in 2 slabs, threaded scheduler and a
+#: 2-worker LocalCluster, idle machine (benchmarks/README.md): 8 to 19.
+COPY_COST = 8.0
 
 
 def as_dask_array(array: Any) -> da.Array:
