@@ -68,6 +68,8 @@ def test_with_setting_coerces_types():
         ("pre_step=no", "pre_step must be true or false"),
         ("pre_step=2", "pre_step must be true or false"),
         ("learned_taps=edges", r"learned_taps must be one of \['all', 'centre'\]"),
+        ("work_side=4", r"work_side must be 0 \(off\) or in \[8, 65535\], got 4"),
+        ("work_side=true", "work_side must be an integer, got bool"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

@@ -17,7 +17,7 @@ import torch
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
-from peronamalik.art.engine import Callback, LearnedDiffusion, luminance
+from peronamalik.art.engine import Callback, LearnedDiffusion, at_work_scale, luminance
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.art.source import Source, load_source
 from peronamalik.backends import policy
@@ -67,10 +67,11 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
     config = spec.config
     generator = torch.Generator().manual_seed(spec.seed)
     original = source.tensor.to(spec.device)
+    work = at_work_scale(original, config)  # config.work_side: frames are original + up(change)
     if config.channels == "luminance" and original.shape[1] == 3:
-        engine = LearnedDiffusion(luminance(original), config, generator, colour=original)
+        engine = LearnedDiffusion(luminance(work), config, generator, colour=original)
     else:
-        engine = LearnedDiffusion(original, config, generator)
+        engine = LearnedDiffusion(work, config, generator, colour=None if work is original else original)
     if config.pre_step:  # the seed's step from I_0 before its loop, no learning
         engine.image = engine.advance(engine.image)
     for iteration in range(config.iterations):

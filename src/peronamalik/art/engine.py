@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
+from peronamalik.art.source import resize_longer
 from peronamalik.backends import compiled, policy
 from peronamalik.backends.native import learned
 from peronamalik.core.schemes import laplacian_kernel, seed_step
@@ -32,8 +34,11 @@ class LearnedDiffusion:
     generator : torch.Generator
         Source of the kernel noise (``config.kernel_noise``); the run's seed.
     colour : torch.Tensor, optional
-        ``(1, 3, H, W)``: the colour source of a ``channels="luminance"`` run, whose
-        luminance is ``original``; :meth:`frame` shows :math:`colour + (I_t - I_0)`.
+        ``(1, 3, H', W')``: the picture the frames show, when it is not ``original``: the
+        colour source of a ``channels="luminance"`` run (whose luminance is ``original``),
+        and/or the full-size source of a run at ``config.work_side`` (:func:`at_work_scale`);
+        :meth:`frame` shows :math:`colour + \\mathrm{up}(I_t - I_0)`, the change upsampled
+        to its size.
 
     Examples
     --------
@@ -173,11 +178,16 @@ class LearnedDiffusion:
         return self.image
 
     def frame(self) -> np.ndarray:
-        """The current image as an ``H×W×3`` uint8 frame; a luminance run's (``colour``
-        given) recoloured: :math:`\\mathrm{colour} + (I_t - I_0)`, the chroma kept."""
+        """The current image as an ``H×W×3`` uint8 frame; with ``colour`` given, its change
+        shown on it: :math:`\\mathrm{colour} + \\mathrm{up}(I_t - I_0)` (a luminance run keeps
+        the chroma; a run at ``work_side`` the full-size detail), the change upsampled
+        (bicubic) where ``colour`` is larger."""
         if self.colour is None:
             return to_frame(self.image)
-        return to_frame(self.colour + (self.image - self.original))
+        change = self.image - self.original
+        if change.shape[-2:] != self.colour.shape[-2:]:
+            change = F.interpolate(change, size=self.colour.shape[-2:], mode="bicubic", align_corners=False)
+        return to_frame(self.colour + change)
 
     def refresh(self) -> None:
         """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0."""
@@ -194,6 +204,14 @@ class LearnedDiffusion:
         if due:
             self.refresh()
         return due
+
+
+def at_work_scale(original: torch.Tensor, config: ArtConfig) -> torch.Tensor:
+    """The image a run of ``original`` ``(1, C, H, W)`` diffuses: ``original`` resized
+    (:func:`~peronamalik.art.source.resize_longer`) to a longer side of ``config.work_side``
+    when that is set and smaller, else ``original`` itself."""
+    side = config.work_side
+    return resize_longer(original, side) if side and max(original.shape[-2:]) > side else original
 
 
 def learned_loss(

@@ -66,7 +66,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 3.93, "edge": 0.54, "energy": 14.0}, energy_relative=True,
-        learned_taps="centre", blend=0.1, lr_decay=1.0,
+        learned_taps="centre", blend=0.1, lr_decay=1.0, work_side=320,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,
