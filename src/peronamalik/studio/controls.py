@@ -24,7 +24,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "source-relative": ("kappa_relative", "kappa_texture", "energy_relative"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay"),
-    "output": ("iterations", "every", "size", "fps"),
+    "output": ("iterations", "every", "size", "work_side", "fps"),
     "video": ("frame_blend", "frame_blend_skip"),
 }
 
