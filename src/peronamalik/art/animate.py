@@ -63,11 +63,12 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
 
     With ``config.pre_step`` one step with the initial K (no learning) comes first, as in the
     seed; with ``config.channels == "luminance"`` an RGB source's luminance diffuses and the
-    frames keep its colours (:meth:`LearnedDiffusion.frame`)."""
+    frames keep its colours; with ``config.work_side`` a larger source diffuses at that size
+    and the frames show the change on the full-size source (:meth:`LearnedDiffusion.frame`)."""
     config = spec.config
     generator = torch.Generator().manual_seed(spec.seed)
     original = source.tensor.to(spec.device)
-    work = at_work_scale(original, config)  # config.work_side: frames are original + up(change)
+    work = at_work_scale(original, config)
     if config.channels == "luminance" and original.shape[1] == 3:
         engine = LearnedDiffusion(luminance(work), config, generator, colour=original)
     else:

@@ -62,7 +62,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # sparkles along its edges, and comes back at each refresh (benchmarks/sweep_look.py and
     # benchmarks/README.md).  Only K's centre taps learn (a colour-mixing matrix on the fixed
     # Laplacian: no pixel-scale pattern on fine texture), kappa follows the photo's texture
-    # and the energy weight its brightness, so the look transfers from photo to photo.
+    # and the energy weight its brightness, so the look transfers from photo to photo; a
+    # larger photo diffuses at 320 px, its frames the full-size photo plus the upsampled
+    # change (work_side: diffused at 2048 px it sank 33 % less, its Laplacian's response weaker).
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 3.93, "edge": 0.54, "energy": 14.0}, energy_relative=True,
