@@ -164,6 +164,43 @@ def test_source_relative_kappa_and_energy_follow_the_source():
     assert plain.relative_to(image.float()) is plain
 
 
+def test_energy_exponent_and_fragility_scale_the_energy_weight():
+    """energy_exponent p and energy_fragility q: the energy weight × (0.25 / mean(I0²))^p ×
+    (r / 0.72)^q, r the correlation of the Scharr gradient magnitudes of the luminance and
+    of its 2 px Gaussian blur (scipy.ndimage as oracle: nearest-padded Gaussian, mirrored
+    Scharr).  Fine texture persists less under a blur than a smooth ramp; the defaults (p 1,
+    q 0) leave energy_relative as it was."""
+    import torch
+    from scipy import ndimage
+
+    from peronamalik.art.config import REFERENCE_MEAN_SQUARE, REFERENCE_PERSISTENCE, edge_persistence
+
+    image = torch.rand(1, 3, 24, 30, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    image = image * 0.3 + torch.linspace(0, 0.6, 30, dtype=torch.float64)  # noise on a ramp
+    grey = (image[0] * torch.tensor([0.2126, 0.7152, 0.0722], dtype=torch.float64).view(3, 1, 1)).sum(0).numpy()
+    scharr = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]], dtype=float)
+
+    def magnitude(y):
+        return np.hypot(ndimage.correlate(y, scharr, mode="mirror"), ndimage.correlate(y, scharr.T, mode="mirror"))
+
+    blurred = ndimage.gaussian_filter(grey, 2.0, mode="nearest", truncate=4.0)
+    persistence = np.corrcoef(magnitude(grey).ravel(), magnitude(blurred).ravel())[0, 1]
+    assert edge_persistence(image) == pytest.approx(persistence, rel=1e-6)
+    ramp = torch.linspace(0, 1, 30, dtype=torch.float64).square().expand(1, 3, 24, 30)
+    assert edge_persistence(image) < 0.5 < edge_persistence(ramp)
+    config = ArtConfig(energy_relative=True, energy_exponent=0.5, energy_fragility=4.0,
+                       loss_weights={"fidelity": 1.0, "energy": 8.0})
+    mean_square = float(image.square().mean())
+    expected = 8.0 * (REFERENCE_MEAN_SQUARE / mean_square) ** 0.5 * (persistence / REFERENCE_PERSISTENCE) ** 4
+    assert config.relative_to(image.float()).loss_weights["energy"] == pytest.approx(expected, rel=1e-5)
+    plain = ArtConfig(energy_relative=True, loss_weights={"energy": 8.0}).relative_to(image.float())
+    assert plain.loss_weights["energy"] == pytest.approx(8.0 * REFERENCE_MEAN_SQUARE / mean_square, rel=1e-6)
+    assert edge_persistence(torch.zeros(1, 3, 8, 8)) == 1.0  # flat: nothing to lose
+    for name in ("energy_exponent", "energy_fragility"):
+        with pytest.raises(InputError, match=name):
+            ArtConfig(**{name: 5.0})
+
+
 def test_source_relative_settings_are_checked_and_a_flat_source_is_floored():
     import torch
 

@@ -62,13 +62,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # sparkles along its edges, and comes back at each refresh (benchmarks/sweep_look.py and
     # benchmarks/README.md).  Only K's centre taps learn (a colour-mixing matrix on the fixed
     # Laplacian: no pixel-scale pattern on fine texture), kappa follows the photo's texture
-    # and the energy weight its brightness, so the look transfers from photo to photo; a
+    # and the energy weight its brightness (as 1/sqrt(mean(I0^2))) and how fine its edges are
+    # (energy_fragility: a photo whose edges a blur erases, like immunohistochemistry's
+    # membranes, sinks less and keeps them), so the look transfers from photo to photo; a
     # larger photo diffuses at 320 px, its frames the full-size photo plus the upsampled
     # change (work_side: diffused at 2048 px it sank 33 % less, its Laplacian's response weaker).
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
-        reduction="mean", loss_weights={"fidelity": 3.93, "edge": 0.54, "energy": 14.0}, energy_relative=True,
-        learned_taps="centre", blend=0.1, lr_decay=1.0, work_side=320,
+        reduction="mean", loss_weights={"fidelity": 8.0, "edge": 0.54, "energy": 26.0}, energy_relative=True,
+        energy_exponent=0.5, energy_fragility=4.0, learned_taps="centre", blend=0.1, lr_decay=1.0, work_side=320,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,
