@@ -47,12 +47,15 @@ REFERENCE_TEXTURE = 0.35
 REFERENCE_LEVEL = 0.5
 REFERENCE_MEAN_SQUARE = REFERENCE_LEVEL**2
 #: ``energy_exponent``'s and ``energy_fragility``'s upper bound (beyond, a weight overflows float32).
-MAX_ENERGY_EXPONENT = 4.0
+MAX_ENERGY_EXPONENT = 16.0
 #: With ``energy_fragility``, the energy weight is given for a source whose edges persist this
-#: much under a Gaussian blur of :data:`EDGE_BLUR` pixels (:func:`edge_persistence`; kitty.gif's
-#: first frame at 320×240: 0.72).
-REFERENCE_PERSISTENCE = 0.72
-EDGE_BLUR = 2.0
+#: much under a Gaussian blur of :data:`EDGE_BLUR` pixels (:func:`edge_persistence`, read with
+#: the longer side at most :data:`PERSISTENCE_SIDE`; kitty.gif's first frame: 0.92).
+REFERENCE_PERSISTENCE = 0.92
+EDGE_BLUR = 1.0
+#: The persistence is read at this longer side at most, so that a run at 160 px and one at
+#: 320 (or more) read the same value (read at the run's size, 160 vs 320 px runs differed 42 %).
+PERSISTENCE_SIDE = 160
 #: Floors of the three measures (a flat or black source would give kappa or a weight of 0 or inf).
 MIN_TEXTURE = MIN_MEAN_SQUARE = MIN_LEVEL = MIN_PERSISTENCE = 1.0 / 255
 #: The texture is read with the source's longer side at most this many pixels (resized as
@@ -72,8 +75,8 @@ def edge_persistence(source: torch.Tensor) -> float:
     of the Scharr gradient magnitudes of the source's luminance Y (the channels' mean unless
     RGB) and of Y blurred by a Gaussian of :data:`EDGE_BLUR` pixels, in
     [:data:`MIN_PERSISTENCE`, 1] (a flat source: 1).  Low where the structure is fine
-    (membranes, pixel-scale texture: immunohistochemistry 0.57 at 320 px, the other photos
-    0.65–0.79): a diffusion, or a dark phase, loses it first.
+    (membranes, pixel-scale texture: immunohistochemistry 0.83 at 160 px, the other ten
+    photos of benchmarks/sweep_look.py 0.87–0.95): a diffusion, or a dark phase, loses it first.
     """
     import torch
 
@@ -161,12 +164,12 @@ class ArtConfig:
         :math:`w \\cdot (0.25 / \\max(\\overline{I_0^2}, 1/255))^p` (:meth:`relative_to`): the pull
         toward black is alike on a bright photo and on a dark one.
     energy_exponent : float
-        p above, in [0, 4] (1: the weight inversely proportional to the mean square; 0: not
+        p above, in [0, 16] (1: the weight inversely proportional to the mean square; 0: not
         scaled); read only with ``energy_relative``.
     energy_fragility : float
-        q in [0, 4] (0: off; read only with ``energy_relative``): the energy weight further
-        × :math:`(r / 0.72)^q`, r the source's :func:`edge_persistence` (how much of its edge
-        map survives a 2 px blur, read as the texture is): a photo whose structure is fine
+        q in [0, 16] (0: off; read only with ``energy_relative``): the energy weight further
+        × :math:`(r / 0.92)^q`, r the source's :func:`edge_persistence` (how much of its edge
+        map survives a 1 px blur, read at a longer side of at most 160 px): a photo whose structure is fine
         (immunohistochemistry's membranes) is pulled toward black less, since its dark phase
         would lose that structure.
     kernel_noise : float
@@ -318,8 +321,9 @@ class ArtConfig:
         (:math:`\\Delta` the initial operator, as ``mixing`` and ``kernel_size`` make it, on
         :math:`I_0` resized to a longer side of at most :data:`TEXTURE_SIDE`); with
         ``energy_relative``, the energy weight :math:`w_{run} = w \\cdot (0.25 / \\max(\\overline{I_0^2}, 1/255))^p`
-        (p = ``energy_exponent``), × :math:`(r / 0.72)^q` with ``energy_fragility`` q and r the
-        :func:`edge_persistence` of the source as the texture is read; the flags then off.  Otherwise this config.  Deterministic: the same source gives
+        (p = ``energy_exponent``), × :math:`(r / 0.92)^q` with ``energy_fragility`` q and r the
+        :func:`edge_persistence` of the source resized to a longer side of at most
+        :data:`PERSISTENCE_SIDE`; the flags then off.  Otherwise this config.  Deterministic: the same source gives
         the same config.
         """
         if not (self.kappa_relative or self.kappa_texture or self.energy_relative):
@@ -342,7 +346,8 @@ class ArtConfig:
         if self.energy_relative and "energy" in self.loss_weights:
             factor = (REFERENCE_MEAN_SQUARE / max(mean_square, MIN_MEAN_SQUARE)) ** self.energy_exponent
             if self.energy_fragility:
-                factor *= (edge_persistence(seen) / REFERENCE_PERSISTENCE) ** self.energy_fragility
+                small = resize_longer(seen, PERSISTENCE_SIDE) if max(seen.shape[-2:]) > PERSISTENCE_SIDE else seen
+                factor *= (edge_persistence(small) / REFERENCE_PERSISTENCE) ** self.energy_fragility
             changes["loss_weights"] = {**self.loss_weights, "energy": self.loss_weights["energy"] * factor}
         return self.replace(**changes)
 

@@ -70,7 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 8.0, "edge": 0.54, "energy": 26.0}, energy_relative=True,
-        energy_exponent=0.5, energy_fragility=4.0, learned_taps="centre", blend=0.1, lr_decay=1.0, work_side=320,
+        energy_exponent=0.5, energy_fragility=13.0, learned_taps="centre", blend=0.1, lr_decay=1.0, work_side=320,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,
