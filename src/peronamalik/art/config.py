@@ -70,7 +70,7 @@ CHANNELS = ("rgb", "luminance")
 def edge_persistence(source: torch.Tensor) -> float:
     """How much of the source's edge map survives a blur: the correlation over pixels
 
-    .. math:: r = \\mathrm{corr}(|\\nabla Y|, |\\nabla (G_2 * Y)|)
+    .. math:: r = \\mathrm{corr}(|\\nabla Y|, |\\nabla (G * Y)|)
 
     of the Scharr gradient magnitudes of the source's luminance Y (the channels' mean unless
     RGB) and of Y blurred by a Gaussian of :data:`EDGE_BLUR` pixels, in
