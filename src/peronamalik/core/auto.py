@@ -520,8 +520,9 @@ def search(
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
         for k, f in [(kappa, None)] if kappa is not None else [(f * scale(sigma), f) for f in factors]:
+            factor = math.nan if f is None else f  # a given kappa is neither wide nor patient
             candidates += risk_trajectory(
-                run, y, variance, times, kappa=k, sigma=sigma, wide=f is not None and f <= 1, patient=f is not None and f >= PATIENT_FACTOR
+                run, y, variance, times, kappa=k, sigma=sigma, wide=factor <= 1, patient=factor >= PATIENT_FACTOR
             )
     chosen = one_standard_error(run, y, variance, candidates)
     return chosen.kappa, chosen.iterations, chosen.sigma, chosen.risk
