@@ -99,7 +99,7 @@ def test_centre_taps_learn_and_the_stencil_stays_the_laplacian(backend, kernel_s
 @pytest.mark.parametrize("preset, tolerance", [("glow", 0.10), ("ink", 0.10), ("kitty", 0.10), ("ember", 0.10)])
 def test_presets_are_resolution_invariant(preset, tolerance):
     """The mean intensity trajectory at 160×107 and 320×213 (4× the pixels) stays within 10 %
-    (kitty, whose image sinks toward black between refreshes, measures 6.1 %; above 320 px it
+    (kitty, whose image sinks toward black between refreshes, measures 6.3 %; above 320 px it
     diffuses at 320, ``work_side``).
     ink and ember are not chaotic (1-2 %); glow is (4.9 % here on the fused path, 11.6 % on the
     autograd path: its brightness dips shift from a float rounding on; benchmarks/README.md).
