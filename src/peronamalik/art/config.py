@@ -328,14 +328,14 @@ class ArtConfig:
         """
         if not (self.kappa_relative or self.kappa_texture or self.energy_relative):
             return self
-        from peronamalik.art.source import resize_longer
+        from peronamalik.art.source import shrink_longer
         from peronamalik.core.schemes import laplacian_kernel, operator_response
 
         source = original.detach().double()
         mean_square = float(source.square().mean())
         changes: dict[str, Any] = {"kappa_relative": False, "kappa_texture": False, "energy_relative": False}
         reads_shape = self.kappa_texture or (self.energy_relative and self.energy_fragility)
-        seen = resize_longer(source, TEXTURE_SIDE) if reads_shape and max(source.shape[-2:]) > TEXTURE_SIDE else source
+        seen = shrink_longer(source, TEXTURE_SIDE) if reads_shape else source
         if self.kappa_relative:
             changes["kappa"] = self.kappa * max(math.sqrt(mean_square), MIN_LEVEL) / REFERENCE_LEVEL
         if self.kappa_texture:
@@ -346,8 +346,8 @@ class ArtConfig:
         if self.energy_relative and "energy" in self.loss_weights:
             factor = (REFERENCE_MEAN_SQUARE / max(mean_square, MIN_MEAN_SQUARE)) ** self.energy_exponent
             if self.energy_fragility:
-                small = resize_longer(seen, PERSISTENCE_SIDE) if max(seen.shape[-2:]) > PERSISTENCE_SIDE else seen
-                factor *= (edge_persistence(small) / REFERENCE_PERSISTENCE) ** self.energy_fragility
+                persistence = edge_persistence(shrink_longer(seen, PERSISTENCE_SIDE))
+                factor *= (persistence / REFERENCE_PERSISTENCE) ** self.energy_fragility
             changes["loss_weights"] = {**self.loss_weights, "energy": self.loss_weights["energy"] * factor}
         return self.replace(**changes)
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.losses import LossInputs, total_loss
-from peronamalik.art.source import resize_longer
+from peronamalik.art.source import shrink_longer
 from peronamalik.backends import compiled, policy
 from peronamalik.backends.native import learned
 from peronamalik.core.schemes import laplacian_kernel, seed_step
@@ -208,10 +208,10 @@ class LearnedDiffusion:
 
 def at_work_scale(original: torch.Tensor, config: ArtConfig) -> torch.Tensor:
     """The image a run of ``original`` ``(1, C, H, W)`` diffuses: ``original`` resized
-    (:func:`~peronamalik.art.source.resize_longer`) to a longer side of ``config.work_side``
+    (:func:`~peronamalik.art.source.shrink_longer`) to a longer side of ``config.work_side``
     when that is set and smaller, else ``original`` itself."""
     side = config.work_side
-    return resize_longer(original, side) if side and max(original.shape[-2:]) > side else original
+    return shrink_longer(original, side) if side else original
 
 
 def learned_loss(

@@ -49,6 +49,12 @@ def resize_longer(image: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
+def shrink_longer(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``image`` (``(1, C, H, W)``) resized (:func:`resize_longer`) to a longer side of
+    ``size`` when it is longer, else ``image`` itself (never enlarged)."""
+    return resize_longer(image, size) if max(image.shape[-2:]) > size else image
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()

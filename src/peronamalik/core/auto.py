@@ -162,10 +162,16 @@ def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     return u.reshape(shape).permute(index + within).reshape(math.prod(shape[i] for i in index), -1)
 
 
+def block_deviations(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
+    r"""``(number of blocks, samples)``: each sample's distance :math:`|r - \mathrm{median}\,r|`
+    from its block's median (:func:`blocks`)."""
+    r_blocks = blocks(r, spatial_ndim, side)
+    return (r_blocks - r_blocks.median(dim=1, keepdim=True).values).abs()
+
+
 def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     r"""Robust noise level :math:`1.4826\,\mathrm{median}|r - \mathrm{median}\,r|` of each block."""
-    r_blocks = blocks(r, spatial_ndim, side)
-    return MAD_TO_SIGMA * (r_blocks - r_blocks.median(dim=1, keepdim=True).values).abs().median(dim=1).values
+    return MAD_TO_SIGMA * block_deviations(r, spatial_ndim, side).median(dim=1).values
 
 
 @functools.lru_cache(maxsize=16)
@@ -274,11 +280,9 @@ def outlier_share(u: torch.Tensor, spatial_ndim: int) -> float:
     side = block_side(spatial_ndim)
     shares = []
     for plane in u.flatten(0, u.ndim - spatial_ndim - 1):
-        r = high_pass(plane[None, None], spatial_ndim)
-        samples = blocks(r, spatial_ndim, side)
-        spread = (samples - samples.median(dim=1, keepdim=True).values).abs()
-        level = block_levels(r, spatial_ndim, side)
-        shares.append((spread > OUTLIER_LEVELS * level[:, None]).to(r.dtype).mean(dim=1))
+        spread = block_deviations(high_pass(plane[None, None], spatial_ndim), spatial_ndim, side)
+        level = MAD_TO_SIGMA * spread.median(dim=1, keepdim=True).values  # as block_levels
+        shares.append((spread > OUTLIER_LEVELS * level).to(spread.dtype).mean(dim=1))
     return float(torch.cat(shares).median())
 
 
@@ -519,8 +523,8 @@ def search(
     candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
-        for k, f in [(kappa, None)] if kappa is not None else [(f * scale(sigma), f) for f in factors]:
-            factor = math.nan if f is None else f  # a given kappa is neither wide nor patient
+        # a given kappa has no factor (NaN): it is neither wide nor patient
+        for k, factor in [(kappa, math.nan)] if kappa is not None else [(f * scale(sigma), f) for f in factors]:
             candidates += risk_trajectory(
                 run, y, variance, times, kappa=k, sigma=sigma, wide=factor <= 1, patient=factor >= PATIENT_FACTOR
             )
