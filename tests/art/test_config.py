@@ -70,6 +70,8 @@ def test_with_setting_coerces_types():
         ("learned_taps=edges", r"learned_taps must be one of \['all', 'centre'\]"),
         ("work_side=4", r"work_side must be 0 \(off\) or in \[8, 65535\], got 4"),
         ("work_side=true", "work_side must be an integer, got bool"),
+        ("sink_depth=1.5", r"sink_depth must be in \[0, 1\]"),
+        ("sink_structure=-0.1", r"sink_structure must be in \[0, 1\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

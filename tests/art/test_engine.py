@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from peronamalik.art import LearnedDiffusion, animate, preset_config
+import peronamalik
+from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
+from peronamalik.art.engine import SINK_RANGE, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -161,3 +163,42 @@ def test_bad_arguments_raise():
         animate(42)
     with pytest.raises(ValueError, match="every"):
         animate(small_photo(), every=0)
+
+
+def sinking_engine(**overrides) -> LearnedDiffusion:
+    """An engine of a photo whose energy weight follows ``sink_depth`` (no relative scaling)."""
+    photo = torch.from_numpy(small_photo(32)).permute(2, 0, 1)[None].double() / 255
+    config = ArtConfig(loss_weights={"fidelity": 1.0, "energy": 10.0}, **({"sink_depth": 0.3} | overrides))
+    return LearnedDiffusion(photo, config, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("gain, expected", [(0.33, 0.33 / 0.3), (0.6, SINK_STEP), (0.2, 1.0)])
+def test_a_cycle_that_ends_too_light_pulls_harder(gain, expected):
+    engine = sinking_engine()
+    engine.image = gain * engine.original  # the source's edges, a gain darker
+    engine.refresh()
+    assert engine.config.loss_weights["energy"] == pytest.approx(10.0 * expected, rel=1e-9)
+    assert engine.config.loss_weights["fidelity"] == 1.0
+
+
+def test_a_cycle_that_lost_the_structure_keeps_the_weight_and_the_weight_is_capped():
+    engine = sinking_engine()
+    flat = torch.rand(engine.original.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    engine.image = 0.9 * flat  # light, but none of the source's edges
+    engine.refresh()
+    assert engine.config.loss_weights["energy"] == 10.0
+    weights = []
+    for _ in range(6):
+        engine.image = 0.9 * engine.original  # light, the edges kept: it pulls harder each cycle
+        engine.refresh()
+        weights.append(engine.config.loss_weights["energy"])
+    assert weights[:3] == pytest.approx([10.0 * SINK_STEP**k for k in (1, 2, 3)])
+    assert weights[-1] == pytest.approx(10.0 * SINK_RANGE)
+
+
+def test_sink_depth_off_keeps_the_config():
+    engine = sinking_engine(sink_depth=0.0)
+    config = engine.config
+    engine.image = 0.9 * engine.original
+    engine.refresh()
+    assert engine.config is config

@@ -391,3 +391,21 @@ def test_built_once_into_the_cache_then_loaded_from_it(tmp_path, monkeypatch, li
     assert build.load(kernel) is not None
     info = build.build_info[kernel.source]
     assert not info.compiled and info.cached and info.path == libraries[0]
+
+
+def test_the_native_step_follows_the_sink_feedback(lib):
+    """A refresh that changes the energy weight (``sink_depth``): the native engine's next
+    step takes the new weight, as the reference step does from the same state."""
+    config = ArtConfig(loss_weights={"fidelity": 1.0, "energy": 10.0}, sink_depth=0.05)
+    with backend("native"):
+        engine = engine_for(config, noise(3, seed=4))
+        for _ in range(10):
+            engine.step()
+        assert engine.backend == "native"
+        engine.refresh()
+        assert engine.config.loss_weights["energy"] != 10.0
+        ref = copy.deepcopy(engine)
+        engine.step()
+    loss = reference_step(ref)
+    assert abs(fused_step.last_loss(engine) - loss) <= TOL * max(1.0, abs(loss))
+    assert_same_state(engine, ref, "the step after the refresh")

@@ -67,27 +67,40 @@ REDUCTIONS = ("sum", "mean")
 CHANNELS = ("rgb", "luminance")
 
 
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """``(1, 1, H, W)``: the Rec. 709 luminance of an RGB ``(1, 3, H, W)`` image, else the
+    channels' mean."""
+    from peronamalik.art.engine import luminance
+
+    return luminance(image) if image.shape[1] == 3 else image.mean(dim=1, keepdim=True)
+
+
+def edge_correlation(first: torch.Tensor, second: torch.Tensor) -> float:
+    """The correlation over pixels of the Scharr gradient magnitudes of two images' :func:`grey`
+    (``(1, C, H, W)``, the same size): 1 where one's edge map is the other's up to a gain; NaN
+    where either is flat."""
+    import torch
+
+    from peronamalik.core.schemes import scharr_magnitude
+
+    maps = torch.stack([scharr_magnitude(grey(image)).flatten() for image in (first, second)])
+    return float(torch.corrcoef(maps)[0, 1])
+
+
 def edge_persistence(source: torch.Tensor) -> float:
     """How much of the source's edge map survives a blur: the correlation over pixels
 
     .. math:: r = \\mathrm{corr}(|\\nabla Y|, |\\nabla (G * Y)|)
 
-    of the Scharr gradient magnitudes of the source's luminance Y (the channels' mean unless
-    RGB) and of Y blurred by a Gaussian of :data:`EDGE_BLUR` pixels, in
+    of the Scharr gradient magnitudes of the source's :func:`grey` Y and of Y blurred by a
+    Gaussian of :data:`EDGE_BLUR` pixels (:func:`edge_correlation`), in
     [:data:`MIN_PERSISTENCE`, 1] (a flat source: 1).  Low where the structure is fine
     (membranes, pixel-scale texture: immunohistochemistry 0.83 at 160 px, the other ten
     photos of benchmarks/sweep_look.py 0.87–0.95): a diffusion, or a dark phase, loses it first.
     """
-    import torch
-
-    from peronamalik.art.engine import luminance
-    from peronamalik.core.schemes import scharr_magnitude
     from peronamalik.core.smoothing import gaussian_smooth
 
-    grey = luminance(source) if source.shape[1] == 3 else source.mean(dim=1, keepdim=True)
-    sharp = scharr_magnitude(grey).flatten()
-    blurred = scharr_magnitude(gaussian_smooth(grey, (EDGE_BLUR, EDGE_BLUR))).flatten()
-    correlation = float(torch.corrcoef(torch.stack([sharp, blurred]))[0, 1])
+    correlation = edge_correlation(source, gaussian_smooth(grey(source), (EDGE_BLUR, EDGE_BLUR)))
     return min(max(correlation, MIN_PERSISTENCE), 1.0) if math.isfinite(correlation) else 1.0
 
 
@@ -172,6 +185,18 @@ class ArtConfig:
         map survives a 1 px blur, read at a longer side of at most 160 px): a photo whose structure is fine
         (immunohistochemistry's membranes) is pulled toward black less, since its dark phase
         would lose that structure.
+    sink_depth : float
+        Image mode: how dark each refresh cycle should end, as the ratio of the image's mean
+        :func:`grey` to the source's, in [0, 1] (0: off; read only when a loss term is named
+        ``energy``).  At each refresh, a cycle that ended at a ratio d above it multiplies the
+        energy weight by min(d / ``sink_depth``, :data:`~peronamalik.art.engine.SINK_STEP`)
+        for the next cycle, up to :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the
+        run began with (proportional feedback: the photo's own response decides how strong a
+        pull toward black it needs), unless the image's edge map has lost its source's
+        (:func:`edge_correlation` below ``sink_structure``).
+    sink_structure : float
+        The edge correlation with the source below which ``sink_depth``'s feedback stops
+        pulling harder, in [0, 1].
     kernel_noise : float
         Standard deviation of Gaussian noise added to the Laplacian at every (re)start; draws
         from the run's seed (0 for the seed preset, which is then seed-independent).
@@ -231,6 +256,8 @@ class ArtConfig:
     energy_relative: bool = False
     energy_exponent: float = 1.0
     energy_fragility: float = 0.0
+    sink_depth: float = 0.0
+    sink_structure: float = 0.5
     kernel_noise: float = 0.0
     refresh_period: int = 375
     refresh_offset: int = 300
@@ -264,6 +291,8 @@ class ArtConfig:
             "blend": real("blend", self.blend, low=0.0, high=1.0),
             "energy_exponent": real("energy_exponent", self.energy_exponent, low=0.0, high=MAX_ENERGY_EXPONENT),
             "energy_fragility": real("energy_fragility", self.energy_fragility, low=0.0, high=MAX_ENERGY_EXPONENT),
+            "sink_depth": real("sink_depth", self.sink_depth, low=0.0, high=1.0),
+            "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
             "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),
             "frame_blend": real("frame_blend", self.frame_blend, low=0.0, high=1.0),
             "frame_blend_skip": integer("frame_blend_skip", self.frame_blend_skip, low=0, high=MAX_ITERATIONS),

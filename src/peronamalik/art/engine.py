@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from peronamalik.art.config import ArtConfig
+from peronamalik.art.config import MIN_LEVEL, ArtConfig, edge_correlation, grey
 from peronamalik.art.losses import LossInputs, total_loss
 from peronamalik.art.source import shrink_longer
 from peronamalik.backends import compiled, policy
@@ -18,6 +18,10 @@ from peronamalik.core.schemes import laplacian_kernel, seed_step
 
 #: Rec. 709 luma weights of R, G, B.
 REC709 = (0.2126, 0.7152, 0.0722)
+#: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next.
+SINK_STEP = 1.25
+#: ``sink_depth``: the energy weight stays below this factor of the weight the run began with.
+SINK_RANGE = 2.0
 
 
 class LearnedDiffusion:
@@ -52,6 +56,8 @@ class LearnedDiffusion:
         self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator, colour: torch.Tensor | None = None
     ) -> None:
         self.config = config.relative_to(original)
+        #: the energy weight the run began with: ``sink_depth``'s feedback stays near it
+        self._first_energy: float | None = self.config.loss_weights.get("energy")
         self.original = original
         self.colour = colour
         self.image = original.clone()
@@ -190,11 +196,36 @@ class LearnedDiffusion:
         return to_frame(self.colour + change)
 
     def refresh(self) -> None:
-        """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0."""
+        """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0 (after
+        :meth:`regulate_sink` has read the cycle that ends)."""
+        self.regulate_sink()
         self.lr *= self.config.lr_decay
         self.reset_operator()
         blend = self.config.blend
         self.image = blend * self.image + (1.0 - blend) * self.original
+
+    def regulate_sink(self) -> None:
+        """With ``config.sink_depth``, the energy weight w of the next refresh cycle from how
+        the one that ends went (see :class:`~peronamalik.art.config.ArtConfig`): with d the
+        ratio of the image's mean :func:`~peronamalik.art.config.grey` to the source's,
+
+        .. math:: w \\leftarrow \\min(w \\min(d / \\text{sink\\_depth}, s),\\; R\\, w_0)
+
+        where d > ``sink_depth`` and the image's edge map still correlates with the source's
+        at least ``sink_structure``; else w is kept (s = :data:`SINK_STEP`, R =
+        :data:`SINK_RANGE`, w_0 the run's first weight).  The weight only grows, so it settles
+        (a rule that also lowered it alternated dark and light cycles on fine fur).  A pure
+        function of the run's state: the same source and seed give the same frames.
+        """
+        config = self.config
+        if not config.sink_depth or self._first_energy is None:
+            return
+        depth = float(grey(self.image).mean()) / max(float(grey(self.original).mean()), MIN_LEVEL)
+        if depth <= config.sink_depth or edge_correlation(self.image, self.original) < config.sink_structure:
+            return
+        weight = config.loss_weights["energy"] * min(depth / config.sink_depth, SINK_STEP)
+        weight = min(weight, self._first_energy * SINK_RANGE)
+        self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
 
     def refresh_if_due(self, iteration: int) -> bool:
         """:meth:`refresh` at iterations ``i`` with ``i % refresh_period == refresh_offset``;
