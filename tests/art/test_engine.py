@@ -181,12 +181,8 @@ def test_a_cycle_that_ends_too_light_pulls_harder(gain, expected):
     assert engine.config.loss_weights["fidelity"] == 1.0
 
 
-def test_a_cycle_that_lost_the_structure_keeps_the_weight_and_the_weight_is_capped():
+def test_the_weight_grows_to_its_cap_while_the_structure_holds():
     engine = sinking_engine()
-    flat = torch.rand(engine.original.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    engine.image = 0.9 * flat  # light, but none of the source's edges
-    engine.refresh()
-    assert engine.config.loss_weights["energy"] == 10.0
     weights = []
     for _ in range(6):
         engine.image = 0.9 * engine.original  # light, the edges kept: it pulls harder each cycle
@@ -194,6 +190,18 @@ def test_a_cycle_that_lost_the_structure_keeps_the_weight_and_the_weight_is_capp
         weights.append(engine.config.loss_weights["energy"])
     assert weights[:3] == pytest.approx([10.0 * SINK_STEP**k for k in (1, 2, 3)])
     assert weights[-1] == pytest.approx(10.0 * SINK_RANGE)
+
+
+def test_a_cycle_that_lost_the_structure_pulls_less_from_then_on():
+    engine = sinking_engine()
+    flat = torch.rand(engine.original.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    weights = []
+    for image in [0.9 * flat] * 5 + [0.9 * engine.original] * 2:  # no edges of the source; then light
+        engine.image = image
+        engine.refresh()
+        weights.append(engine.config.loss_weights["energy"])
+    assert weights[:3] == pytest.approx([10.0 / SINK_STEP**k for k in (1, 2, 3)])
+    assert weights[4:] == pytest.approx([10.0 / SINK_RANGE] * 3)  # the floor, and it no longer grows
 
 
 def test_sink_depth_off_keeps_the_config():

@@ -190,13 +190,15 @@ class ArtConfig:
         :func:`grey` to the source's, in [0, 1] (0: off; read only when a loss term is named
         ``energy``).  At each refresh, a cycle that ended at a ratio d above it multiplies the
         energy weight by min(d / ``sink_depth``, :data:`~peronamalik.art.engine.SINK_STEP`)
-        for the next cycle, up to :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the
-        run began with (proportional feedback: the photo's own response decides how strong a
-        pull toward black it needs), unless the image's edge map has lost its source's
-        (:func:`edge_correlation` below ``sink_structure``).
+        for the next cycle (proportional feedback: the photo's own response decides how
+        strong a pull toward black it needs); a cycle whose edge map lost its source's
+        (:func:`edge_correlation` below ``sink_structure``) divides it by ``SINK_STEP``
+        instead, and from then on it only falls; within
+        :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the run began with
+        (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_sink`).
     sink_structure : float
-        The edge correlation with the source below which ``sink_depth``'s feedback stops
-        pulling harder, in [0, 1].
+        The edge correlation with the source below which ``sink_depth``'s feedback lightens
+        the next cycle, in [0, 1] (0.45: issue 13's structure bar for any photo).
     kernel_noise : float
         Standard deviation of Gaussian noise added to the Laplacian at every (re)start; draws
         from the run's seed (0 for the seed preset, which is then seed-independent).
@@ -257,7 +259,7 @@ class ArtConfig:
     energy_exponent: float = 1.0
     energy_fragility: float = 0.0
     sink_depth: float = 0.0
-    sink_structure: float = 0.5
+    sink_structure: float = 0.45
     kernel_noise: float = 0.0
     refresh_period: int = 375
     refresh_offset: int = 300

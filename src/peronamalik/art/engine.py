@@ -20,7 +20,7 @@ from peronamalik.core.schemes import laplacian_kernel, seed_step
 REC709 = (0.2126, 0.7152, 0.0722)
 #: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next.
 SINK_STEP = 1.25
-#: ``sink_depth``: the energy weight stays below this factor of the weight the run began with.
+#: ``sink_depth``: the energy weight stays within this factor of the weight the run began with.
 SINK_RANGE = 2.0
 
 
@@ -58,6 +58,8 @@ class LearnedDiffusion:
         self.config = config.relative_to(original)
         #: the energy weight the run began with: ``sink_depth``'s feedback stays near it
         self._first_energy: float | None = self.config.loss_weights.get("energy")
+        #: whether a cycle lost the source's structure: from then on the weight only falls
+        self._lightened = False
         self.original = original
         self.colour = colour
         self.image = original.clone()
@@ -206,25 +208,31 @@ class LearnedDiffusion:
 
     def regulate_sink(self) -> None:
         """With ``config.sink_depth``, the energy weight w of the next refresh cycle from how
-        the one that ends went (see :class:`~peronamalik.art.config.ArtConfig`): with d the
-        ratio of the image's mean :func:`~peronamalik.art.config.grey` to the source's,
+        the one that ends went (see :class:`~peronamalik.art.config.ArtConfig`).  Where the
+        image's edge map correlates with the source's less than ``sink_structure``,
+        :math:`w \\leftarrow \\max(w / s, w_0 / R)`, and w never grows again in this run;
+        otherwise, with d the ratio of the image's mean
+        :func:`~peronamalik.art.config.grey` to the source's, where d > ``sink_depth``
 
         .. math:: w \\leftarrow \\min(w \\min(d / \\text{sink\\_depth}, s),\\; R\\, w_0)
 
-        where d > ``sink_depth`` and the image's edge map still correlates with the source's
-        at least ``sink_structure``; else w is kept (s = :data:`SINK_STEP`, R =
-        :data:`SINK_RANGE`, w_0 the run's first weight).  The weight only grows, so it settles
-        (a rule that also lowered it alternated dark and light cycles on fine fur).  A pure
-        function of the run's state: the same source and seed give the same frames.
+        (s = :data:`SINK_STEP`, R = :data:`SINK_RANGE`, w_0 the run's first weight).  w moves one
+        way, so it settles (a rule free to go both ways alternated dark and light cycles on
+        fine fur).  A pure function of the run's state: the same source and seed give the
+        same frames.
         """
         config = self.config
         if not config.sink_depth or self._first_energy is None:
             return
         depth = float(grey(self.image).mean()) / max(float(grey(self.original).mean()), MIN_LEVEL)
-        if depth <= config.sink_depth or edge_correlation(self.image, self.original) < config.sink_structure:
+        weight = config.loss_weights["energy"]
+        if edge_correlation(self.image, self.original) < config.sink_structure:
+            weight = max(weight / SINK_STEP, self._first_energy / SINK_RANGE)
+            self._lightened = True
+        elif depth > config.sink_depth and not self._lightened:
+            weight = min(weight * min(depth / config.sink_depth, SINK_STEP), self._first_energy * SINK_RANGE)
+        else:
             return
-        weight = config.loss_weights["energy"] * min(depth / config.sink_depth, SINK_STEP)
-        weight = min(weight, self._first_energy * SINK_RANGE)
         self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
 
     def refresh_if_due(self, iteration: int) -> bool:

@@ -70,7 +70,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # blend 0.3 with energy 26.5 (not 0.1 with 26): the same photos hold kitty.gif's bands, the
     # closest to a band's edge 0.011 luminance inside it, not 0.001.  Where a cycle still ends
     # lighter than 0.27 of the photo, the next pulls harder (sink_depth: star and motorcycle,
-    # whose p10 was 0.33 and 0.41, now hold kitty.gif's bands), unless it lost the photo's edges.
+    # whose p10 was 0.33 and 0.41, now hold kitty.gif's bands); where one lost the photo's
+    # edges (structure < 0.45, sink_structure), the next pulls less (moon: 0.37 -> 0.49).
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 8.0, "edge": 0.54, "energy": 26.5}, energy_relative=True,
