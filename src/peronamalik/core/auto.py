@@ -22,7 +22,10 @@ Method
              + \tfrac{2}{N\varepsilon}\, (v \odot b)^\top\big(f(y + \varepsilon b) - f(y)\big)
 
    estimates the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against the unknown clean
-   image :math:`x` without bias for Gaussian noise (:math:`b` a fixed-seed Rademacher probe,
+   image :math:`x` without bias for Gaussian noise, and to first order for mixed
+   Poisson-Gaussian noise with :math:`v_i = a\,y_i + b` read at the observation itself
+   (PG-URE, Le Montagner et al. 2014; see :meth:`NoiseModel.variance`) (:math:`b` a
+   fixed-seed Rademacher probe,
    :math:`\varepsilon` a tenth of the noise level; the candidate of kappa at the noise's own
    gradient scale, where Perona-Malik is nearly discontinuous, is also probed at three
    tenths and that reading kept when 10 % higher, see :func:`risk_trajectory`).  Unlike the
@@ -59,7 +62,7 @@ from dataclasses import dataclass
 import torch
 
 from peronamalik.core.kappa import MAD_TO_SIGMA, robust_gradient_scale
-from peronamalik.core.smoothing import gaussian_kernel1d, gaussian_smooth
+from peronamalik.core.smoothing import gaussian_kernel1d
 
 #: Samples per block of the noise estimate, intensity bins, and the quantile of the block
 #: levels in a bin that is read as the noise (textured blocks read high).
@@ -196,11 +199,21 @@ class NoiseModel:
     slope: float
     floor: float
 
-    def variance(self, u: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
-        """Per-sample variance, from a smoothed copy of ``u`` (so the noise does not bias it)."""
+    def variance(self, u: torch.Tensor) -> torch.Tensor:
+        r"""Per-sample variance :math:`a\,u_i + b` of the observation ``u`` itself.
+
+        Its mean is the noise variance (:math:`E\,u_i = x_i`; up to the clamp at 0), and as the
+        weights of the divergence it is the first-order unbiased risk estimate for mixed
+        Poisson-Gaussian noise (PG-URE, Le Montagner, Angelini & Olivo-Marin 2014; PURE,
+        Luisier, Blu & Unser 2011): for Poisson counts scaled by :math:`a`,
+        :math:`E[(y_i - x_i) f_i(y)] = E[y_i (f_i(y) - f_i(y - a e_i))] \approx
+        E[a\,y_i\,\partial_i f_i(y)]`.  A smoothed copy of ``u`` spread the bright side's
+        variance across edges into the dark side, where Perona-Malik's divergence lives on
+        binary pictures (a phantom under Poisson noise of 0.02 stopped 8.5 dB short).
+        """
         if self.slope == 0:
             return torch.full_like(u, self.floor)
-        return (self.slope * gaussian_smooth(u, [1.0] * spatial_ndim) + self.floor).clamp_min(0.0)
+        return (self.slope * u + self.floor).clamp_min(0.0)
 
 
 def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
@@ -361,7 +374,7 @@ def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
     """Root-mean-square noise level of a ``(B, C, *spatial)`` tensor under
     :func:`estimate_noise_model`."""
     model = estimate_noise_model(u, spatial_ndim)
-    return math.sqrt(float(model.variance(u.detach(), spatial_ndim).mean()))
+    return math.sqrt(float(model.variance(u.detach()).mean()))
 
 
 def noise_gradient_scale(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> float:
@@ -564,7 +577,7 @@ def choose(
     spatial_ndim = len(spacing)
     y = central_crop(u.detach(), spatial_ndim, SEARCH_PIXELS)
     model = estimate_noise_model(y, spatial_ndim)
-    variance = model.variance(y, spatial_ndim)
+    variance = model.variance(y)
     noise = math.sqrt(float(variance.mean()))
     if noise == 0:
         return AutoParameters(
