@@ -23,7 +23,7 @@ Method
 
    estimates the mean squared error :math:`\tfrac1N\|f(y) - x\|^2` against the unknown clean
    image :math:`x` without bias for Gaussian noise, and to first order for mixed
-   Poisson-Gaussian noise with :math:`v_i = a\,y_i + b` read at the observation itself
+   Poisson-Gaussian noise with :math:`v_i = v(y_i)` read at the observation itself
    (PG-URE, Le Montagner et al. 2014; see :meth:`NoiseModel.variance`) (:math:`b` a
    fixed-seed Rademacher probe,
    :math:`\varepsilon` a tenth of the noise level; the candidate of kappa at the noise's own
