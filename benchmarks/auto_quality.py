@@ -10,7 +10,8 @@ Poisson counts scaled so the standard deviation is ``s`` at intensity 0.5.  The 
 split into a TUNE set (looked at while choosing the method) and a HOLDOUT set (run once, at the
 end); FLAT, nearly flat synthetic pictures whose best stopping time is late (binary_blobs with
 a fixed seed), is a second tune set; BUSY, whole binary pictures with an edge through most
-blocks of the noise estimate, a third.  ``--only REGEX`` runs the cases whose key matches.
+blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a check (the
+left image of a stereo pair).  ``--only REGEX`` runs the cases whose key matches.
 Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
 ``--cache`` (they do not depend on the auto method).
@@ -41,6 +42,9 @@ FLAT = ("shepp_logan_phantom", "binary_blobs", "checkerboard", "colorwheel", "lo
 #: Busy binary pictures (an edge through most noise blocks): whole ``binary_blobs`` images of
 #: side 64, 96 and 128, six seeds each (added after the octave check misread them).
 BUSY = tuple(f"binary_blobs_{length}_{seed}" for length in (64, 96, 128) for seed in range(6))
+#: Two photos used nowhere else (added with the slope test and the per-sample variance, run
+#: before and after them only): a check, not to tune on.
+EXTRA = ("stereo_motorcycle", "microaneurysms")
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
 
@@ -51,6 +55,7 @@ def crops(name: str) -> list[tuple[str, np.ndarray]]:
         length, seed = (int(part) for part in name.split("_")[2:])
         return [(name, data.binary_blobs(length=length, rng=seed).astype(np.float64))]
     image = data.binary_blobs(rng=0) if name == "binary_blobs" else getattr(data, name)()  # blobs: fixed seed
+    image = image[0] if isinstance(image, tuple) else image  # stereo pairs: the left image
     image = image[..., :3] if image.ndim == 3 else image
     image = image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 255.0 if image.max() > 1 else 1.0)
     h, w = image.shape[:2]
@@ -99,7 +104,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -108,7 +113,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    for key, clean, noisy, s in cases({"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY}[args.set], args.thin, args.only):
+    for key, clean, noisy, s in cases({"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA}[args.set], args.thin, args.only):
         colour = clean.ndim == 3
         options = dict(channel_axis=-1 if colour else None, coupled=colour)
         true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))
