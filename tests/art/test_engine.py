@@ -98,13 +98,12 @@ def test_centre_taps_learn_and_the_stencil_stays_the_laplacian(backend, kernel_s
     assert (kernel[centre] - engine.laplacian[centre]).abs().min() > 1e-4
 
 
-@pytest.mark.parametrize("preset, tolerance", [("glow", 0.10), ("ink", 0.10), ("kitty", 0.10), ("ember", 0.10)])
+@pytest.mark.parametrize("preset, tolerance", [("ink", 0.10), ("kitty", 0.10), ("ember", 0.10)])
 def test_presets_are_resolution_invariant(preset, tolerance):
     """The mean intensity trajectory at 160×107 and 320×213 (4× the pixels) stays within 10 %
     (kitty, whose image sinks toward black between refreshes, measures 6.3 %; above 320 px it
-    diffuses at 320, ``work_side``).
-    ink and ember are not chaotic (1-2 %); glow is (4.9 % here on the fused path, 11.6 % on the
-    autograd path: its brightness dips shift from a float rounding on; benchmarks/README.md).
+    diffuses at 320, ``work_side``).  ink and ember are not chaotic (1-2 %); glow is
+    (:func:`test_chaotic_glow_keeps_its_look_across_sizes`).
 
     benchmarks/resolution_invariance.py checks 320 against 2048 (too slow for CI)."""
     photo = sample_array()
@@ -116,7 +115,30 @@ def test_presets_are_resolution_invariant(preset, tolerance):
     assert np.all(np.abs(small - large) <= tolerance * large), (small, large)
 
 
-@pytest.mark.parametrize("preset, expected_ratio", [("seed", 16.0), ("glow", 1.0)])
+def test_chaotic_glow_keeps_its_look_across_sizes():
+    """glow's colour washes come a few frames earlier or later at another size (momentum 0.9
+    at 3× the seed's rate: chaotic, its frame means 160 vs 320 px differ by up to 20 %), but
+    its look does not: the p50 over the frames of each of look_stats' figures at 160 and 320
+    px agree within 15 % (measured: luminance 3 %, colourfulness 7 %, structure 4 %, change
+    11 %); above 320 px it diffuses at 320 (``work_side``)."""
+    import torch
+
+    from peronamalik.art.source import load_source
+
+    from .look import look
+
+    photo = sample_array()
+    figures = []
+    for size in (160, 320):
+        frames = list(animate(photo, preset="glow", iterations=1500, seed=0, device="cpu", size=size))
+        source = load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+        figures.append(look(frames, source))
+    small, large = figures
+    for name in ("luminance", "colour", "structure", "change"):
+        assert abs(small[name][1] - large[name][1]) <= 0.15 * large[name][1], (name, small[name], large[name])
+
+
+@pytest.mark.parametrize("preset, expected_ratio", [("seed", 16.0), ("ember", 1.0)])
 def test_first_operator_update_scales_with_pixels_only_for_the_summed_loss(preset, expected_ratio):
     """The seed's summed loss makes K's update grow with the pixel count (16× for 4× the
     side), the reason its look depends on size; the normalised presets' update does not."""

@@ -89,8 +89,8 @@ def test_the_sidecar_records_the_kappa_that_ran(tmp_path):
     output = render(photo, tmp_path / "out.png", preset="glow", iterations=2, every=1, seed=0, device="cpu", size=32)
     record = json.loads(sidecar_path(output).read_text())
     config = ArtConfig.from_dict(record["config"])
-    assert config.kappa_relative and config.kappa == 0.25
-    assert record["kappa_run"] == config.relative_to(load_source(photo, size=32, device=CPU).tensor).kappa != 0.25
+    assert config.kappa_relative and config.kappa == preset_config("glow").kappa
+    assert record["kappa_run"] == config.relative_to(load_source(photo, size=32, device=CPU).tensor).kappa != config.kappa
 
 
 def test_kappa_relative_and_kappa_texture_exclude_each_other():

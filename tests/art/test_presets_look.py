@@ -40,10 +40,10 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
         ("colour", 1): (1.3, INF), ("luminance", 1): (0.3, 0.7), ("sparkles", 1): (10.0, INF),
         ("structure", 1): (0.45, 1.0), ("change", 1): (0.12, INF),
     }),
-    # sparkles along the edges, colours lifted, the brightness kept
+    # colour washes over the whole photo (green, pink, magenta), brighter, the edges kept, no sparkles
     "glow": (1500, {
-        ("luminance", 1): (0.85, 1.1), ("sparkles", 1): (5.0, INF), ("colour", 1): (1.1, INF),
-        ("structure", 1): (0.7, 1.0), ("change", 1): (0.08, INF),
+        ("luminance", 1): (1.05, 1.6), ("sparkles", 1): (0.0, 2.0), ("colour", 2): (1.2, INF),
+        ("structure", 1): (0.75, 1.0), ("change", 1): (0.08, INF),
     }),
     # ember's dynamics on the luminance only: as dark and sparkling as ember, but the photo's
     # own colours (colourfulness within 0.8-1.1 of the photo's: only clipping moves it)

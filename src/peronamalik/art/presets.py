@@ -52,11 +52,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         pre_step=True,
     ),
     # The seed's dynamics with the loss normalised per pixel at three times the seed-equivalent
-    # learning rate: sparkles along the edges, colours lifted, the brightness kept.  kappa is
-    # relative to the photo's level (a fixed 0.2 changed bright photos by 0.04-0.06 and
-    # kept too little of dark ones' structure: sweep_look.py --evaluate).
+    # learning rate, one operator per colour channel (mixing="per-channel"): the whole photo
+    # washes from green to pink to magenta and back, brighter, its edges kept.  kappa is
+    # relative to the photo's level.  With the seed's colour-mixing operator (the preset until
+    # then) it turned dark backgrounds into coloured speckle (retina: structure 0.39, change
+    # 0.065) and changed moon, clock, page or the logo by less than 0.08 or kept less than
+    # 0.45 of their structure; per channel, change >= 0.116 and structure >= 0.74 on the ten
+    # photos of sweep_look.py --evaluate (hubble apart).  Its operator's first update grows
+    # with the pixels over one scene (3.5x from 96 to 384 px: the per-channel taps learn from
+    # the Laplacian's response, which a finer sampling weakens), so it diffuses at 320 px at
+    # most, as kitty does (work_side).
     "glow": dict(
-        every=30, kappa=0.25, kappa_relative=True, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        every=30, kappa=0.3, kappa_relative=True, lr=3 * SEED_RATE, weight_decay=5e-4 / SEED_PIXELS, reduction="mean",
+        mixing="per-channel", work_side=320,
     ),
     # kitty.gif's look: the image sinks toward black between refreshes, a smooth body with
     # sparkles along its edges, and comes back at each refresh (benchmarks/sweep_look.py and
