@@ -78,15 +78,22 @@ def look_stats():
     return module
 
 
-def photos(more: bool = False, held_out: bool = False) -> dict[str, np.ndarray]:
+#: ``--extra``: ten more scikit-image pictures, grey ones as RGB (photos, textures, synthetic).
+EXTRA = ("moon", "coins", "grass", "brick", "page", "cat", "colorwheel", "logo", "clock", "gravel")
+
+
+def photos(more: bool = False, held_out: bool = False, extra: bool = False) -> dict[str, np.ndarray]:
     """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB; ``more``
     adds scikit-image's rocket, camera (grey) and immunohistochemistry.  ``held_out``: instead
     scikit-image's retina, hubble_deep_field and stereo_motorcycle's left view, photos no
-    preset was tuned on (a check of the transfer)."""
+    preset was tuned on (a check of the transfer); ``extra``: instead :data:`EXTRA`."""
     from skimage import data
 
     if held_out:
         return {"retina": data.retina(), "hubble": data.hubble_deep_field(), "motorcycle": data.stereo_motorcycle()[0]}
+    if extra:
+        pictures = {name: np.asarray(getattr(data, name)()) for name in EXTRA}
+        return {name: np.stack([p] * 3, axis=-1) if p.ndim == 2 else p[..., :3] for name, p in pictures.items()}
 
     seed = SHARED / "seed"
     pictures = {
@@ -192,7 +199,7 @@ HEADER = (
 )
 
 
-def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False) -> None:
+def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False, extra: bool = False) -> None:
     """Each preset (with ``--set`` overrides) on every photo at 320 px, its own iterations and
     frame rate: the p50s of luminance, sparkles, colour, structure and change, per photo."""
     from peronamalik.art.presets import preset_config
@@ -203,7 +210,7 @@ def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = Fa
         config = preset_config(preset)
         for setting in settings:
             config = config.with_setting(setting)
-        for name, photo in photos(more=True, held_out=held_out).items():
+        for name, photo in photos(more=True, held_out=held_out, extra=extra).items():
             figures = measure(stats, photo, config)
             colour = figures["colour"][1] / max(figures["source"]["colour"], 1e-9)
             cells = (figures["sparkles"][1], colour, figures["structure"][1], figures["change"][1])
@@ -216,6 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate", nargs="+", metavar="PRESET", help="measure presets on all photos instead of searching")
     parser.add_argument("--held-out", action="store_true", help="--evaluate on the held-out photos (retina, hubble, motorcycle)")
+    parser.add_argument("--extra", action="store_true", help="--evaluate on ten more scikit-image pictures (EXTRA)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
     parser.add_argument("--centre", action="store_true",
                         help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's)")
@@ -228,7 +236,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("PERONAMALIK_FUSED", "on")
     if args.evaluate:
-        return evaluate(look_stats(), args.evaluate, args.set, args.held_out)
+        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra)
     stats, pictures, rng = look_stats(), photos(more=args.centre), np.random.default_rng(args.seed)
     results, start = [], time.time()
     for index in range(args.configs):
