@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-import peronamalik
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
 from peronamalik.art.engine import SINK_RANGE, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
+
+from .look import look
 
 
 def small_photo(size: int = 40) -> np.ndarray:
@@ -121,18 +122,11 @@ def test_chaotic_glow_keeps_its_look_across_sizes():
     its look does not: the p50 over the frames of each of look_stats' figures at 160 and 320
     px agree within 15 % (measured: luminance 3 %, colourfulness 7 %, structure 4 %, change
     11 %); above 320 px it diffuses at 320 (``work_side``)."""
-    import torch
-
-    from peronamalik.art.source import load_source
-
-    from .look import look
-
     photo = sample_array()
     figures = []
     for size in (160, 320):
         frames = list(animate(photo, preset="glow", iterations=1500, seed=0, device="cpu", size=size))
-        source = load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
-        figures.append(look(frames, source))
+        figures.append(look(frames, animate_source(photo, size)[0].permute(1, 2, 0).numpy()))
     small, large = figures
     for name in ("luminance", "colour", "structure", "change"):
         assert abs(small[name][1] - large[name][1]) <= 0.15 * large[name][1], (name, small[name], large[name])
