@@ -7,6 +7,7 @@ batch on a LocalCluster of 2 processes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -96,6 +97,20 @@ def test_art_batch_on_a_local_cluster_of_two_processes_then_resume(tmp_path: Pat
         assert json.loads((tmp_path / "out" / f"photo{i}.gif.json").read_text())["preset"] == "ink"
     again = run("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", cwd=tmp_path)
     assert "0 written, 2 already done, 1 failed" in again.stderr
+
+
+def _distributed_handler_levels() -> list[int]:
+    return [handler.level for handler in logging.getLogger("distributed").handlers]
+
+
+def test_local_cluster_workers_log_nothing_below_critical() -> None:
+    """A worker whose heartbeat races the scheduler's close at shutdown logs the failure with
+    a traceback at ERROR (CI saw one on stderr): the CLI's workers print only CRITICAL."""
+    from peronamalik.cli.smooth_dask import dask_client
+
+    with dask_client(1, None) as client:
+        levels = client.run(_distributed_handler_levels)
+    assert levels and all(level == [logging.CRITICAL] for level in levels.values())
 
 
 @pytest.mark.parametrize(

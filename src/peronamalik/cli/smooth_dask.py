@@ -50,8 +50,10 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if workers is not None:
         if workers < 1:
             raise InputError(f"--workers must be >= 1, got {workers}")
+        # CRITICAL, not ERROR: at shutdown a worker's heartbeat can race the scheduler's close
+        # and log a traceback; task failures reach the user through their futures anyway
         cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
         )
         with cluster, distributed.Client(cluster) as client:
             client.run(_set_kernel_threads, max(1, usable_cores() // workers))
