@@ -72,6 +72,7 @@ def test_with_setting_coerces_types():
         ("work_side=true", "work_side must be an integer, got bool"),
         ("sink_depth=1.5", r"sink_depth must be in \[0, 1\]"),
         ("sink_structure=-0.1", r"sink_structure must be in \[0, 1\]"),
+        ("blend_structure=2", r"blend_structure must be in \[0, 1\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
-from peronamalik.art.engine import SINK_RANGE, SINK_STEP
+from peronamalik.art.engine import BLEND_STEP, SINK_RANGE, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -188,6 +188,11 @@ def sinking_engine(**overrides) -> LearnedDiffusion:
     return LearnedDiffusion(photo, config, torch.Generator().manual_seed(0))
 
 
+def structureless(engine: LearnedDiffusion) -> torch.Tensor:
+    """An image of the engine's size with none of its source's edges."""
+    return torch.rand(engine.original.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+
+
 @pytest.mark.parametrize("gain, expected", [(0.33, 0.33 / 0.3), (0.6, SINK_STEP), (0.2, 1.0)])
 def test_a_cycle_that_ends_too_light_pulls_harder(gain, expected):
     engine = sinking_engine()
@@ -210,7 +215,7 @@ def test_the_weight_grows_to_its_cap_while_the_structure_holds():
 
 def test_a_cycle_that_lost_the_structure_pulls_less_from_then_on():
     engine = sinking_engine()
-    flat = torch.rand(engine.original.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    flat = structureless(engine)
     weights = []
     for image in [0.9 * flat] * 5 + [0.9 * engine.original] * 2:  # no edges of the source; then light
         engine.image = image
@@ -218,6 +223,27 @@ def test_a_cycle_that_lost_the_structure_pulls_less_from_then_on():
         weights.append(engine.config.loss_weights["energy"])
     assert weights[:3] == pytest.approx([10.0 / SINK_STEP**k for k in (1, 2, 3)])
     assert weights[4:] == pytest.approx([10.0 / SINK_RANGE] * 3)  # the floor, and it no longer grows
+
+
+def test_a_cycle_that_lost_the_structure_starts_every_later_one_closer_to_the_photo():
+    engine = sinking_engine(sink_depth=0.0, blend_structure=0.45, blend=0.6)
+    blends = []
+    for image in [structureless(engine)] * 2 + [0.9 * engine.original]:  # edges lost twice, then kept
+        engine.image = image.clone()
+        engine.refresh()
+        blend = engine.config.blend
+        torch.testing.assert_close(engine.image, blend * image + (1 - blend) * engine.original)
+        blends.append(blend)
+    assert blends == pytest.approx([0.6 / BLEND_STEP, 0.6 / BLEND_STEP**2, 0.6 / BLEND_STEP**2])
+
+
+@pytest.mark.parametrize("blend_structure", [0.0, 0.45])
+def test_the_blend_stays_while_the_structure_holds_or_the_rule_is_off(blend_structure):
+    engine = sinking_engine(sink_depth=0.0, blend_structure=blend_structure, blend=0.6)
+    config = engine.config
+    engine.image = 0.9 * engine.original if blend_structure else structureless(engine)
+    engine.refresh()
+    assert engine.config is config
 
 
 def test_sink_depth_off_keeps_the_config():

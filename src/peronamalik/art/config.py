@@ -199,6 +199,12 @@ class ArtConfig:
     sink_structure : float
         The edge correlation with the source below which ``sink_depth``'s feedback lightens
         the next cycle, in [0, 1] (0.45: issue 13's structure bar for any photo).
+    blend_structure : float
+        In [0, 1] (0: off).  At a refresh where the image's edge map correlates with the
+        source's (:func:`edge_correlation`) less than this, ``blend`` is divided by
+        :data:`~peronamalik.art.engine.BLEND_STEP` for this refresh and every later one, so
+        the next cycles start closer to the source
+        (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_blend`).
     kernel_noise : float
         Standard deviation of Gaussian noise added to the Laplacian at every (re)start; draws
         from the run's seed (0 for the seed preset, which is then seed-independent).
@@ -260,6 +266,7 @@ class ArtConfig:
     energy_fragility: float = 0.0
     sink_depth: float = 0.0
     sink_structure: float = 0.45
+    blend_structure: float = 0.0
     kernel_noise: float = 0.0
     refresh_period: int = 375
     refresh_offset: int = 300
@@ -295,6 +302,7 @@ class ArtConfig:
             "energy_fragility": real("energy_fragility", self.energy_fragility, low=0.0, high=MAX_ENERGY_EXPONENT),
             "sink_depth": real("sink_depth", self.sink_depth, low=0.0, high=1.0),
             "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
+            "blend_structure": real("blend_structure", self.blend_structure, low=0.0, high=1.0),
             "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),
             "frame_blend": real("frame_blend", self.frame_blend, low=0.0, high=1.0),
             "frame_blend_skip": integer("frame_blend_skip", self.frame_blend_skip, low=0, high=MAX_ITERATIONS),

@@ -22,6 +22,9 @@ REC709 = (0.2126, 0.7152, 0.0722)
 SINK_STEP = 1.25
 #: ``sink_depth``: the energy weight stays within this factor of the weight the run began with.
 SINK_RANGE = 2.0
+#: ``blend_structure``: the factor that divides the blend at a refresh whose cycle lost the
+#: source's structure (1.25 left ember on the clock at structure 0.47, 2 cost more change).
+BLEND_STEP = 1.5
 
 
 class LearnedDiffusion:
@@ -199,8 +202,9 @@ class LearnedDiffusion:
 
     def refresh(self) -> None:
         """The seed's periodic reset: K to the Laplacian, lr decay, blend toward I_0 (after
-        :meth:`regulate_sink` has read the cycle that ends)."""
+        :meth:`regulate_sink` and :meth:`regulate_blend` have read the cycle that ends)."""
         self.regulate_sink()
+        self.regulate_blend()
         self.lr *= self.config.lr_decay
         self.reset_operator()
         blend = self.config.blend
@@ -234,6 +238,18 @@ class LearnedDiffusion:
         else:
             return
         self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
+
+    def regulate_blend(self) -> None:
+        """With ``config.blend_structure``: where the image's edge map correlates with the
+        source's less than it, :math:`\\text{blend} \\leftarrow \\text{blend} / b`
+        (b = :data:`BLEND_STEP`), for this refresh and, since the config keeps it, every later
+        one.  A live-video loss on a smooth photo can fill its flat regions with embers cycle
+        after cycle (the clock's background: structure 0.42); starting the next cycles closer
+        to the source stops that.  A pure function of the run's state.
+        """
+        config = self.config
+        if config.blend_structure and edge_correlation(self.image, self.original) < config.blend_structure:
+            self.config = config.replace(blend=config.blend / BLEND_STEP)
 
     def refresh_if_due(self, iteration: int) -> bool:
         """:meth:`refresh` at iterations ``i`` with ``i % refresh_period == refresh_offset``;

@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction", "learned_taps"),
     "source-relative": ("kappa_relative", "kappa_texture", "energy_relative"),
     "loss weights": ("loss_weights",),
-    "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_structure"),
+    "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_structure", "blend_structure"),
     "output": ("iterations", "every", "size", "work_side", "fps"),
     "video": ("frame_blend", "frame_blend_skip"),
 }
@@ -42,6 +42,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "blend": (0.0, 1.0, False), "lr_decay": (0.9, 1.0, False), "fps": (1.0, 60.0, False),
     "frame_blend": (0.0, 1.0, False), "loss_weights": (0.0, 10.0, False),
     "sink_depth": (0.0, 1.0, False), "sink_structure": (0.0, 1.0, False),
+    "blend_structure": (0.0, 1.0, False),
 }
 
 #: Choices of the string fields, from the config module's tuples.
