@@ -36,7 +36,7 @@ def edges(frame: np.ndarray) -> np.ndarray:
 def look(frames: list[np.ndarray], source: np.ndarray) -> dict[str, tuple[float, float, float]]:
     """Name -> (p10, p50, p90) over ``frames`` (uint8 or [0, 1] float, the source's size) of
     luminance (mean, relative to the source's), sparkles, colour (colourfulness relative to the
-    source's), structure (correlation of the Sobel edge magnitude with the source's) and
+    source's; NaN for a grey source), structure (correlation of the Sobel edge magnitude with the source's) and
     change (mean |frame - source|)."""
     unit = lambda f: f.astype(np.float32) / 255 if f.dtype == np.uint8 else f.astype(np.float32)  # noqa: E731
     source = unit(source)
@@ -46,7 +46,7 @@ def look(frames: list[np.ndarray], source: np.ndarray) -> dict[str, tuple[float,
         e = edges(frame)
         structure = np.corrcoef(e, e0)[0, 1] if e.std() > 0 else 0.0
         rows.append((
-            luminance(frame).mean() / m0, sparkles(frame), colourfulness(frame) / c0, structure,
+            luminance(frame).mean() / m0, sparkles(frame), colourfulness(frame) / c0 if c0 else np.nan, structure,
             np.abs(frame - source).mean(),
         ))
     table = np.array(rows)
