@@ -92,8 +92,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,
     # ember's dynamics on the luminance alone (channels="luminance"), the photo's colours kept
-    # exactly: a dark, high-contrast halftone engraving in the photo's own colours.
-    "ink": dict(EMBER, channels="luminance"),
+    # exactly: a dark, high-contrast halftone engraving in the photo's own colours.  blend 0.5
+    # (ember's 0.4 left the moon's change at 0.080, on issue 13's bar; now 0.098, structure
+    # >= 0.51 on every photo of sweep_look.py's three sets).
+    "ink": dict(EMBER, channels="luminance", blend=0.5),
     # The seed's vanilla mode (ALGORITHM.md): the fixed Laplacian (lr 0: nothing is learned),
     # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
     "vanilla": dict(
