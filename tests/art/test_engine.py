@@ -11,7 +11,7 @@ from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 
-from .look import look
+from .look import look, source_image
 
 
 def small_photo(size: int = 40) -> np.ndarray:
@@ -126,7 +126,7 @@ def test_chaotic_glow_keeps_its_look_across_sizes():
     figures = []
     for size in (160, 320):
         frames = list(animate(photo, preset="glow", iterations=1500, seed=0, device="cpu", size=size))
-        figures.append(look(frames, animate_source(photo, size)[0].permute(1, 2, 0).numpy()))
+        figures.append(look(frames, source_image(photo, size)))
     small, large = figures
     for name in ("luminance", "colour", "structure", "change"):
         assert abs(small[name][1] - large[name][1]) <= 0.15 * large[name][1], (name, small[name], large[name])

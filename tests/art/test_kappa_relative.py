@@ -19,7 +19,7 @@ from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import preset_config
 from peronamalik.art.source import load_source
 
-from .look import look
+from .look import look, source_image
 
 CPU = torch.device("cpu")
 
@@ -67,7 +67,7 @@ def test_the_step_is_gain_equivariant(seed, gain, diffusivity):
 
 def change_p50(photo: np.ndarray, config: ArtConfig) -> float:
     frames = list(animate(photo, config=config, seed=0, device="cpu"))
-    source = load_source(photo, size=config.size, device=CPU).tensor[0].permute(1, 2, 0).numpy()
+    source = source_image(photo, config.size)
     return look(frames, source)["change"][1]
 
 

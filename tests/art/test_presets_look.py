@@ -14,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
-import torch
 
 from peronamalik.art import PHOTO_PRESETS, animate
 from peronamalik.art.presets import LOOK_PRESETS, REPRODUCTIONS, preset_config
-from peronamalik.art.source import load_source
 
-from .look import look
+from .look import look, source_image
 
 INF = float("inf")
 #: Per preset: iterations of the test run, then (statistic, percentile) -> (low, high).
@@ -68,7 +66,7 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
 def figures(preset: str, iterations: int, size: int = 128) -> dict:
     photo = skimage.data.coffee()
     frames = list(animate(photo, preset=preset, iterations=iterations, seed=0, device="cpu", size=size))
-    source = load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+    source = source_image(photo, size)
     return look(frames, source)
 
 
@@ -120,7 +118,7 @@ def test_a_photo_larger_than_work_side_diffuses_at_it_and_keeps_its_own_detail()
     photo = skimage.data.coffee()
     config = preset_config("kitty").replace(iterations=300, every=75, work_side=64)
     small, large = (list(animate(photo, config=config, size=size, seed=0, device="cpu")) for size in (64, 256))
-    source = load_source(photo, size=256, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+    source = source_image(photo, 256)
 
     def detail(image: np.ndarray) -> np.ndarray:
         grey = image.astype(np.float64).mean(axis=-1)
@@ -144,7 +142,7 @@ def test_ember_keeps_a_smooth_photos_edges_at_any_size():
 
     def structure(size: int, **overrides) -> float:
         frames = list(animate(photo, config=preset_config("ember").replace(**overrides), seed=0, device="cpu", size=size))
-        source = load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+        source = source_image(photo, size)
         return look(frames, source)["structure"][1]
 
     kept, small, lost = structure(320), structure(160), structure(320, blend_structure=0.0)
