@@ -8,7 +8,7 @@ from peronamalik import __version__
 DEVICE_HELP = "cpu, cuda, cuda:N or mps.  [default: cuda when available, else cpu]"
 QUALITY_OPTION = click.option(
     "--quality", type=click.Choice(["high", "medium", "low"]), default="high", show_default=True,
-    help="GIF: 255, 63 or 31 colours per frame (default art run: 1.4, 1.3, 0.6 MB; low bands smooth looks).",
+    help="GIF: 255, 63 or 31 colours per frame (default art run: 1.9, 1.3, 0.7 MB; low bands smooth looks).",
 )
 DITHER_OPTION = click.option(
     "--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files)."
