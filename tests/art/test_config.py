@@ -215,6 +215,37 @@ def test_source_relative_settings_are_checked_and_a_flat_source_is_floored():
     assert run.kappa == pytest.approx(0.35 / 255 / 0.35) and run.loss_weights["energy"] == pytest.approx(0.25 * 255)
 
 
+def test_kappa_texture_min_and_max_bound_the_texture_factor():
+    """The factor rms(Laplacian response) / REFERENCE_TEXTURE on kappa, kept in [min, max]
+    (ember's [1, 1.5]: kappa only grows, and not past the cap); max 0: no bound."""
+    import torch
+
+    from peronamalik.art.config import REFERENCE_TEXTURE
+
+    generator = torch.Generator().manual_seed(6)
+    smooth = torch.linspace(0, 1, 24, dtype=torch.float64).square().expand(1, 3, 20, 24).float()
+    busy = torch.rand(1, 3, 20, 24, generator=generator, dtype=torch.float64).float()
+
+    def factor(image, **bounds) -> float:
+        return ArtConfig(kappa=0.3, kappa_texture=True, **bounds).relative_to(image).kappa / 0.3
+
+    free_smooth, free_busy = factor(smooth), factor(busy)
+    assert free_smooth < 0.5 and free_busy > 2.0  # the unbounded factor, either side of 1
+    assert factor(smooth, kappa_texture_min=1.0) == pytest.approx(1.0)
+    assert factor(busy, kappa_texture_min=1.0) == pytest.approx(free_busy)
+    assert factor(busy, kappa_texture_min=1.0, kappa_texture_max=1.5) == pytest.approx(1.5)
+    assert factor(smooth, kappa_texture_max=1.5) == pytest.approx(free_smooth)
+    assert free_busy == pytest.approx(factor(busy, kappa_texture_max=0.0))
+    assert REFERENCE_TEXTURE * free_smooth < REFERENCE_TEXTURE < REFERENCE_TEXTURE * free_busy
+    with pytest.raises(InputError, match=r"kappa_texture_max \(1.2\) must be 0 \(no bound\) or at least kappa_texture_min \(1.5\)"):
+        ArtConfig(kappa_texture_min=1.5, kappa_texture_max=1.2)
+    for name in ("kappa_texture_min", "kappa_texture_max"):
+        with pytest.raises(InputError, match=name):
+            ArtConfig(**{name: -1.0})
+        with pytest.raises(InputError, match=name):
+            ArtConfig(**{name: 17.0})
+
+
 def test_texture_is_read_at_the_same_scale_whatever_the_run_size():
     """kappa_texture reads the source at most TEXTURE_SIDE pixels long: a 2048 px photo run at
     its own size gets the kappa it gets run at 320 px (read at full size, a pixel-scale

@@ -237,6 +237,27 @@ def test_a_cycle_that_lost_the_structure_starts_every_later_one_closer_to_the_ph
     assert blends == pytest.approx([0.6 / BLEND_STEP, 0.6 / BLEND_STEP**2, 0.6 / BLEND_STEP**2])
 
 
+def test_a_cycle_that_lost_the_structure_lowers_a_texture_raised_kappa_to_the_configs_own():
+    """A kappa that kappa_texture raised (its factor pinned at 2: twice the config's 0.3) falls by
+    BLEND_STEP at each refresh whose cycle lost the source's edges, down to the config's own
+    kappa and no further; a kappa the texture lowered (factor 0.5) is left as it is."""
+    raised = sinking_engine(sink_depth=0.0, blend_structure=0.45, kappa=0.3, kappa_texture=True, kappa_texture_min=2.0,
+                            kappa_texture_max=2.0)
+    assert raised.config.kappa == pytest.approx(0.6)
+    kappas = []
+    for _ in range(3):
+        raised.image = structureless(raised)
+        raised.refresh()
+        kappas.append(raised.config.kappa)
+    assert kappas == pytest.approx([0.6 / BLEND_STEP, 0.3, 0.3])
+    lowered = sinking_engine(sink_depth=0.0, blend_structure=0.45, kappa=3.0, kappa_texture=True, kappa_texture_max=0.5)
+    kappa = lowered.config.kappa
+    assert kappa == pytest.approx(1.5)
+    lowered.image = structureless(lowered)
+    lowered.refresh()
+    assert lowered.config.kappa == kappa and lowered.config.blend < 0.6
+
+
 @pytest.mark.parametrize("blend_structure", [0.0, 0.45])
 def test_the_blend_stays_while_the_structure_holds_or_the_rule_is_off(blend_structure):
     engine = sinking_engine(sink_depth=0.0, blend_structure=blend_structure, blend=0.6)

@@ -30,6 +30,7 @@ import torch
 from peronamalik import backend
 from peronamalik.art import LearnedDiffusion, losses, preset_config
 from peronamalik.art.config import ArtConfig
+from peronamalik.art.engine import BLEND_STEP
 from peronamalik.backends.native import build
 from peronamalik.backends.native import learned as fused_step
 
@@ -391,6 +392,26 @@ def test_built_once_into_the_cache_then_loaded_from_it(tmp_path, monkeypatch, li
     assert build.load(kernel) is not None
     info = build.build_info[kernel.source]
     assert not info.compiled and info.cached and info.path == libraries[0]
+
+
+def test_the_native_step_follows_the_kappa_fallback(lib):
+    """A refresh that lowers a texture-raised kappa (``blend_structure``): the native engine's
+    next step uses the new kappa, as the reference step does from the same state."""
+    config = ArtConfig(loss_weights={"fidelity": 1.0, "energy": 10.0}, blend_structure=1.0, kappa_texture=True,
+                       kappa_texture_min=3.0)
+    with backend("native"):
+        engine = engine_for(config, noise(3, seed=5))
+        for _ in range(10):
+            engine.step()
+        assert engine.backend == "native"
+        kappa = engine.config.kappa
+        engine.refresh()
+        assert engine.config.kappa == pytest.approx(kappa / BLEND_STEP)
+        ref = copy.deepcopy(engine)
+        engine.step()
+    loss = reference_step(ref)
+    assert abs(fused_step.last_loss(engine) - loss) <= TOL * max(1.0, abs(loss))
+    assert_same_state(engine, ref, "the step after the refresh")
 
 
 def test_the_native_step_follows_the_sink_feedback(lib):

@@ -48,6 +48,8 @@ REFERENCE_LEVEL = 0.5
 REFERENCE_MEAN_SQUARE = REFERENCE_LEVEL**2
 #: ``energy_exponent``'s and ``energy_fragility``'s upper bound (beyond, a weight overflows float32).
 MAX_ENERGY_EXPONENT = 16.0
+#: Upper bound of ``kappa_texture_min`` and ``kappa_texture_max``.
+MAX_TEXTURE_FACTOR = 16.0
 #: With ``energy_fragility``, the energy weight is given for a source whose edges persist this
 #: much under a Gaussian blur of :data:`EDGE_BLUR` pixels (:func:`edge_persistence`, read with
 #: the longer side at most :data:`PERSISTENCE_SIDE`; kitty.gif's first frame: 0.92).
@@ -172,6 +174,13 @@ class ArtConfig:
         the initial Laplacian, :math:`\\kappa \\cdot \\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35`
         (:meth:`relative_to`): the conductance closes on a like share of the pixels (edges
         kept, sparkles) on a smooth photo and on a textured one.
+    kappa_texture_min, kappa_texture_max : float
+        With ``kappa_texture``, the factor :math:`\\max(\\mathrm{rms}(\\Delta * I_0), 1/255) / 0.35`
+        on kappa is kept at least ``kappa_texture_min`` and at most ``kappa_texture_max``
+        (0: no upper bound), both in [0, 16].  ``ember`` keeps it in [1, 1.5]: kappa grows
+        on photos busier than kitty.gif's first frame (grass, gravel, text), whose texture a
+        fixed kappa kept as edges (grass and gravel changed by 0.06 only; now 0.13 and 0.11),
+        and stays put on smooth ones, which a smaller kappa left nearly still (moon: 0.002).
     energy_relative : bool
         Image mode: the ``energy`` weight is relative to the source's mean square,
         :math:`w \\cdot (0.25 / \\max(\\overline{I_0^2}, 1/255))^p` (:meth:`relative_to`): the pull
@@ -261,6 +270,8 @@ class ArtConfig:
     mixing: str = "full"
     learned_taps: str = "all"
     kappa_texture: bool = False
+    kappa_texture_min: float = 0.0
+    kappa_texture_max: float = 0.0
     energy_relative: bool = False
     energy_exponent: float = 1.0
     energy_fragility: float = 0.0
@@ -303,6 +314,8 @@ class ArtConfig:
             "sink_depth": real("sink_depth", self.sink_depth, low=0.0, high=1.0),
             "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
             "blend_structure": real("blend_structure", self.blend_structure, low=0.0, high=1.0),
+            "kappa_texture_min": real("kappa_texture_min", self.kappa_texture_min, low=0.0, high=MAX_TEXTURE_FACTOR),
+            "kappa_texture_max": real("kappa_texture_max", self.kappa_texture_max, low=0.0, high=MAX_TEXTURE_FACTOR),
             "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),
             "frame_blend": real("frame_blend", self.frame_blend, low=0.0, high=1.0),
             "frame_blend_skip": integer("frame_blend_skip", self.frame_blend_skip, low=0, high=MAX_ITERATIONS),
@@ -315,6 +328,11 @@ class ArtConfig:
         if self.size is not None:
             checked["size"] = integer("size", self.size, low=8, high=MAX_SIDE)
             fits_in_memory(f"size={self.size} (a square of that side)", checked["size"] ** 2 * BYTES_PER_PIXEL)
+        if 0 < checked["kappa_texture_max"] < checked["kappa_texture_min"]:
+            raise InputError(
+                f"kappa_texture_max ({checked['kappa_texture_max']:g}) must be 0 (no bound) or at least "
+                f"kappa_texture_min ({checked['kappa_texture_min']:g})"
+            )
         if checked["momentum"] >= 1:
             raise InputError(f"momentum must be in [0, 1), got {checked['momentum']:g}")
         if not isinstance(self.loss_weights, dict) or not self.loss_weights:
@@ -381,7 +399,8 @@ class ArtConfig:
             laplacian = laplacian_kernel(source.shape[1], mixing=self.mixing, size=self.kernel_size,
                                          dtype=source.dtype, device=source.device)
             texture = float(operator_response(seen, laplacian).square().mean().sqrt())
-            changes["kappa"] = self.kappa * max(texture, MIN_TEXTURE) / REFERENCE_TEXTURE
+            factor = max(max(texture, MIN_TEXTURE) / REFERENCE_TEXTURE, self.kappa_texture_min)
+            changes["kappa"] = self.kappa * (min(factor, self.kappa_texture_max) if self.kappa_texture_max else factor)
         if self.energy_relative and "energy" in self.loss_weights:
             factor = (REFERENCE_MEAN_SQUARE / max(mean_square, MIN_MEAN_SQUARE)) ** self.energy_exponent
             if self.energy_fragility:

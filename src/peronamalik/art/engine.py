@@ -58,12 +58,12 @@ class LearnedDiffusion:
     def __init__(
         self, original: torch.Tensor, config: ArtConfig, generator: torch.Generator, colour: torch.Tensor | None = None
     ) -> None:
-        self.config = config.relative_to(original)
+        self.original = original
+        self.use_config(config)
         #: the energy weight the run began with: ``sink_depth``'s feedback stays near it
         self._first_energy: float | None = self.config.loss_weights.get("energy")
         #: whether a cycle lost the source's structure: from then on the weight only falls
         self._lightened = False
-        self.original = original
         self.colour = colour
         self.image = original.clone()
         self.generator = generator
@@ -239,17 +239,29 @@ class LearnedDiffusion:
             return
         self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
 
+    def use_config(self, config: ArtConfig) -> None:
+        """Run ``config`` from now on, relative to the source (:meth:`ArtConfig.relative_to`);
+        its own kappa is the floor :meth:`regulate_blend` lowers a texture-raised kappa to."""
+        self.config = config.relative_to(self.original)
+        self._own_kappa = config.kappa
+
     def regulate_blend(self) -> None:
         """With ``config.blend_structure``: where the image's edge map correlates with the
-        source's less than it, :math:`\\text{blend} \\leftarrow \\text{blend} / b`
-        (b = :data:`BLEND_STEP`), for this refresh and, since the config keeps it, every later
-        one.  A live-video loss on a smooth photo can fill its flat regions with embers cycle
-        after cycle (the clock's background: structure 0.42); starting the next cycles closer
-        to the source stops that.  A pure function of the run's state.
+        source's less than it, :math:`\\text{blend} \\leftarrow \\text{blend} / b` and
+        :math:`\\kappa \\leftarrow \\max(\\kappa / b, \\min(\\kappa, \\kappa_0))`
+        (b = :data:`BLEND_STEP`, :math:`\\kappa_0` the config's own kappa before
+        :meth:`~peronamalik.art.config.ArtConfig.relative_to`), for this refresh and, since the
+        config keeps them, every later one.  A live-video loss on a smooth photo can fill its
+        flat regions with embers cycle after cycle (the clock's background: structure 0.42);
+        starting the next cycles closer to the source stops that.  A kappa that a busy photo's
+        texture raised falls back toward the config's own: small text at 160 px lost its
+        letters under ember's kappa 1.5× (structure 0.28; 0.58 with the fallback).  A pure
+        function of the run's state.
         """
         config = self.config
         if config.blend_structure and edge_correlation(self.image, self.original) < config.blend_structure:
-            self.config = config.replace(blend=config.blend / BLEND_STEP)
+            kappa = max(config.kappa / BLEND_STEP, min(config.kappa, self._own_kappa))
+            self.config = config.replace(blend=config.blend / BLEND_STEP, kappa=kappa)
 
     def refresh_if_due(self, iteration: int) -> bool:
         """:meth:`refresh` at iterations ``i`` with ``i % refresh_period == refresh_offset``;

@@ -38,11 +38,14 @@ SEED_RATE = 2e-6 * SEED_PIXELS
 #: 320 px trajectories agree within 1-2 %).  A cycle that ends with the photo's edges lost
 #: (structure < 0.45) makes every later refresh start closer to the photo (blend_structure:
 #: the clock's smooth background filled with embers, structure 0.42 -> 0.54; chelsea 0.50 ->
-#: 0.57, its change 0.19 -> 0.18).
+#: 0.57, its change 0.19 -> 0.18).  On a photo busier than kitty.gif's first frame kappa grows
+#: with its texture, up to 1.5x (kappa_texture in [1, 1.5]: a fixed kappa kept grass and gravel
+#: as edges, change 0.06 -> 0.13 and 0.11; text 0.10 -> 0.23; smooth photos keep kappa 0.3),
+#: and falls back with the blend where a cycle loses the edges (small text at 160 px).
 EMBER: dict[str, Any] = dict(
     every=75, fps=8.0, kappa=0.3, dt=0.064, lr=0.064 * SEED_RATE, momentum=0.0, weight_decay=0.0,
     reduction="mean", loss_weights={"video_fidelity": 0.477, "response": 1.957, "modulated_energy": 4.155},
-    blend=0.4, lr_decay=1.0, blend_structure=0.45,
+    blend=0.4, lr_decay=1.0, blend_structure=0.45, kappa_texture=True, kappa_texture_min=1.0, kappa_texture_max=1.5,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -94,8 +97,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # ember's dynamics on the luminance alone (channels="luminance"), the photo's colours kept
     # exactly: a dark, high-contrast halftone engraving in the photo's own colours.  blend 0.5
     # (ember's 0.4 left the moon's change at 0.080, on issue 13's bar; now 0.098, structure
-    # >= 0.51 on every photo of sweep_look.py's three sets).
-    "ink": dict(EMBER, channels="luminance", blend=0.5),
+    # >= 0.51 on every photo of sweep_look.py's three sets).  Not ember's kappa_texture: one
+    # channel's Laplacian response is a third of ember's colour-mixing one, so the factor never
+    # passes 1, and ink already changes grass and gravel by 0.17 and 0.16.
+    "ink": dict(EMBER, channels="luminance", blend=0.5, kappa_texture=False, kappa_texture_min=0.0, kappa_texture_max=0.0),
     # The seed's vanilla mode (ALGORITHM.md): the fixed Laplacian (lr 0: nothing is learned),
     # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
     "vanilla": dict(

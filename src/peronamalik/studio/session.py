@@ -312,7 +312,7 @@ def apply_live(engine: LearnedDiffusion, config: ArtConfig) -> None:
     old = engine.config
     if config.lr != old.lr:
         engine.lr = config.lr * (engine.lr / old.lr) if old.lr else config.lr
-    engine.config = config.relative_to(engine.original)  # kappa_relative, kappa_texture, energy_relative
+    engine.use_config(config)
     for group in engine.optimizer.param_groups:
         group["lr"] = engine.lr
         group["weight_decay"] = config.weight_decay
