@@ -82,18 +82,42 @@ def look_stats():
 EXTRA = ("moon", "coins", "grass", "brick", "page", "cat", "colorwheel", "logo", "clock", "gravel")
 
 
-def photos(more: bool = False, held_out: bool = False, extra: bool = False) -> dict[str, np.ndarray]:
+def _rgb(picture: np.ndarray) -> np.ndarray:
+    return np.stack([picture] * 3, axis=-1) if picture.ndim == 2 else picture[..., :3]
+
+
+def crop_set() -> dict[str, np.ndarray]:
+    """``--crops``: twelve pictures no preset was tuned on, as uint8 RGB: the stereo pair's
+    right view, grey scikit-image pictures used nowhere else (text, microaneurysms, cell) and
+    crops that frame the sets' photos anew (a face, a corner)."""
+    from skimage import data
+
+    pictures = {
+        "motorcycle_right": data.stereo_motorcycle()[1], "text": _rgb(data.text()),
+        "microaneurysms": _rgb(data.microaneurysms()), "cell": _rgb(data.cell()),
+        "coffee_left": data.coffee()[:, :300], "astronaut_face": data.astronaut()[:256, 128:384],
+        "rocket_top": data.rocket()[:240, 200:520], "chelsea_face": data.chelsea()[50:250, 100:400],
+        "ihc_corner": data.immunohistochemistry()[:256, :256], "retina_centre": data.retina()[400:900, 400:900],
+        "hubble_corner": data.hubble_deep_field()[:300, :400], "camera_corner": _rgb(data.camera()[:256, 256:]),
+    }
+    return {name: np.ascontiguousarray(picture) for name, picture in pictures.items()}
+
+
+def photos(more: bool = False, held_out: bool = False, extra: bool = False, crops: bool = False) -> dict[str, np.ndarray]:
     """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB; ``more``
     adds scikit-image's rocket, camera (grey) and immunohistochemistry.  ``held_out``: instead
     scikit-image's retina, hubble_deep_field and stereo_motorcycle's left view, photos no
-    preset was tuned on (a check of the transfer); ``extra``: instead :data:`EXTRA`."""
+    preset was tuned on (a check of the transfer); ``extra``: instead :data:`EXTRA`;
+    ``crops``: instead :func:`crop_set`."""
     from skimage import data
 
+    if crops:
+        return crop_set()
     if held_out:
         return {"retina": data.retina(), "hubble": data.hubble_deep_field(), "motorcycle": data.stereo_motorcycle()[0]}
     if extra:
         pictures = {name: np.asarray(getattr(data, name)()) for name in EXTRA}
-        return {name: np.stack([p] * 3, axis=-1) if p.ndim == 2 else p[..., :3] for name, p in pictures.items()}
+        return {name: _rgb(p) for name, p in pictures.items()}
 
     seed = SHARED / "seed"
     pictures = {
@@ -199,7 +223,8 @@ HEADER = (
 )
 
 
-def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False, extra: bool = False) -> None:
+def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False, extra: bool = False,
+             crops: bool = False) -> None:
     """Each preset (with ``--set`` overrides) on every photo at 320 px, its own iterations and
     frame rate: the p50s of luminance, sparkles, colour, structure and change, per photo."""
     from peronamalik.art.presets import preset_config
@@ -210,7 +235,7 @@ def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = Fa
         config = preset_config(preset)
         for setting in settings:
             config = config.with_setting(setting)
-        for name, photo in photos(more=True, held_out=held_out, extra=extra).items():
+        for name, photo in photos(more=True, held_out=held_out, extra=extra, crops=crops).items():
             figures = measure(stats, photo, config)
             colour = figures["colour"][1] / max(figures["source"]["colour"], 1e-9)
             cells = (figures["sparkles"][1], colour, figures["structure"][1], figures["change"][1])
@@ -224,6 +249,7 @@ def main() -> None:
     parser.add_argument("--evaluate", nargs="+", metavar="PRESET", help="measure presets on all photos instead of searching")
     parser.add_argument("--held-out", action="store_true", help="--evaluate on the held-out photos (retina, hubble, motorcycle)")
     parser.add_argument("--extra", action="store_true", help="--evaluate on ten more scikit-image pictures (EXTRA)")
+    parser.add_argument("--crops", action="store_true", help="--evaluate on twelve new pictures and crops (crop_set)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
     parser.add_argument("--centre", action="store_true",
                         help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's)")
@@ -236,7 +262,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("PERONAMALIK_FUSED", "on")
     if args.evaluate:
-        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra)
+        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra, args.crops)
     stats, pictures, rng = look_stats(), photos(more=args.centre), np.random.default_rng(args.seed)
     results, start = [], time.time()
     for index in range(args.configs):
