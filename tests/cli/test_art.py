@@ -80,12 +80,20 @@ def test_interrupt_keeps_a_valid_file_with_the_frames_made(tmp_path):
     assert json.loads((tmp_path / "partial.gif.json").read_text())["interrupted"] is True
 
 
-def start_cli(*args, cwd) -> subprocess.Popen:
+def start_cli(*args, cwd, ignore_hangup: bool = False) -> subprocess.Popen:
     """``peronamalik ARGS`` in a subprocess on the reference path (the same path as the
-    in-process oracle, whatever the kernel cache holds), stderr piped."""
+    in-process oracle, whatever the kernel cache holds), stderr piped.  It starts with the stop
+    signals' default handlers, as from a terminal, whatever this test run inherited (under
+    ``nohup`` a child inherits an ignored SIGHUP); with ``ignore_hangup``, as under ``nohup``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PERONAMALIK_FUSED": "0", "PYTHONUNBUFFERED": "1"}
+
+    def as_launched() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hangup else signal.SIG_DFL)
+
     return subprocess.Popen(
-        [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=as_launched,
     )
 
 
@@ -172,6 +180,25 @@ def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, name, stop):
         apart = index + 1 < len(expected) and mean_error(want, expected[index + 1]) > 2 * own_loss[index] + 1
         if apart:  # its own frame, not the next one
             assert error < mean_error(got, expected[index + 1]), index
+
+
+def test_under_nohup_a_hang_up_does_not_stop_the_run(tmp_path):
+    """A run started with SIGHUP ignored (``nohup``) keeps that: a hang-up leaves it running,
+    and a later Ctrl-C still stops it with its frames kept (exit 130)."""
+    process = start_cli(
+        "art", "--iterations", "1000000", "--every", EVERY, "--size", SIZE, "--seed", SEED, "-o", "r.gif", cwd=tmp_path,
+        ignore_hangup=True,
+    )
+    seen = wait_for_progress(process, 2 * EVERY)
+    process.send_signal(signal.SIGHUP)
+    seen += wait_for_progress(process, 6 * EVERY)  # still diffusing after the hang-up
+    process.send_signal(signal.SIGINT)
+    stderr = seen + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + signal.SIGINT, stderr
+    assert "interrupted: wrote" in stderr and "Traceback" not in stderr
+    record = json.loads((tmp_path / "r.gif.json").read_text())
+    assert record["interrupted"] is True and record["frames"] >= 6
+    assert len(decoded(tmp_path / "r.gif")) == record["frames"]
 
 
 def mean_error(a: np.ndarray, b: np.ndarray) -> float:
