@@ -1,7 +1,8 @@
 """The look figures of ``shared/look/look_stats.py`` (the project's yardstick), reimplemented
 for the tests so they need no file outside the repository; ``test_presets_look`` checks them
 against kitty.gif's published figures where ``shared/`` is beside the repository; and
-:func:`source_image`, the source an animation of a photo at a size starts from."""
+:func:`source_tensor` / :func:`source_image`, the source an animation of a photo at a size
+starts from."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from peronamalik.art.source import load_source
 REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
+def source_tensor(photo: np.ndarray, size: int | None) -> torch.Tensor:
+    """``(1, 3, H, W)`` float in [0, 1] on the CPU: the source ``animate(photo, size=size)`` starts from."""
+    return load_source(photo, size=size, device=torch.device("cpu")).tensor
+
+
 def source_image(photo: np.ndarray, size: int | None) -> np.ndarray:
-    """``H×W×3`` float in [0, 1]: the source ``animate(photo, size=size)`` starts from (what
-    its frames are measured against)."""
-    return load_source(photo, size=size, device=torch.device("cpu")).tensor[0].permute(1, 2, 0).numpy()
+    """``H×W×3``: :func:`source_tensor` as an image (what the frames are measured against)."""
+    return source_tensor(photo, size)[0].permute(1, 2, 0).numpy()
 
 
 def luminance(frame: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 
-from .look import look, source_image
+from .look import look, source_image, source_tensor
 
 
 def small_photo(size: int = 40) -> np.ndarray:
@@ -140,17 +140,11 @@ def test_first_operator_update_scales_with_pixels_only_for_the_summed_loss(prese
     updates = []
     for size in (96, 384):
         engine = LearnedDiffusion(
-            animate_source(photo, size), preset_config(preset), torch.Generator().manual_seed(0)
+            source_tensor(photo, size), preset_config(preset), torch.Generator().manual_seed(0)
         )
         engine.step()
         updates.append(float((engine.kernel.detach() - engine.laplacian).abs().sum()))
     assert updates[1] / updates[0] == pytest.approx(expected_ratio, rel=0.35)
-
-
-def animate_source(photo, size):
-    from peronamalik.art.source import load_source
-
-    return load_source(photo, size=size, device=torch.device("cpu")).tensor
 
 
 def test_presets_look_different():

@@ -17,11 +17,8 @@ from peronamalik.art.animate import render, sidecar_path
 from peronamalik.art.config import MIN_LEVEL, REFERENCE_LEVEL, ArtConfig
 from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import preset_config
-from peronamalik.art.source import load_source
 
-from .look import look, source_image
-
-CPU = torch.device("cpu")
+from .look import look, source_image, source_tensor
 
 
 def smooth_image(seed: int, size: int = 24) -> torch.Tensor:
@@ -78,7 +75,7 @@ def test_glow_changes_a_bright_photo_more_with_kappa_relative():
     photo = skimage.data.coffee()
     bright = (255 * (photo / 255) ** 0.4).round().astype(np.uint8)
     glow = preset_config("glow").replace(iterations=1500, size=128)
-    photo_kappa = glow.relative_to(load_source(photo, size=128, device=CPU).tensor).kappa
+    photo_kappa = glow.relative_to(source_tensor(photo, 128)).kappa
     fixed = glow.replace(kappa_relative=False, kappa=photo_kappa)
     relative, absolute = change_p50(bright, glow), change_p50(bright, fixed)
     assert relative >= 0.055 and relative >= 1.5 * absolute, (relative, absolute)
@@ -90,7 +87,7 @@ def test_the_sidecar_records_the_kappa_that_ran(tmp_path):
     record = json.loads(sidecar_path(output).read_text())
     config = ArtConfig.from_dict(record["config"])
     assert config.kappa_relative and config.kappa == preset_config("glow").kappa
-    assert record["kappa_run"] == config.relative_to(load_source(photo, size=32, device=CPU).tensor).kappa != config.kappa
+    assert record["kappa_run"] == config.relative_to(source_tensor(photo, 32)).kappa != config.kappa
 
 
 def test_kappa_relative_and_kappa_texture_exclude_each_other():
