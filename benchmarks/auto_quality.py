@@ -11,7 +11,9 @@ split into a TUNE set (looked at while choosing the method) and a HOLDOUT set (r
 end); FLAT, nearly flat synthetic pictures whose best stopping time is late (binary_blobs with
 a fixed seed), is a second tune set; BUSY, whole binary pictures with an edge through most
 blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a check (the
-left image of a stereo pair).  ``--only REGEX`` runs the cases whose key matches.
+left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
+chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check.
+``--only REGEX`` runs the cases whose key matches.
 Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
 ``--cache`` (they do not depend on the auto method).
@@ -28,9 +30,11 @@ import json
 import math
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from skimage import color, data
 
 from peronamalik import diffuse, estimate_parameters, quality
@@ -45,23 +49,41 @@ BUSY = tuple(f"binary_blobs_{length}_{seed}" for length in (64, 96, 128) for see
 #: Two photos used nowhere else (added with the slope test and the per-sample variance, run
 #: before and after them only): a check, not to tune on.
 EXTRA = ("stereo_motorcycle", "microaneurysms")
+#: Pictures and crops the method was never run on (added after it was chosen, run once): the
+#: seed's star.jpg and kitty.gif's first frame, stereo_motorcycle's right image, and four tune
+#: or held-out photos cropped three quarters in (position "t") instead of at the centre and a
+#: quarter in.
+UNSEEN = ("star", "kitty", "stereo_motorcycle_right", "astronaut", "coffee", "chelsea", "camera")
+SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
 
 
-def crops(name: str) -> list[tuple[str, np.ndarray]]:
-    """``(label, clean crop)``: centre and off-centre 128² crops, colour ones also as grey."""
+def picture(name: str) -> np.ndarray:
+    """A named picture: scikit-image's (a stereo pair's left image, or its right one with
+    ``_right``; binary_blobs with a fixed seed), or the seed's star.jpg or kitty.gif."""
+    if name in ("star", "kitty"):
+        return np.asarray(Image.open(SHARED / "seed" / f"{name}.{'jpg' if name == 'star' else 'gif'}").convert("RGB"))
+    if name == "binary_blobs":
+        return data.binary_blobs(rng=0)
+    image = getattr(data, name.removesuffix("_right"))()
+    return image[1 if name.endswith("_right") else 0] if isinstance(image, tuple) else image
+
+
+def crops(name: str, unseen: bool = False) -> list[tuple[str, np.ndarray]]:
+    """``(label, clean crop)``: centre and off-centre 128² crops, colour ones also as grey;
+    ``unseen``: one crop three quarters in instead."""
     if name.startswith("binary_blobs_"):
         length, seed = (int(part) for part in name.split("_")[2:])
         return [(name, data.binary_blobs(length=length, rng=seed).astype(np.float64))]
-    image = data.binary_blobs(rng=0) if name == "binary_blobs" else getattr(data, name)()  # blobs: fixed seed
-    image = image[0] if isinstance(image, tuple) else image  # stereo pairs: the left image
+    image = picture(name)
     image = image[..., :3] if image.ndim == 3 else image
     image = image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 255.0 if image.max() > 1 else 1.0)
     h, w = image.shape[:2]
     out = []
-    for where, (top, left) in {"c": ((h - SIZE) // 2, (w - SIZE) // 2), "q": (h // 4 - SIZE // 2, w // 4 - SIZE // 2)}.items():
-        top, left = max(0, top), max(0, left)
+    places = {"c": ((h - SIZE) // 2, (w - SIZE) // 2), "q": (h // 4 - SIZE // 2, w // 4 - SIZE // 2)}
+    for where, (top, left) in ({"t": (3 * h // 4 - SIZE // 2, 3 * w // 4 - SIZE // 2)} if unseen else places).items():
+        top, left = max(0, min(top, h - SIZE)), max(0, min(left, w - SIZE))
         crop = np.ascontiguousarray(image[top : top + SIZE, left : left + SIZE])
         if crop.ndim == 3:
             out.append((f"{name}/{where}/rgb", crop))
@@ -83,12 +105,13 @@ def psnr(clean: np.ndarray, result: np.ndarray) -> float:
     return -10 * math.log10(float(np.mean((np.asarray(result, np.float64) - clean) ** 2)))
 
 
-def cases(names: tuple[str, ...], thin: int, only: str | None = None):
+def cases(names: tuple[str, ...], thin: int, only: str | None = None, unseen: bool = False):
     """Every ``thin``-th case (deterministic), to bound the run time; with ``only``, just the
-    cases whose key (``image/where[/rgb|grey]/kind/s``) matches that regular expression."""
+    cases whose key (``image/where[/rgb|grey]/kind/s``) matches that regular expression;
+    ``unseen``: the crops of :func:`crops` ``(unseen=True)``."""
     index = 0
     for name in names:
-        for label, clean in crops(name):
+        for label, clean in crops(name, unseen):
             for kind in ("gauss", "poisson"):
                 for s in LEVELS:
                     key = f"{label}/{kind}/{s}"
@@ -104,7 +127,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -113,7 +136,8 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    for key, clean, noisy, s in cases({"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA}[args.set], args.thin, args.only):
+    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN}
+    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen"):
         colour = clean.ndim == 3
         options = dict(channel_axis=-1 if colour else None, coupled=colour)
         true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))
