@@ -12,7 +12,8 @@ end); FLAT, nearly flat synthetic pictures whose best stopping time is late (bin
 a fixed seed), is a second tune set; BUSY, whole binary pictures with an edge through most
 blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a check (the
 left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
-chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check.
+chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check;
+VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check.
 ``--only REGEX`` runs the cases whose key matches.
 Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
@@ -35,9 +36,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 from skimage import color, data
 
 from peronamalik import diffuse, estimate_parameters, quality
+from peronamalik.core import auto
 
 TUNE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon")
 HOLDOUT = ("chelsea", "gravel", "text", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "clock", "horse")
@@ -54,6 +57,11 @@ EXTRA = ("stereo_motorcycle", "microaneurysms")
 #: or held-out photos cropped three quarters in (position "t") instead of at the centre and a
 #: quarter in.
 UNSEEN = ("star", "kitty", "stereo_motorcycle_right", "astronaut", "coffee", "chelsea", "camera")
+#: 3-D volumes (64³, the stack's slices 64²): 3-D binary blobs; soft-edged blobs between 0.2
+#: and 0.8; a stack of camera crops shifted by one pixel per slice (smooth along the slices);
+#: that stack's every other slice with spacing (2, 1, 1) (anisotropic sampling).
+VOLUMES = ("blobs3d", "cells3d", "stack3d", "stack3d_z2")
+VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
@@ -70,9 +78,23 @@ def picture(name: str) -> np.ndarray:
     return image[1 if name.endswith("_right") else 0] if isinstance(image, tuple) else image
 
 
+def volume(name: str) -> np.ndarray:
+    """One of :data:`VOLUMES`, float64 in [0, 1]."""
+    if name == "blobs3d":
+        return data.binary_blobs(length=64, n_dim=3, blob_size_fraction=0.1, rng=0).astype(np.float64)
+    if name == "cells3d":
+        blobs = data.binary_blobs(length=64, n_dim=3, volume_fraction=0.3, rng=1).astype(np.float64)
+        return 0.2 + 0.6 * ndimage.gaussian_filter(blobs, 1.0)
+    camera = data.camera().astype(np.float64) / 255.0
+    stack = np.stack([camera[200 + k : 264 + k, 200 + k : 264 + k] for k in range(64)])
+    return np.ascontiguousarray(stack[::2] if name == "stack3d_z2" else stack)
+
+
 def crops(name: str, unseen: bool = False) -> list[tuple[str, np.ndarray]]:
     """``(label, clean crop)``: centre and off-centre 128² crops, colour ones also as grey;
-    ``unseen``: one crop three quarters in instead."""
+    ``unseen``: one crop three quarters in instead; a volume whole."""
+    if name in VOLUMES:
+        return [(name, volume(name))]
     if name.startswith("binary_blobs_"):
         length, seed = (int(part) for part in name.split("_")[2:])
         return [(name, data.binary_blobs(length=length, rng=seed).astype(np.float64))]
@@ -127,7 +149,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -136,18 +158,21 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN}
+    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen"):
-        colour = clean.ndim == 3
-        options = dict(channel_axis=-1 if colour else None, coupled=colour)
-        true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))
+        spacing = VOLUME_SPACING.get(key.split("/")[0])
+        colour = clean.ndim == 3 and args.set != "volumes"
+        options = dict(channel_axis=-1 if colour else None, coupled=colour, spacing=spacing)
+        # on the central crop that auto reads (the whole image up to auto.SEARCH_PIXELS)
+        error = quality.as_tensor(noisy - clean, colour)
+        true_noise = float(auto.central_crop(error, error.ndim - 2, auto.SEARCH_PIXELS).square().mean().sqrt())
         chosen = estimate_parameters(noisy, **options)
         if args.noise_only:
             rows.append((key, chosen.noise / true_noise))
             print(f"{key:<40} noise ratio {chosen.noise / true_noise:5.2f}", flush=True)
             continue
         if key not in cache:
-            best = quality.oracle_pm(clean, noisy, s, colour=colour, sigmas=(0.0,))
+            best = quality.oracle_pm(clean, noisy, s, colour=colour, sigmas=(0.0,), spacing=spacing)
             cache[key] = psnr(clean, diffuse(noisy, **best, **options))
             json.dump(cache, open(args.cache, "w"))
         got = psnr(clean, diffuse(noisy, **chosen.as_options(), **options))

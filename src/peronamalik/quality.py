@@ -81,20 +81,27 @@ def as_tensor(image: np.ndarray, colour: bool) -> torch.Tensor:
 
 
 def oracle_pm(
-    clean: np.ndarray, noisy: np.ndarray, s: float, *, colour: bool, sigmas: tuple[float, ...] = ORACLE_SIGMAS
+    clean: np.ndarray,
+    noisy: np.ndarray,
+    s: float,
+    *,
+    colour: bool,
+    sigmas: tuple[float, ...] = ORACLE_SIGMAS,
+    spacing: tuple[float, ...] | None = None,
 ) -> dict:
     """The (kappa, iterations, sigma) of least true MSE on the grid, for ``diffuse`` (coupled
-    on colour): kappa = :data:`ORACLE_KAPPA_FACTORS` × the noise's gradient scale, every
-    stopping time of :func:`peronamalik.core.auto.checkpoints` until the error has risen 30 %."""
+    on colour, with ``spacing``, unit by default): kappa = :data:`ORACLE_KAPPA_FACTORS` × the
+    noise's gradient scale, every stopping time of :func:`peronamalik.core.auto.checkpoints`
+    until the error has risen 30 %."""
     y, x = as_tensor(noisy, colour), as_tensor(clean, colour)
-    spacing, channels = (1.0,) * (y.ndim - 2), y.shape[1] if colour else 1
+    spacing, channels = spacing or (1.0,) * (y.ndim - 2), y.shape[1] if colour else 1
     best = (math.inf, {})
     for sigma in sigmas:
         for factor in ORACLE_KAPPA_FACTORS:
             kappa = factor * auto.noise_gradient_scale(s, spacing, channels, sigma)
             u, done, lowest = y, 0, math.inf
             for t in auto.checkpoints(auto.MAX_ITERATIONS):
-                u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=colour)
+                u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=colour, spacing=spacing)
                 done, mse = t, float((u - x).square().mean())
                 if mse < best[0]:
                     best = (mse, dict(kappa=kappa, iterations=t, sigma=sigma))

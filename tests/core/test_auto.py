@@ -437,6 +437,18 @@ def test_auto_on_a_3d_volume() -> None:
     assert gap < 1.0
 
 
+def test_texture_ratio_follows_the_dimension() -> None:
+    """3-D binary blobs under Poisson noise of 0.1: their edges read one octave down as
+    texture; with the 2-D texture ratio (6, below 3-D's 1/f² value 8) the noise read 0.82x low
+    and auto stopped at t = 3, 30 dB short of the oracle (t = 861, 57 dB); read with 12 it
+    smooths as long (52.7 dB; at these levels kappa 2x against the oracle's 3x costs 4 dB)."""
+    clean = data.binary_blobs(length=64, n_dim=3, blob_size_fraction=0.1, rng=0).astype(np.float64)
+    noisy = poisson(clean, 0.1)
+    chosen = estimate_parameters(noisy)
+    assert chosen.iterations >= 500
+    assert psnr(clean, diffuse(noisy, **chosen.as_options())) > psnr(clean, noisy) + 25
+
+
 # ---------------------------------------------------------------- the API
 
 

@@ -108,12 +108,15 @@ PATIENT_FACTOR = 2.0
 #: a candidate that stops later, kept between the variance and this many times it (see
 #: risk_difference_error).
 RESIDUAL_CAP = 4.0
-#: Texture: the assumed ratio of its energy one octave down to that at the pixel scale
-#: (chosen on the tune set; 4, the 1/f² value in 2-D, over-corrects), how much higher the
-#: octave must read than the finest scale in the median block to count as texture (white
-#: noise: about 1; grass, coins and star fields under noise of 0.02: 2–4.7; edges: 0–1.1),
-#: the least share of the finest scale's variance kept as noise, and the fewest blocks one
-#: octave down along every axis for the octave to be read.
+#: Texture: the assumed ratio of its energy one octave down to that at the pixel scale, in
+#: 2-D (chosen on the tune set; 4, the 1/f² value in 2-D, over-corrects; in d dimensions it
+#: is scaled by 2^(d-2), as the 1/f² value 2^d is: a fixed 6 lies below 3-D's 8, and the
+#: noise of 64³ volumes read 0.65-0.82x low, 32 dB short on binary blobs under Poisson noise
+#: of 0.1; benchmarks/auto_quality.py --set volumes), how much higher the octave must read
+#: than the finest scale in the median block to count as texture (white noise: about 1;
+#: grass, coins and star fields under noise of 0.02: 2–4.7; edges: 0–1.1), the least share
+#: of the finest scale's variance kept as noise, and the fewest blocks one octave down along
+#: every axis for the octave to be read.
 TEXTURE_RATIO = 6.0
 TEXTURE_GATE = 1.5
 TEXTURE_FLOOR = 0.35
@@ -238,8 +241,9 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     variance divided by :math:`2^d`, so that fit times :math:`2^d` reads the same
     :math:`v_1` on pure noise) the same fit reads :math:`v_2 = \sigma^2 + \rho T`, where
     texture has :math:`\rho > 1` (natural images have power spectra near :math:`1/f^2`,
-    Field 1987, which gives :math:`\rho = 2^d`).  Assuming :math:`\rho =`
-    :data:`TEXTURE_RATIO` the noise variance is
+    Field 1987, which gives :math:`\rho = 2^d`).  Assuming :math:`\rho = \beta =`
+    :data:`TEXTURE_RATIO` :math:`\cdot 2^{d-2}` (1.5 times the :math:`1/f^2` value in every
+    dimension) the noise variance is
     :math:`(\beta v_1 - v_2) / (\beta - 1)`, kept between :data:`TEXTURE_FLOOR` ·
     :math:`v_1` and :math:`v_1` at the mean intensity (edges and smooth structure have
     :math:`\rho \gg \beta` and would drive it to 0).  It is applied only where
@@ -258,7 +262,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     if octave_ratio(u.detach(), spatial_ndim) <= TEXTURE_GATE or outlier_share(u.detach(), spatial_ndim) > EDGE_GATE:
         return fine
     coarse = noise_model_at_finest_scale(decimate(u.detach(), spatial_ndim), spatial_ndim)
-    gain, beta = 2.0**spatial_ndim, TEXTURE_RATIO
+    gain, beta = 2.0**spatial_ndim, TEXTURE_RATIO * 2.0 ** (spatial_ndim - 2)
     slope = (beta * fine.slope - gain * coarse.slope) / (beta - 1)
     floor = (beta * fine.floor - gain * coarse.floor) / (beta - 1)
     m = float(u.detach().mean())
