@@ -14,7 +14,9 @@ blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a ch
 left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
 chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check;
 VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check.
-``--only REGEX`` runs the cases whose key matches.
+``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
+channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
+spacing (the oracle uses it too).
 Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
 ``--cache`` (they do not depend on the auto method).
@@ -154,6 +156,8 @@ def main() -> None:
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
     parser.add_argument("--noise-only", action="store_true", help="report the noise estimate only")
+    parser.add_argument("--per-channel", action="store_true", help="colour photos per channel (coupled=False), not coupled")
+    parser.add_argument("--spacing", help="spacing of the 2-D photos' axes, e.g. 1,2 (default: unit)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
@@ -161,8 +165,13 @@ def main() -> None:
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen"):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
+        if args.spacing and args.set != "volumes":
+            spacing = tuple(float(h) for h in args.spacing.split(","))
+            key += f"/spacing {args.spacing}"
         colour = clean.ndim == 3 and args.set != "volumes"
-        options = dict(channel_axis=-1 if colour else None, coupled=colour, spacing=spacing)
+        coupled = colour and not args.per_channel
+        options = dict(channel_axis=-1 if colour else None, coupled=coupled, spacing=spacing)
+        key += "/per-channel" if colour and args.per_channel else ""
         # on the central crop that auto reads (the whole image up to auto.SEARCH_PIXELS)
         error = quality.as_tensor(noisy - clean, colour)
         true_noise = float(auto.central_crop(error, error.ndim - 2, auto.SEARCH_PIXELS).square().mean().sqrt())
@@ -172,7 +181,7 @@ def main() -> None:
             print(f"{key:<40} noise ratio {chosen.noise / true_noise:5.2f}", flush=True)
             continue
         if key not in cache:
-            best = quality.oracle_pm(clean, noisy, s, colour=colour, sigmas=(0.0,), spacing=spacing)
+            best = quality.oracle_pm(clean, noisy, s, colour=colour, sigmas=(0.0,), spacing=spacing, coupled=coupled)
             cache[key] = psnr(clean, diffuse(noisy, **best, **options))
             json.dump(cache, open(args.cache, "w"))
         got = psnr(clean, diffuse(noisy, **chosen.as_options(), **options))

@@ -88,20 +88,22 @@ def oracle_pm(
     colour: bool,
     sigmas: tuple[float, ...] = ORACLE_SIGMAS,
     spacing: tuple[float, ...] | None = None,
+    coupled: bool | None = None,
 ) -> dict:
-    """The (kappa, iterations, sigma) of least true MSE on the grid, for ``diffuse`` (coupled
-    on colour, with ``spacing``, unit by default): kappa = :data:`ORACLE_KAPPA_FACTORS` × the
-    noise's gradient scale, every stopping time of :func:`peronamalik.core.auto.checkpoints`
-    until the error has risen 30 %."""
+    """The (kappa, iterations, sigma) of least true MSE on the grid, for ``diffuse`` (with
+    ``spacing``, unit by default; ``coupled``, by default on colour): kappa =
+    :data:`ORACLE_KAPPA_FACTORS` × the noise's gradient scale, every stopping time of
+    :func:`peronamalik.core.auto.checkpoints` until the error has risen 30 %."""
     y, x = as_tensor(noisy, colour), as_tensor(clean, colour)
-    spacing, channels = spacing or (1.0,) * (y.ndim - 2), y.shape[1] if colour else 1
+    coupled = colour if coupled is None else coupled
+    spacing, channels = spacing or (1.0,) * (y.ndim - 2), y.shape[1] if coupled else 1
     best = (math.inf, {})
     for sigma in sigmas:
         for factor in ORACLE_KAPPA_FACTORS:
             kappa = factor * auto.noise_gradient_scale(s, spacing, channels, sigma)
             u, done, lowest = y, 0, math.inf
             for t in auto.checkpoints(auto.MAX_ITERATIONS):
-                u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=colour, spacing=spacing)
+                u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=coupled, spacing=spacing)
                 done, mse = t, float((u - x).square().mean())
                 if mse < best[0]:
                     best = (mse, dict(kappa=kappa, iterations=t, sigma=sigma))

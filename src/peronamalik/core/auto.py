@@ -38,7 +38,8 @@ Method
    minimum (below kappa 2× the risk read with any one probe, at its first rise; from 2× on the
    mean over the probes, at two checkpoints in a row and by more than twice its Monte-Carlo
    error: one probe's spike does not end the search); kappa candidates are multiples of the noise's own gradient scale (see
-   :func:`noise_gradient_scale`), so the choice scales with spacing (``1/h``), coupled
+   :func:`noise_gradient_scale`; with anisotropic spacing also the widest-spaced axis's own,
+   see :data:`ANISOTROPY`), so the choice scales with spacing (``1/h``), coupled
    channels (``√C``) and the number of axes exactly as the diffusion does.  Large images are
    searched on a central crop of :data:`SEARCH_PIXELS` pixels per channel.
 4. **Choice** (:func:`one_standard_error`): not the least SURE itself but, among the
@@ -81,6 +82,12 @@ SEARCH_PIXELS = 256 * 256
 #: Kappa candidates, as multiples of the noise's gradient scale (see noise_gradient_scale).
 KAPPA_FACTORS = (1.0, 1.5, 2.0, 3.0, 4.5)
 SMOOTHED_KAPPA_FACTORS = (1.5, 2.5, 4.0, 6.0, 9.0)
+#: With anisotropic spacing, kappa at the noise's gradient scale along the widest-spaced axis
+#: is tried too when it is below this fraction of the scale over all axes: with spacing (1, 2),
+#: kappa 1x (the root mean square over the axes) smoothed the edges of nearly flat pictures
+#: that 0.63x (the wider axis's scale) keeps (shepp_logan_phantom under Gaussian noise of
+#: 0.02: 3.6 and 8.0 dB short; benchmarks/auto_quality.py --spacing 1,2).
+ANISOTROPY = 0.95
 #: Catté sigma candidates (units of spacing) when sigma='auto'.
 SIGMA_CANDIDATES = (0.0, 1.0)
 #: Longest stopping time searched, and the checkpoint ratio between stopping times.
@@ -395,13 +402,20 @@ def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
 
 
 def noise_gradient_scale(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> float:
-    r"""Typical magnitude the conductance sees from white noise of level ``noise`` alone.
+    """Typical magnitude the conductance sees from white noise of level ``noise`` alone: the
+    root mean square over the axes of :func:`noise_gradient_scales`."""
+    scales = noise_gradient_scales(noise, spacing, channels, sigma)
+    return math.sqrt(sum(scale**2 for scale in scales) / len(scales))
+
+
+def noise_gradient_scales(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> list[float]:
+    r"""Per axis, the root mean square of a face difference of white noise of level ``noise``.
 
     Along axis :math:`i` a face difference of the noise, after Catté's Gaussian of ``sigma``
     (:math:`g_j`, 1-D kernels in samples), has variance
     :math:`\hat\sigma^2 \sum_k (g_i(k+1) - g_i(k))^2 \prod_{j \ne i} \sum_k g_j(k)^2`
     (:math:`2\hat\sigma^2` without smoothing), divided by :math:`h_i^2`; the joint magnitude of
-    ``C`` coupled channels is :math:`\sqrt C` larger.  Returns the root mean square over axes.
+    ``C`` coupled channels is :math:`\sqrt C` larger.
     """
     kernels = [
         gaussian_kernel1d(sigma / h, torch.float64, torch.device("cpu")) if sigma > 0 else torch.ones(1, dtype=torch.float64)
@@ -412,7 +426,7 @@ def noise_gradient_scale(noise: float, spacing: Sequence[float], channels: int, 
     per_axis = [
         rough[i] * math.prod(energy[j] for j in range(len(spacing)) if j != i) / h**2 for i, h in enumerate(spacing)
     ]
-    return noise * math.sqrt(channels * sum(per_axis) / len(per_axis))
+    return [noise * math.sqrt(channels * term) for term in per_axis]
 
 
 def central_crop(u: torch.Tensor, spatial_ndim: int, pixels: int) -> torch.Tensor:
@@ -639,17 +653,23 @@ def search(
     kappa: float | None,
     sigmas: Sequence[float],
     iterations: int | None,
+    smallest_scale: Callable[[float], float] | None = None,
 ) -> tuple[float, int, float, float]:
     """``(kappa, iterations, sigma, risk)`` that :func:`one_standard_error` picks among the
     candidates.  ``kappa`` None tries :data:`KAPPA_FACTORS` times ``scale(sigma)``, the
-    noise's gradient scale under sigma; ``iterations`` None tries stopping times up to
+    noise's gradient scale under sigma (its root mean square over the axes), and
+    ``smallest_scale(sigma)``, the smallest axis's, where that is below :data:`ANISOTROPY`
+    times it (anisotropic spacing); ``iterations`` None tries stopping times up to
     :data:`MAX_ITERATIONS`."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
     candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
+        tried = [(f * scale(sigma), f) for f in factors]
+        if smallest_scale is not None and smallest_scale(sigma) < ANISOTROPY * scale(sigma):
+            tried.insert(0, (smallest_scale(sigma), 1.0))  # probed as the noise's own scale
         # a given kappa has no factor (NaN): it is neither wide nor patient
-        for k, factor in [(kappa, math.nan)] if kappa is not None else [(f * scale(sigma), f) for f in factors]:
+        for k, factor in [(kappa, math.nan)] if kappa is not None else tried:
             candidates += risk_trajectory(
                 run, y, variance, times, kappa=k, sigma=sigma, wide=factor <= 1, patient=factor >= PATIENT_FACTOR
             )
@@ -691,6 +711,7 @@ def choose(
         y,
         variance=variance,
         scale=lambda s: noise_gradient_scale(noise, spacing, channels, s),
+        smallest_scale=lambda s: min(noise_gradient_scales(noise, spacing, channels, s)),
         kappa=None if kappa == "auto" else float(kappa),
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
