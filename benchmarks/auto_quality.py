@@ -13,7 +13,8 @@ a fixed seed), is a second tune set; BUSY, whole binary pictures with an edge th
 blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a check (the
 left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
 chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check;
-VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check.
+VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check;
+SIGNALS, three 1-D signals, the 1-D check.
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -63,6 +64,9 @@ UNSEEN = ("star", "kitty", "stereo_motorcycle_right", "astronaut", "coffee", "ch
 #: and 0.8; a stack of camera crops shifted by one pixel per slice (smooth along the slices);
 #: that stack's every other slice with spacing (2, 1, 1) (anisotropic sampling).
 VOLUMES = ("blobs3d", "cells3d", "stack3d", "stack3d_z2")
+#: 1-D signals of 4096 samples: 32 constant steps, a smooth product of sines, and a row of
+#: camera resampled to 4096 (the 1-D check).
+SIGNALS = ("steps1d", "smooth1d", "camera_row1d")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
@@ -78,6 +82,18 @@ def picture(name: str) -> np.ndarray:
         return data.binary_blobs(rng=0)
     image = getattr(data, name.removesuffix("_right"))()
     return image[1 if name.endswith("_right") else 0] if isinstance(image, tuple) else image
+
+
+def signal(name: str) -> np.ndarray:
+    """One of :data:`SIGNALS`, float64 in [0, 1]."""
+    n = 4096
+    if name == "steps1d":
+        return np.repeat(np.random.default_rng(0).uniform(0.1, 0.9, 32), n // 32)
+    if name == "smooth1d":
+        x = np.linspace(0, 8 * np.pi, n)
+        return 0.5 + 0.3 * np.sin(x) * np.cos(0.37 * x)
+    row = data.camera()[256].astype(np.float64) / 255.0
+    return np.interp(np.linspace(0, row.size - 1, n), np.arange(row.size), row)
 
 
 def volume(name: str) -> np.ndarray:
@@ -97,6 +113,8 @@ def crops(name: str, unseen: bool = False) -> list[tuple[str, np.ndarray]]:
     ``unseen``: one crop three quarters in instead; a volume whole."""
     if name in VOLUMES:
         return [(name, volume(name))]
+    if name in SIGNALS:
+        return [(name, signal(name))]
     if name.startswith("binary_blobs_"):
         length, seed = (int(part) for part in name.split("_")[2:])
         return [(name, data.binary_blobs(length=length, rng=seed).astype(np.float64))]
@@ -151,7 +169,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -162,10 +180,10 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES}
+    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen"):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
-        if args.spacing and args.set != "volumes":
+        if args.spacing and args.set not in ("volumes", "signals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
             key += f"/spacing {args.spacing}"
         colour = clean.ndim == 3 and args.set != "volumes"
