@@ -404,8 +404,12 @@ def estimate_noise(u: torch.Tensor, spatial_ndim: int) -> float:
 def noise_gradient_scale(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> float:
     """Typical magnitude the conductance sees from white noise of level ``noise`` alone: the
     root mean square over the axes of :func:`noise_gradient_scales`."""
-    scales = noise_gradient_scales(noise, spacing, channels, sigma)
-    return math.sqrt(sum(scale**2 for scale in scales) / len(scales))
+    return root_mean_square(noise_gradient_scales(noise, spacing, channels, sigma))
+
+
+def root_mean_square(values: Sequence[float]) -> float:
+    r""":math:`\sqrt{\tfrac1n \sum_i v_i^2}`."""
+    return math.sqrt(sum(value**2 for value in values) / len(values))
 
 
 def noise_gradient_scales(noise: float, spacing: Sequence[float], channels: int, sigma: float = 0.0) -> list[float]:
@@ -649,25 +653,26 @@ def search(
     y: torch.Tensor,
     *,
     variance: torch.Tensor,
-    scale: Callable[[float], float],
+    scales: Callable[[float], Sequence[float]],
     kappa: float | None,
     sigmas: Sequence[float],
     iterations: int | None,
-    smallest_scale: Callable[[float], float] | None = None,
 ) -> tuple[float, int, float, float]:
     """``(kappa, iterations, sigma, risk)`` that :func:`one_standard_error` picks among the
-    candidates.  ``kappa`` None tries :data:`KAPPA_FACTORS` times ``scale(sigma)``, the
-    noise's gradient scale under sigma (its root mean square over the axes), and
-    ``smallest_scale(sigma)``, the smallest axis's, where that is below :data:`ANISOTROPY`
+    candidates.  ``scales(sigma)``: the noise's gradient scale under sigma along each axis
+    (:func:`noise_gradient_scales`).  ``kappa`` None tries :data:`KAPPA_FACTORS` times their
+    root mean square, and the smallest axis's own where that is below :data:`ANISOTROPY`
     times it (anisotropic spacing); ``iterations`` None tries stopping times up to
     :data:`MAX_ITERATIONS`."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
     candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
-        tried = [(f * scale(sigma), f) for f in factors]
-        if smallest_scale is not None and smallest_scale(sigma) < ANISOTROPY * scale(sigma):
-            tried.insert(0, (smallest_scale(sigma), 1.0))  # probed as the noise's own scale
+        per_axis = scales(sigma)
+        scale, smallest = root_mean_square(per_axis), min(per_axis)
+        tried = [(f * scale, f) for f in factors]
+        if smallest < ANISOTROPY * scale:
+            tried.insert(0, (smallest, 1.0))  # probed as the noise's own scale
         # a given kappa has no factor (NaN): it is neither wide nor patient
         for k, factor in [(kappa, math.nan)] if kappa is not None else tried:
             candidates += risk_trajectory(
@@ -710,8 +715,7 @@ def choose(
         run,
         y,
         variance=variance,
-        scale=lambda s: noise_gradient_scale(noise, spacing, channels, s),
-        smallest_scale=lambda s: min(noise_gradient_scales(noise, spacing, channels, s)),
+        scales=lambda s: noise_gradient_scales(noise, spacing, channels, s),
         kappa=None if kappa == "auto" else float(kappa),
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
