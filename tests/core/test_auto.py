@@ -197,8 +197,9 @@ def test_texture_shared_by_the_colour_channels_is_not_read_as_noise() -> None:
 
 def test_noise_shared_by_the_colour_channels_is_read_in_full() -> None:
     """Noise three quarters shared by the channels (demosaicing, a grey picture stored as
-    RGB) is missing from their differences; it is white, so the channels' own reading is
-    kept, not the contrasts' half of it."""
+    RGB) is missing from their differences; it is most of what the channels read beyond
+    them (more than SHARED_GATE), so the channels' own reading is kept (gated on the octave
+    alone, texture and shared noise together read 0.63x here)."""
     clean = sample_photo("astronaut", 128).astype(np.float64)
     rng = np.random.default_rng(1)
     shared, own = rng.normal(0.0, 1.0, clean.shape[:2] + (1,)), rng.normal(0.0, 1.0, clean.shape)
