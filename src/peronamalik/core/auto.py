@@ -439,6 +439,14 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     alone tilts the line, and a spurious slope misplaces the variance between dark and
     bright regions, which biases the risk estimate (Gaussian noise on a crop of ``cell``
     whose blocks lie between 0.24 and 0.30 read a slope of 0.028: 2 dB short).
+
+    Where the line has a slope, a bin's quietest blocks are its darkest, and its quantile
+    under-reads the variance at the bin's mean intensity: a crop of retina's border, 84 %
+    black, whose brightest bin spans 0.04-0.6, read the slope 0.73x (2.8 dB short under
+    Poisson noise of 0.1).  So each block's squared level is read again as a ratio to the
+    line's variance at its own intensity; the bin's quantile of the ratios, times the line at
+    the bin's mean intensity, gives its point, and the line through those points replaces
+    the first one if it keeps a slope (0.98x there).
     """
     lead = u.ndim - spatial_ndim
     axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
@@ -459,10 +467,23 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     bias = pure_noise_quantile(spatial_ndim, side)
     order = intensity.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
-    points = [
-        (float(intensity[part].mean()), float(level[part].square().quantile(LEVEL_QUANTILE)) / bias)
-        for part in order.tensor_split(bins)
-    ]
+    parts = order.tensor_split(bins)
+    energy = level.square()
+    model = variance_line([(float(intensity[p].mean()), float(energy[p].quantile(LEVEL_QUANTILE)) / bias) for p in parts])
+    if model.slope > 0:  # the quiet blocks of a bin are its dark ones: read each against the line
+        expected = (model.slope * intensity + model.floor).clamp_min(torch.finfo(energy.dtype).tiny)
+        points = [
+            (float(intensity[p].mean()), float((energy[p] / expected[p]).quantile(LEVEL_QUANTILE)) / bias * model.at(float(intensity[p].mean())))
+            for p in parts
+        ]
+        reread = variance_line(points)
+        model = reread if reread.slope > 0 else model
+    return model
+
+
+def variance_line(points: Sequence[tuple[float, float]]) -> NoiseModel:
+    """The line :math:`v = a m + b` through ``(intensity, variance)`` points (see
+    :func:`noise_model_at_finest_scale`)."""
     m = torch.tensor([p[0] for p in points], dtype=torch.float64)
     v = torch.tensor([p[1] for p in points], dtype=torch.float64)
     if len(points) > 1 and float(m.var()) > 0:
