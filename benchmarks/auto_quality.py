@@ -14,7 +14,9 @@ blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a ch
 left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
 chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check;
 VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check;
-SIGNALS, three 1-D signals, the 1-D check.
+SIGNALS, three 1-D signals, the 1-D check; RANDOM, ten colour photos cropped at two seeded
+random places each (black borders and backgrounds included), a check of the colour and
+Poisson noise readings.
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -67,6 +69,12 @@ VOLUMES = ("blobs3d", "cells3d", "stack3d", "stack3d_z2")
 #: 1-D signals of 4096 samples: 32 constant steps, a smooth product of sines, and a row of
 #: camera resampled to 4096 (the 1-D check).
 SIGNALS = ("steps1d", "smooth1d", "camera_row1d")
+#: Colour photos cropped at two seeded random places each (added after the colour noise
+#: reading, to check it and the per-block Poisson reading on crops chosen by no one): the
+#: retina's and hubble_deep_field's crops include their black borders and backgrounds.
+RANDOM = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "hubble_deep_field",
+          "stereo_motorcycle", "kitty", "star")
+RANDOM_SEED = 2026
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
@@ -108,9 +116,10 @@ def volume(name: str) -> np.ndarray:
     return np.ascontiguousarray(stack[::2] if name == "stack3d_z2" else stack)
 
 
-def crops(name: str, unseen: bool = False) -> list[tuple[str, np.ndarray]]:
+def crops(name: str, unseen: bool = False, rng: np.random.Generator | None = None) -> list[tuple[str, np.ndarray]]:
     """``(label, clean crop)``: centre and off-centre 128² crops, colour ones also as grey;
-    ``unseen``: one crop three quarters in instead; a volume whole."""
+    ``unseen``: one crop three quarters in instead; ``rng``: two crops at random places
+    instead; a volume whole."""
     if name in VOLUMES:
         return [(name, volume(name))]
     if name in SIGNALS:
@@ -124,7 +133,12 @@ def crops(name: str, unseen: bool = False) -> list[tuple[str, np.ndarray]]:
     h, w = image.shape[:2]
     out = []
     places = {"c": ((h - SIZE) // 2, (w - SIZE) // 2), "q": (h // 4 - SIZE // 2, w // 4 - SIZE // 2)}
-    for where, (top, left) in ({"t": (3 * h // 4 - SIZE // 2, 3 * w // 4 - SIZE // 2)} if unseen else places).items():
+    if unseen:
+        places = {"t": (3 * h // 4 - SIZE // 2, 3 * w // 4 - SIZE // 2)}
+    elif rng is not None:
+        drawn = [(int(rng.integers(0, h - SIZE)), int(rng.integers(0, w - SIZE))) for _ in range(2)]
+        places = {f"{top},{left}": (top, left) for top, left in drawn}
+    for where, (top, left) in places.items():
         top, left = max(0, min(top, h - SIZE)), max(0, min(left, w - SIZE))
         crop = np.ascontiguousarray(image[top : top + SIZE, left : left + SIZE])
         if crop.ndim == 3:
@@ -147,13 +161,15 @@ def psnr(clean: np.ndarray, result: np.ndarray) -> float:
     return -10 * math.log10(float(np.mean((np.asarray(result, np.float64) - clean) ** 2)))
 
 
-def cases(names: tuple[str, ...], thin: int, only: str | None = None, unseen: bool = False):
+def cases(names: tuple[str, ...], thin: int, only: str | None = None, unseen: bool = False, random: bool = False):
     """Every ``thin``-th case (deterministic), to bound the run time; with ``only``, just the
     cases whose key (``image/where[/rgb|grey]/kind/s``) matches that regular expression;
-    ``unseen``: the crops of :func:`crops` ``(unseen=True)``."""
+    ``unseen``: the crops of :func:`crops` ``(unseen=True)``; ``random``: its crops at places
+    drawn with :data:`RANDOM_SEED`."""
     index = 0
+    rng = np.random.default_rng(RANDOM_SEED) if random else None
     for name in names:
-        for label, clean in crops(name, unseen):
+        for label, clean in crops(name, unseen, rng):
             for kind in ("gauss", "poisson"):
                 for s in LEVELS:
                     key = f"{label}/{kind}/{s}"
@@ -169,7 +185,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -180,8 +196,9 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS}
-    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen"):
+    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS,
+            "random": RANDOM}
+    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random"):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
