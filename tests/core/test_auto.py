@@ -126,7 +126,7 @@ def test_pure_noise_passes_the_octave_check(shape: tuple[int, ...]) -> None:
 def test_poisson_slope_is_read_right_beside_a_black_border() -> None:
     """128² of retina's border, 84 % black (noise-free under Poisson noise): the brightest
     intensity bin spans 0.04-0.6, its quietest blocks are its darkest, and the bins' quantiles
-    read the slope 0.73x (2.8 dB short of the oracle); read against the line per block,
+    read the slope 0.73x (2.4 dB short of the oracle); read against the line per block,
     within 15 %, and auto within 0.5 dB of the oracle."""
     clean = np.ascontiguousarray(data.retina()[212:340, 1240:1368].astype(np.float64) / 255)
     s = 0.1

@@ -442,11 +442,11 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
 
     Where the line has a slope, a bin's quietest blocks are its darkest, and its quantile
     under-reads the variance at the bin's mean intensity: a crop of retina's border, 84 %
-    black, whose brightest bin spans 0.04-0.6, read the slope 0.73x (2.8 dB short under
+    black, whose brightest bin spans 0.04-0.6, read the slope 0.73x (2.5 dB short under
     Poisson noise of 0.1).  So each block's squared level is read again as a ratio to the
     line's variance at its own intensity; the bin's quantile of the ratios, times the line at
     the bin's mean intensity, gives its point, and the line through those points replaces
-    the first one if it keeps a slope (0.98x there).
+    the first one if it keeps a slope (1.05x there).
     """
     lead = u.ndim - spatial_ndim
     axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
@@ -463,20 +463,17 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     # blocks of one channel each: channels differ in intensity, so in Poisson variance
     planes = [(r_c[None, None], m_c[None, None]) for r_c, m_c in zip(r.flatten(0, lead - 1), mean.flatten(0, lead - 1))]
     level = torch.cat([block_levels(r_c, spatial_ndim, side) for r_c, _ in planes])
-    intensity = torch.cat([blocks(m_c, spatial_ndim, side).mean(dim=1) for _, m_c in planes])
+    where = torch.cat([blocks(m_c, spatial_ndim, side).mean(dim=1) for _, m_c in planes])  # each block's intensity
     bias = pure_noise_quantile(spatial_ndim, side)
-    order = intensity.argsort()
+    order = where.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
     parts = order.tensor_split(bins)
     energy = level.square()
-    model = variance_line([(float(intensity[p].mean()), float(energy[p].quantile(LEVEL_QUANTILE)) / bias) for p in parts])
+    model = variance_line([(float(where[p].mean()), float(energy[p].quantile(LEVEL_QUANTILE)) / bias) for p in parts])
     if model.slope > 0:  # the quiet blocks of a bin are its dark ones: read each against the line
-        expected = (model.slope * intensity + model.floor).clamp_min(torch.finfo(energy.dtype).tiny)
-        points = [
-            (float(intensity[p].mean()), float((energy[p] / expected[p]).quantile(LEVEL_QUANTILE)) / bias * model.at(float(intensity[p].mean())))
-            for p in parts
-        ]
-        reread = variance_line(points)
+        ratio = energy / (model.slope * where + model.floor).clamp_min(torch.finfo(energy.dtype).tiny)
+        at = [float(where[p].mean()) for p in parts]
+        reread = variance_line([(m, float(ratio[p].quantile(LEVEL_QUANTILE)) / bias * model.at(m)) for p, m in zip(parts, at)])
         model = reread if reread.slope > 0 else model
     return model
 
