@@ -468,11 +468,11 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     order = where.argsort()
     bins = max(1, min(NOISE_BINS, len(order) // 8))
     parts = order.tensor_split(bins)
+    at = [float(where[p].mean()) for p in parts]  # each bin's mean intensity
     energy = level.square()
-    model = variance_line([(float(where[p].mean()), float(energy[p].quantile(LEVEL_QUANTILE)) / bias) for p in parts])
+    model = variance_line([(m, float(energy[p].quantile(LEVEL_QUANTILE)) / bias) for p, m in zip(parts, at)])
     if model.slope > 0:  # the quiet blocks of a bin are its dark ones: read each against the line
         ratio = energy / (model.slope * where + model.floor).clamp_min(torch.finfo(energy.dtype).tiny)
-        at = [float(where[p].mean()) for p in parts]
         reread = variance_line([(m, float(ratio[p].quantile(LEVEL_QUANTILE)) / bias * model.at(m)) for p, m in zip(parts, at)])
         model = reread if reread.slope > 0 else model
     return model
