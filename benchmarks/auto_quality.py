@@ -16,7 +16,7 @@ chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a s
 VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check;
 SIGNALS, three 1-D signals, the 1-D check; RANDOM, ten colour photos cropped at two seeded
 random places each (black borders and backgrounds included), a check of the colour and
-Poisson noise readings.
+Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities.
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -75,6 +75,11 @@ SIGNALS = ("steps1d", "smooth1d", "camera_row1d")
 RANDOM = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "hubble_deep_field",
           "stereo_motorcycle", "kitty", "star")
 RANDOM_SEED = 2026
+#: Fluorescence-like pictures (added with the texture correction's tail bound, after dense
+#: spots read the noise 0.52-0.82x): random points at density 0.002, 0.01 and 0.03 with
+#: values 0.5-1, blurred by a Gaussian of 1.2 px, x8, clipped and scaled to 0.05-0.85; 128²
+#: and, at 0.03, 256².
+SPOTS = ("spots_0.002_128", "spots_0.01_128", "spots_0.03_128", "spots_0.03_256")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
@@ -104,6 +109,14 @@ def signal(name: str) -> np.ndarray:
     return np.interp(np.linspace(0, row.size - 1, n), np.arange(row.size), row)
 
 
+def spots(name: str) -> np.ndarray:
+    """One of :data:`SPOTS` (``spots_DENSITY_SIDE``), float64 in [0.05, 0.85]."""
+    density, side = float(name.split("_")[1]), int(name.split("_")[2])
+    rng = np.random.default_rng(0)
+    points = np.where(rng.random((side, side)) < density, rng.uniform(0.5, 1.0, (side, side)), 0.0)
+    return 0.05 + 0.8 * np.clip(8 * ndimage.gaussian_filter(points, 1.2), 0.0, 1.0)
+
+
 def volume(name: str) -> np.ndarray:
     """One of :data:`VOLUMES`, float64 in [0, 1]."""
     if name == "blobs3d":
@@ -124,6 +137,8 @@ def crops(name: str, unseen: bool = False, rng: np.random.Generator | None = Non
         return [(name, volume(name))]
     if name in SIGNALS:
         return [(name, signal(name))]
+    if name in SPOTS:
+        return [(name, spots(name))]
     if name.startswith("binary_blobs_"):
         length, seed = (int(part) for part in name.split("_")[2:])
         return [(name, data.binary_blobs(length=length, rng=seed).astype(np.float64))]
@@ -185,7 +200,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -197,7 +212,7 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS,
-            "random": RANDOM}
+            "random": RANDOM, "spots": SPOTS}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random"):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals"):

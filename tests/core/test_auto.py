@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 from skimage import data
 
 from peronamalik import diffuse, estimate_kappa, estimate_parameters, quality
@@ -112,6 +113,63 @@ def test_octave_ratio_tells_texture_from_noise_and_edges() -> None:
     assert auto.octave_ratio(grass, 2) > 2 * auto.TEXTURE_GATE
     assert auto.octave_ratio(edges, 2) <= auto.TEXTURE_GATE
     assert auto.estimate_noise_model(edges, 2) == auto.noise_model_at_finest_scale(edges, 2)
+
+
+def dense_spots(side: int = 128, density: float = 0.03) -> np.ndarray:
+    """Fluorescence-like: random points blurred by a Gaussian of 1.2 px, between 0.05 and 0.85
+    (as benchmarks/auto_quality.py --set spots)."""
+    rng = np.random.default_rng(0)
+    points = np.where(rng.random((side, side)) < density, rng.uniform(0.5, 1.0, (side, side)), 0.0)
+    return 0.05 + 0.8 * np.clip(8 * ndimage.gaussian_filter(points, 1.2), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.25, 0.95, 1.0])
+def test_sample_quantile_is_the_inverted_empirical_distribution(q: float) -> None:
+    values = torch.from_numpy(np.random.default_rng(0).normal(size=1001))
+    assert auto.sample_quantile(values, q) == np.quantile(values.numpy(), q, method="inverted_cdf")
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (48, 48, 48)])
+def test_white_noise_has_a_gaussian_tail(shape: tuple[int, ...]) -> None:
+    """Read against pure noise's tail (pure_noise_tail) with the dimension's block side: about 0
+    (standard deviation over noise draws 0.006 at 256², 0.007 at 48³)."""
+    y = torch.from_numpy(gaussian(np.full(shape, 0.5), 0.05, seed=7))[None, None]
+    model = auto.noise_model_at_finest_scale(y, len(shape))
+    assert abs(auto.tail_excess(y, model, len(shape))) < 3 * auto.TAIL_MARGIN
+
+
+def test_poisson_noise_on_bright_spots_has_a_gaussian_tail_once_read_at_each_sample() -> None:
+    """Poisson noise is stronger on a spot than on the dark ground beside it in the same block:
+    read against one level per block it is heavy-tailed (a scale mixture), against its
+    variance at each sample (local_noise_variance) it is not."""
+    y = torch.from_numpy(poisson(dense_spots(), 0.05))[None, None]
+    model = auto.noise_model_at_finest_scale(y, 2)
+    assert model.slope > 0
+    assert auto.tail_excess(y, model, 2) < 3 * auto.TAIL_MARGIN
+    assert auto.tail_excess(y, auto.NoiseModel(0.0, model.at(float(y.mean()))), 2) > 0.2
+
+
+def test_texture_has_a_heavier_tail_than_noise() -> None:
+    """Grass under noise of 0.02 (its finest scale reads 2.5 times that): the tail bound lets
+    the octave correction take out what it takes."""
+    y = torch.from_numpy(gaussian(sample_photo("grass").astype(np.float64), 0.02))[None, None]
+    model = auto.noise_model_at_finest_scale(y, 2)
+    excess = auto.tail_excess(y, model, 2)
+    assert 1 - (excess + auto.TAIL_MARGIN) / auto.TAIL_PER_SHARE < auto.TEXTURE_FLOOR
+
+
+@pytest.mark.parametrize("noise", [gaussian, poisson])
+def test_dense_blurred_spots_are_not_read_as_texture(noise) -> None:
+    """Spots blurred over 1.2 px are smooth at the pixel scale and sharp one octave down: the
+    octave correction read them as texture (the noise 0.53-0.66x, 1.85 dB short of the grid
+    oracle under Gaussian noise of 0.05).  Their finest scale has Gaussian tails, which bound
+    what the correction takes out."""
+    clean, s = dense_spots(), 0.05
+    noisy = noise(clean, s)
+    chosen = estimate_parameters(noisy)
+    true_noise = float(np.sqrt(np.mean((noisy - clean) ** 2)))
+    assert chosen.noise > 0.8 * true_noise
+    assert oracle_psnr(clean, noisy, s) - psnr(clean, diffuse(noisy, **chosen.as_options())) < 0.5
 
 
 @pytest.mark.parametrize("shape", [(4096,), (128, 128), (64, 64, 64)])

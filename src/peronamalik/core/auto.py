@@ -14,7 +14,10 @@ Method
    Texture that is white at the pixel scale reads as noise there; the same fit one octave
    down (after 2× averaging), where white noise reads the same and texture higher, takes
    part of it back out (:func:`estimate_noise_model`), unless edges cross most blocks
-   (:func:`outlier_share`), which read higher one octave down too.  With several channels
+   (:func:`outlier_share`), which read higher one octave down too; and no more of it than
+   the finest scale's tails allow (:func:`tail_excess`: texture is heavier-tailed than
+   noise, content smooth at the pixel scale, like blurred spots, leaves them Gaussian).
+   With several channels
    (colour), noise independent between them is all in their differences
    (:func:`channel_contrasts`), texture mostly not: where what the channels read beyond
    their differences is texture (higher one octave down) and not most of the reading,
@@ -138,6 +141,20 @@ TEXTURE_FLOOR = 0.35
 OUTLIER_LEVELS = 3.0
 EDGE_GATE = 1.0 / 32
 COARSE_BLOCKS = 3
+#: Texture's tails: texture in the finest reading makes its high-pass, normalised by the noise
+#: model and by each block's robust level, heavier-tailed than Gaussian noise: the
+#: :data:`TAIL_QUANTILE` of its magnitude reads at least :data:`TAIL_PER_SHARE` higher (as a
+#: fraction of pure noise's) per unit of the finest reading that is texture (on 128² crops
+#: under noise of 0.02-0.1: grass, gravel, page, coins, stereo_motorcycle 0.14-0.32; camera's
+#: film grain 0.04), plus :data:`TAIL_MARGIN` for the quantile's sampling error (its standard
+#: deviation over noise draws: 0.013 at 128², 0.006 at 256², the largest crop searched).  So a
+#: Gaussian-tailed finest scale bounds how much texture the octave correction may take out of
+#: it: dense blurred spots (fluorescence-like) and star fields, smooth at the pixel scale and
+#: sharp one octave down, read 1.00-1.04 of pure noise's tail where the correction took 56-72 %
+#: of the finest reading out (see corrected_for_texture).
+TAIL_QUANTILE = 0.95
+TAIL_PER_SHARE = 0.12
+TAIL_MARGIN = 0.01
 #: Colour: the largest share of the channels' finest reading that their differences may lack
 #: for those to be read as the noise (see estimate_noise_model): texture took at most 0.41 of
 #: it (coffee's cloth under noise of 0.02), noise half shared by the channels 0.48-0.67.
@@ -271,7 +288,13 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     sparse lines (in busy binary pictures they cross most blocks, and the octave ratio
     reads them), and SURE's choice on nearly flat images is sensitive to a noise level read
     a few % low.  The coarse scale is read only when every spatial axis holds
-    :data:`COARSE_BLOCKS` blocks of it.
+    :data:`COARSE_BLOCKS` blocks of it.  What the correction takes out as texture must show
+    in the finest scale's tails: it keeps at least :math:`1 - (x + m) / c` of :math:`v_1`,
+    with :math:`x` the tail's excess over pure noise's (:func:`tail_excess`), :math:`m =`
+    :data:`TAIL_MARGIN` and :math:`c =` :data:`TAIL_PER_SHARE`.  Content smooth at the pixel
+    scale and sharp one octave down (dense blurred spots, star fields) otherwise read as
+    texture: the noise of fluorescence-like spots read 0.52-0.82x, of star.jpg's centre
+    0.65x; now 0.83-1.00x and 0.91-0.95x (benchmarks/auto_quality.py --set spots).
 
     With ``C >= 2`` channels, noise independent between them reads the same in their
     differences (:func:`channel_contrasts`), while texture and edges, shared by the channels,
@@ -301,7 +324,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     excess_coarse = gain * (coarse.at(m) - differences_coarse.at(m))
     if excess_fine <= 0 or excess_fine > SHARED_GATE * fine.at(m) or excess_coarse <= TEXTURE_GATE * excess_fine:
         return model  # what only the channels read is white, or too much of it: shared noise
-    differences = corrected_for_texture(contrasts, differences_fine, differences_coarse, spatial_ndim, m)
+    differences = corrected_for_texture(contrasts, differences_fine, differences_coarse, spatial_ndim, m, intensity)
     share = differences.at(m) / fine.at(m)
     if share >= 1:
         return model
@@ -322,7 +345,12 @@ def octave_fits(u: torch.Tensor, intensity: torch.Tensor, spatial_ndim: int) -> 
 
 
 def corrected_for_texture(
-    u: torch.Tensor, fine: NoiseModel, coarse: NoiseModel | None, spatial_ndim: int, m: float | None = None
+    u: torch.Tensor,
+    fine: NoiseModel,
+    coarse: NoiseModel | None,
+    spatial_ndim: int,
+    m: float | None = None,
+    intensity: torch.Tensor | None = None,
 ) -> NoiseModel:
     """:func:`estimate_noise_model`'s texture correction of ``u``'s finest fit with the assumed
     octave ratio, from the fits of :func:`octave_fits`, read at the mean intensity ``m``
@@ -337,10 +365,60 @@ def corrected_for_texture(
     share = (slope * m + floor) / v1 if v1 > 0 else 1.0
     if share >= 1:
         return fine
-    if share <= TEXTURE_FLOOR or slope < 0 or floor < 0:
-        share = max(share, TEXTURE_FLOOR)  # keep the finest fit's shape, scaled
+    least = 1.0 - (tail_excess(u, fine, spatial_ndim, intensity) + TAIL_MARGIN) / TAIL_PER_SHARE
+    if share <= max(TEXTURE_FLOOR, least) or slope < 0 or floor < 0:
+        share = min(1.0, max(share, TEXTURE_FLOOR, least))  # keep the finest fit's shape, scaled
         return NoiseModel(fine.slope * share, fine.floor * share)
     return NoiseModel(slope, floor)
+
+
+def tail_excess(u: torch.Tensor, model: NoiseModel, spatial_ndim: int, intensity: torch.Tensor | None = None) -> float:
+    r"""How much heavier than Gaussian noise's the tail of ``u``'s finest scale is: the
+    :data:`TAIL_QUANTILE` of :math:`|z|` over that of unit white noise (:func:`pure_noise_tail`),
+    minus 1, where :math:`z` is the high-pass (:func:`high_pass`) divided by the square root of
+    its noise variance under ``model`` (:func:`local_noise_variance`, read at ``intensity``,
+    default ``u``: Poisson noise's variance changes across a spot) and then centred and scaled
+    by its block's median and robust level (:func:`block_deviations`).  White noise reads
+    about 0; texture, whose high-pass is heavier-tailed, more (see :data:`TAIL_PER_SHARE`)."""
+    intensity = u if intensity is None else intensity
+    r = high_pass(u.detach(), spatial_ndim) / local_noise_variance(intensity.detach(), model, spatial_ndim).sqrt()
+    side = block_side(spatial_ndim)
+    z = torch.cat([robust_scores(plane[None, None], spatial_ndim, side).flatten() for plane in r.flatten(0, r.ndim - spatial_ndim - 1)])
+    return sample_quantile(z, TAIL_QUANTILE) / pure_noise_tail(spatial_ndim, side) - 1.0
+
+
+def sample_quantile(values: torch.Tensor, q: float) -> float:
+    """The ``q`` quantile of a 1-D tensor as its ``ceil(q n)``-th smallest value (unlike
+    ``torch.quantile``, for any number of samples: a batch of many images pools them all)."""
+    return float(values.kthvalue(max(1, math.ceil(q * values.numel()))).values)
+
+
+def robust_scores(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
+    """``(number of blocks, samples)``: each sample's distance from its block's median in units
+    of the block's robust level (:func:`block_deviations`, :func:`block_levels`)."""
+    deviations = block_deviations(r, spatial_ndim, side)
+    level = MAD_TO_SIGMA * deviations.median(dim=1, keepdim=True).values
+    return deviations / level.clamp_min(torch.finfo(r.dtype).tiny)
+
+
+def local_noise_variance(intensity: torch.Tensor, model: NoiseModel, spatial_ndim: int) -> torch.Tensor:
+    r"""The variance of :func:`high_pass` of noise of variance ``model.variance(intensity)``:
+    that variance averaged with the high-pass mask's squared weights, ``[1, 4, 1] / 6`` along
+    every spatial axis (valid part), kept above the smallest positive number."""
+    v = model.variance(intensity)
+    for dim in range(v.ndim - spatial_ndim, v.ndim):
+        n = v.shape[dim]
+        v = (v.narrow(dim, 0, n - 2) + 4 * v.narrow(dim, 1, n - 2) + v.narrow(dim, 2, n - 2)) / 6
+    return v.clamp_min(torch.finfo(v.dtype).tiny)
+
+
+@functools.lru_cache(maxsize=16)
+def pure_noise_tail(spatial_ndim: int, side: int) -> float:
+    """:data:`TAIL_QUANTILE` of :func:`tail_excess`'s :math:`|z|` on unit white noise (fixed
+    seed), the reference the tail is read against."""
+    shape = (1, 1) + (side * max(3, math.ceil(65536 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return sample_quantile(robust_scores(high_pass(noise, spatial_ndim), spatial_ndim, side).flatten(), TAIL_QUANTILE)
 
 
 def channel_contrasts(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -403,11 +481,10 @@ def outlier_share(u: torch.Tensor, spatial_ndim: int) -> float:
     samples far out (5–25 % in busy binary pictures, whose octave ratio reads up to 43): one
     octave down such blocks read the edges, not texture."""
     side = block_side(spatial_ndim)
-    shares = []
-    for plane in u.flatten(0, u.ndim - spatial_ndim - 1):
-        spread = block_deviations(high_pass(plane[None, None], spatial_ndim), spatial_ndim, side)
-        level = MAD_TO_SIGMA * spread.median(dim=1, keepdim=True).values  # as block_levels
-        shares.append((spread > OUTLIER_LEVELS * level).to(spread.dtype).mean(dim=1))
+    shares = [
+        (robust_scores(high_pass(plane[None, None], spatial_ndim), spatial_ndim, side) > OUTLIER_LEVELS).to(u.dtype).mean(dim=1)
+        for plane in u.flatten(0, u.ndim - spatial_ndim - 1)
+    ]
     return float(torch.cat(shares).median())
 
 
