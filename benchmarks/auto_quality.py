@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,6 +45,7 @@ from skimage import color, data
 
 from peronamalik import diffuse, estimate_parameters, quality
 from peronamalik.core import auto
+from shared_files import SHARED
 
 TUNE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon")
 HOLDOUT = ("chelsea", "gravel", "text", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "clock", "horse")
@@ -81,7 +81,6 @@ RANDOM_SEED = 2026
 #: and, at 0.03, 256².
 SPOTS = ("spots_0.002_128", "spots_0.01_128", "spots_0.03_128", "spots_0.03_256")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
-SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
 

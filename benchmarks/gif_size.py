@@ -25,9 +25,7 @@ look at.  What the rows are:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import os
 import sys
 import tempfile
 import time
@@ -41,8 +39,8 @@ from PIL import Image, ImageDraw, ImageSequence
 from peronamalik.art.animate import animate
 from peronamalik.art.presets import DEFAULT_PRESET
 from peronamalik.io.animation import GIF_QUALITIES, GifQuality, _GifSink
+from shared_files import look_stats
 
-SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 LOOK = ("luminance", "sparkles", "colour", "structure", "change")
 ROWS: dict[str, tuple[GifQuality, bool]] = {
     **{name: (quality, False) for name, quality in GIF_QUALITIES.items()},
@@ -51,14 +49,6 @@ ROWS: dict[str, tuple[GifQuality, bool]] = {
     "low dither": (GIF_QUALITIES["low"], True),
     "shared": (GifQuality(255, math.inf), False),
 }
-
-
-def look_stats():
-    """``shared/look/look_stats.py`` as a module."""
-    spec = importlib.util.spec_from_file_location("look_stats", SHARED / "look" / "look_stats.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_gif(frames: list[np.ndarray], path: Path, fps: Fraction, quality: GifQuality, dither: bool) -> None:

@@ -40,12 +40,10 @@ and stereo_motorcycle (left view), photos no preset was tuned on.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,9 +51,8 @@ from PIL import Image
 
 from peronamalik.art import animate
 from peronamalik.art.config import ArtConfig
+from shared_files import SHARED, look_stats
 
-#: ``shared/`` beside the repository (as in CI), or ``$PERONAMALIK_SHARED``.
-SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 SEED_RATE = 2e-6 * 320 * 240 * 3  # the seed's lr for its summed loss, per unit of mean loss
 BANDS = {  # name: (statistic, percentile index, low, high)
     "lum50": ("luminance", 1, 0.25, 0.50),
@@ -68,14 +65,6 @@ BANDS = {  # name: (statistic, percentile index, low, high)
 }
 #: The scale of each band's figure, so that margins in different units compare.
 SCALE = {"lum50": 0.1, "lum10": 0.1, "lum90": 0.1, "spark50": 2.0, "struct50": 0.1, "change50": 0.04}
-
-
-def look_stats():
-    """``shared/look/look_stats.py`` as a module."""
-    spec = importlib.util.spec_from_file_location("look_stats", SHARED / "look" / "look_stats.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 #: ``--extra``: ten more scikit-image pictures, grey ones as RGB (photos, textures, synthetic).

@@ -7,7 +7,6 @@ Peak memory follows the chunk size, not the volume: the volume is read, diffused
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
