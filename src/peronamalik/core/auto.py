@@ -247,6 +247,10 @@ class NoiseModel:
     slope: float
     floor: float
 
+    def scaled(self, factor: float) -> NoiseModel:
+        """The variance curve times ``factor`` (its shape kept)."""
+        return NoiseModel(self.slope * factor, self.floor * factor)
+
     def at(self, intensity: float) -> float:
         """The variance :math:`a\\,m + b` at intensity ``m``."""
         return self.slope * intensity + self.floor
@@ -329,7 +333,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     if share >= 1:
         return model
     if share <= TEXTURE_FLOOR:
-        return NoiseModel(fine.slope * TEXTURE_FLOOR, fine.floor * TEXTURE_FLOOR)
+        return fine.scaled(TEXTURE_FLOOR)
     return differences
 
 
@@ -367,8 +371,7 @@ def corrected_for_texture(
         return fine
     least = 1.0 - (tail_excess(u, fine, spatial_ndim, intensity) + TAIL_MARGIN) / TAIL_PER_SHARE
     if share <= max(TEXTURE_FLOOR, least) or slope < 0 or floor < 0:
-        share = min(1.0, max(share, TEXTURE_FLOOR, least))  # keep the finest fit's shape, scaled
-        return NoiseModel(fine.slope * share, fine.floor * share)
+        return fine.scaled(min(1.0, max(share, TEXTURE_FLOOR, least)))  # the finest fit's shape kept
     return NoiseModel(slope, floor)
 
 
