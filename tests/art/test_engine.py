@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
-from peronamalik.art.engine import BLEND_STEP, SINK_RANGE, SINK_STEP
+from peronamalik.art.engine import BLEND_STEP, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_RANGE, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -203,7 +203,7 @@ def test_the_weight_grows_to_its_cap_while_the_structure_holds():
         engine.image = 0.9 * engine.original  # light, the edges kept: it pulls harder each cycle
         engine.refresh()
         weights.append(engine.config.loss_weights["energy"])
-    assert weights[:3] == pytest.approx([10.0 * SINK_STEP**k for k in (1, 2, 3)])
+    assert weights == pytest.approx([min(10.0 * SINK_STEP**k, 10.0 * SINK_RANGE) for k in range(1, 7)])
     assert weights[-1] == pytest.approx(10.0 * SINK_RANGE)
 
 
@@ -215,8 +215,21 @@ def test_a_cycle_that_lost_the_structure_pulls_less_from_then_on():
         engine.image = image
         engine.refresh()
         weights.append(engine.config.loss_weights["energy"])
-    assert weights[:3] == pytest.approx([10.0 / SINK_STEP**k for k in (1, 2, 3)])
-    assert weights[4:] == pytest.approx([10.0 / SINK_RANGE] * 3)  # the floor, and it no longer grows
+    assert weights[:3] == pytest.approx([10.0 / LIGHTEN_STEP**k for k in (1, 2, 3)])
+    assert weights[4:] == pytest.approx([10.0 / LIGHTEN_RANGE] * 3)  # the floor, and it no longer grows
+
+
+def test_a_cycle_that_lost_the_structure_sends_the_weight_back_to_where_it_held():
+    """Grown twice while the edges held (10 -> 20 -> 40), a cycle at 40 that loses them sends
+    the weight back to 20, the last weight whose cycle kept them, not just to 40 / 1.25."""
+    engine = sinking_engine()
+    weights = []
+    for image in [0.9 * engine.original] * 2 + [0.9 * structureless(engine)] + [0.9 * engine.original]:
+        engine.image = image
+        engine.refresh()
+        weights.append(engine.config.loss_weights["energy"])
+    assert SINK_STEP**2 / LIGHTEN_STEP > SINK_STEP  # the test tells the two rules apart
+    assert weights == pytest.approx([10.0 * SINK_STEP, 10.0 * SINK_STEP**2, 10.0 * SINK_STEP, 10.0 * SINK_STEP])
 
 
 def test_a_cycle_that_lost_the_structure_starts_every_later_one_closer_to_the_photo():

@@ -170,7 +170,8 @@ def test_ember_changes_busy_photos_and_keeps_their_subject():
 def test_kitty_keeps_a_pure_texture_with_its_kappa_capped():
     """scikit-image's grass: its texture raised kitty's kappa 1.72x and its fragile edges cut
     the energy to 0.11x, so it never darkened and was blurred to a structure of 0.19.  kappa
-    capped at 1.25x (kappa_texture_max) keeps it (0.55) and changes it visibly (0.094)."""
+    capped at 1.25x (kappa_texture_max) keeps it (0.49; 0.55 before the sink feedback could
+    grow the weight 4x) and changes it visibly (0.13)."""
     grass = np.stack([skimage.data.grass()] * 3, axis=-1)
 
     def figures(**overrides) -> dict:

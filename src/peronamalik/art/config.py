@@ -201,9 +201,11 @@ class ArtConfig:
         energy weight by min(d / ``sink_depth``, :data:`~peronamalik.art.engine.SINK_STEP`)
         for the next cycle (proportional feedback: the photo's own response decides how
         strong a pull toward black it needs); a cycle whose edge map lost its source's
-        (:func:`edge_correlation` below ``sink_structure``) divides it by ``SINK_STEP``
-        instead, and from then on it only falls; within
-        :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the run began with
+        (:func:`edge_correlation` below ``sink_structure``) divides it by
+        :data:`~peronamalik.art.engine.LIGHTEN_STEP` instead, or sends it back to the last
+        weight that kept the edges if that is lower, and from then on it only falls; up to
+        :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the run began with, down to
+        1 / :data:`~peronamalik.art.engine.LIGHTEN_RANGE` of it
         (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_sink`).
     sink_structure : float
         The edge correlation with the source below which ``sink_depth``'s feedback lightens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -18,10 +19,19 @@ from peronamalik.core.schemes import laplacian_kernel, seed_step
 
 #: Rec. 709 luma weights of R, G, B.
 REC709 = (0.2126, 0.7152, 0.0722)
-#: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next.
-SINK_STEP = 1.25
-#: ``sink_depth``: the energy weight stays within this factor of the weight the run began with.
-SINK_RANGE = 2.0
+#: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next,
+#: and the most it grows to, as a multiple of the weight the run began with.  kitty's first
+#: weight is cut to 0.2-0.5x on photos with fragile edges; growing by at most 1.25 a cycle up
+#: to 2x, scikit-image's text and brick never darkened enough (luminance p50 0.82 and 0.42);
+#: by 2 up to 4x they hold kitty.gif's bands (0.33 and 0.26).  Up to 8x took grass's
+#: structure to 0.45, up to 3x left text at 0.47 (benchmarks/README.md).
+SINK_STEP = 2.0
+SINK_RANGE = 4.0
+#: ``sink_depth``: the factor that divides the energy weight after a cycle that lost the
+#: source's structure, and the least fraction of the first weight it falls to (dividing by 2
+#: made the bundled sample's kitty light, luminance p50 0.35 -> 0.51).
+LIGHTEN_STEP = 1.25
+LIGHTEN_RANGE = 2.0
 #: ``blend_structure``: the factor that divides the blend at a refresh whose cycle lost the
 #: source's structure (1.25 left ember on the clock at structure 0.47, 2 cost more change).
 BLEND_STEP = 1.5
@@ -64,6 +74,9 @@ class LearnedDiffusion:
         self._first_energy: float | None = self.config.loss_weights.get("energy")
         #: whether a cycle lost the source's structure: from then on the weight only falls
         self._lightened = False
+        #: the largest weight whose cycle kept the source's structure: a cycle that loses it
+        #: sends the weight back there at least
+        self._held_energy = math.inf
         self.colour = colour
         self.image = original.clone()
         self.generator = generator
@@ -214,16 +227,18 @@ class LearnedDiffusion:
         """With ``config.sink_depth``, the energy weight w of the next refresh cycle from how
         the one that ends went (see :class:`~peronamalik.art.config.ArtConfig`).  Where the
         image's edge map correlates with the source's less than ``sink_structure``,
-        :math:`w \\leftarrow \\max(w / s, w_0 / R)`, and w never grows again in this run;
-        otherwise, with d the ratio of the image's mean
+        :math:`w \\leftarrow \\max(\\min(w / l, w_h), w_0 / L)`, with :math:`w_h` the last
+        weight whose cycle kept the structure (the weight goes back to where it held), and w
+        never grows again in this run; otherwise, with d the ratio of the image's mean
         :func:`~peronamalik.art.config.grey` to the source's, where d > ``sink_depth``
 
         .. math:: w \\leftarrow \\min(w \\min(d / \\text{sink\\_depth}, s),\\; R\\, w_0)
 
-        (s = :data:`SINK_STEP`, R = :data:`SINK_RANGE`, w_0 the run's first weight).  w moves one
-        way, so it settles (a rule free to go both ways alternated dark and light cycles on
-        fine fur).  A pure function of the run's state: the same source and seed give the
-        same frames.
+        (s = :data:`SINK_STEP`, R = :data:`SINK_RANGE`, l = :data:`LIGHTEN_STEP`,
+        L = :data:`LIGHTEN_RANGE`, w_0 the run's first weight).  w grows, then at most falls,
+        so it settles (a rule free to go both ways alternated dark and light cycles on fine
+        fur).  A pure function of the run's state: the same source and seed give the same
+        frames.
         """
         config = self.config
         if not config.sink_depth or self._first_energy is None:
@@ -231,12 +246,15 @@ class LearnedDiffusion:
         depth = float(grey(self.image).mean()) / max(float(grey(self.original).mean()), MIN_LEVEL)
         weight = config.loss_weights["energy"]
         if edge_correlation(self.image, self.original) < config.sink_structure:
-            weight = max(weight / SINK_STEP, self._first_energy / SINK_RANGE)
+            weight = max(min(weight / LIGHTEN_STEP, self._held_energy), self._first_energy / LIGHTEN_RANGE)
             self._lightened = True
-        elif depth > config.sink_depth and not self._lightened:
-            weight = min(weight * min(depth / config.sink_depth, SINK_STEP), self._first_energy * SINK_RANGE)
-        else:
+        elif self._lightened:
             return
+        else:
+            self._held_energy = weight
+            if depth <= config.sink_depth:
+                return
+            weight = min(weight * min(depth / config.sink_depth, SINK_STEP), self._first_energy * SINK_RANGE)
         self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
 
     def use_config(self, config: ArtConfig) -> None:

@@ -88,8 +88,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # edges (structure < 0.45, sink_structure), the next pulls less (moon: 0.37 -> 0.49).
     # kappa grows with the photo's texture up to 1.25x (kappa_texture_max): unbounded, grass
     # and gravel (1.72x and 1.36x, their energy 0.11-0.13x: no dark phase) were blurred to a
-    # structure of 0.19 and 0.44; now 0.55 and 0.56, changed by 0.094 and 0.096, and page
-    # (1.81x) holds kitty.gif's bands (2.9 -> 7.0 sparkles).  1.0 left grass's change at 0.073.
+    # structure of 0.19 and 0.44; now 0.55 and 0.56, changed by 0.094 and 0.096 (0.49 and 0.46,
+    # 0.13 and 0.11 since sink_depth's weight may grow 4x: they dim), and page (1.81x) holds
+    # kitty.gif's bands (2.9 -> 7.0 sparkles).  1.0 left grass's change at 0.073.
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, kappa_texture_max=1.25, dt=0.05, lr=0.01, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 8.0, "edge": 0.54, "energy": 26.5}, energy_relative=True,
