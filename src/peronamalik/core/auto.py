@@ -233,10 +233,17 @@ def block_levels(r: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
 def pure_noise_quantile(spatial_ndim: int, side: int) -> float:
     """:data:`LEVEL_QUANTILE` of the squared block levels of unit white noise (fixed seed):
     the factor by which that quantile under-reads the variance of pure noise."""
-    shape = (1, 1) + (side * max(3, math.ceil(4096 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
-    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    levels = block_levels(high_pass(noise, spatial_ndim), spatial_ndim, side)
+    levels = block_levels(unit_noise_high_pass(spatial_ndim, side, 4096), spatial_ndim, side)
     return float(levels.square().quantile(LEVEL_QUANTILE))
+
+
+def unit_noise_high_pass(spatial_ndim: int, side: int, samples: int) -> torch.Tensor:
+    """:func:`high_pass` of unit white noise (seed 0) whose sides hold whole blocks of ``side``,
+    at least three, and about ``samples`` samples in all: the reference the noise readings are
+    calibrated on."""
+    shape = (1, 1) + (side * max(3, math.ceil(samples ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return high_pass(noise, spatial_ndim)
 
 
 @dataclass(frozen=True)
@@ -419,9 +426,8 @@ def local_noise_variance(intensity: torch.Tensor, model: NoiseModel, spatial_ndi
 def pure_noise_tail(spatial_ndim: int, side: int) -> float:
     """:data:`TAIL_QUANTILE` of :func:`tail_excess`'s :math:`|z|` on unit white noise (fixed
     seed), the reference the tail is read against."""
-    shape = (1, 1) + (side * max(3, math.ceil(65536 ** (1.0 / spatial_ndim) / side)) + 2,) * spatial_ndim
-    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return sample_quantile(robust_scores(high_pass(noise, spatial_ndim), spatial_ndim, side).flatten(), TAIL_QUANTILE)
+    scores = robust_scores(unit_noise_high_pass(spatial_ndim, side, 65536), spatial_ndim, side)
+    return sample_quantile(scores.flatten(), TAIL_QUANTILE)
 
 
 def channel_contrasts(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
