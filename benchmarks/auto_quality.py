@@ -16,7 +16,8 @@ chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a s
 VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check;
 SIGNALS, three 1-D signals, the 1-D check; RANDOM, ten colour photos cropped at two seeded
 random places each (black borders and backgrounds included), a check of the colour and
-Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities.
+Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities; WHOLE,
+eighteen photos whole, as a user passes them (the noise estimate reads their central crop).
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -80,6 +81,10 @@ RANDOM_SEED = 2026
 #: values 0.5-1, blurred by a Gaussian of 1.2 px, x8, clipped and scaled to 0.05-0.85; 128²
 #: and, at 0.03, 256².
 SPOTS = ("spots_0.002_128", "spots_0.01_128", "spots_0.03_128", "spots_0.03_256")
+#: Photos whole, uncropped (added 2026-12-01, after every method change: what a user passes
+#: to ``smooth``; the tune, held-out and unseen photos with a natural scene).
+WHOLE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon", "chelsea", "gravel", "text",
+         "rocket", "clock", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle", "star", "kitty")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
@@ -128,10 +133,12 @@ def volume(name: str) -> np.ndarray:
     return np.ascontiguousarray(stack[::2] if name == "stack3d_z2" else stack)
 
 
-def crops(name: str, unseen: bool = False, rng: np.random.Generator | None = None) -> list[tuple[str, np.ndarray]]:
+def crops(
+    name: str, unseen: bool = False, rng: np.random.Generator | None = None, whole: bool = False
+) -> list[tuple[str, np.ndarray]]:
     """``(label, clean crop)``: centre and off-centre 128² crops, colour ones also as grey;
     ``unseen``: one crop three quarters in instead; ``rng``: two crops at random places
-    instead; a volume whole."""
+    instead; ``whole``: the whole picture instead; a volume whole."""
     if name in VOLUMES:
         return [(name, volume(name))]
     if name in SIGNALS:
@@ -147,14 +154,17 @@ def crops(name: str, unseen: bool = False, rng: np.random.Generator | None = Non
     h, w = image.shape[:2]
     out = []
     places = {"c": ((h - SIZE) // 2, (w - SIZE) // 2), "q": (h // 4 - SIZE // 2, w // 4 - SIZE // 2)}
-    if unseen:
+    size = (h, w) if whole else (SIZE, SIZE)
+    if whole:
+        places = {"whole": (0, 0)}
+    elif unseen:
         places = {"t": (3 * h // 4 - SIZE // 2, 3 * w // 4 - SIZE // 2)}
     elif rng is not None:
         drawn = [(int(rng.integers(0, h - SIZE)), int(rng.integers(0, w - SIZE))) for _ in range(2)]
         places = {f"{top},{left}": (top, left) for top, left in drawn}
     for where, (top, left) in places.items():
-        top, left = max(0, min(top, h - SIZE)), max(0, min(left, w - SIZE))
-        crop = np.ascontiguousarray(image[top : top + SIZE, left : left + SIZE])
+        top, left = max(0, min(top, h - size[0])), max(0, min(left, w - size[1]))
+        crop = np.ascontiguousarray(image[top : top + size[0], left : left + size[1]])
         if crop.ndim == 3:
             out.append((f"{name}/{where}/rgb", crop))
             out.append((f"{name}/{where}/grey", color.rgb2gray(crop)))
@@ -175,15 +185,17 @@ def psnr(clean: np.ndarray, result: np.ndarray) -> float:
     return -10 * math.log10(float(np.mean((np.asarray(result, np.float64) - clean) ** 2)))
 
 
-def cases(names: tuple[str, ...], thin: int, only: str | None = None, unseen: bool = False, random: bool = False):
+def cases(
+    names: tuple[str, ...], thin: int, only: str | None = None, unseen: bool = False, random: bool = False, whole: bool = False
+):
     """Every ``thin``-th case (deterministic), to bound the run time; with ``only``, just the
     cases whose key (``image/where[/rgb|grey]/kind/s``) matches that regular expression;
     ``unseen``: the crops of :func:`crops` ``(unseen=True)``; ``random``: its crops at places
-    drawn with :data:`RANDOM_SEED`."""
+    drawn with :data:`RANDOM_SEED`; ``whole``: the pictures uncropped."""
     index = 0
     rng = np.random.default_rng(RANDOM_SEED) if random else None
     for name in names:
-        for label, clean in crops(name, unseen, rng):
+        for label, clean in crops(name, unseen, rng, whole):
             for kind in ("gauss", "poisson"):
                 for s in LEVELS:
                     key = f"{label}/{kind}/{s}"
@@ -199,7 +211,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots", "whole"), default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -211,8 +223,9 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS,
-            "random": RANDOM, "spots": SPOTS}
-    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random"):
+            "random": RANDOM, "spots": SPOTS, "whole": WHOLE}
+    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
+                                       whole=args.set == "whole"):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
