@@ -366,7 +366,10 @@ def corrected_for_texture(
     """:func:`estimate_noise_model`'s texture correction of ``u``'s finest fit with the assumed
     octave ratio, from the fits of :func:`octave_fits`, read at the mean intensity ``m``
     (default: ``u``'s mean); the finest fit itself where the gates say there is no texture."""
-    if coarse is None or octave_ratio(u, spatial_ndim) <= TEXTURE_GATE or outlier_share(u, spatial_ndim) > EDGE_GATE:
+    if coarse is None:
+        return fine
+    passed = high_pass(u.detach(), spatial_ndim)  # the finest scale, read by the three checks below
+    if octave_ratio(u, spatial_ndim, passed) <= TEXTURE_GATE or outlier_share(u, spatial_ndim, passed) > EDGE_GATE:
         return fine
     gain, beta = 2.0**spatial_ndim, TEXTURE_RATIO * 2.0 ** (spatial_ndim - 2)
     slope = (beta * fine.slope - gain * coarse.slope) / (beta - 1)
@@ -376,22 +379,29 @@ def corrected_for_texture(
     share = (slope * m + floor) / v1 if v1 > 0 else 1.0
     if share >= 1:
         return fine
-    least = 1.0 - (tail_excess(u, fine, spatial_ndim, intensity) + TAIL_MARGIN) / TAIL_PER_SHARE
+    least = 1.0 - (tail_excess(u, fine, spatial_ndim, intensity, passed) + TAIL_MARGIN) / TAIL_PER_SHARE
     if share <= max(TEXTURE_FLOOR, least) or slope < 0 or floor < 0:
         return fine.scaled(min(1.0, max(share, TEXTURE_FLOOR, least)))  # the finest fit's shape kept
     return NoiseModel(slope, floor)
 
 
-def tail_excess(u: torch.Tensor, model: NoiseModel, spatial_ndim: int, intensity: torch.Tensor | None = None) -> float:
+def tail_excess(
+    u: torch.Tensor,
+    model: NoiseModel,
+    spatial_ndim: int,
+    intensity: torch.Tensor | None = None,
+    passed: torch.Tensor | None = None,
+) -> float:
     r"""How much heavier than Gaussian noise's the tail of ``u``'s finest scale is: the
     :data:`TAIL_QUANTILE` of :math:`|z|` over that of unit white noise (:func:`pure_noise_tail`),
     minus 1, where :math:`z` is the high-pass (:func:`high_pass`) divided by the square root of
     its noise variance under ``model`` (:func:`local_noise_variance`, read at ``intensity``,
     default ``u``: Poisson noise's variance changes across a spot) and then centred and scaled
     by its block's median and robust level (:func:`block_deviations`).  White noise reads
-    about 0; texture, whose high-pass is heavier-tailed, more (see :data:`TAIL_PER_SHARE`)."""
+    about 0; texture, whose high-pass is heavier-tailed, more (see :data:`TAIL_PER_SHARE`).
+    ``passed``: ``high_pass(u)`` when the caller has it."""
     intensity = u if intensity is None else intensity
-    r = high_pass(u.detach(), spatial_ndim) / local_noise_variance(intensity.detach(), model, spatial_ndim).sqrt()
+    r = finest_pass(u, spatial_ndim, passed) / local_noise_variance(intensity.detach(), model, spatial_ndim).sqrt()
     side = block_side(spatial_ndim)
     z = torch.cat([robust_scores(plane[None, None], spatial_ndim, side).flatten() for plane in r.flatten(0, r.ndim - spatial_ndim - 1)])
     return sample_quantile(z, TAIL_QUANTILE) / pure_noise_tail(spatial_ndim, side) - 1.0
@@ -462,16 +472,22 @@ def high_pass(u: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
     return u / math.sqrt(6.0**spatial_ndim)
 
 
-def octave_ratio(u: torch.Tensor, spatial_ndim: int) -> float:
+def finest_pass(u: torch.Tensor, spatial_ndim: int, passed: torch.Tensor | None) -> torch.Tensor:
+    """``passed`` (the caller's :func:`high_pass` of ``u``), else that high-pass computed."""
+    return high_pass(u.detach(), spatial_ndim) if passed is None else passed
+
+
+def octave_ratio(u: torch.Tensor, spatial_ndim: int, passed: torch.Tensor | None = None) -> float:
     """Median over blocks (one channel each) of the high-pass variance one octave down, times
     :math:`2^d`, over that at the finest scale, on the same region: about 1 for white noise,
     higher for texture.  Texture covers the picture, edges are sparse, so the median tells
-    them apart where a fit over intensity bins does not."""
-    side = block_side(spatial_ndim)
+    them apart where a fit over intensity bins does not.  ``passed``: ``high_pass(u)`` when
+    the caller has it."""
+    side, lead = block_side(spatial_ndim), u.ndim - spatial_ndim - 1
+    coarse_pass = high_pass(decimate(u.detach(), spatial_ndim), spatial_ndim) * math.sqrt(2.0**spatial_ndim)
     ratios = []
-    for plane in u.flatten(0, u.ndim - spatial_ndim - 1):
-        fine = high_pass(plane[None, None], spatial_ndim)
-        coarse = high_pass(decimate(plane[None, None], spatial_ndim), spatial_ndim) * math.sqrt(2.0**spatial_ndim)
+    for fine, coarse in zip(finest_pass(u, spatial_ndim, passed).flatten(0, lead), coarse_pass.flatten(0, lead)):
+        fine, coarse = fine[None, None], coarse[None, None]
         for axis, (n_fine, n_coarse) in enumerate(zip(fine.shape[2:], coarse.shape[2:])):
             count = min(n_fine // (2 * side), n_coarse // side)
             fine, coarse = fine.narrow(2 + axis, 0, 2 * side * count), coarse.narrow(2 + axis, 0, side * count)
@@ -481,18 +497,19 @@ def octave_ratio(u: torch.Tensor, spatial_ndim: int) -> float:
     return float(torch.cat(ratios).median())
 
 
-def outlier_share(u: torch.Tensor, spatial_ndim: int) -> float:
+def outlier_share(u: torch.Tensor, spatial_ndim: int, passed: torch.Tensor | None = None) -> float:
     r"""Median over blocks (one channel each) of the share of high-pass samples more than
     :data:`OUTLIER_LEVELS` robust levels (:func:`block_levels`) from the block's median.
 
     Noise and texture are dense: Gaussian samples lie that far out with probability 0.27 %,
     and photos read 0–1.6 % under noise of 0.02.  An edge crossing a block leaves a line of
     samples far out (5–25 % in busy binary pictures, whose octave ratio reads up to 43): one
-    octave down such blocks read the edges, not texture."""
+    octave down such blocks read the edges, not texture.  ``passed``: ``high_pass(u)`` when
+    the caller has it."""
     side = block_side(spatial_ndim)
     shares = [
-        (robust_scores(high_pass(plane[None, None], spatial_ndim), spatial_ndim, side) > OUTLIER_LEVELS).to(u.dtype).mean(dim=1)
-        for plane in u.flatten(0, u.ndim - spatial_ndim - 1)
+        (robust_scores(plane[None, None], spatial_ndim, side) > OUTLIER_LEVELS).to(u.dtype).mean(dim=1)
+        for plane in finest_pass(u, spatial_ndim, passed).flatten(0, u.ndim - spatial_ndim - 1)
     ]
     return float(torch.cat(shares).median())
 
