@@ -17,7 +17,9 @@ VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too),
 SIGNALS, three 1-D signals, the 1-D check; RANDOM, ten colour photos cropped at two seeded
 random places each (black borders and backgrounds included), a check of the colour and
 Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities; WHOLE,
-eighteen photos whole, as a user passes them (the noise estimate reads their central crop).
+eighteen photos whole, as a user passes them (the noise estimate reads their central crop);
+SAMPLE, matplotlib's two sample pictures whole (a portrait photo and clip art), never run
+before the method was chosen.
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -85,6 +87,9 @@ SPOTS = ("spots_0.002_128", "spots_0.01_128", "spots_0.03_128", "spots_0.03_256"
 #: to ``smooth``; the tune, held-out and unseen photos with a natural scene).
 WHOLE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon", "chelsea", "gravel", "text",
          "rocket", "clock", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle", "star", "kitty")
+#: matplotlib's sample pictures (run once, 2026-12-01, after the last method change): a
+#: portrait photo and a piece of clip art, from outside scikit-image and the seed.
+SAMPLE = {"grace_hopper": "grace_hopper.jpg", "present": "Minduka_Present_Blue_Pack.png"}
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
@@ -92,11 +97,16 @@ SIZE = 128
 
 def picture(name: str) -> np.ndarray:
     """A named picture: scikit-image's (a stereo pair's left image, or its right one with
-    ``_right``; binary_blobs with a fixed seed), or the seed's star.jpg or kitty.gif."""
+    ``_right``; binary_blobs with a fixed seed), the seed's star.jpg or kitty.gif, or one of
+    matplotlib's :data:`SAMPLE`."""
     if name in ("star", "kitty"):
         return np.asarray(Image.open(SHARED / "seed" / f"{name}.{'jpg' if name == 'star' else 'gif'}").convert("RGB"))
     if name == "binary_blobs":
         return data.binary_blobs(rng=0)
+    if name in SAMPLE:
+        from matplotlib import cbook
+
+        return np.asarray(Image.open(cbook.get_sample_data(SAMPLE[name])).convert("RGB"))
     image = getattr(data, name.removesuffix("_right"))()
     return image[1 if name.endswith("_right") else 0] if isinstance(image, tuple) else image
 
@@ -211,7 +221,8 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots", "whole"), default="tune")
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots", "whole", "sample"),
+                        default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
     parser.add_argument("--cache", default="/tmp/auto_quality_oracle.json")
@@ -223,9 +234,9 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS,
-            "random": RANDOM, "spots": SPOTS, "whole": WHOLE}
+            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": tuple(SAMPLE)}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
-                                       whole=args.set == "whole"):
+                                       whole=args.set in ("whole", "sample")):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))

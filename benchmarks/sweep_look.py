@@ -34,7 +34,9 @@ and frame rate, 320 px) on eight photos: the five above plus rocket, camera (gre
 immunohistochemistry, printing each photo's luminance p10 / p50 and the other p50s, and
 whether kitty.gif's bands hold there (issue 13: structure >= 0.45 and change >= 0.08 on any
 photo).  ``--held-out`` measures them instead on scikit-image's retina, hubble_deep_field
-and stereo_motorcycle (left view), photos no preset was tuned on.
+and stereo_motorcycle (left view), photos no preset was tuned on; ``--unseen`` on
+matplotlib's two sample pictures (grace_hopper.jpg, a portrait photo, and
+Minduka_Present_Blue_Pack.png, clip art), run once after the presets were chosen.
 """
 
 from __future__ import annotations
@@ -92,14 +94,21 @@ def crop_set() -> dict[str, np.ndarray]:
     return {name: np.ascontiguousarray(picture) for name, picture in pictures.items()}
 
 
-def photos(more: bool = False, held_out: bool = False, extra: bool = False, crops: bool = False) -> dict[str, np.ndarray]:
+def photos(
+    more: bool = False, held_out: bool = False, extra: bool = False, crops: bool = False, unseen: bool = False
+) -> dict[str, np.ndarray]:
     """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB; ``more``
     adds scikit-image's rocket, camera (grey) and immunohistochemistry.  ``held_out``: instead
     scikit-image's retina, hubble_deep_field and stereo_motorcycle's left view, photos no
     preset was tuned on (a check of the transfer); ``extra``: instead :data:`EXTRA`;
-    ``crops``: instead :func:`crop_set`."""
+    ``crops``: instead :func:`crop_set`; ``unseen``: instead matplotlib's sample pictures."""
     from skimage import data
 
+    if unseen:
+        from matplotlib import cbook
+
+        return {name: np.asarray(Image.open(cbook.get_sample_data(file)).convert("RGB"))
+                for name, file in (("hopper", "grace_hopper.jpg"), ("present", "Minduka_Present_Blue_Pack.png"))}
     if crops:
         return crop_set()
     if held_out:
@@ -213,7 +222,7 @@ HEADER = (
 
 
 def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False, extra: bool = False,
-             crops: bool = False) -> None:
+             crops: bool = False, unseen: bool = False) -> None:
     """Each preset (with ``--set`` overrides) on every photo at 320 px, its own iterations and
     frame rate: the p50s of luminance, sparkles, colour, structure and change, per photo."""
     from peronamalik.art.presets import preset_config
@@ -224,7 +233,7 @@ def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = Fa
         config = preset_config(preset)
         for setting in settings:
             config = config.with_setting(setting)
-        for name, photo in photos(more=True, held_out=held_out, extra=extra, crops=crops).items():
+        for name, photo in photos(more=True, held_out=held_out, extra=extra, crops=crops, unseen=unseen).items():
             figures = measure(stats, photo, config)
             colour = figures["colour"][1] / max(figures["source"]["colour"], 1e-9)
             cells = (figures["sparkles"][1], colour, figures["structure"][1], figures["change"][1])
@@ -239,6 +248,7 @@ def main() -> None:
     parser.add_argument("--held-out", action="store_true", help="--evaluate on the held-out photos (retina, hubble, motorcycle)")
     parser.add_argument("--extra", action="store_true", help="--evaluate on ten more scikit-image pictures (EXTRA)")
     parser.add_argument("--crops", action="store_true", help="--evaluate on twelve new pictures and crops (crop_set)")
+    parser.add_argument("--unseen", action="store_true", help="--evaluate on matplotlib's two sample pictures")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
     parser.add_argument("--centre", action="store_true",
                         help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's)")
@@ -251,7 +261,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("PERONAMALIK_FUSED", "on")
     if args.evaluate:
-        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra, args.crops)
+        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra, args.crops, args.unseen)
     stats, pictures, rng = look_stats(), photos(more=args.centre), np.random.default_rng(args.seed)
     results, start = [], time.time()
     for index in range(args.configs):
