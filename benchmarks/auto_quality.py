@@ -14,7 +14,8 @@ blocks of the noise estimate, a third; EXTRA, two photos used nowhere else, a ch
 left image of a stereo pair); UNSEEN, pictures and crops never run before the method was
 chosen (the seed's star.jpg and kitty.gif, one crop each three quarters in), a second check;
 VOLUMES, 64³ volumes (one with anisotropic spacing, which the oracle uses too), the 3-D check;
-SIGNALS, three 1-D signals, the 1-D check; RANDOM, ten colour photos cropped at two seeded
+SIGNALS, three 1-D signals, the 1-D check; TEST_SIGNALS, Donoho and Johnstone's four test
+signals and a binary one, a second 1-D check; RANDOM, ten colour photos cropped at two seeded
 random places each (black borders and backgrounds included), a check of the colour and
 Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities; WHOLE,
 eighteen photos whole, as a user passes them (the noise estimate reads their central crop);
@@ -72,6 +73,10 @@ VOLUMES = ("blobs3d", "cells3d", "stack3d", "stack3d_z2")
 #: 1-D signals of 4096 samples: 32 constant steps, a smooth product of sines, and a row of
 #: camera resampled to 4096 (the 1-D check).
 SIGNALS = ("steps1d", "smooth1d", "camera_row1d")
+#: Donoho & Johnstone's (1994) test signals Blocks, Bumps, HeaviSine and Doppler, and a binary
+#: signal (0 and 1 in runs of random length), 4096 samples scaled to [0.1, 0.9] (the binary
+#: one [0, 1]): a second 1-D check (added 2026-12-01 with the patient search in 1-D).
+TEST_SIGNALS = ("blocks", "bumps", "heavisine", "doppler", "binary1d")
 #: Colour photos cropped at two seeded random places each (added after the colour noise
 #: reading, to check it and the per-block Poisson reading on crops chosen by no one): the
 #: retina's and hubble_deep_field's crops include their black borders and backgrounds.
@@ -112,8 +117,10 @@ def picture(name: str) -> np.ndarray:
 
 
 def signal(name: str) -> np.ndarray:
-    """One of :data:`SIGNALS`, float64 in [0, 1]."""
+    """One of :data:`SIGNALS` or :data:`TEST_SIGNALS`, float64 in [0, 1]."""
     n = 4096
+    if name in TEST_SIGNALS:
+        return test_signal(name, n)
     if name == "steps1d":
         return np.repeat(np.random.default_rng(0).uniform(0.1, 0.9, 32), n // 32)
     if name == "smooth1d":
@@ -121,6 +128,27 @@ def signal(name: str) -> np.ndarray:
         return 0.5 + 0.3 * np.sin(x) * np.cos(0.37 * x)
     row = data.camera()[256].astype(np.float64) / 255.0
     return np.interp(np.linspace(0, row.size - 1, n), np.arange(row.size), row)
+
+
+def test_signal(name: str, n: int) -> np.ndarray:
+    """One of :data:`TEST_SIGNALS` at ``n`` samples (Donoho & Johnstone 1994, Table 1)."""
+    t = (np.arange(n) + 0.5) / n
+    if name == "binary1d":
+        runs = np.random.default_rng(1).integers(16, 256, n // 16)
+        return (np.repeat(np.arange(runs.size) % 2, runs)[:n]).astype(np.float64)
+    places = np.array([0.1, 0.13, 0.15, 0.23, 0.25, 0.40, 0.44, 0.65, 0.76, 0.78, 0.81])
+    if name == "blocks":
+        heights = np.array([4, -5, 3, -4, 5, -4.2, 2.1, 4.3, -3.1, 2.1, -4.2])
+        f = (heights * (1 + np.sign(t[:, None] - places)) / 2).sum(axis=1)
+    elif name == "bumps":
+        heights = np.array([4, 5, 3, 4, 5, 4.2, 2.1, 4.3, 3.1, 5.1, 4.2])
+        widths = np.array([0.005, 0.005, 0.006, 0.01, 0.01, 0.03, 0.01, 0.01, 0.005, 0.008, 0.005])
+        f = (heights * (1 + np.abs((t[:, None] - places) / widths)) ** -4).sum(axis=1)
+    elif name == "heavisine":
+        f = 4 * np.sin(4 * np.pi * t) - np.sign(t - 0.3) - np.sign(0.72 - t)
+    else:
+        f = np.sqrt(t * (1 - t)) * np.sin(2 * np.pi * 1.05 / (t + 0.05))
+    return 0.1 + 0.8 * (f - f.min()) / (f.max() - f.min())
 
 
 def spots(name: str) -> np.ndarray:
@@ -151,7 +179,7 @@ def crops(
     instead; ``whole``: the whole picture instead; a volume whole."""
     if name in VOLUMES:
         return [(name, volume(name))]
-    if name in SIGNALS:
+    if name in SIGNALS or name in TEST_SIGNALS:
         return [(name, signal(name))]
     if name in SPOTS:
         return [(name, spots(name))]
@@ -221,7 +249,8 @@ def summary(label: str, gaps: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "random", "spots", "whole", "sample"),
+    parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "testsignals", "random", "spots",
+                                          "whole", "sample"),
                         default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
@@ -233,12 +262,12 @@ def main() -> None:
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
-    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS,
+    sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS, "testsignals": TEST_SIGNALS,
             "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": tuple(SAMPLE)}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
                                        whole=args.set in ("whole", "sample")):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
-        if args.spacing and args.set not in ("volumes", "signals"):
+        if args.spacing and args.set not in ("volumes", "signals", "testsignals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
             key += f"/spacing {args.spacing}"
         colour = clean.ndim == 3 and args.set != "volumes"
