@@ -878,9 +878,8 @@ def search(
     2.1 and 3.9 dB short of the grid oracle, Donoho & Johnstone's Blocks 3.0-6.9 dB);
     followed by its mean risk, the choice comes within 0.72 and 0.02 dB of it, and within
     0.00-1.34 dB on Blocks (benchmarks/auto_quality.py --set signals, --set testsignals).
-    In 2-D and 3-D kappa 1×
-    stays impatient: there the mean runs it on into stopping times Stein's estimate reads too
-    low (see :func:`risk_trajectory`)."""
+    In 2-D and 3-D kappa 1× stays impatient: there the mean runs it on into stopping times
+    Stein's estimate reads too low (see :func:`risk_trajectory`)."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
     candidates = []
     for sigma in sigmas:
