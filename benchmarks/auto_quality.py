@@ -20,7 +20,8 @@ random places each (black borders and backgrounds included), a check of the colo
 Poisson noise readings; SPOTS, fluorescence-like blurred points at three densities; WHOLE,
 eighteen photos whole, as a user passes them (the noise estimate reads their central crop);
 SAMPLE, matplotlib's two sample pictures whole (a portrait photo and clip art), never run
-before the method was chosen.
+before the method was chosen; VARIANTS, that portrait saved as JPEG of quality 50, upsampled
+2x, downsampled 2x and darkened to a quarter (what users' photos go through).
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too).
@@ -36,6 +37,7 @@ Run (one thread; a few minutes per set on a loaded 2-core machine)::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -95,6 +97,8 @@ WHOLE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "mo
 #: matplotlib's sample pictures (run once, 2026-12-01, after the last method change): a
 #: portrait photo and a piece of clip art, from outside scikit-image and the seed.
 SAMPLE = {"grace_hopper": "grace_hopper.jpg", "present": "Minduka_Present_Blue_Pack.png"}
+#: grace_hopper.jpg as a user's photo may come (run once, 2026-12-01, with SAMPLE).
+VARIANTS = ("grace_hopper_jpeg50", "grace_hopper_up2", "grace_hopper_down2", "grace_hopper_dark")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
@@ -112,8 +116,24 @@ def picture(name: str) -> np.ndarray:
         from matplotlib import cbook
 
         return np.asarray(Image.open(cbook.get_sample_data(SAMPLE[name])).convert("RGB"))
+    if name in VARIANTS:
+        return variant(Image.fromarray(picture("grace_hopper")), name.rsplit("_", 1)[1])
     image = getattr(data, name.removesuffix("_right"))()
     return image[1 if name.endswith("_right") else 0] if isinstance(image, tuple) else image
+
+
+def variant(photo: Image.Image, how: str) -> np.ndarray:
+    """``photo`` (RGB) saved as JPEG of quality 50 (``jpeg50``), resized 2x up (bicubic,
+    ``up2``) or down (Lanczos, ``down2``), or scaled to a quarter of its intensity (``dark``)."""
+    width, height = photo.size
+    if how == "jpeg50":
+        buffer = io.BytesIO()
+        photo.save(buffer, "JPEG", quality=50)
+        return np.asarray(Image.open(buffer).convert("RGB"))
+    if how in ("up2", "down2"):
+        size = (width * 2, height * 2) if how == "up2" else (width // 2, height // 2)
+        return np.asarray(photo.resize(size, Image.BICUBIC if how == "up2" else Image.LANCZOS))
+    return (np.asarray(photo, np.float64) * 0.25).astype(np.uint8)
 
 
 def signal(name: str) -> np.ndarray:
@@ -250,7 +270,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "testsignals", "random", "spots",
-                                          "whole", "sample"),
+                                          "whole", "sample", "variants"),
                         default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
@@ -263,9 +283,9 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS, "testsignals": TEST_SIGNALS,
-            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": tuple(SAMPLE)}
+            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": tuple(SAMPLE), "variants": VARIANTS}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
-                                       whole=args.set in ("whole", "sample")):
+                                       whole=args.set in ("whole", "sample", "variants")):
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals", "testsignals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
