@@ -51,7 +51,7 @@ from skimage import color, data
 
 from peronamalik import diffuse, estimate_parameters, quality
 from peronamalik.core import auto
-from shared_files import SHARED
+from shared_files import MATPLOTLIB_SAMPLES, SHARED, matplotlib_sample
 
 TUNE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "moon")
 HOLDOUT = ("chelsea", "gravel", "text", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "cell", "clock", "horse")
@@ -96,7 +96,7 @@ WHOLE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "mo
          "rocket", "clock", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle", "star", "kitty")
 #: matplotlib's sample pictures (run once, 2026-12-01, after the last method change): a
 #: portrait photo and a piece of clip art, from outside scikit-image and the seed.
-SAMPLE = {"grace_hopper": "grace_hopper.jpg", "present": "Minduka_Present_Blue_Pack.png"}
+SAMPLE = tuple(MATPLOTLIB_SAMPLES)
 #: grace_hopper.jpg as a user's photo may come (run once, 2026-12-01, with SAMPLE).
 VARIANTS = ("grace_hopper_jpeg50", "grace_hopper_up2", "grace_hopper_down2", "grace_hopper_dark")
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
@@ -113,9 +113,7 @@ def picture(name: str) -> np.ndarray:
     if name == "binary_blobs":
         return data.binary_blobs(rng=0)
     if name in SAMPLE:
-        from matplotlib import cbook
-
-        return np.asarray(Image.open(cbook.get_sample_data(SAMPLE[name])).convert("RGB"))
+        return matplotlib_sample(name)
     if name in VARIANTS:
         return variant(Image.fromarray(picture("grace_hopper")), name.rsplit("_", 1)[1])
     image = getattr(data, name.removesuffix("_right"))()
@@ -283,7 +281,7 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS, "testsignals": TEST_SIGNALS,
-            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": tuple(SAMPLE), "variants": VARIANTS}
+            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": SAMPLE, "variants": VARIANTS}
     for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
                                        whole=args.set in ("whole", "sample", "variants")):
         spacing = VOLUME_SPACING.get(key.split("/")[0])

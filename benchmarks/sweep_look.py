@@ -53,7 +53,7 @@ from PIL import Image
 
 from peronamalik.art import animate
 from peronamalik.art.config import ArtConfig
-from shared_files import SHARED, look_stats
+from shared_files import MATPLOTLIB_SAMPLES, SHARED, look_stats, matplotlib_sample
 
 SEED_RATE = 2e-6 * 320 * 240 * 3  # the seed's lr for its summed loss, per unit of mean loss
 BANDS = {  # name: (statistic, percentile index, low, high)
@@ -105,10 +105,7 @@ def photos(
     from skimage import data
 
     if unseen:
-        from matplotlib import cbook
-
-        return {name: np.asarray(Image.open(cbook.get_sample_data(file)).convert("RGB"))
-                for name, file in (("hopper", "grace_hopper.jpg"), ("present", "Minduka_Present_Blue_Pack.png"))}
+        return {name: matplotlib_sample(name) for name in MATPLOTLIB_SAMPLES}
     if crops:
         return crop_set()
     if held_out:
