@@ -881,6 +881,7 @@ def search(
     In 2-D and 3-D kappa 1× stays impatient: there the mean runs it on into stopping times
     Stein's estimate reads too low (see :func:`risk_trajectory`)."""
     times = checkpoints(MAX_ITERATIONS) if iterations is None else [iterations]
+    searched_in_1d = y.ndim - 2 == 1 and kappa is None  # every kappa tried is patient
     candidates = []
     for sigma in sigmas:
         factors = KAPPA_FACTORS if sigma == 0 else SMOOTHED_KAPPA_FACTORS
@@ -889,9 +890,9 @@ def search(
         tried = [(f * scale, f) for f in factors]
         if smallest < ANISOTROPY * scale:
             tried.insert(0, (smallest, 1.0))  # probed as the noise's own scale
-        # a given kappa has no factor (NaN): it is neither wide nor patient
+        # a given kappa has no factor (NaN): it is neither wide nor patient (nor in 1-D)
         for k, factor in [(kappa, math.nan)] if kappa is not None else tried:
-            patient = factor >= PATIENT_FACTOR or (y.ndim == 3 and not math.isnan(factor))  # see PATIENT_FACTOR
+            patient = factor >= PATIENT_FACTOR or searched_in_1d
             candidates += risk_trajectory(run, y, variance, times, kappa=k, sigma=sigma, wide=factor <= 1, patient=patient)
     chosen = one_standard_error(run, y, variance, candidates)
     return chosen.kappa, chosen.iterations, chosen.sigma, chosen.risk
