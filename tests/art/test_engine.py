@@ -26,10 +26,15 @@ def test_frames_have_count_shape_dtype(backend):
 
 
 def test_grey_input_gives_rgb_frames():
+    """A grey photo's frames are RGB: grey where nothing tints it (grey_tint 0), warm (R > G >
+    B) under the default preset's cast."""
     grey = small_photo().mean(axis=-1)
-    frames = list(animate(grey, iterations=3, every=1, seed=0, device="cpu", size=None))
-    assert frames[0].shape == grey.shape + (3,)
-    assert np.array_equal(frames[0][..., 0], frames[0][..., 2])
+    plain = list(animate(grey, iterations=3, every=1, seed=0, device="cpu", size=None, grey_tint=0.0))
+    assert plain[0].shape == grey.shape + (3,)
+    assert np.array_equal(plain[0][..., 0], plain[0][..., 2])
+    warm = list(animate(grey, iterations=3, every=1, seed=0, device="cpu", size=None))
+    red, green, blue = warm[0].reshape(-1, 3).astype(float).mean(axis=0)
+    assert red > green > blue
 
 
 def test_same_seed_same_frames_and_other_seed_differs(backend):

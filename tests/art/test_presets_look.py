@@ -164,7 +164,25 @@ def test_ember_changes_busy_photos_and_keeps_their_subject():
     for photo, size in ((grey["grass"], 320), (grey["gravel"], 320), (grey["page"], 160)):
         measured = figures(photo, size)
         assert measured["change"][1] >= 0.08 and measured["structure"][1] >= 0.45, measured
-    assert figures(grey["grass"], 320, kappa_texture=False)["change"][1] < 0.08
+    # kappa's share, without the grey picture's warm cast (which alone changes it by 0.24)
+    assert figures(grey["grass"], 320, grey_tint=0.0)["change"][1] >= 0.08
+    assert figures(grey["grass"], 320, grey_tint=0.0, kappa_texture=False)["change"][1] < 0.08
+
+
+def test_ember_glows_on_a_grey_photo():
+    """A grey photo stored as RGB: ember's colour mixing starts symmetric and kept the channels
+    equal, so its glow was a contrast change only (scikit-image's text: change 0.07, under the
+    looks' 0.08).  grey_tint's warm cast breaks the symmetry: red-orange embers, change 0.24."""
+    photo = np.stack([skimage.data.text()] * 3, axis=-1)
+
+    def run(**overrides) -> tuple[dict, np.ndarray]:
+        frames = list(animate(photo, config=preset_config("ember").replace(**overrides), seed=0, device="cpu", size=320))
+        return look(frames, source_image(photo, 320)), np.stack(frames).astype(float)
+
+    (cast, frames), (plain, grey_frames) = run(), run(grey_tint=0.0)
+    assert cast["change"][1] >= 0.08 and cast["structure"][1] >= 0.45, cast
+    assert (frames[..., 0] - frames[..., 2]).mean() > 64  # red over blue: the ember's glow
+    assert plain["change"][1] < 0.08 and np.array_equal(grey_frames[..., 0], grey_frames[..., 2]), plain
 
 
 def test_kitty_keeps_a_pure_texture_with_its_kappa_capped():

@@ -146,6 +146,17 @@ def test_frames_keep_count_order_size_for_any_input_kind():
     assert sized[0].shape == (10, 15, 3)
 
 
+def test_a_grey_clip_gets_the_presets_warm_cast():
+    """ember on a black-and-white clip: each grey frame gets grey_tint's warm cast (R > G > B),
+    as a grey photo does; without it the frames stay grey."""
+    grey = [np.repeat(frame.mean(axis=-1, keepdims=True), 3, axis=-1).astype(np.uint8) for frame in moving_shapes(4, width=30, height=20)]
+    warm = np.stack(list(stylize_frames(grey, seed=0, device="cpu", preset="ember"))).astype(float)
+    red, green, blue = warm.reshape(-1, 3).mean(axis=0)
+    assert red > green > blue
+    plain = np.stack(list(stylize_frames(grey, seed=0, device="cpu", preset="ember", grey_tint=0.0)))
+    assert np.array_equal(plain[..., 0], plain[..., 2])
+
+
 def test_same_seed_same_frames_other_seed_differs():
     clip = list(moving_shapes(6, width=24, height=16))
     run = dict(preset="ember", device="cpu", kernel_noise=0.05)

@@ -19,7 +19,7 @@ from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, at_work_scale, luminance
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
-from peronamalik.art.source import Source, load_source
+from peronamalik.art.source import Source, load_source, tinted_if_grey
 from peronamalik.backends import policy
 from peronamalik.core.arrays import resolve_device
 from peronamalik.core.progress import Progress, check_progress
@@ -60,6 +60,7 @@ def resolve_run(
 def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None) -> Iterator[np.ndarray]:
     """Run the learned diffusion on a loaded source, yielding a frame after every
     ``config.every``-th iteration (iteration 0 included) and refreshing on the schedule.
+    With ``config.grey_tint`` a grey source starts with a warm cast (:func:`tinted_if_grey`).
 
     With ``config.pre_step`` one step with the initial K (no learning) comes first, as in the
     seed; with ``config.channels == "luminance"`` an RGB source's luminance diffuses and the
@@ -67,7 +68,7 @@ def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None)
     and the frames show the change on the full-size source (:meth:`LearnedDiffusion.frame`)."""
     config = spec.config
     generator = torch.Generator().manual_seed(spec.seed)
-    original = source.tensor.to(spec.device)
+    original = tinted_if_grey(source.tensor.to(spec.device), config.grey_tint)
     work = at_work_scale(original, config)
     if config.channels == "luminance" and original.shape[1] == 3:
         engine = LearnedDiffusion(luminance(work), config, generator, colour=original)

@@ -233,6 +233,14 @@ class ArtConfig:
         :math:`I_0 + (Y_t - Y_0)` in every channel: the photo's chroma (its colour differences
         R − Y, B − Y) is kept exactly, as when only the Y of YUV is replaced.  A grey source is
         unaffected.
+    grey_tint : float
+        In [0, 0.5] (0: off).  A grey source or video frame (one channel, or three whose
+        spread, largest minus smallest, averages at most
+        :data:`~peronamalik.art.source.GREY_SPREAD`) gets a warm cast: its channels
+        become :math:`\\bar I_0 \\cdot (1, 1 - t, 1 - 2t)`, :math:`\\bar I_0` their mean
+        (:func:`~peronamalik.art.source.tinted_if_grey`).  A colour-mixing K starts symmetric in
+        the channels and stays so on a grey picture, so without a cast a colour look cannot
+        leave grey (``ember``: its glow is then a contrast change only).
     work_side : int
         Image mode only: the run diffuses the source resized to this longer side when it is
         larger (0: never), and each frame is the full-size source plus the run's change,
@@ -286,6 +294,7 @@ class ArtConfig:
     blend: float = 0.6
     lr_decay: float = 0.995
     channels: str = "rgb"
+    grey_tint: float = 0.0
     work_side: int = 0
     pre_step: bool = False
     frame_blend: float = 0.8
@@ -316,6 +325,7 @@ class ArtConfig:
             "sink_depth": real("sink_depth", self.sink_depth, low=0.0, high=1.0),
             "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
             "blend_structure": real("blend_structure", self.blend_structure, low=0.0, high=1.0),
+            "grey_tint": real("grey_tint", self.grey_tint, low=0.0, high=0.5),
             "kappa_texture_min": real("kappa_texture_min", self.kappa_texture_min, low=0.0, high=MAX_TEXTURE_FACTOR),
             "kappa_texture_max": real("kappa_texture_max", self.kappa_texture_max, low=0.0, high=MAX_TEXTURE_FACTOR),
             "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),

@@ -41,11 +41,17 @@ SEED_RATE = 2e-6 * SEED_PIXELS
 #: 0.57, its change 0.19 -> 0.18).  On a photo busier than kitty.gif's first frame kappa grows
 #: with its texture, up to 1.5x (kappa_texture in [1, 1.5]: a fixed kappa kept grass and gravel
 #: as edges, change 0.06 -> 0.13 and 0.11; text 0.10 -> 0.23; smooth photos keep kappa 0.3),
-#: and falls back with the blend where a cycle loses the edges (small text at 160 px).
+#: and falls back with the blend where a cycle loses the edges (small text at 160 px).  A grey
+#: photo starts with a faint warm cast (grey_tint 0.05: × (1, 0.95, 0.9)), or its channels,
+#: equal, stay equal and the glow is a contrast change only (scikit-image's text changed by
+#: 0.07, under the looks' 0.08; now 0.24, and the twelve grey pictures of sweep_look.py's four
+#: sets glow red-orange, change >= 0.12, structure >= 0.53; casts of 0.03 and 0.08 too, the
+#: lowest structure 0.52 and 0.45).
 EMBER: dict[str, Any] = dict(
     every=75, fps=8.0, kappa=0.3, dt=0.064, lr=0.064 * SEED_RATE, momentum=0.0, weight_decay=0.0,
     reduction="mean", loss_weights={"video_fidelity": 0.477, "response": 1.957, "modulated_energy": 4.155},
     blend=0.4, lr_decay=1.0, blend_structure=0.45, kappa_texture=True, kappa_texture_min=1.0, kappa_texture_max=1.5,
+    grey_tint=0.05,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -110,7 +116,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # >= 0.51 on every photo of sweep_look.py's three sets).  Not ember's kappa_texture: one
     # channel's Laplacian response is a third of ember's colour-mixing one, so the factor never
     # passes 1, and ink already changes grass and gravel by 0.17 and 0.16.
-    "ink": dict(EMBER, channels="luminance", blend=0.5, kappa_texture=False, kappa_texture_min=0.0, kappa_texture_max=0.0),
+    "ink": dict(EMBER, channels="luminance", blend=0.5, kappa_texture=False, kappa_texture_min=0.0, kappa_texture_max=0.0,
+                grey_tint=0.0),
     # The seed's vanilla mode (ALGORITHM.md): the fixed Laplacian (lr 0: nothing is learned),
     # k 0.2, dt 0.01, a frame every 100 of 5001 steps; a slow, gentle blur to watch.
     "vanilla": dict(

@@ -19,6 +19,9 @@ from peronamalik.core.arrays import to_float_tensor
 #: its photographer, Stefan van der Walt), shipped in ``peronamalik/data/chelsea.npz``.
 SAMPLE_NAME = "chelsea"
 SAMPLE_REF = f"sample:{SAMPLE_NAME}"
+#: A three-channel source is grey when its channels' spread (largest minus smallest) averages
+#: at most this (:func:`tinted_if_grey`): a grey picture stored as RGB, its rounding allowed.
+GREY_SPREAD = 2.0 / 255
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,26 @@ def shrink_longer(image: torch.Tensor, size: int) -> torch.Tensor:
     """``image`` (``(1, C, H, W)``) resized (:func:`resize_longer`) to a longer side of
     ``size`` when it is longer, else ``image`` itself (never enlarged)."""
     return resize_longer(image, size) if max(image.shape[-2:]) > size else image
+
+
+def tinted_if_grey(image: torch.Tensor, tint: float) -> torch.Tensor:
+    """``image`` ``(1, C, H, W)`` given a warm cast where it is grey (``ArtConfig.grey_tint``).
+
+    With ``tint`` t > 0, a grey image (one channel, or three whose spread averages at most
+    :data:`GREY_SPREAD`) becomes :math:`\\bar I \\cdot (1, 1 - t, 1 - 2t)` in R, G, B,
+    :math:`\\bar I` its channels' mean; any other image is returned as it is.
+
+    Examples
+    --------
+    >>> tinted_if_grey(torch.full((1, 1, 2, 2), 0.5), 0.05)[0, :, 0, 0]
+    tensor([0.5000, 0.4750, 0.4500])
+    """
+    if not tint or image.shape[1] not in (1, 3):
+        return image
+    if image.shape[1] == 3 and float((image.amax(dim=1) - image.amin(dim=1)).mean()) > GREY_SPREAD:
+        return image
+    cast = torch.tensor([1.0, 1.0 - tint, 1.0 - 2.0 * tint], dtype=image.dtype, device=image.device)
+    return image.mean(dim=1, keepdim=True) * cast.view(1, 3, 1, 1)
 
 
 def file_sha256(path: Path) -> str:

@@ -37,7 +37,7 @@ from peronamalik.art.animate import RunSpec, resolve_run
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import preset_config
-from peronamalik.art.source import resize_longer
+from peronamalik.art.source import resize_longer, tinted_if_grey
 from peronamalik.core.arrays import to_float_tensor
 
 VIDEO_PRESET = "video"
@@ -112,11 +112,12 @@ def stylized(frames: Iterable[np.ndarray], spec: RunSpec, callback: Callback | N
     frame; refreshes follow the config's schedule with the frame counter as the iteration.
 
     Only the current frame and the engine's state are held: memory does not grow with
-    the number of frames.  ``callback(index, engine, refreshed)`` after each frame.
+    the number of frames.  ``callback(index, engine, refreshed)`` after each frame.  With
+    ``config.grey_tint`` each grey frame gets its warm cast (:func:`tinted_if_grey`).
     """
     config, engine = spec.config, None
     for index, frame in enumerate(frames):
-        incoming = frame_tensor(frame, size=config.size, device=spec.device)
+        incoming = tinted_if_grey(frame_tensor(frame, size=config.size, device=spec.device), config.grey_tint)
         if engine is None:
             engine = LearnedDiffusion(incoming, config, torch.Generator().manual_seed(spec.seed))
         elif incoming.shape != engine.image.shape:

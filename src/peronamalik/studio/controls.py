@@ -21,7 +21,7 @@ from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 GROUPS: dict[str, tuple[str, ...]] = {
     "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "channels", "kernel_noise", "pre_step"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction", "learned_taps"),
-    "source-relative": ("kappa_relative", "kappa_texture", "kappa_texture_min", "kappa_texture_max", "energy_relative"),
+    "source-relative": ("kappa_relative", "kappa_texture", "kappa_texture_min", "kappa_texture_max", "energy_relative", "grey_tint"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_structure", "blend_structure"),
     "output": ("iterations", "every", "size", "work_side", "fps"),
@@ -43,6 +43,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "frame_blend": (0.0, 1.0, False), "loss_weights": (0.0, 10.0, False),
     "sink_depth": (0.0, 1.0, False), "sink_structure": (0.0, 1.0, False),
     "blend_structure": (0.0, 1.0, False), "kappa_texture_min": (0.0, 4.0, False), "kappa_texture_max": (0.0, 4.0, False),
+    "grey_tint": (0.0, 0.5, False),
 }
 
 #: Choices of the string fields, from the config module's tuples.
