@@ -25,12 +25,11 @@ def test_a_colour_source_and_a_zero_tint_are_left_alone():
 
 
 def test_rounding_between_the_channels_still_reads_as_grey():
-    """A grey picture stored as RGB may differ by a level between channels; beyond
-    GREY_SPREAD on average the picture has colour of its own."""
-    level = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(2))
+    """A grey picture stored as RGB may differ by a level between channels; a cast whose
+    spread passes GREY_SPREAD of the mean is colour of the picture's own."""
+    level = 0.2 + 0.6 * torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(2))
     rounded = level.expand(1, 3, 16, 16).clone()
     rounded[:, 1] += 1.0 / 255
     assert not torch.equal(tinted_if_grey(rounded, 0.05), rounded)
-    tinted = rounded.clone()
-    tinted[:, 2] -= 2.5 * GREY_SPREAD
-    assert tinted_if_grey(tinted, 0.05) is tinted
+    cast = level * torch.tensor([1.0, 1.0, 1.0 - 1.5 * GREY_SPREAD]).view(1, 3, 1, 1)
+    assert tinted_if_grey(cast, 0.05) is cast

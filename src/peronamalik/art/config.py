@@ -236,7 +236,7 @@ class ArtConfig:
     grey_tint : float
         In [0, 0.5] (0: off).  A grey source or video frame (one channel, or three whose
         spread, largest minus smallest, averages at most
-        :data:`~peronamalik.art.source.GREY_SPREAD`) gets a warm cast: its channels
+        :data:`~peronamalik.art.source.GREY_SPREAD` of its mean) gets a warm cast: its channels
         become :math:`\\bar I_0 \\cdot (1, 1 - t, 1 - 2t)`, :math:`\\bar I_0` their mean
         (:func:`~peronamalik.art.source.tinted_if_grey`).  A colour-mixing K starts symmetric in
         the channels and stays so on a grey picture, so without a cast a colour look cannot
