@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from peronamalik.io.animation import check_output, check_output_kind, open_frame_writer, read_frames
+from peronamalik.io.animation import check_output, check_output_kind, needs_even_size, open_frame_writer, read_frames
 
 
 def _write(path: Path | str, frames: list[np.ndarray], **options) -> Path:
@@ -57,6 +57,11 @@ def test_videos_read_back_and_h264_gets_even_size(tmp_path: Path, frames, name: 
     assert np.abs(decoded[2][:31, :45].astype(int) - frames[2]).mean() < 6
     with av.open(str(path)) as container:
         assert container.streams.video[0].average_rate == 12
+
+
+def test_only_h264_needs_even_sizes() -> None:
+    assert [needs_even_size(f"a.{kind}") for kind in ("mp4", "MKV", "webm", "webp", "gif", "png")] == [
+        True, True, False, False, False, False]
 
 
 def test_png_keeps_last_frame_and_folder_keeps_all(tmp_path: Path, frames: list[np.ndarray]) -> None:

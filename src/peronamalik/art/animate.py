@@ -232,10 +232,14 @@ def render(
     cannot run here, the closest, with a warning); the sidecar records the one that ran.
     Returns the output path.
     """
+    from peronamalik.io.animation import needs_even_size
+
     check_render_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
     progress = check_progress(progress)
     spec = resolve_run(**options)
-    source = load_source(image, size=spec.config.size, device=spec.device)
+    # an .mp4 of a photo whose resized side is odd: resized to even sides, not padded (a padded
+    # row shifts the picture against the photo by up to a pixel)
+    source = load_source(image, size=spec.config.size, device=spec.device, even=needs_even_size(output))
     ran: dict[str, str] = {}
 
     def tick(iteration: int, engine: LearnedDiffusion, refreshed: bool) -> None:

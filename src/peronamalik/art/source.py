@@ -45,13 +45,16 @@ def sample_array() -> np.ndarray:
         return archive[SAMPLE_NAME]
 
 
-def resize_longer(image: torch.Tensor, size: int | None) -> torch.Tensor:
-    """Bilinear (antialiased) resize of ``(1, C, H, W)`` so the longer side is ``size``."""
-    if size is None:
-        return image
+def resize_longer(image: torch.Tensor, size: int | None, *, even: bool = False) -> torch.Tensor:
+    """Bilinear (antialiased) resize of ``(1, C, H, W)`` so the longer side is ``size`` (None:
+    kept); with ``even``, each side rounded to the nearest even number instead (for formats
+    that store only even sizes, whose writer would otherwise pad a row or column)."""
     height, width = image.shape[-2:]
-    scale = size / max(height, width)
-    shape = (max(2, round(height * scale)), max(2, round(width * scale)))
+    if size is None and not even:
+        return image
+    scale = 1.0 if size is None else size / max(height, width)
+    step = 2 if even else 1
+    shape = tuple(max(2, step * round(side * scale / step)) for side in (height, width))
     if shape == (height, width):
         return image
     return F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
@@ -102,9 +105,10 @@ def reference_sha256(reference: str | Path) -> str:
     return array_sha256(sample_array()) if str(reference) == SAMPLE_REF else file_sha256(Path(reference))
 
 
-def load_source(image: Any, *, size: int | None, device: torch.device) -> Source:
+def load_source(image: Any, *, size: int | None, device: torch.device, even: bool = False) -> Source:
     """Load ``image`` (path, numpy array, PIL image or None for the sample), min-max normalise
-    it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``."""
+    it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``
+    (:func:`resize_longer`; ``even``: to even sides, for an output that stores only those)."""
     if image is None or (isinstance(image, str) and image == SAMPLE_REF):
         array, reference, stem = sample_array(), SAMPLE_REF, SAMPLE_NAME
         digest = array_sha256(array)
@@ -135,7 +139,7 @@ def load_source(image: Any, *, size: int | None, device: torch.device) -> Source
     u = (tensor.unsqueeze(-1) if tensor.ndim == 2 else tensor).permute(2, 0, 1).unsqueeze(0)
     low, high = u.min(), u.max()
     u = (u - low) / (high - low) if float(high - low) > 0 else torch.zeros_like(u)
-    u = resize_longer(u, size)
+    u = resize_longer(u, size, even=even)
     if min(u.shape[-2:]) < 2:
         raise InputError(f"image is too small to diffuse: {tuple(u.shape[-2:])}")
     return Source(u.contiguous(), reference, digest, stem)

@@ -6,7 +6,9 @@
 ``.gif``                looping GIF, an adaptive palette per frame (:data:`GIF_QUALITIES`);
                         at most 50 fps (browsers play shorter delays at 10 fps)
 ``.webp``               looping animated WebP (lossy, quality 85); at most 50 fps
-``.mp4`` / ``.mkv``     H.264 (yuv420p, CRF 18); odd sizes are padded to even
+``.mp4`` / ``.mkv``     H.264 (yuv420p, CRF 18); odd sizes are padded to even (a photo
+                        ``render`` animates is resized to even sides instead:
+                        :func:`needs_even_size`)
 ``.webm``               VP9 (CRF 32)
 ``.png``                the last frame only
 a folder                numbered PNG frames ``frame_00000.png`` ...: an existing folder,
@@ -116,6 +118,13 @@ def check_output_kind(path: str | os.PathLike[str]) -> str:
     allowed = ", ".join(f".{kind}" for kind in KINDS if kind != FOLDER)
     what = f"unknown extension {suffix!r}" if suffix else "no extension"
     raise InputError(f"cannot write {text}: {what}; use {allowed}, or a folder name ending in '/'")
+
+
+def needs_even_size(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``'s format stores only even widths and heights (H.264 in yuv420p:
+    .mp4, .mkv); the writer pads other frames with a copy of their last row or column."""
+    spec = _VIDEO_FORMATS.get(Path(os.fspath(path)).suffix.lower())
+    return spec is not None and spec.even
 
 
 def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> str:
