@@ -36,7 +36,8 @@ whether kitty.gif's bands hold there (issue 13: structure >= 0.45 and change >= 
 photo).  ``--held-out`` measures them instead on scikit-image's retina, hubble_deep_field
 and stereo_motorcycle (left view), photos no preset was tuned on; ``--unseen`` on
 matplotlib's two sample pictures (grace_hopper.jpg, a portrait photo, and
-Minduka_Present_Blue_Pack.png, clip art), run once after the presets were chosen.
+Minduka_Present_Blue_Pack.png, clip art), run once after the presets were chosen;
+``--images PATH...`` on your own photos.
 """
 
 from __future__ import annotations
@@ -95,15 +96,19 @@ def crop_set() -> dict[str, np.ndarray]:
 
 
 def photos(
-    more: bool = False, held_out: bool = False, extra: bool = False, crops: bool = False, unseen: bool = False
+    more: bool = False, held_out: bool = False, extra: bool = False, crops: bool = False, unseen: bool = False,
+    files: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """The kitty (kitty.gif's first frame) and the transfer photos, as uint8 RGB; ``more``
     adds scikit-image's rocket, camera (grey) and immunohistochemistry.  ``held_out``: instead
     scikit-image's retina, hubble_deep_field and stereo_motorcycle's left view, photos no
     preset was tuned on (a check of the transfer); ``extra``: instead :data:`EXTRA`;
-    ``crops``: instead :func:`crop_set`; ``unseen``: instead matplotlib's sample pictures."""
+    ``crops``: instead :func:`crop_set`; ``unseen``: instead matplotlib's sample pictures;
+    ``files``: instead these image files (your own photos)."""
     from skimage import data
 
+    if files:
+        return {os.path.basename(path): np.asarray(Image.open(path).convert("RGB")) for path in files}
     if unseen:
         return {name: matplotlib_sample(name) for name in MATPLOTLIB_SAMPLES}
     if crops:
@@ -219,7 +224,7 @@ HEADER = (
 
 
 def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = False, extra: bool = False,
-             crops: bool = False, unseen: bool = False) -> None:
+             crops: bool = False, unseen: bool = False, files: tuple[str, ...] = ()) -> None:
     """Each preset (with ``--set`` overrides) on every photo at 320 px, its own iterations and
     frame rate: the p50s of luminance, sparkles, colour, structure and change, per photo."""
     from peronamalik.art.presets import preset_config
@@ -230,7 +235,7 @@ def evaluate(stats, presets: list[str], settings: list[str], held_out: bool = Fa
         config = preset_config(preset)
         for setting in settings:
             config = config.with_setting(setting)
-        for name, photo in photos(more=True, held_out=held_out, extra=extra, crops=crops, unseen=unseen).items():
+        for name, photo in photos(more=True, held_out=held_out, extra=extra, crops=crops, unseen=unseen, files=files).items():
             figures = measure(stats, photo, config)
             colour = figures["colour"][1] / max(figures["source"]["colour"], 1e-9)
             cells = (figures["sparkles"][1], colour, figures["structure"][1], figures["change"][1])
@@ -246,6 +251,7 @@ def main() -> None:
     parser.add_argument("--extra", action="store_true", help="--evaluate on ten more scikit-image pictures (EXTRA)")
     parser.add_argument("--crops", action="store_true", help="--evaluate on twelve new pictures and crops (crop_set)")
     parser.add_argument("--unseen", action="store_true", help="--evaluate on matplotlib's two sample pictures")
+    parser.add_argument("--images", nargs="+", default=(), metavar="PATH", help="--evaluate on these image files instead")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for --evaluate")
     parser.add_argument("--centre", action="store_true",
                         help="search with learned_taps=centre, kappa_texture, energy_relative (the kitty preset's)")
@@ -258,7 +264,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("PERONAMALIK_FUSED", "on")
     if args.evaluate:
-        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra, args.crops, args.unseen)
+        return evaluate(look_stats(), args.evaluate, args.set, args.held_out, args.extra, args.crops, args.unseen, tuple(args.images))
     stats, pictures, rng = look_stats(), photos(more=args.centre), np.random.default_rng(args.seed)
     results, start = [], time.time()
     for index in range(args.configs):

@@ -1,9 +1,9 @@
 """``peronamalik bench --quality`` (needs the ``[bench]`` extra, for scikit-image): denoising quality of Perona-Malik with ``'auto'`` parameters
 against the best grid parameters and scikit-image's denoisers, on noisy photos.
 
-Inputs: central crops of scikit-image's sample photos (grey and colour), with white Gaussian
-noise of standard deviation ``s`` for each level in :data:`NOISE_LEVELS` (fixed seed, not
-clipped).  Methods, each scored by PSNR and SSIM against the clean crop and timed (one run
+Inputs: central crops of scikit-image's sample photos (grey and colour), or of the user's own
+photos (``--image``, :func:`user_photo`), with white Gaussian noise of standard deviation
+``s`` for each level in :data:`NOISE_LEVELS` (fixed seed, not clipped).  Methods, each scored by PSNR and SSIM against the clean crop and timed (one run
 with its parameters, after a warm-up):
 
 - ``PM auto``: ``diffuse(kappa='auto', iterations='auto', sigma='auto')``, coupled on colour;
@@ -21,15 +21,19 @@ with its parameters, after a warm-up):
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from peronamalik._extras import require
+from peronamalik._validate import InputError
 from peronamalik.core import auto
+from peronamalik.core.arrays import unit_scale
 from peronamalik.core.diffuse import diffuse, run_diffusion
 
 NOISE_LEVELS = (0.02, 0.05, 0.1)
@@ -39,6 +43,11 @@ ORACLE_KAPPA_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0)
 ORACLE_SIGMAS = (0.0, 1.0)
 TV_WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)  # × s
 BILATERAL_COLOURS = (0.5, 1.0, 2.0, 4.0)  # × s
+#: Side of the central crop of a user's photo (``--image``): that of the crop the auto search
+#: reads on a large image (:data:`peronamalik.core.auto.SEARCH_PIXELS`).
+IMAGE_CROP = 256
+#: The smallest side of a user's photo: the noise estimate reads it one octave down too.
+IMAGE_MIN_SIDE = 32
 
 
 @dataclass
@@ -54,6 +63,38 @@ def photo(name: str, size: int) -> np.ndarray:
     image = getattr(data, name)().astype(np.float64) / 255.0
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
     return image[max(top, 0) : top + size, max(left, 0) : left + size]
+
+
+def user_photo(path: str | os.PathLike[str], size: int = IMAGE_CROP) -> np.ndarray:
+    """Central ``size``² crop (the whole of a smaller side) of a 2-D grey or colour image file,
+    float64 in [0, 1]: uint8 and uint16 as fractions of their range, other dtypes min-max
+    scaled (the noise levels are fractions of the range); an ``H×W×3`` ``.npy`` is colour.
+
+    Raises
+    ------
+    ValueError
+        The file is missing or not an image (:func:`peronamalik.io.images.read_image`), not
+        2-D, has NaN or infinite samples, or a side under :data:`IMAGE_MIN_SIDE`.
+    """
+    from peronamalik.io.images import read_image
+
+    loaded = read_image(path)
+    image = loaded.array
+    if not (image.ndim == 2 or (image.ndim == 3 and (loaded.channel_axis is not None or image.shape[-1] == 3))):
+        raise InputError(f"--image {path}: bench --quality takes a 2-D grey or colour image, got shape {image.shape}")
+    if min(image.shape[:2]) < IMAGE_MIN_SIDE:
+        raise InputError(f"--image {path}: sides of at least {IMAGE_MIN_SIDE} pixels needed, got {image.shape[:2]}")
+    scale = unit_scale(image.dtype)
+    image = image.astype(np.float64)
+    if not np.isfinite(image).all():
+        raise InputError(f"--image {path} has NaN or infinite samples")
+    if scale is None:
+        low, high = image.min(), image.max()
+        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    else:
+        image = image / scale
+    top, left = (max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2)
+    return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 
 def score(clean: np.ndarray, result: np.ndarray, seconds: float) -> Score:
@@ -151,24 +192,37 @@ def evaluate(clean: np.ndarray, noisy: np.ndarray, s: float) -> dict[str, Score]
     return scores
 
 
-def main(*, size: int = 128, quick: bool = False, echo: Callable[[str], None] = print) -> dict:
-    """Print one table per noise level (means over :data:`PHOTOS`); return the raw scores."""
-    photos, levels = (PHOTOS[:2], NOISE_LEVELS[1:2]) if quick else (PHOTOS, NOISE_LEVELS)
-    size = 64 if quick else size
+def main(
+    *, size: int = 128, quick: bool = False, images: Sequence[str | os.PathLike[str]] = (), echo: Callable[[str], None] = print
+) -> dict:
+    """Print one table per noise level (means over the photos), then auto's shortfall from
+    the oracle on each photo; return the raw scores.  ``images``: the user's photo files
+    (central :data:`IMAGE_CROP`² crops, :func:`user_photo`) instead of :data:`PHOTOS`."""
+    levels = NOISE_LEVELS[1:2] if quick else NOISE_LEVELS
+    if images:
+        names = [Path(path).name for path in images]
+        names = names if len(set(names)) == len(names) else [str(path) for path in images]
+        photos = {name: user_photo(path) for name, path in zip(names, images)}
+        where = f"central {IMAGE_CROP}² crops"
+    else:
+        size = 64 if quick else size
+        photos = {name: photo(name, size) for name in (PHOTOS[:2] if quick else PHOTOS)}
+        where = f"{size}² crops"
     report: dict = {}
     for s in levels:
         rows: dict[str, list[Score]] = {}
-        for index, name in enumerate(photos):
-            clean = photo(name, size)
+        for index, clean in enumerate(photos.values()):
             noisy = clean + np.random.default_rng(index).normal(0.0, s, clean.shape)
             for method, result in evaluate(clean, noisy, s).items():
                 rows.setdefault(method, []).append(result)
         report[s] = rows
-        echo(f"\nGaussian noise s = {s} ({', '.join(photos)}; {size}² crops; means)")
+        echo(f"\nGaussian noise s = {s} ({', '.join(photos)}; {where}; means)")
         echo(f"{'method':<14} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
         for method, results in rows.items():
             echo(
                 f"{method:<14} {np.mean([r.psnr for r in results]):8.2f} "
                 f"{np.mean([r.ssim for r in results]):6.3f} {np.mean([r.seconds for r in results]):8.3f}"
             )
+        gaps = (o.psnr - a.psnr for a, o in zip(rows["PM auto"], rows["PM oracle"]))
+        echo("PM auto below the oracle: " + ", ".join(f"{name} {gap:.2f} dB" for name, gap in zip(photos, gaps)))
     return report

@@ -20,6 +20,7 @@ Examples:
   peronamalik bench --quick                    # a smoke test: seconds, main rows only
   peronamalik bench --only fused --only medpy --json bench.json
   peronamalik bench --quality                  # denoising quality instead of speed
+  peronamalik bench --quality --image a.jpg --image b.png   # ... on your own photos
 """
 
 
@@ -48,15 +49,21 @@ Examples:
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 @click.option("--quality", is_flag=True, help="Denoising quality instead of speed (peronamalik.quality; 128² crops).")
+@click.option(
+    "--image", "images", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
+    help="With --quality: your own photo (repeatable), its central 256² crop, instead of scikit-image's.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only the table: no \"running\" lines on stderr.")
 def bench_command(
     size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool | None, json_path: Path | None,
-    overwrite: bool, quality: bool, quiet: bool,
+    overwrite: bool, quality: bool, images: tuple[Path, ...], quiet: bool,
 ) -> None:
+    if images and not quality:
+        raise click.UsageError("--image needs --quality (the speed benchmark makes its own inputs)")
     if quality:
         from peronamalik import quality as quality_bench
 
-        quality_bench.main(quick=quick, echo=click.echo)
+        quality_bench.main(quick=quick, images=images, echo=click.echo)
         return
     from peronamalik import bench
 
