@@ -24,7 +24,8 @@ before the method was chosen; VARIANTS, that portrait saved as JPEG of quality 5
 2x, downsampled 2x and darkened to a quarter (what users' photos go through).
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
-spacing (the oracle uses it too).
+spacing (the oracle uses it too); ``--clip`` clips the noisy pictures to [0, 1], as
+``skimage.util.random_noise`` and any file of a fixed range do (the oracle sees the same).
 Sigma is 0 for both (the CLI's default); the oracle is
 :func:`peronamalik.quality.oracle_pm` with the true ``s``.  Oracle results are cached in
 ``--cache`` (they do not depend on the auto method).
@@ -276,6 +277,7 @@ def main() -> None:
     parser.add_argument("--noise-only", action="store_true", help="report the noise estimate only")
     parser.add_argument("--per-channel", action="store_true", help="colour photos per channel (coupled=False), not coupled")
     parser.add_argument("--spacing", help="spacing of the 2-D photos' axes, e.g. 1,2 (default: unit)")
+    parser.add_argument("--clip", action="store_true", help="clip the noisy pictures to [0, 1]")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
@@ -288,6 +290,8 @@ def main() -> None:
         if args.spacing and args.set not in ("volumes", "signals", "testsignals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
             key += f"/spacing {args.spacing}"
+        if args.clip:
+            noisy, key = np.clip(noisy, 0.0, 1.0), key + "/clipped"
         colour = clean.ndim == 3 and args.set != "volumes"
         coupled = colour and not args.per_channel
         options = dict(channel_axis=-1 if colour else None, coupled=coupled, spacing=spacing)
