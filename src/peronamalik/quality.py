@@ -3,8 +3,9 @@ against the best grid parameters and scikit-image's denoisers, on noisy photos.
 
 Inputs: central crops of scikit-image's sample photos (grey and colour), or of the user's own
 photos (``--image``, :func:`user_photo`), with white Gaussian noise of standard deviation
-``s`` for each level in :data:`NOISE_LEVELS` (fixed seed, not clipped).  Methods, each scored by PSNR and SSIM against the clean crop and timed (one run
-with its parameters, after a warm-up):
+``s`` for each level in :data:`NOISE_LEVELS` (fixed seed, not clipped).  Methods, each
+scored by PSNR and SSIM against the clean crop and timed (one run with its parameters,
+after a warm-up):
 
 - ``PM auto``: ``diffuse(kappa='auto', iterations='auto', sigma='auto')``, coupled on colour;
   the time includes the search.
