@@ -204,7 +204,7 @@ def main(
         names = [Path(path).name for path in images]
         names = names if len(set(names)) == len(names) else [str(path) for path in images]
         photos = {name: user_photo(path) for name, path in zip(names, images)}
-        where = f"central {IMAGE_CROP}² crops"
+        where = f"central crops of up to {IMAGE_CROP}²"
     else:
         size = 64 if quick else size
         photos = {name: photo(name, size) for name in (PHOTOS[:2] if quick else PHOTOS)}
