@@ -61,9 +61,13 @@ class Score:
 def photo(name: str, size: int) -> np.ndarray:
     """Central ``size``² crop of a scikit-image sample photo, float64 in [0, 1]."""
     data = require("skimage.data", "bench")
-    image = getattr(data, name)().astype(np.float64) / 255.0
-    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    return image[max(top, 0) : top + size, max(left, 0) : left + size]
+    return central_crop(getattr(data, name)().astype(np.float64) / 255.0, size)
+
+
+def central_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size``² window of an ``H×W`` or ``H×W×C`` image (a shorter side whole)."""
+    top, left = max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2
+    return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 
 def user_photo(path: str | os.PathLike[str], size: int = IMAGE_CROP) -> np.ndarray:
@@ -94,8 +98,7 @@ def user_photo(path: str | os.PathLike[str], size: int = IMAGE_CROP) -> np.ndarr
         image = (image - low) / (high - low) if high > low else np.zeros_like(image)
     else:
         image = image / scale
-    top, left = (max(image.shape[0] - size, 0) // 2, max(image.shape[1] - size, 0) // 2)
-    return np.ascontiguousarray(image[top : top + size, left : left + size])
+    return central_crop(image, size)
 
 
 def score(clean: np.ndarray, result: np.ndarray, seconds: float) -> Score:

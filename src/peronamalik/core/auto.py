@@ -588,10 +588,8 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     bias = pure_noise_quantile(spatial_ndim, side)
     model = fit_block_levels(level, where, bias)
     if intensity is None or intensity is u:  # the samples themselves, not channel contrasts
-        raw = u.detach()
-        for dim in axes:
-            raw = raw.narrow(dim, 1, u.shape[dim] - 2)  # aligned with the high-pass's blocks
-        censored = censored_sigmas(raw, spatial_ndim, side, both_ends=model.slope == 0)
+        # `mean` is then u's samples under the high-pass's blocks
+        censored = censored_sigmas(mean, spatial_ndim, side, both_ends=model.slope == 0)
         if censored is not None:
             # a block whose censored reading is far above its high-pass's spans two levels
             read = ~censored.isnan() & (censored <= CENSORED_SPREAD * level)
@@ -646,14 +644,15 @@ def censored_sigmas(raw: torch.Tensor, spatial_ndim: int, side: int, *, both_end
     short).
     """
     flat = raw.flatten()
-    ends = [(flat.max(), -1.0)] + ([(flat.min(), 1.0)] if both_ends else [])
+    low, high = flat.min(), flat.max()
+    ends = [(high, -1.0)] + ([(low, 1.0)] if both_ends else [])
     ends = [(c, sign) for c, sign in ends if int((flat == c).sum()) >= CLIP_TIES * flat.numel()]
     if not ends:
         return None
     planes = raw.flatten(0, raw.ndim - spatial_ndim - 1)
     samples = torch.cat([blocks(plane[None, None], spatial_ndim, side) for plane in planes])
     levels = torch.full(samples.shape[:1], math.nan, dtype=samples.dtype, device=samples.device)
-    spans = (samples == flat.min()).any(dim=1) & (samples == flat.max()).any(dim=1)  # the whole range: an edge
+    spans = (samples == low).any(dim=1) & (samples == high).any(dim=1)  # the whole range: an edge
     for c, sign in ends:
         at_c = samples == c
         share = at_c.to(samples.dtype).mean(dim=1)
