@@ -68,6 +68,7 @@ def test_with_setting_coerces_types():
         ("pre_step=no", "pre_step must be true or false"),
         ("pre_step=2", "pre_step must be true or false"),
         ("learned_taps=edges", r"learned_taps must be one of \['all', 'centre'\]"),
+        ("chroma=photo", r"chroma must be one of \['run', 'source'\]"),
         ("work_side=4", r"work_side must be 0 \(off\) or in \[8, 65535\], got 4"),
         ("work_side=true", "work_side must be an integer, got bool"),
         ("sink_depth=1.5", r"sink_depth must be in \[0, 1\]"),

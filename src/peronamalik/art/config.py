@@ -67,6 +67,7 @@ MIN_TEXTURE = MIN_MEAN_SQUARE = MIN_LEVEL = MIN_PERSISTENCE = 1.0 / 255
 TEXTURE_SIDE = 320
 REDUCTIONS = ("sum", "mean")
 CHANNELS = ("rgb", "luminance")
+CHROMAS = ("run", "source")
 
 
 def grey(image: torch.Tensor) -> torch.Tensor:
@@ -233,6 +234,16 @@ class ArtConfig:
         :math:`I_0 + (Y_t - Y_0)` in every channel: the photo's chroma (its colour differences
         R − Y, B − Y) is kept exactly, as when only the Y of YUV is replaced.  A grey source is
         unaffected.
+    chroma : str
+        What colours the frames of an RGB run show.  ``run``: the run's own (the seed).
+        ``source``: the run's luminance change on the source's colours, :math:`I_0 +
+        (Y(I_t) - Y(I_0))` in every channel, as ``channels="luminance"`` shows its run: the
+        colours diffuse and learn as with ``run``, but a frame keeps the photo's chroma where
+        the run darkens all channels alike, so a red body stays red as it sinks toward black
+        and the sparkles take its hue (kitty.gif's look; ``kitty``: colourfulness 38 on
+        kitty.gif's first frame, 20 with ``run``, 41 in kitty.gif).  Where a channel clips at 0
+        the frame is lighter than the run; ``sink_depth`` and ``blend_structure`` read the
+        frames as shown.  Grey sources and ``channels="luminance"`` runs are unaffected.
     grey_tint : float
         In [0, 0.5] (0: off).  A grey source or video frame (one channel, or three whose
         spread, largest minus smallest, averages at most
@@ -294,6 +305,7 @@ class ArtConfig:
     blend: float = 0.6
     lr_decay: float = 0.995
     channels: str = "rgb"
+    chroma: str = "run"
     grey_tint: float = 0.0
     work_side: int = 0
     pre_step: bool = False
@@ -316,6 +328,7 @@ class ArtConfig:
             "kernel_size": choice("kernel_size", self.kernel_size, (3, 5)),
             "mixing": choice("mixing", self.mixing, MIXINGS),
             "channels": choice("channels", self.channels, CHANNELS),
+            "chroma": choice("chroma", self.chroma, CHROMAS),
             "learned_taps": choice("learned_taps", self.learned_taps, LEARNED_TAPS),
             "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
             "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),

@@ -201,14 +201,30 @@ class LearnedDiffusion:
         self.constrain_operator()
         return self.image
 
-    def frame(self) -> np.ndarray:
-        """The current image as an ``H×W×3`` uint8 frame; with ``colour`` given, its change
-        shown on it: :math:`\\mathrm{colour} + \\mathrm{up}(I_t - I_0)` (a luminance run keeps
-        the chroma; a run at ``work_side`` the full-size detail), the change upsampled
-        (bicubic) where ``colour`` is larger."""
-        if self.colour is None:
-            return to_frame(self.image)
+    def change(self) -> torch.Tensor:
+        """:math:`I_t - I_0` as the frames show it: with ``config.chroma == "source"`` on an
+        RGB run, its luminance alone ``(1, 1, H, W)``, added to every channel."""
         change = self.image - self.original
+        if self.config.chroma == "source" and change.shape[1] == 3:
+            return luminance(change)
+        return change
+
+    def shown(self) -> torch.Tensor:
+        """The image as the frames show it, at the run's scale: :math:`I_t`, or with
+        ``config.chroma == "source"`` on an RGB run :math:`I_0 + (Y(I_t) - Y(I_0))`, clipped
+        to [0, 1] as a frame is."""
+        if self.config.chroma == "run" or self.image.shape[1] != 3:
+            return self.image
+        return (self.original + self.change()).clamp(0, 1)
+
+    def frame(self) -> np.ndarray:
+        """The current image (:meth:`shown`) as an ``H×W×3`` uint8 frame; with ``colour``
+        given, its change (:meth:`change`) shown on it: :math:`\\mathrm{colour} +
+        \\mathrm{up}(I_t - I_0)` (a luminance run keeps the chroma; a run at ``work_side`` the
+        full-size detail), the change upsampled (bicubic) where ``colour`` is larger."""
+        if self.colour is None:
+            return to_frame(self.shown())
+        change = self.change()
         if change.shape[-2:] != self.colour.shape[-2:]:
             change = F.interpolate(change, size=self.colour.shape[-2:], mode="bicubic", align_corners=False)
         return to_frame(self.colour + change)
@@ -230,7 +246,8 @@ class LearnedDiffusion:
         :math:`w \\leftarrow \\max(\\min(w / l, w_h), w_0 / L)`, with :math:`w_h` the last
         weight whose cycle kept the structure (the weight goes back to where it held), and w
         never grows again in this run; otherwise, with d the ratio of the image's mean
-        :func:`~peronamalik.art.config.grey` to the source's, where d > ``sink_depth``
+        :func:`~peronamalik.art.config.grey` (as the frames show it, :meth:`shown`) to the
+        source's, where d > ``sink_depth``
 
         .. math:: w \\leftarrow \\min(w \\min(d / \\text{sink\\_depth}, s),\\; R\\, w_0)
 
@@ -243,9 +260,10 @@ class LearnedDiffusion:
         config = self.config
         if not config.sink_depth or self._first_energy is None:
             return
-        depth = float(grey(self.image).mean()) / max(float(grey(self.original).mean()), MIN_LEVEL)
+        shown = self.shown()
+        depth = float(grey(shown).mean()) / max(float(grey(self.original).mean()), MIN_LEVEL)
         weight = config.loss_weights["energy"]
-        if edge_correlation(self.image, self.original) < config.sink_structure:
+        if edge_correlation(shown, self.original) < config.sink_structure:
             weight = max(min(weight / LIGHTEN_STEP, self._held_energy), self._first_energy / LIGHTEN_RANGE)
             self._lightened = True
         elif self._lightened:
@@ -277,7 +295,7 @@ class LearnedDiffusion:
         function of the run's state.
         """
         config = self.config
-        if config.blend_structure and edge_correlation(self.image, self.original) < config.blend_structure:
+        if config.blend_structure and edge_correlation(self.shown(), self.original) < config.blend_structure:
             kappa = max(config.kappa / BLEND_STEP, min(config.kappa, self._own_kappa))
             self.config = config.replace(blend=config.blend / BLEND_STEP, kappa=kappa)
 

@@ -19,7 +19,7 @@ from peronamalik.art.losses import LOSS_TERMS
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "channels", "kernel_noise", "pre_step"),
+    "diffusion": ("diffusivity", "kappa", "dt", "kernel_size", "mixing", "channels", "chroma", "kernel_noise", "pre_step"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction", "learned_taps"),
     "source-relative": ("kappa_relative", "kappa_texture", "kappa_texture_min", "kappa_texture_max", "energy_relative", "grey_tint"),
     "loss weights": ("loss_weights",),
@@ -51,7 +51,7 @@ CHOICES: dict[str, tuple] = {
     "diffusivity": config_module.DIFFUSIVITIES,
     "optimizer": config_module.OPTIMIZERS, "mixing": config_module.MIXINGS,
     "reduction": config_module.REDUCTIONS, "kernel_size": (3, 5), "learned_taps": config_module.LEARNED_TAPS,
-    "channels": config_module.CHANNELS,
+    "channels": config_module.CHANNELS, "chroma": config_module.CHROMAS,
 }
 
 
