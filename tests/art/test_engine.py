@@ -288,7 +288,7 @@ def test_sink_depth_off_keeps_the_config():
 
 
 def test_chroma_source_shows_the_runs_luminance_on_the_photos_colours():
-    """The same run (without refreshes, where the frames would be read), shown two ways:
+    """The same run, without refreshes (the only place a run reads its frames), shown two ways:
     ``chroma="source"`` adds the run's luminance change to every channel, so where no channel
     clips a frame has the run's luminance (within the uint8 rounding) and the photo's own
     chroma (each channel minus the luminance; kitty's colour band in test_presets_look.py

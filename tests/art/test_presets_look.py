@@ -29,7 +29,7 @@ BANDS: dict[str, tuple[int, dict[tuple[str, int], tuple[float, float]]]] = {
     # kitty.gif's look, its own bands on this brighter photo too (luminance p50 0.25-0.50, p10
     # <= 0.30, sparkles >= 3, structure >= 0.5, change >= 0.12; test_kitty_holds_kitty_gifs_bands):
     # sinks toward black, sparkles, comes back at refreshes; as it sinks it keeps the photo's
-    # colours (chroma="source"; kitty.gif keeps 0.80 of its source's, "run" gave 0.38 here)
+    # colours (chroma="source"; kitty.gif keeps 0.80 of its source's, "run" gave 0.44 here)
     "kitty": (1500, {
         ("luminance", 1): (0.25, 0.50), ("luminance", 0): (0.0, 0.30), ("luminance", 2): (0.40, INF),
         ("sparkles", 1): (3.0, INF), ("colour", 1): (0.6, 1.0), ("structure", 1): (0.6, 1.0), ("change", 1): (0.12, INF),
