@@ -94,9 +94,9 @@ def announce(written: Path) -> None:
 #: What each preset looks like (``--preset``, ``--list-presets``).
 LOOKS = {
     "ember": "the seed's live-video loss on a photo: a steady red-orange glow, subject sharp",
-    "glow": "sparkles along the edges, colours swinging through casts, the brightness kept",
+    "glow": "the whole photo washes brighter through green, pink and magenta and back, its edges kept",
     "ink": "ember on the luminance alone: a dark, high-contrast engraving in the photo's own colours",
-    "kitty": "kitty.gif's look: sinks toward black with sparkling edges, back at each refresh",
+    "kitty": "kitty.gif's look: sinks toward black in its own colours, gold sparkles on its edges, back at each refresh",
     "seed": "2017 reproduction: the original, exactly (its look depends on the image size)",
     "vanilla": "2017 reproduction: the fixed Laplacian, nothing learned: a slow, gentle blur",
     "video": "2017 reproduction: the live-video mode (peronamalik video only)",
