@@ -15,7 +15,7 @@ after a warm-up):
 - ``TV Chambolle``, ``bilateral``: scikit-image, the weight of least true error on a small
   grid (also an oracle).
 - ``NL means``: scikit-image's documented recipe, ``h = 0.8 σ̂``, 5×5 patches, search
-  distance 6, fast mode, with ``σ̂`` from :func:`peronamalik.core.auto.estimate_noise` (the
+  distance 6, fast mode, with ``σ̂`` from :func:`peronamalik.core.noise_level.estimate_noise` (the
   recipe's ``estimate_sigma`` needs PyWavelets).
 """
 
@@ -33,7 +33,7 @@ import torch
 
 from peronamalik._extras import require
 from peronamalik._validate import InputError
-from peronamalik.core import auto
+from peronamalik.core import auto, noise_level
 from peronamalik.core.arrays import unit_scale
 from peronamalik.core.diffuse import diffuse, run_diffusion
 
@@ -186,7 +186,7 @@ def evaluate(clean: np.ndarray, noisy: np.ndarray, s: float) -> dict[str, Score]
             for c in BILATERAL_COLOURS
         ],
     )
-    sigma_hat = auto.estimate_noise(as_tensor(noisy, colour), 2)
+    sigma_hat = noise_level.estimate_noise(as_tensor(noisy, colour), 2)
     result, seconds = timed(
         lambda: restoration.denoise_nl_means(
             noisy, h=0.8 * sigma_hat, sigma=sigma_hat, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=axis

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import HealthCheck, settings
+from scipy import ndimage
 from skimage import data, util
 
 #: Hypothesis settings for this suite: modest example counts, no per-example deadline
@@ -47,3 +50,35 @@ def linear_heat(u: np.ndarray, dt: float, steps: int, spacing=None) -> np.ndarra
     for _ in range(steps):
         u = u + dt * neumann_laplacian(u, spacing)
     return u
+
+
+def blocks(shape: tuple[int, ...], seed: int = 0, tile: int = 16) -> np.ndarray:
+    """Piecewise-constant test image: random levels on tiles of ``tile`` samples."""
+    coarse = np.random.default_rng(seed).random(tuple(math.ceil(n / tile) for n in shape))
+    for axis in range(len(shape)):
+        coarse = np.repeat(coarse, tile, axis=axis)
+    return coarse[tuple(slice(0, n) for n in shape)]
+
+
+def gaussian(clean: np.ndarray, s: float, seed: int = 1) -> np.ndarray:
+    return clean + np.random.default_rng(seed).normal(0.0, s, clean.shape)
+
+
+def poisson(clean: np.ndarray, s: float, seed: int = 1) -> np.ndarray:
+    """Poisson counts scaled so that the noise's standard deviation is ``s`` at intensity 0.5."""
+    photons = 0.5 / s**2
+    return np.random.default_rng(seed).poisson(clean * photons) / photons
+
+
+def dense_spots(side: int = 128, density: float = 0.03) -> np.ndarray:
+    """Fluorescence-like: random points blurred by a Gaussian of 1.2 px, between 0.05 and 0.85
+    (as benchmarks/auto_quality.py --set spots)."""
+    rng = np.random.default_rng(0)
+    points = np.where(rng.random((side, side)) < density, rng.uniform(0.5, 1.0, (side, side)), 0.0)
+    return 0.05 + 0.8 * np.clip(8 * ndimage.gaussian_filter(points, 1.2), 0.0, 1.0)
+
+
+def disk() -> np.ndarray:
+    """A binary disk: nearly flat, so its best stopping time is the longest searched."""
+    yy, xx = np.mgrid[:96, :96]
+    return ((yy - 40) ** 2 + (xx - 52) ** 2 < 30**2).astype(np.float64)
