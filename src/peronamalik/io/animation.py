@@ -28,7 +28,6 @@ output holds exactly :attr:`FrameWriter.frames_written` whole frames.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import warnings
@@ -37,21 +36,19 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 import numpy as np
 
 from peronamalik._validate import InputError, InputTypeError
 from peronamalik._extras import require
 from peronamalik.io.atomic import AtomicTarget, check_target, naming_the_file
+from peronamalik.io.audio import AudioCopy
+from peronamalik.io.gif import GIF_QUALITIES, GifQuality, GifSink
 from peronamalik.io.interrupts import deferred_signals
 from peronamalik.io.video import BT709, Colour, VideoInfo, probe, read_frames
 
 av = require("av", "video")
 Image = require("PIL.Image", "io")
-GifImagePlugin = require("PIL.GifImagePlugin", "io")
-ImageChops = require("PIL.ImageChops", "io")
-ImageStat = require("PIL.ImageStat", "io")
 
 __all__ = [
     "FrameWriter",
@@ -197,7 +194,8 @@ def _check_frame(frame: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray
 
 
 class _Sink:
-    """One way of storing frames in a temporary path: the part that differs per kind."""
+    """One way of storing frames in a temporary path: the part that differs per kind (GIF's is
+    :class:`~peronamalik.io.gif.GifSink`, of the same three methods)."""
 
     def write(self, frame: np.ndarray) -> None:
         raise NotImplementedError
@@ -235,113 +233,6 @@ def _pad_to_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, pad, mode="edge") if any(p[1] for p in pad) else frame
 
 
-@dataclass(frozen=True)
-class GifQuality:
-    """How a GIF's frames are turned into palette images.
-
-    Attributes
-    ----------
-    colours : int
-        Colours of a frame's palette (Pillow's fast octree), at most 255: one more index
-        marks the pixels a frame leaves as they were.
-    reuse : float
-        A frame takes the previous frame's palette when its error with it (the mean of
-        :math:`|q - f|` over pixels and channels, q the palette's colours and f the frame's,
-        in 0..255) is at most ``reuse`` above its error with a palette of its own.  Under a
-        shared palette a pixel that changes a little keeps its index, and every pixel whose
-        colour is unchanged is written as transparent: long runs for the LZW coder.
-    """
-
-    colours: int
-    reuse: float
-
-
-#: ``--quality`` -> :class:`GifQuality` (``benchmarks/gif_size.py``).  The default ``art`` run
-#: (ember, 40 frames, 320×213, seed 1): 1.44, 1.28, 0.62 MB (FFmpeg's 256-colour GIF before:
-#: 1.92 MB); mean colour error against the undithered frames 2.1, 3.2, 6.9 / 255 (worst frame
-#: 3.0, 4.6, 9.1).  glow (100 frames, smooth): 2.18, 1.22, 0.70 MB (FFmpeg's: 5.73 MB).  Fewer
-#: colours cost little on textured looks (ember, kitty); on smooth, photo-like ones a small
-#: patch of a distinct hue (a green iris) is merged into its surroundings at 63 colours, and
-#: gradients show bands at 31.  A palette shared by all frames (the first's) was 23 / 255 off
-#: on ember, whose first frame is the photo: a frame keeps an earlier palette only while it fits.
-GIF_QUALITIES = {"high": GifQuality(255, 0.25), "medium": GifQuality(63, 0.5), "low": GifQuality(31, 1.0)}
-
-
-class _GifSink(_Sink):
-    """A looping GIF written frame by frame with Pillow's GIF encoder (``getheader``,
-    ``getdata``).  Each frame is quantised to a palette of its own or the previous frame's
-    (:class:`GifQuality`); pixels whose colour equals what is already shown are transparent,
-    and a frame covers only the box of the pixels it changes (disposal 1: the rest stays).
-    Memory: the shown picture and the last palette image, whatever the number of frames."""
-
-    def __init__(self, path: Path, fps: Fraction, dither: bool, quality: GifQuality) -> None:
-        self.path, self.fps, self.quality = path, fps, quality
-        self.dither = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
-        self.file: BinaryIO | None = None
-        self.palette: Image.Image | None = None  # the last frame's palette image
-        self.shown: np.ndarray | None = None  # the picture after the last frame
-        self.index = 0
-
-    def _quantized(self, frame: np.ndarray) -> Image.Image:
-        """The frame as a palette image, on a palette of its own or the previous frame's (each
-        pixel takes the nearest colour, or Floyd-Steinberg's choice)."""
-        image = Image.fromarray(frame)
-        own = image.quantize(self.quality.colours, method=Image.Quantize.FASTOCTREE)
-        best = image.quantize(palette=own, dither=self.dither)
-        if self.palette is not None:
-            reused = image.quantize(palette=self.palette, dither=self.dither)
-            if _error(reused, image) <= _error(best, image) + self.quality.reuse:
-                best = reused
-        return best
-
-    def write(self, frame: np.ndarray) -> None:
-        quantized = self.palette = self._quantized(frame)
-        colours = np.asarray(quantized.convert("RGBX")).view(np.uint32)[..., 0]  # one number per colour
-        if self.shown is None:
-            changed = np.ones(colours.shape, bool)
-            self.shown = colours.copy()
-        else:
-            changed = colours != self.shown
-            np.copyto(self.shown, colours, where=changed)
-        rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-        top, left = (int(rows[0]), int(columns[0])) if rows.size else (0, 0)
-        bottom, right = (int(rows[-1]) + 1, int(columns[-1]) + 1) if rows.size else (1, 1)
-        indices, changed = np.asarray(quantized)[top:bottom, left:right], changed[top:bottom, left:right]
-        clear = int(indices[changed].max()) + 1 if changed.any() else 0  # after the colours used: transparent
-        part = Image.fromarray(np.where(changed, indices, np.uint8(clear)))
-        part.putpalette(quantized.getpalette("RGB")[: 3 * clear] + [0, 0, 0])
-        timing = {"duration": 10 * (_ticks(self.index + 1, self.fps) - _ticks(self.index, self.fps)), "disposal": 1}
-        if self.file is None:
-            self.file = open(self.path, "wb")
-            header, _ = GifImagePlugin.getheader(part, info={"loop": 0})
-            self.file.write(b"".join([*header, *GifImagePlugin.getdata(part, (0, 0), **timing)]))
-        else:
-            self.file.write(b"".join(
-                GifImagePlugin.getdata(part, (left, top), transparency=clear, include_color_table=True, **timing)
-            ))
-        self.index += 1
-
-    def finish(self) -> None:
-        self.file.write(b";")
-        self.file.close()
-
-    def abort(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
-def _error(quantized: Image.Image, image: Image.Image) -> float:
-    """Mean absolute difference of a palette image's colours from ``image``'s, over pixels and
-    channels, in 0..255."""
-    return sum(ImageStat.Stat(ImageChops.difference(quantized.convert("RGB"), image)).mean) / 3
-
-
-def _ticks(index: int, fps: Fraction) -> int:
-    """When frame ``index`` starts, in GIF's 1/100 s, rounded half up: the delays add up to
-    the exact length (30 fps: 3, 3, 4, 3, 3, 4, ... hundredths)."""
-    return math.floor(100 * index / fps + Fraction(1, 2))
-
-
 def _tagged_frame(frame: np.ndarray, pix_fmt: str, colour: Colour) -> av.VideoFrame:
     """RGB converted to ``pix_fmt`` with ``colour``'s matrix and range, and tagged with it."""
     return av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
@@ -353,139 +244,6 @@ def _tagged_frame(frame: np.ndarray, pix_fmt: str, colour: Colour) -> av.VideoFr
     )
 
 
-_AAC_PADDING = 1024  # the priming FFmpeg's AAC encoder declares (initial_padding)
-
-
-def _priming(packet: av.Packet) -> int:
-    """Samples the decoder skips at the start of ``packet`` (its skip-samples side data)."""
-    if not packet.has_sidedata("skip_samples"):
-        return 0
-    return int.from_bytes(bytes(packet.get_sidedata("skip_samples"))[:4], "little")
-
-
-def _primed_aac_stream(
-    output: av.container.OutputContainer, template: av.audio.stream.AudioStream
-) -> av.audio.stream.AudioStream:
-    """An output stream for the packets of ``template`` that carries an initial padding of
-    :data:`_AAC_PADDING` samples: an opened AAC encoder of the same rate and layout, whose
-    AudioSpecificConfig is replaced by the source's.  Its packets are muxed, never encoded."""
-    stream = output.add_stream("aac", rate=template.rate)
-    stream.layout = template.layout.name
-    stream.codec_context.open()
-    stream.codec_context.extradata = template.codec_context.extradata
-    return stream
-
-
-class _AudioCopy:
-    """Carries the audio of a source file into the output, interleaved with the video.
-
-    The stream is copied as it is when the container takes its codec, and re-encoded
-    (AAC for MP4/MKV, Opus for WebM) when not, with a warning.  Audio past the end of the
-    video is cut.  Packets before time 0 are kept: an AAC stream's first packet holds the
-    encoder's priming samples (negative time stamps), without which the first 1024 samples
-    decode wrong.  The decoder drops the priming where the container says how much it is:
-    MP4's edit list (written from the negative time stamps), Matroska's CodecDelay.  FFmpeg
-    writes CodecDelay from the stream's ``initial_padding``, which PyAV sets only on an
-    opened encoder; so a primed AAC stream is copied into Matroska through an AAC encoder's
-    stream (padding 1024, the source's AudioSpecificConfig), or re-encoded when its
-    priming is not the encoder's.  Matroska's millisecond time stamps do not place samples
-    exactly, so its audio is re-encoded into MP4 (whose edit list would cut a rounded priming).
-    """
-
-    def __init__(self, source: av.container.InputContainer, output: av.container.OutputContainer, encoder: str) -> None:
-        self.source = source
-        self.input = source.streams.audio[0]
-        start = source.start_time or 0
-        self.offset = Fraction(start, av.time_base)
-        self.container = output
-        self.packets = source.demux(self.input)
-        self.pending: av.Packet | None = None
-        first = self._next_packet()
-        priming = _priming(first) if first is not None else 0
-        self.resampler = None
-        try:
-            aac, matroska = self.input.codec_context.name == "aac", "matroska" in output.format.name
-            if not matroska and self.input.time_base > Fraction(1, self.input.rate or 1):
-                raise ValueError(f"its time stamps are rounded to {self.input.time_base} s")
-            if not (aac and priming and matroska):
-                self.output = output.add_stream_from_template(self.input)
-            elif self.input.profile == "LC" and priming == _AAC_PADDING:
-                self.output = _primed_aac_stream(output, self.input)
-            else:
-                raise ValueError(f"Matroska cannot state an AAC {self.input.profile} priming of {priming} samples")
-        except ValueError as exc:  # the container cannot take this stream as it is: re-encode it
-            self._reencode(output, encoder, exc)
-
-    def _reencode(self, output: av.container.OutputContainer, encoder: str, why: ValueError) -> None:
-        rate = 48000 if encoder == "libopus" else (self.input.rate or 48000)
-        self.output = output.add_stream(encoder, rate=rate)
-        self.output.layout = "stereo" if self.input.layout.nb_channels >= 2 else "mono"
-        self.resampler = av.AudioResampler(format=self.output.format.name, layout=self.output.layout.name, rate=rate)
-        self.encoded = 0  # samples given to the encoder
-        warnings.warn(
-            f"the {self.input.codec_context.name} audio is re-encoded as {self.output.codec_context.name} ({why})",
-            UserWarning,
-            stacklevel=5,
-        )
-
-    @classmethod
-    def open(cls, source_path: Path, output: av.container.OutputContainer, encoder: str) -> _AudioCopy | None:
-        """The copier, or ``None`` when the source has no audio."""
-        try:
-            source = av.open(str(source_path))
-        except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"cannot read the audio of {source_path}: {exc}") from exc
-        if not source.streams.audio:
-            source.close()
-            return None
-        return cls(source, output, encoder)
-
-    def _next_packet(self) -> av.Packet | None:
-        if self.pending is None:
-            for packet in self.packets:
-                if packet.pts is not None and packet.size:
-                    self.pending = packet
-                    break
-        return self.pending
-
-    def copy_until(self, seconds: Fraction) -> None:
-        """Mux every source packet that starts before ``seconds`` of output time."""
-        while (packet := self._next_packet()) is not None:
-            start = packet.pts * packet.time_base - self.offset
-            if start >= seconds:
-                return
-            self.pending = None
-            if self.resampler is None:
-                shift = int(self.offset / packet.time_base)
-                packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-                packet.stream = self.output
-                self.container.mux(packet)
-            else:
-                for frame in packet.decode():
-                    self._encode(self.resampler.resample(frame))
-
-    def _encode(self, frames: list[av.AudioFrame] | None) -> None:
-        """Encode ``frames`` (``None``: flush), stamped in samples from 0: the encoder then
-        stamps its priming before 0, where the muxer's edit list or CodecDelay cuts it."""
-        for frame in frames if frames is not None else [None]:
-            if frame is not None:
-                frame.pts, frame.time_base = self.encoded, Fraction(1, frame.sample_rate)
-                self.encoded += frame.samples
-            self.container.mux(self.output.encode(frame))
-
-    def finish(self, seconds: Fraction) -> None:
-        self.copy_until(seconds)
-        if self.resampler is not None:
-            self._encode(self.resampler.resample(None))
-            self._encode(None)
-        self.close()
-
-    def close(self) -> None:
-        self.source.close()
-
-
 class _PyAVSink(_Sink):
     """WebP, MP4, MKV and WebM through PyAV, opened on the first frame (to know its size)."""
 
@@ -494,7 +252,7 @@ class _PyAVSink(_Sink):
         self.audio_from = audio_from if spec.audio_encoder else None
         self.container: av.container.OutputContainer | None = None
         self.stream: av.video.stream.VideoStream | None = None
-        self.audio: _AudioCopy | None = None
+        self.audio: AudioCopy | None = None
         self.index = 0
 
     def _open(self, height: int, width: int) -> None:
@@ -508,7 +266,7 @@ class _PyAVSink(_Sink):
             context.color_primaries, context.color_trc = self.colour.primaries, self.colour.trc
         self.stream = stream
         if self.audio_from is not None:
-            self.audio = _AudioCopy.open(self.audio_from, self.container, self.spec.audio_encoder)
+            self.audio = AudioCopy.open(self.audio_from, self.container, self.spec.audio_encoder)
 
     def write(self, frame: np.ndarray) -> None:
         if self.spec.even:
@@ -628,7 +386,7 @@ class FrameWriter:
         else:
             rate = _playable_fps(rate, self.path)
             if self.kind == "gif":
-                self._sink = _GifSink(temp, rate, dither, GIF_QUALITIES[gif_quality])
+                self._sink = GifSink(temp, rate, dither, GIF_QUALITIES[gif_quality])
             else:
                 source = None if audio_from is None else Path(audio_from)
                 self._sink = _PyAVSink(temp, _VIDEO_FORMATS[f".{self.kind}"], rate, source, colour)
