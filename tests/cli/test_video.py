@@ -178,6 +178,8 @@ def test_webcam_without_display_or_camera_fails_in_one_line(tmp_path, capsys):
         (["{clip}", "-o", "{out}", "--set", "nope=1"], "unknown config field"),
         (["{clip}", "-o", "{out}", "--size", "3"], "size must be an integer in [8, 65535]"),
         (["{clip}", "-o", "{out}", "--fps", "0"], "fps must be"),
+        (["{clip}", "-o", "{out}", "--fps", "nan"], "fps must be a finite number"),
+        (["{clip}", "-o", "{out}", "--fps=-inf"], "fps must be a finite number"),
         (["{clip}", "-o", "{out}", "--device", "cuda:7"], "device"),
         (["-o", "{out}"], "give either INPUT or --webcam"),
         (["{clip}", "--webcam", "1"], "give either INPUT or --webcam"),

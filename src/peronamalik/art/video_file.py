@@ -95,9 +95,10 @@ def render_video(
     info = probe(source)
     spec = resolve_video_run(**options)
     wanted = info.fps if fps is None else fps
+    spec = with_fps(spec, wanted)  # the config checks the rate before anything reads it
     if (playable := playable_fps(output, wanted)) != wanted:
         fps = playable  # resampled to what the format plays, so the length is kept
-    spec = with_fps(spec, wanted if fps is None else fps)
+        spec = with_fps(spec, fps)
     total = info.frame_count if fps is None or info.frame_count is None else round(info.frame_count * fps / info.fps)
     record = input_record(str(source), file_sha256(source))
     frames = stylized(read_frames(source, fps=fps), spec, callback)

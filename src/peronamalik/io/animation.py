@@ -179,6 +179,7 @@ def playable_fps(path: str | os.PathLike[str], fps: float) -> float:
     """The frame rate ``path``'s format plays as written: ``fps``, or the format's ceiling
     (GIF and WebP: 50 fps, browsers play shorter delays slowly) with a warning.  A caller
     whose frames are samples in time (``video``) resamples to it, so the length is kept."""
+    _check_fps(fps)  # NaN, infinity or out of range: one InputError, before Fraction() raises
     return float(_playable_fps(Fraction(fps), Path(path)))
 
 
