@@ -1,6 +1,7 @@
 """Batches: ``peronamalik smooth 'scans/*.tif' -o out/`` and ``peronamalik art 'photos/*.jpg' -o out/``.
 
-INPUT is a glob or a folder (its image files), ``-o`` a folder.  Every file is one task,
+INPUT is a glob or a folder (its image files), ``-o`` a folder; an existing file is one
+input whatever its name (``photo[1].png``).  Every file is one task,
 run on the cluster that ``--workers`` / ``--scheduler`` choose
 (:func:`peronamalik.cli.smooth_dask.dask_client`), else on a local pool of threads, one per
 core, one kernel thread each.  A task runs the same command on one file (the command's own
@@ -48,21 +49,27 @@ RUN_ONLY = frozenset({"overwrite", "quiet", "chunks", "device", "workers", "sche
 
 
 def is_batch(input_path: Path | None) -> bool:
-    """INPUT names many files: a glob pattern, or a folder that is not a zarr store."""
+    """INPUT names many files: a folder that is not a zarr store, or a glob pattern that is
+    not the name of an existing file or folder (``photo[1].png`` that exists is one input)."""
     if input_path is None:
         return False
-    if GLOB_CHARACTERS & set(str(input_path)):
-        return True
-    return input_path.is_dir() and input_path.suffix.lower() != ".zarr"
+    if input_path.exists():
+        return input_path.is_dir() and input_path.suffix.lower() != ".zarr"
+    return bool(GLOB_CHARACTERS & set(str(input_path)))
+
+
+def image_suffixes() -> set[str]:
+    """The suffixes of the image files a batch reads or writes: Pillow's formats, NumPy's."""
+    from PIL import Image
+
+    return {*Image.registered_extensions(), ".npy"}
 
 
 def batch_inputs(input_path: Path) -> list[Path]:
     """The files of a batch, sorted: a folder's image files (by suffix, not hidden), or
     the files a glob matches."""
     if input_path.is_dir():
-        from PIL import Image  # the suffixes of Pillow's formats, and NumPy's
-
-        suffixes = {*Image.registered_extensions(), ".npy"}
+        suffixes = image_suffixes()
         found = [p for p in input_path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith(".")]
     else:
         found = [Path(name) for name in glob.glob(os.fspath(input_path))]
@@ -150,6 +157,20 @@ def run_job(job: Job) -> str | None:
     return job.run()
 
 
+def batch_folder(input_path: Path, output: str | os.PathLike[str] | None) -> Path:
+    """``-o`` of a batch: a folder, existing or to be made; not a file, nor a name with an
+    image's suffix (``-o out/x.png``), unless it ends in ``/`` or is an existing folder."""
+    if output is None:
+        raise InputError(f"INPUT {input_path} names many files: give -o, a folder for the results")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"-o {folder} is not a folder; a batch writes into a folder")
+    named_a_folder = folder.is_dir() or os.fspath(output).endswith(("/", os.sep))
+    if not named_a_folder and folder.suffix.lower() in {*image_suffixes(), ".zarr"}:
+        raise InputError(f"-o {folder} names a {folder.suffix} file; a batch writes into a folder: give -o a folder")
+    return folder
+
+
 @contextmanager
 def file_executor(workers: int | None, scheduler: str | None) -> Iterator[concurrent.futures.Executor]:
     """A ``concurrent.futures`` executor on :func:`dask_client`'s cluster, else a pool of
@@ -172,7 +193,11 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
 
     Each output is named after its input (``suffix``: with this extension instead).  Exits
     with status 1 when a file failed (after all the others ran), with a summary line.
+    Bad input (no files, no folder for ``-o``, a bad ``--scheduler``, a cluster that does
+    not answer) is refused before the folder is made.
     """
+    from peronamalik.cli.smooth_dask import check_cluster_options
+
     options = dict(click.get_current_context().params)
     workers, scheduler = options["workers"], options["scheduler"]
     options.update(workers=None, scheduler=None)  # each file runs where its task runs
@@ -181,17 +206,13 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
         raise InputError("--compare takes one INPUT file, not a batch")
     if "quiet" in options:
         options["quiet"] = True  # one summary, not a line per file
-    if output is None:
-        raise InputError(f"INPUT {input_path} names many files: give -o, a folder for the results")
-    folder = Path(output)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"-o {folder} is not a folder; a batch writes into a folder")
     sources = batch_inputs(input_path)
+    folder = batch_folder(input_path, output)
+    check_cluster_options(workers, scheduler)
     jobs = [Job(command, s, folder / (s.name if suffix is None else s.stem + suffix), options) for s in sources]
     clashes = {job.target for job in jobs if sum(j.target == job.target for j in jobs) > 1}
     if clashes:
         raise InputError(f"inputs would write the same output: {', '.join(sorted(map(str, clashes)))}")
-    folder.mkdir(parents=True, exist_ok=True)
     pending = [job for job in jobs if not job.done()]
     skipped = len(jobs) - len(pending)
     failed: list[Job] = []
@@ -199,20 +220,22 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
 
     previous = os.environ.get("TQDM_DISABLE")
     try:
-        with file_executor(workers, scheduler) as executor, tqdm(
-            total=len(jobs), initial=skipped, desc=command, unit="file", disable=False, file=sys.stderr
-        ) as bar:
-            futures = {executor.submit(run_job, job): job for job in pending}
-            for future in concurrent.futures.as_completed(futures):
-                job = futures[future]
-                try:
-                    reason = future.result()
-                except Exception as exc:  # the task itself was lost (a worker that died for good)
-                    reason = f"{type(exc).__name__}: {exc}"
-                if reason is not None:
-                    failed.append(job)
-                    bar.write(f"peronamalik: {job.source}: {reason}", file=sys.stderr)
-                bar.update(1)
+        with file_executor(workers, scheduler) as executor:
+            folder.mkdir(parents=True, exist_ok=True)  # once the cluster answers: a bad one leaves nothing
+            with tqdm(
+                total=len(jobs), initial=skipped, desc=command, unit="file", disable=False, file=sys.stderr
+            ) as bar:
+                futures = {executor.submit(run_job, job): job for job in pending}
+                for future in concurrent.futures.as_completed(futures):
+                    job = futures[future]
+                    try:
+                        reason = future.result()
+                    except Exception as exc:  # the task itself was lost (a worker that died for good)
+                        reason = f"{type(exc).__name__}: {exc}"
+                    if reason is not None:
+                        failed.append(job)
+                        bar.write(f"peronamalik: {job.source}: {reason}", file=sys.stderr)
+                    bar.update(1)
     finally:
         if previous is None:
             os.environ.pop("TQDM_DISABLE", None)

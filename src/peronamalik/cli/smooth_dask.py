@@ -33,22 +33,36 @@ def _share_cores(tasks: int) -> int:
     return _set_kernel_threads(max(1, usable_cores() // tasks))
 
 
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
+    """Refuse, before anything is started or written, what :func:`dask_client` cannot use:
+    both options, ``--workers`` below 1, or a ``--scheduler`` that is no address (one that
+    does not answer is found only by connecting)."""
+    if workers is not None and scheduler is not None:
+        raise InputError("--workers and --scheduler exclude each other")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    if scheduler is not None:
+        from distributed.comm import get_address_host_port
+
+        try:
+            get_address_host_port(scheduler)  # the scheme's own parser: host and port, or ValueError
+        except ValueError as exc:
+            raise InputError(f"--scheduler {scheduler!r} is not a scheduler address ({exc}); give tcp://HOST:PORT") from None
+
+
 @contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A ``distributed.Client`` for ``workers`` (a LocalCluster of that many processes, 1 task
     and ``cores // workers`` kernel threads each, so workers × threads ≤ cores) or
     ``scheduler`` (an existing cluster at that address; each worker runs
     ``its cores // its tasks`` kernel threads); None for neither."""
-    if workers is not None and scheduler is not None:
-        raise InputError("--workers and --scheduler exclude each other")
+    check_cluster_options(workers, scheduler)
     if workers is None and scheduler is None:
         yield None
         return
     import distributed
 
     if workers is not None:
-        if workers < 1:
-            raise InputError(f"--workers must be >= 1, got {workers}")
         # CRITICAL, not ERROR: at shutdown a worker's heartbeat can race the scheduler's close
         # and log a traceback; task failures reach the user through their futures anyway
         cluster = distributed.LocalCluster(
@@ -92,6 +106,7 @@ def smooth_zarr(
         raise InputError("zarr input and output go together: name both INPUT and -o as .zarr")
     if chunks is not None and chunks < 1:
         raise InputError(f"--chunks must be >= 1, got {chunks}")
+    check_cluster_options(workers, scheduler)
     check_target(output, overwrite=overwrite, directory=True)
     image = read_zarr(input_path, chunks=chunks)
     options = dict(options)
