@@ -21,12 +21,17 @@ def studio(input_path: Path | None, port: int, host: str, no_browser: bool, devi
     """Open a local web page where the animation plays live while K learns."""
     require("uvicorn", "studio")
     require("starlette", "studio")
+    from peronamalik.core.arrays import resolve_device
     from peronamalik.studio.classic import check_input
-    from peronamalik.studio.server import serve
+    from peronamalik.studio.server import listen, serve
 
+    # Everything that can fail on bad input fails here, as one line and exit 2, before the
+    # address is printed or any thread starts.
     if input_path is not None:
-        check_input(input_path)  # a bad PHOTO: one line, exit 2
+        check_input(input_path)  # a bad PHOTO
+    resolve_device(device, None)  # as `smooth` and `art` check --device
+    sockets = listen(host, port)  # an unknown host or a busy port
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"peronamalik: warning: listening on {host}: anyone who can reach this machine can use the studio "
                    "(and its CPU); it has no login", err=True)
-    serve(input_path, host=host, port=port, open_browser=not no_browser, device=device)
+    serve(input_path, host=host, port=port, open_browser=not no_browser, device=device, sockets=sockets)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.art.source import load_source
 from peronamalik.core import diffuse
 from peronamalik.core.diffusivity import DIFFUSIVITIES
@@ -28,12 +29,13 @@ MAX_ITERATIONS = 200
 
 def check_input(path: Path) -> tuple[int, ...]:
     """Read an upload with the CLI's reader (its decompression-bomb guard included) and
-    check it is a 2-D grey or colour image; returns its shape.  ValueError otherwise."""
+    check it is a 2-D grey or colour image; returns its shape.  :class:`InputError` (a
+    ValueError) otherwise."""
     loaded = read_image(path)
     if loaded.array.ndim == 3 and loaded.channel_axis is None:
-        raise ValueError(f"{path} is a volume, not a 2-D image")
+        raise InputError(f"{path} is a volume, not a 2-D image")
     if loaded.array.ndim not in (2, 3) or min(loaded.array.shape[:2]) < 2:
-        raise ValueError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
+        raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
     return loaded.array.shape
 
 

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -43,11 +46,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from peronamalik._validate import InputError
 from peronamalik.art.animate import render
 from peronamalik.art.video_file import render_video
 from peronamalik.io.video import probe
 from peronamalik.art.presets import DEFAULT_PRESET, PHOTO_PRESETS
 from peronamalik.art.source import SAMPLE_REF, reference_sha256
+from peronamalik.core.arrays import resolve_device
 from peronamalik.studio import classic
 from peronamalik.studio.controls import from_link, json_config, requested, schema
 from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff, sniff_video
@@ -372,30 +377,92 @@ def recipe(session: Session) -> dict[str, Any]:
     return record
 
 
+def address(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on ``host:port``, one per address the name resolves to (as asyncio's
+    ``create_server`` binds them), before any thread or page starts; a name that does not
+    resolve or a port that cannot be bound raises :class:`InputError` naming the problem."""
+    where = f"cannot serve on {address(host, port)}"
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"{where}: {host} is not a known host name or address ({exc.strerror})") from None
+    sockets: list[socket.socket] = []
+    problem: OSError | None = None
+    try:
+        for family, kind, proto, sockaddr in dict.fromkeys((info[0], info[1], info[2], info[4]) for info in found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(sockaddr)
+                sock.listen(2048)
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:  # else: that family is not enabled here (as asyncio)
+                    raise
+                problem = exc
+                sockets.pop().close()
+        if not sockets:
+            raise problem or OSError(errno.EADDRNOTAVAIL, os.strerror(errno.EADDRNOTAVAIL))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise InputError(f"{where}: {bind_failure(exc, host, port)}") from None
+    return sockets
+
+
+def bind_failure(exc: OSError, host: str, port: int) -> str:
+    """Why a port could not be bound, with what to try instead."""
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (try another --port)"
+    if exc.errno == errno.EACCES:
+        return "permission denied" + (" (ports below 1024 need privileges; try another --port)" if port < 1024 else "")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine (try --host 127.0.0.1)"
+    return (exc.strerror or str(exc)).lower()
+
+
 def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
-          device: str | None = None) -> None:
+          device: str | None = None, sockets: list[socket.socket] | None = None) -> None:
     """Run the studio on uvicorn until Ctrl-C; ``open_browser`` opens the page once it listens.
+
+    ``sockets``: already listening on ``host:port`` (:func:`listen`; bound here otherwise).
+    The device is checked and the port bound before the address is printed or any thread
+    starts: a bad device, an unknown host or a busy port raise :class:`InputError`.
 
     Host names other than loopback are allowed (Host header) only when ``host`` is not
     loopback: the given address, plus this machine's name and addresses for ``0.0.0.0``/``::``.
     """
-    import socket
     import webbrowser
 
     import uvicorn
 
-    allowed = set(LOOPBACK_NAMES) | {host.lower()}
-    if host in ("0.0.0.0", "::"):
-        allowed |= {socket.gethostname().lower(), socket.getfqdn().lower()}
-        with contextlib.suppress(OSError):
-            allowed |= set(socket.gethostbyname_ex(socket.gethostname())[2])
-    app = create_app(source, allowed_hosts=frozenset(allowed), device=device)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_UPLOAD_BYTES)
-    server = uvicorn.Server(config)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
+    try:
+        resolve_device(device, None)  # as `smooth` and `art` check it
+        if sockets is None:
+            sockets = listen(host, port)
+        allowed = set(LOOPBACK_NAMES) | {host.lower()}
+        if host in ("0.0.0.0", "::"):
+            allowed |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+            with contextlib.suppress(OSError):
+                allowed |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+        app = create_app(source, allowed_hosts=frozenset(allowed), device=device)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_UPLOAD_BYTES)
+        server = uvicorn.Server(config)
+    except BaseException:
+        for sock in sockets or []:
+            sock.close()
+        raise
+    url = f"http://{address('127.0.0.1' if host in ('0.0.0.0', '::') else host, port)}/"
     threading.Thread(target=warm_up, args=(device,), name="peronamalik-studio-warm-up", daemon=True).start()
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)
-    server.run()
+    server.run(sockets=sockets)
