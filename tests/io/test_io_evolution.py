@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import signal
+
 import numpy as np
 import pytest
 import skimage.data
@@ -11,6 +14,7 @@ from peronamalik.cli import main
 from peronamalik.core import diffuse
 from peronamalik.io.animation import probe, read_frames
 from peronamalik.io.evolution import evolution_frames
+from tests.cli.test_art import hidden_leftovers, start_cli, wait_for_progress
 
 
 def test_frames_are_the_diffusion_after_each_chunk():
@@ -59,3 +63,32 @@ def test_cli_refuses_bad_combinations_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert fragment in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_cli_makes_a_frame_folder_and_says_a_png_holds_the_last_frame(tmp_path, capsys):
+    """``-o frames/`` is a folder of PNG frames even before it exists (the trailing '/' is
+    kept); ``-o last.png`` keeps the last frame and says so."""
+    source = tmp_path / "in.png"
+    Image.fromarray(skimage.data.camera()[::8, ::8]).save(source)
+    assert main(["smooth", str(source), "-o", f"{tmp_path / 'frames'}/", "--iterations", "10", "--every", "5"]) == 0
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"frame_0000{i}.png" for i in range(3)]
+    assert main(["smooth", str(source), "-o", str(tmp_path / "last.png"), "--iterations", "10", "--every", "5"]) == 0
+    assert "(the last of 3 frames" in capsys.readouterr().err
+    last = np.asarray(Image.open(tmp_path / "frames" / "frame_00002.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "last.png")), last)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_keeps_the_frames_made_and_says_how_many(tmp_path, stop):
+    """Stopped mid-run, the animation holds the frames made so far as a valid file, the line
+    says how many (not 'nothing was written'), and no temporary is left; exit 128 + signal."""
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(tmp_path / "in.png")
+    process = start_cli("smooth", "in.png", "-o", "out.gif", "--every", "1", "--iterations", "10000000", cwd=tmp_path)
+    seen = wait_for_progress(process, 5)
+    process.send_signal(stop)
+    stderr = seen + process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + stop, stderr
+    said = re.search(r"interrupted: wrote (\d+) frames to out\.gif", stderr)
+    assert said is not None and "nothing was written" not in stderr and "Traceback" not in stderr, stderr
+    assert len(list(read_frames(tmp_path / "out.gif"))) == int(said.group(1)) >= 5
+    assert hidden_leftovers(tmp_path) == []

@@ -23,6 +23,7 @@ from peronamalik.art.source import Source, load_source, tinted_if_grey
 from peronamalik.backends import policy
 from peronamalik.core.arrays import resolve_device
 from peronamalik.core.progress import Progress, check_progress
+from peronamalik.io.interrupts import RenderInterrupted
 
 if TYPE_CHECKING:
     from peronamalik.io.video import Colour
@@ -138,16 +139,6 @@ def animate(
     spec = resolve_run(preset=preset, config=config, seed=seed, device=device, iterations=iterations, every=every, **overrides)
     source = load_source(image, size=spec.config.size, device=spec.device)
     return frames_from(source, spec, callback)
-
-
-class RenderInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM, SIGHUP) during :func:`render`: ``path`` holds a valid file with
-    ``frames`` frames, or does not exist when ``frames`` is 0; ``signum`` is the signal."""
-
-    def __init__(self, path: Path, frames: int, signum: int = 2) -> None:
-        what = f"wrote {frames} frames to {path}" if frames else f"before the first frame; {path} was not written"
-        super().__init__(f"interrupted: {what}")
-        self.path, self.frames, self.signum = path, frames, signum
 
 
 def sidecar_path(output: Path) -> Path:

@@ -62,7 +62,7 @@ Examples:
 
 @app.command("smooth", help=SMOOTH_HELP, short_help="Edge-preserving Perona-Malik smoothing of an image or volume.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), show_default="INPUT-smooth.EXT here",
+@click.option("-o", "--output", type=click.Path(), show_default="INPUT-smooth.EXT here",
               help="Result: .png, .jpg, .tif or .npy (bit depth kept where the format allows).")
 @click.option("--iterations", default="20", show_default=True, type=OrKeyword(int, "auto", "an integer"),
               help="Number of explicit steps, or 'auto': the stopping time of least estimated error.")
@@ -94,7 +94,7 @@ Examples:
 @click.option("--scheduler", default=None, help="zarr, batch: run on the Dask cluster at this address (tcp://host:port).")
 def smooth(
     input_path: Path,
-    output: Path | None,
+    output: str | Path | None,
     iterations: int | str,
     kappa: float | str,
     dt: float | None,
@@ -116,11 +116,14 @@ def smooth(
     from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
     from peronamalik.core.arrays import unit_scale
     from peronamalik.io.atomic import atomic_output, check_target
+    from peronamalik.io.animation import check_output_kind
     from peronamalik.io.evolution import check_evolution_output, write_evolution
     from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
 
     if output is None and not is_batch(input_path):
         output = Path(f"{input_path.stem}-smooth{input_path.suffix}")
+    frames_to = output  # as given: with --every, a trailing '/' names a folder of frames
+    output = None if output is None else Path(output)
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
@@ -142,7 +145,7 @@ def smooth(
     if compare is not None and compare.is_file() and input_path.is_file() and compare.samefile(input_path):
         raise InputError(f"--compare names the input {input_path}: the comparison would replace it")
     if every is not None:
-        check_evolution_output(output, compare, overwrite)
+        check_evolution_output(frames_to, compare, overwrite)
     else:
         for path in outputs:
             check_image_output(path)
@@ -164,11 +167,12 @@ def smooth(
     if every is not None:
         with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
             written = write_evolution(
-                loaded.array, output, overwrite=overwrite, every=every, progress=progress, **vars(params)
+                loaded.array, frames_to, overwrite=overwrite, every=every, progress=progress, **vars(params)
             )
         if not quiet:
             frames = 1 + -(-params.iterations // every)
-            click.echo(f"wrote {written} ({frames} frames, {human_size(written)})", err=True)
+            what = f"the last of {frames} frames" if check_output_kind(frames_to) == "png" else f"{frames} frames"
+            click.echo(f"wrote {written} ({what}, {human_size(written)})", err=True)
         return
     with progress_bar("diffusing", "it", delay=1.0, quiet=quiet) as progress:
         result = diffuse(loaded.array, **vars(params), progress=progress)

@@ -12,6 +12,7 @@ from peronamalik._validate import InputError, integer
 from peronamalik.core import diffuse
 from peronamalik.core.arrays import to_float_tensor
 from peronamalik.core.progress import Progress
+from peronamalik.io.interrupts import RenderInterrupted, deferred_signals, signal_number
 
 #: Frame rate of the written evolution.
 FPS = 10.0
@@ -91,10 +92,19 @@ def write_evolution(
 ) -> Path:
     """Write :func:`evolution_frames` (``options``) to ``output`` (.gif, .webp, .mp4, .webm or a
     folder of PNG frames; :func:`~peronamalik.io.animation.open_frame_writer`), atomically;
-    returns the written path."""
+    returns the written path.  A stop signal (Ctrl-C, SIGTERM, SIGHUP) keeps the frames made
+    so far as a valid file and raises :class:`~peronamalik.io.interrupts.RenderInterrupted`
+    saying how many (none: ``output`` is left as it was)."""
     from peronamalik.io.animation import open_frame_writer
 
-    with open_frame_writer(output, fps=FPS, overwrite=overwrite) as writer:
-        for frame in evolution_frames(image, **options):
-            writer.write(frame)
+    writer = None
+    try:
+        with deferred_signals():  # a stop while the temporary is made must not leave it behind
+            writer = open_frame_writer(output, fps=FPS, overwrite=overwrite)
+        with writer:
+            for frame in evolution_frames(image, **options):
+                writer.write(frame)
+    except KeyboardInterrupt as exc:
+        written = 0 if writer is None else writer.frames_written
+        raise RenderInterrupted(Path(output) if writer is None else writer.path, written, signal_number(exc)) from exc
     return writer.path

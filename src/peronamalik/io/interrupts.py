@@ -18,6 +18,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 #: The signals that stop a run: Ctrl-C, ``kill`` and a hang-up (terminal closed).
@@ -38,6 +39,24 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class RenderInterrupted(KeyboardInterrupt):
+    """A stop signal while an animation was written (``art``, ``video``, ``smooth --every``):
+    ``path`` holds a valid file with ``frames`` frames, or does not exist (an existing file
+    there is left as it was) when ``frames`` is 0; ``signum`` is the signal."""
+
+    def __init__(self, path: Path, frames: int, signum: int = 2) -> None:
+        what = f"wrote {frames} frames to {path}" if frames else f"before the first frame; {path} was not written"
+        super().__init__(f"interrupted: {what}")
+        self.path, self.frames, self.signum = path, frames, signum
+
+
+def render_interruption(exc: BaseException | None) -> RenderInterrupted | None:
+    """The :class:`RenderInterrupted` that ``exc`` is or was caused by, if any."""
+    while exc is not None and not isinstance(exc, RenderInterrupted):
+        exc = exc.__cause__ or exc.__context__
+    return exc
 
 
 def signal_number(exc: BaseException | None) -> int:
