@@ -473,3 +473,25 @@ def test_busy_clipped_binary_picture_is_not_read_across_its_edges(blobs_seed: in
     assert oracle_psnr(clean, noisy, 0.1) - psnr(clean, diffuse(noisy, **chosen.as_options())) < 1.0
 
 
+
+
+@pytest.mark.parametrize("scale", [2.0**40, 2.0**-30])
+def test_auto_follows_the_image_scale_exactly(scale: float) -> None:
+    """Perona-Malik reads |grad u| / kappa, so an image times a power of two (exact in floats)
+    diffuses the same with kappa times it: auto picks that kappa and the same stopping time,
+    and its noise level scales with it (values near 1e12 made the noise estimate's squares
+    overflow float32 into NaN before the search was scaled)."""
+    noisy = gaussian(sample_photo("camera"), 0.05).astype(np.float32)
+    base = estimate_parameters(noisy, kappa="auto", iterations="auto")
+    scaled = estimate_parameters(noisy * np.float32(scale), kappa="auto", iterations="auto")
+    assert scaled.iterations == base.iterations
+    assert scaled.kappa == pytest.approx(base.kappa * scale, rel=1e-6)
+    assert scaled.noise == pytest.approx(base.noise * scale, rel=1e-6)
+    result = diffuse(noisy * np.float32(scale), kappa="auto", iterations="auto")
+    np.testing.assert_allclose(result / scale, diffuse(noisy, kappa="auto", iterations="auto"), rtol=0, atol=1e-6)
+
+
+def test_auto_on_values_beyond_kappas_range_names_the_image() -> None:
+    tiny = (gaussian(sample_photo("camera"), 0.05) * 1e-35).astype(np.float32)
+    with pytest.raises(ValueError, match=r"kappa='auto' needs a kappa near .* values in \["):
+        estimate_parameters(tiny, kappa="auto")

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.noise_level import estimate_noise_model
+from peronamalik.core.params import KAPPA_RANGE
 from peronamalik.core.smoothing import gaussian_kernel1d
 from peronamalik.core.sure import Runner, one_standard_error, risk_trajectory
 
@@ -51,6 +53,9 @@ SIGMA_CANDIDATES = (0.0, 1.0)
 #: Longest stopping time searched, and the checkpoint ratio between stopping times.
 MAX_ITERATIONS = 1000
 CHECKPOINT_RATIO = 2.0 ** 0.25
+#: The range of values the search works in: an image whose values spread wider or narrower
+#: is searched scaled by a power of two (see range_scale).
+SAFE_RANGE = (2.0**-10, 2.0**10)
 #: From this kappa factor on, a candidate is given up only when its risk is past the
 #: tolerance at two checkpoints in a row (see risk_trajectory); in 1-D every candidate is.
 PATIENT_FACTOR = 2.0
@@ -200,25 +205,58 @@ def choose(
     """
     spatial_ndim = len(spacing)
     y = central_crop(u.detach(), spatial_ndim, SEARCH_PIXELS)
+    scale = range_scale(y)
+    y = y / scale
     model = estimate_noise_model(y, spatial_ndim)
     variance = model.variance(y)
     noise = math.sqrt(float(variance.mean()))
     if noise == 0:
         return AutoParameters(
-            kappa=robust_gradient_scale(u, spacing, coupled) if kappa == "auto" else float(kappa),
+            kappa=in_kappa_range(robust_gradient_scale(u, spacing, coupled), u) if kappa == "auto" else float(kappa),
             iterations=0 if iterations == "auto" else int(iterations),
             sigma=0.0 if sigma == "auto" else float(sigma),
             noise=0.0,
             risk=0.0,
         )
     channels = u.shape[1] if coupled else 1
+    if kappa == "auto":  # every candidate must be a kappa the kernels take
+        per_axis = noise_gradient_scales(noise, spacing, channels)
+        in_kappa_range(min(per_axis) * scale, u)
+        in_kappa_range(max(*KAPPA_FACTORS, *SMOOTHED_KAPPA_FACTORS) * root_mean_square(per_axis) * scale, u)
     chosen_kappa, chosen_iterations, chosen_sigma, risk = search(
-        run,
+        run if scale == 1 else lambda v, *, kappa, **options: run(v * scale, kappa=kappa * scale, **options) / scale,
         y,
         variance=variance,
         scales=lambda s: noise_gradient_scales(noise, spacing, channels, s),
-        kappa=None if kappa == "auto" else float(kappa),
+        kappa=None if kappa == "auto" else float(kappa) / scale,
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
     )
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise, risk)
+    chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2)
+
+
+def range_scale(u: torch.Tensor) -> float:
+    r"""A power of two :math:`s` that brings the range of ``u``'s values within
+    :data:`SAFE_RANGE` (1 where it is already, as for images in [0, 1]): the search runs on
+    :math:`u / s` with kappa :math:`/ s`, which diffuses exactly as :math:`u` does (the
+    conductance reads :math:`|\nabla u| / \kappa`, and a power of two scales floats exactly),
+    and its kappa, noise level and risk are scaled back.  The noise estimate squares the values:
+    in float32 an image of values near :math:`10^{30}` read a noise level of NaN there."""
+    low, high = (float(v) for v in torch.aminmax(u))
+    spread = high - low
+    if spread == 0 or SAFE_RANGE[0] <= spread <= SAFE_RANGE[1]:
+        return 1.0
+    return 2.0 ** round(math.log2(spread))
+
+
+def in_kappa_range(kappa: float, u: torch.Tensor) -> float:
+    """``kappa`` chosen for ``u``, or an :class:`InputError` naming the image's values where it
+    falls outside :data:`~peronamalik.core.params.KAPPA_RANGE` (the kernels' float32 limits)."""
+    if KAPPA_RANGE[0] <= kappa <= KAPPA_RANGE[1]:
+        return kappa
+    low, high = (float(v) for v in torch.aminmax(u.detach()))
+    raise InputError(
+        f"kappa='auto' needs a kappa near {kappa:.3g} for an image with values in [{low:.3g}, {high:.3g}], outside "
+        f"kappa's range [{KAPPA_RANGE[0]:g}, {KAPPA_RANGE[1]:g}]: scale the image (e.g. to [0, 1])"
+    )

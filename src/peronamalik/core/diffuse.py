@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.backends import policy
 from peronamalik.core import auto
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
@@ -159,6 +160,18 @@ def diffuse(
     tensor, origin = to_float_tensor(image, device=params.device)
     u = to_internal_layout(tensor, params.channel_axis)
     result = run_diffusion(u, params, progress=progress)
+    check_finite(result, u)
     if result.data_ptr() == u.data_ptr():  # iterations=0: never hand back the input's own buffer
         result = result.clone()
     return restore(from_internal_layout(result, params.channel_axis, tensor.ndim), origin)
+
+
+def check_finite(result: torch.Tensor, u: torch.Tensor) -> None:
+    """An :class:`InputError` where the diffusion of the finite ``u`` overflowed its dtype
+    (values near float32's 3.4e38 or float64's 1.8e308 make infinite differences, then NaN)."""
+    if not bool(torch.isfinite(result.detach()).all()):
+        low, high = (float(v) for v in torch.aminmax(u.detach()))
+        raise InputError(
+            f"the diffusion overflowed {str(u.dtype).removeprefix('torch.')}: the image's values lie in "
+            f"[{low:.3g}, {high:.3g}]; scale the image to a smaller range (e.g. [0, 1])"
+        )
