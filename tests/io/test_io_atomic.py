@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from peronamalik.cli import main
 from peronamalik.io.atomic import AtomicTarget, atomic_output, check_target
 
 
@@ -137,11 +145,60 @@ def test_overwrite_keeps_the_replaced_files_mode(tmp_path: Path, mode: int) -> N
 
 
 def test_a_failed_write_names_the_target_not_the_temporary(tmp_path: Path) -> None:
-    import errno
-
     target = tmp_path / "out.png"
     with pytest.raises(OSError, match="out.png") as caught:
         with atomic_output(target, overwrite=False) as temp:
             raise OSError(errno.ENOSPC, "No space left on device", str(temp))
     assert caught.value.errno == errno.ENOSPC and ".tmp" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def _can_create_in(folder: Path) -> bool:
+    try:
+        handle, name = tempfile.mkstemp(dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A real folder no file can be made in: mode 0555, or (as root, whom the mode does not
+    stop) a read-only tmpfs mounted on it; skipped where neither can be had."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    mounted = False
+    try:
+        if _can_create_in(folder) and shutil.which("mount"):
+            options = ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)]
+            mounted = subprocess.run(["mount", *options], capture_output=True).returncode == 0
+        if _can_create_in(folder):
+            pytest.skip("no read-only folder here (root without the right to mount)")
+        yield folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("directory", [False, True])
+def test_a_read_only_folder_names_the_target_not_the_temporary(
+    read_only_folder: Path, tmp_path: Path, directory: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: ``-o /ro/x.png`` said ``[Errno 30] Read-only file system: '/ro/.x.png.6erurauj.tmp.png'``."""
+    target = read_only_folder / ("frames" if directory else "x.png")
+    with pytest.raises(OSError) as caught:
+        with atomic_output(target, overwrite=False, directory=directory):
+            pytest.fail("the body must not run")
+    assert caught.value.errno in (errno.EROFS, errno.EACCES)
+    assert f"cannot write {target}:" in str(caught.value) and ".tmp" not in str(caught.value)
+    if not directory:  # the CLI: one line naming what the user gave, exit 2
+        Image.fromarray(np.full((16, 16), 90, np.uint8)).save(tmp_path / "in.png")
+        assert main(["smooth", str(tmp_path / "in.png"), "-o", str(target), "--iterations", "1"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("peronamalik: error: ") and str(target) in lines[0], lines
+        assert ".tmp" not in lines[0]
+    assert list(read_only_folder.iterdir()) == []

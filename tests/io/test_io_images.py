@@ -13,6 +13,7 @@ import skimage.data
 import tifffile
 from PIL import Image
 
+from peronamalik.cli import main
 from peronamalik.io.images import (
     check_image_output,
     from_unit,
@@ -220,3 +221,50 @@ def test_values_outside_the_unit_range_are_clipped_with_one_warning(tmp_path: Pa
         warnings.simplefilter("error")
         write_image(tmp_path / ("in_range_" + name), image.clip(0, 1), like_dtype=np.float32)
         write_image(tmp_path / "kept.tif", image, like_dtype=np.float32)  # floats stored as they are
+
+
+@pytest.mark.parametrize("name", ["anim.gif", "anim.png"])  # a GIF and an APNG of 3 frames
+def test_an_animation_says_only_its_first_frame_is_smoothed(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: a 3-frame GIF or APNG lost frames 2 and 3 with rc 0 and no word."""
+    frames = [np.full((20, 24, 3), level, np.uint8) for level in (30, 140, 250)]
+    frames[0][5:15, 6:18] = 200
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(tmp_path / name, save_all=True, append_images=images[1:], duration=100, loop=0)
+    Image.fromarray(frames[0]).save(tmp_path / "still.png")
+
+    loaded = read_image(tmp_path / "still.png")
+    assert loaded.frames == 1
+    with pytest.warns(UserWarning, match=r"has 3 frames; only the first is read") as caught:
+        loaded = read_image(tmp_path / name)
+    assert len(caught) == 1 and loaded.frames == 3
+    np.testing.assert_array_equal(loaded.array, frames[0])  # the first frame, not a later one
+
+    out = tmp_path / f"m-{name}"
+    assert main(["smooth", str(tmp_path / name), "-o", str(out), "--iterations", "1"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warned == [f"peronamalik: warning: {tmp_path / name} has 3 frames; only the first is read "
+                      "(the other 2 are dropped)"]
+    with Image.open(out) as written:
+        assert written.n_frames == 1 and written.size == (24, 20)
+    assert main(["smooth", str(tmp_path / "still.png"), "-o", str(tmp_path / "m.png"), "--iterations", "1"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype, top", [(np.int8, 255), (np.int16, 65535)])
+def test_integers_stored_unscaled_warn_in_their_own_values(tmp_path: Path, dtype: type, top: int) -> None:
+    """QA: int8 -49..49 written as PNG holds 0..49, but the warning said
+    ``values in [-0.1922, 0.1922] clipped to [0, 1]`` (the range over 255)."""
+    values = np.arange(-49, 50, dtype=dtype).reshape(9, 11)
+    np.save(tmp_path / "in.npy", values)
+    loaded = read_image(tmp_path / "in.npy")
+    with pytest.warns(UserWarning) as caught:
+        write_image(tmp_path / "out.png", loaded.array.astype(np.float32), like_dtype=loaded.array.dtype)
+    assert len(caught) == 1
+    assert str(caught[0].message).startswith(f"values in [-49, 49] clipped to [0, {top}] to write .png as ")
+    stored = read_image(tmp_path / "out.png").array
+    np.testing.assert_array_equal(stored, values.clip(0, None))  # what the warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the values the PNG holds: no warning
+        write_image(tmp_path / "kept.png", values.clip(0, None).astype(np.float32), like_dtype=dtype)

@@ -109,14 +109,16 @@ def _kept_mode(target: Path, directory: bool) -> int:
         return (0o777 if directory else 0o666) & ~_umask()
 
 
-def naming_the_file(exc: OSError, target: Path, temp: Path) -> OSError:
+def naming_the_file(exc: OSError, target: Path, temp: Path | None) -> OSError:
     """``exc``, raised while writing ``temp``, as an ``OSError`` that names ``target``.
 
     Encoders and image writers report a failed write (a full disk, a size limit) without a
     file name, or with their temporary's.  The result keeps the ``errno``; ``exc`` is
     returned as it is when it names another file (an input that could not be read).
+    ``temp=None``: ``exc`` came from making the temporary (a read-only folder), whose
+    random name it gives.
     """
-    if exc.filename is not None and Path(exc.filename) != temp:
+    if temp is not None and exc.filename is not None and Path(exc.filename) != temp:
         return exc
     code = exc.errno if exc.errno is not None else errno.EIO
     reason = exc.strerror or str(exc) or os.strerror(code)
@@ -145,12 +147,15 @@ class AtomicTarget:
         self.directory = directory
         parent = self.target.absolute().parent
         prefix, suffix = temp_affixes(self.target)
-        if directory:
-            self.temp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".tmp"))
-        else:
-            handle, name = tempfile.mkstemp(dir=parent, prefix=prefix, suffix=suffix)
-            os.close(handle)
-            self.temp = Path(name)
+        try:
+            if directory:
+                self.temp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".tmp"))
+            else:
+                handle, name = tempfile.mkstemp(dir=parent, prefix=prefix, suffix=suffix)
+                os.close(handle)
+                self.temp = Path(name)
+        except OSError as exc:  # a read-only folder: name the target, not the temporary
+            raise naming_the_file(exc, self.target, None) from exc
         self.done = False
 
     def commit(self) -> Path:

@@ -38,6 +38,9 @@ _TO_GREY_MODES = {"1", "LA", "La"}
 _WITH_ALPHA_OR_PALETTE = {"P", "PA", "RGBA", "RGBa"}
 # Pillow formats whose "I" mode holds unsigned 16-bit samples.
 _SIXTEEN_BIT_FORMATS = {"PNG", "PPM"}
+# Pillow formats whose frames are an animation (APNG is "PNG"), of which only the first is
+# read.  Not MPO (a photo plus its preview) nor PSD (the composite plus its layers).
+_ANIMATED_FORMATS = {"GIF", "PNG", "WEBP", "FLI"}
 _PILLOW_READ_ERRORS = (
     OSError,
     SyntaxError,
@@ -62,11 +65,15 @@ class LoadedImage:
         ``-1`` for colour images (RGB, last axis), ``None`` for grey images and volumes.
     format : str
         ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"NPY"`` or another Pillow format name.
+    frames : int
+        Frames in the file (an animated GIF, PNG or WebP: more than 1), of which ``array``
+        holds the first.
     """
 
     array: np.ndarray
     channel_axis: int | None
     format: str
+    frames: int = 1
 
 
 def read_image(path: str | os.PathLike[str]) -> LoadedImage:
@@ -81,7 +88,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
       for 16-bit PNG, grey+alpha included), colour becomes RGB (uint16 for 16-bit PNG).  Palette images become RGB; alpha is dropped
       (LA → L, RGBA/PA → RGB; pixels are not composited onto a background); 1-bit
       images become uint8 0/255.  EXIF orientation is applied.  Only the first frame of
-      an animation is read.
+      an animation (GIF, APNG, WebP) is read, with a warning.
 
     Parameters
     ----------
@@ -98,6 +105,11 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
         The file is missing, a folder, not an image, truncated or corrupt, or so large
         that it looks like a decompression bomb (see :data:`MAX_SAMPLES` and
         ``PIL.Image.MAX_IMAGE_PIXELS``).
+
+    Warns
+    -----
+    UserWarning
+        The file is an animation: it has N frames and only the first is read.
     """
     path = Path(path)
     if not path.exists():
@@ -117,7 +129,13 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
         array = array.astype(np.uint8) * np.uint8(255)
     elif not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
-    return LoadedImage(array, loaded.channel_axis, loaded.format)
+    if loaded.frames > 1:
+        warnings.warn(
+            f"{path} has {loaded.frames} frames; only the first is read (the other {loaded.frames - 1} are dropped)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames)
 
 
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
@@ -206,10 +224,11 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
         try:
             with Image.open(path) as opened:
                 fmt = opened.format or "unknown"
+                frames = _frame_count(opened)
                 sixteen_bit = _png16_format(magic)
                 if sixteen_bit is not None:
                     array = _read_png16(path, sixteen_bit)
-                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt)
+                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
                 image = ImageOps.exif_transpose(opened)
                 image.load()
         except Image.UnidentifiedImageError as exc:
@@ -226,7 +245,18 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
     array = np.asarray(image)
     if image.mode == "I" and fmt in _SIXTEEN_BIT_FORMATS:
         array = np.clip(array, 0, 65535).astype(np.uint16)
-    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt)
+    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
+
+
+def _frame_count(opened: Image.Image) -> int:
+    """Frames of an animation Pillow opened (1 for a still image): its ``n_frames``, or 1
+    where counting them fails on a damaged later frame (the first still reads)."""
+    if opened.format not in _ANIMATED_FORMATS:
+        return 1
+    try:
+        return max(1, int(getattr(opened, "n_frames", 1)))
+    except _PILLOW_READ_ERRORS:
+        return 1
 
 
 def _read_png16(path: Path, pixel_format: str) -> np.ndarray:
@@ -346,15 +376,18 @@ def write_image(
     Warns
     -----
     UserWarning
-        Once per call, when an integer format gets values outside [0, 1] (they are clipped).
+        Once per call, when an integer format gets values it cannot hold (they are clipped):
+        outside [0, 1], or for an integer input stored unscaled (int8, int16...) outside the
+        stored dtype's range ([0, 255] or [0, 65535]), in the input's own values.
     """
     path = Path(path)
     check_image_output(path, np.shape(array), channel_axis)
     dtype = output_dtype(path, like_dtype)
     like = np.dtype(like_dtype)
-    if like.kind in "iu" and unit_scale(like) is None and unit_scale(dtype) is not None:
+    counts = like.kind in "iu" and unit_scale(like) is None and unit_scale(dtype) is not None
+    _warn_if_clipped(path, array, dtype, like if counts else None)
+    if counts:
         array = np.asarray(array, dtype=np.float64) / unit_scale(dtype)  # counts stay counts
-    _warn_if_clipped(path, array, dtype)
     data = from_unit(array, dtype)
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -366,15 +399,20 @@ def write_image(
         _write_flat(path, data, channel_axis)
 
 
-def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype) -> None:
-    if unit_scale(dtype) is None:  # floats, and integers that keep their values
+def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype, counts_of: np.dtype | None) -> None:
+    """Warn when ``dtype`` cannot hold ``array``: [0, 1], or with ``counts_of`` (an integer
+    input whose values are stored unscaled) [0, 255] or [0, 65535], in the input's values."""
+    scale = unit_scale(dtype)
+    if scale is None:  # floats, and integers that keep their values
         return
+    top = 1.0 if counts_of is None else scale
     values = np.asarray(array)
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    if low < 0.0 or high > 1.0:
+    if low < 0.0 or high > top:
+        unscaled = "" if counts_of is None else f" ({counts_of} values are stored unscaled)"
         warnings.warn(
-            f"values in [{low:.4g}, {high:.4g}] clipped to [0, 1] to write {path.suffix} as {dtype}; "
-            "write .tif or .npy to keep them",
+            f"values in [{low:.4g}, {high:.4g}] clipped to [0, {top:g}] to write {path.suffix} as {dtype}"
+            f"{unscaled}; write .tif or .npy to keep them",
             UserWarning,
             stacklevel=3,
         )
