@@ -271,3 +271,18 @@ def test_existing_output_is_kept_without_overwrite(tmp_path):
     assert target.read_bytes() == b"precious"
     assert run_cli(*FAST, "--overwrite", "--dither", cwd=tmp_path).returncode == 0
     assert len(gif_frames(target)) == 4
+
+
+def test_output_naming_the_input_photo_is_refused(tmp_path):
+    """``art src.png -o src.png --overwrite`` (or through a symlink) would replace the photo
+    and orphan its sidecar: one line, exit 2, the photo's bytes unchanged, no sidecar."""
+    Image.fromarray(sample_array()[::8, ::8]).save(tmp_path / "src.png")
+    (tmp_path / "link.png").symlink_to("src.png")
+    before = (tmp_path / "src.png").read_bytes()
+    for target in ("src.png", "link.png"):
+        result = run_cli("src.png", "-o", target, "--overwrite", *FAST, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "-o names the input src.png" in lines[0], result.stderr
+    assert (tmp_path / "src.png").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "src.png"]

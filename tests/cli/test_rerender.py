@@ -32,3 +32,21 @@ def test_sidecar_finds_its_input_from_another_folder(tmp_path) -> None:
     changed = run_cli("--config", sidecar, "-o", "third.gif", cwd=tmp_path / "elsewhere")
     assert changed.returncode == 2 and "SHA-256" in changed.stderr
     assert not (tmp_path / "elsewhere" / "third.gif").exists()
+
+
+def test_a_sidecars_unknown_preset_is_refused(tmp_path, capsys) -> None:
+    """A sidecar's ``"preset"`` is checked like ``--preset``: one line naming the presets,
+    exit 2, nothing written (it was copied into the new sidecar)."""
+    from peronamalik.cli import main
+
+    Image.fromarray(sample_array()[::8, ::8]).save(tmp_path / "cat.png")
+    sidecar = tmp_path / "old.gif.json"
+    sidecar.write_text(json.dumps({"config": {"iterations": 4, "every": 2, "size": 32}, "preset": "nope", "seed": 1}))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("art", "video"):
+        code = main([command, str(tmp_path / "cat.png"), "--config", str(sidecar), "-o", str(tmp_path / "new.gif")])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "'nope'" in lines[0] and "'ember'" in lines[0] and "'kitty'" in lines[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

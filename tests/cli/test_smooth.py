@@ -139,3 +139,18 @@ def test_decompression_bomb_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2
     assert_one_line(stderr, "bomb.png", "decompression bomb")
     assert names(tmp_path) == ["bomb.png"]
+
+
+@pytest.mark.parametrize("target", ["photo.png", "./sub/../photo.png", "link.png"])
+def test_output_naming_the_input_is_refused(tmp_path: Path, photo: Path, capsys, monkeypatch, target: str) -> None:
+    """-o the input itself (another spelling of it, a symlink to it), even with --overwrite:
+    one line, exit 2, the input's bytes unchanged."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.png").symlink_to("photo.png")
+    before = photo.read_bytes()
+    code, stderr = run_here(capsys, "photo.png", "-o", target, "--overwrite", "--iterations", "2")
+    assert code == 2
+    assert_one_line(stderr, "-o names the input photo.png", "would replace it")
+    assert photo.read_bytes() == before
+    assert names(tmp_path) == ["link.png", "photo.png", "sub"]

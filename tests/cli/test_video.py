@@ -341,3 +341,16 @@ def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path):
         warnings.simplefilter("error")  # a truncated or corrupt file would warn
         assert sum(1 for _ in read_frames(tmp_path / "out.webm")) == record["frames"] >= 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.webm", "out.webm.json"]
+
+
+def test_output_naming_the_input_clip_is_refused(talking_clip, tmp_path, capsys):
+    """``video clip.mp4 -o clip.mp4 --overwrite``: one line, exit 2, the clip untouched."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(talking_clip.read_bytes())  # a copy: the module's clip stays safe
+    (tmp_path / "link.mp4").symlink_to(clip)
+    for target in (clip, tmp_path / "link.mp4"):
+        assert main(["video", str(clip), "-o", str(target), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "-o names the input" in err and "Traceback" not in err
+    assert clip.read_bytes() == talking_clip.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "link.mp4"]

@@ -79,3 +79,27 @@ def test_peak_memory_follows_the_chunks_not_the_volume(tmp_path: Path) -> None:
     volume = 768 * 128 * 128 * 4
     assert large - small < volume, (small, large)  # measured: 23-39 MB more for 48 MiB
     assert read_zarr(tmp_path / "l.zarr").array.shape == (768, 128, 128)
+
+
+def test_every_and_compare_are_refused_and_a_run_says_what_it_wrote(scan, tmp_path: Path, capsys) -> None:
+    """zarr writes no animation and no comparison: --every / --compare are one line, exit 2,
+    nothing written; a run prints its ``wrote`` line (none with --quiet)."""
+    path, _ = scan
+    for extra in (["--every", "5"], ["--compare", str(tmp_path / "cmp.png")]):
+        assert main(["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--iterations", "3", *extra]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and extra[0] in err and "zarr" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.zarr"]
+    assert main(["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--iterations", "3"]) == 0
+    assert capsys.readouterr().err.strip().splitlines() == [f"wrote {tmp_path / 'out.zarr'} (20×26×24 float32)"]
+    assert main(["smooth", str(path), "-o", str(tmp_path / "q.zarr"), "--iterations", "3", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_output_naming_the_input_store_is_refused(scan, tmp_path: Path, capsys) -> None:
+    path, _ = scan
+    files = sorted(p.relative_to(path) for p in path.rglob("*"))
+    assert main(["smooth", str(path), "-o", str(path), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "-o names the input" in err, err
+    assert sorted(p.relative_to(path) for p in path.rglob("*")) == files

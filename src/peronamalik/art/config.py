@@ -536,6 +536,11 @@ def split_sidecar(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     for key, value in (("preset", preset), ("backend", backend)):
         if value is not None and not isinstance(value, str):
             raise InputError(f'the sidecar\'s "{key}" must be a name, got {type(value).__name__}')
+    if preset is not None:
+        from peronamalik.art.presets import PRESETS  # here: presets imports this module
+
+        if preset not in PRESETS:
+            raise InputError(f'the sidecar\'s "preset" must be one of {sorted(PRESETS)}, got {preset!r}')
     if seed is not None:
         integer("the sidecar's seed", seed, low=0, high=2**63 - 1)
     if source is not None and not (

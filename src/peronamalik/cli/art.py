@@ -18,6 +18,7 @@ from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS,
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
 from peronamalik.cli.progress import human_size, progress_bar
+from peronamalik.cli.smooth import check_not_input
 
 
 def resolve_settings(
@@ -184,6 +185,8 @@ def art(
     source = resolve_input(input_path, recorded, config_file)
     stem = SAMPLE_NAME if source == SAMPLE_REF else Path(source).stem
     output = output if output is not None else f"{stem}-art.gif"
+    if source != SAMPLE_REF:
+        check_not_input(Path(source), output, "-o", "the animation")
     with reporting_interrupts(), progress_bar("on drugs", "it", quiet=quiet) as progress:
         written = render(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,

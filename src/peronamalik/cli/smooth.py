@@ -131,19 +131,26 @@ def smooth(
     )
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("smooth", input_path, output)
+    check_not_input(input_path, output, "-o", "the result")
+    check_not_input(input_path, compare, "--compare", "the comparison")
     if ".zarr" in (input_path.suffix.lower(), output.suffix.lower()):  # volumes bigger than memory, on Dask
         from peronamalik.cli.smooth_dask import smooth_zarr
+        from peronamalik.io.zarr import read_zarr
 
+        for option, value in (("--every", every), ("--compare", compare)):
+            if value is not None:
+                raise InputError(f"{option} is not available for zarr (run chunk by chunk on Dask): drop {option}")
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
                        coupled=coupled, sigma=sigma, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
                     overwrite=overwrite, options=options)  # fmt: skip
+        if not quiet:
+            volume = read_zarr(output).array  # the metadata only
+            click.echo(f"wrote {output} ({'×'.join(map(str, volume.shape))} {volume.dtype})", err=True)
         return
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")
-    if compare is not None and compare.is_file() and input_path.is_file() and compare.samefile(input_path):
-        raise InputError(f"--compare names the input {input_path}: the comparison would replace it")
     if every is not None:
         check_evolution_output(frames_to, compare, overwrite)
     else:
@@ -187,6 +194,19 @@ def smooth(
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
+
+
+def check_not_input(input_path: Path, target: str | Path | None, option: str, what: str) -> None:
+    """Refuse ``option`` naming the input itself (the same path, or another path, link or hard
+    link to it): writing ``what`` would replace the input.  Checked before any work."""
+    if target is None or not (Path(target).exists() and input_path.exists()):
+        return
+    try:
+        same = Path(target).samefile(input_path)
+    except OSError:  # unreadable: the read or the write says so
+        return
+    if same:
+        raise InputError(f"{option} names the input {input_path}: {what} would replace it; give another name")
 
 
 def has_alpha(path: Path) -> bool:

@@ -12,6 +12,7 @@ from peronamalik.art.presets import PRESETS
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik.cli.art import announce, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.progress import progress_bar
+from peronamalik.cli.smooth import check_not_input
 
 VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch
 
@@ -94,6 +95,8 @@ def video(
             raise click.UsageError("give either INPUT or --webcam [N] (or --config with an earlier OUTPUT.json)")
         input_path = Path(resolve_input(None, recorded, config_file))
     if input_path is not None:
+        target = output if output is not None else f"{input_path.stem}-art.mp4"
+        check_not_input(input_path, target, "-o", "the video")
         config = shrunk(config, input_path, size)
     settings = dict(
         config=config, preset=preset or recorded.get("preset") or VIDEO_PRESET,
@@ -103,7 +106,6 @@ def video(
         if webcam is not None:
             written = run_webcam(webcam, output, **settings)
         else:
-            target = output if output is not None else f"{input_path.stem}-art.mp4"
             with progress_bar("on drugs", "frame", quiet=quiet) as progress:
                 written = render_video(
                     input_path, target, audio=not no_audio, progress=progress, gif_quality=quality, dither=dither, **settings
