@@ -119,6 +119,7 @@ def test_local_cluster_workers_log_nothing_below_critical() -> None:
         (["art", "in/*.png"], "give -o"),
         (["smooth", "in/*.tif", "-o", "out"], "matches no image files"),
         (["smooth", "in", "-o", "out", "--compare", "c.png"], "--compare takes one INPUT"),
+        (["smooth", "in", "-o", "out", "--chunks", "8"], "--chunks applies to zarr volumes"),
     ],
 )
 def test_bad_batch_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:

@@ -154,3 +154,14 @@ def test_output_naming_the_input_is_refused(tmp_path: Path, photo: Path, capsys,
     assert_one_line(stderr, "-o names the input photo.png", "would replace it")
     assert photo.read_bytes() == before
     assert names(tmp_path) == ["link.png", "photo.png", "sub"]
+
+
+@pytest.mark.parametrize("option, value", [("--chunks", "8"), ("--workers", "2"), ("--scheduler", "tcp://127.0.0.1:8786")])
+def test_dask_options_on_one_image_are_refused_not_ignored(tmp_path, capsys, option, value):
+    """--chunks, --workers and --scheduler run zarr volumes and batches on Dask; given for one
+    image, where they would do nothing, they are one line and exit 2, nothing written."""
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "in.png")
+    assert main(["smooth", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), option, value]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and option in err and "not one image" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -82,10 +82,11 @@ def test_peak_memory_follows_the_chunks_not_the_volume(tmp_path: Path) -> None:
 
 
 def test_every_and_compare_are_refused_and_a_run_says_what_it_wrote(scan, tmp_path: Path, capsys) -> None:
-    """zarr writes no animation and no comparison: --every / --compare are one line, exit 2,
+    """zarr writes no animation and no comparison, and runs on Dask's CPU workers: --every /
+    --compare / --device are one line, exit 2,
     nothing written; a run prints its ``wrote`` line (none with --quiet)."""
     path, _ = scan
-    for extra in (["--every", "5"], ["--compare", str(tmp_path / "cmp.png")]):
+    for extra in (["--every", "5"], ["--compare", str(tmp_path / "cmp.png")], ["--device", "cpu"]):
         assert main(["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--iterations", "3", *extra]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and extra[0] in err and "zarr" in err, err

@@ -204,6 +204,8 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
     del options["input_path"], options["output"]
     if options.get("compare") is not None:
         raise InputError("--compare takes one INPUT file, not a batch")
+    if options.get("chunks") is not None:
+        raise InputError("--chunks applies to zarr volumes, not a batch of images: drop --chunks")
     if "quiet" in options:
         options["quiet"] = True  # one summary, not a line per file
     sources = batch_inputs(input_path)

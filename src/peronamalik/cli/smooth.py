@@ -137,9 +137,9 @@ def smooth(
         from peronamalik.cli.smooth_dask import smooth_zarr
         from peronamalik.io.zarr import read_zarr
 
-        for option, value in (("--every", every), ("--compare", compare)):
+        for option, value in (("--every", every), ("--compare", compare), ("--device", device)):
             if value is not None:
-                raise InputError(f"{option} is not available for zarr (run chunk by chunk on Dask): drop {option}")
+                raise InputError(f"{option} is not available for zarr (run chunk by chunk on Dask's CPU workers): drop {option}")
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
                        coupled=coupled, sigma=sigma, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
@@ -148,6 +148,13 @@ def smooth(
             volume = read_zarr(output).array  # the metadata only
             click.echo(f"wrote {output} ({'×'.join(map(str, volume.shape))} {volume.dtype})", err=True)
         return
+    for option, value, applies in (
+        ("--chunks", chunks, "zarr volumes"),
+        ("--workers", workers, "zarr volumes and batches (many files)"),
+        ("--scheduler", scheduler, "zarr volumes and batches (many files)"),
+    ):
+        if value is not None:
+            raise InputError(f"{option} applies to {applies}, not one image: drop {option}")
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")
