@@ -286,3 +286,13 @@ def test_output_naming_the_input_photo_is_refused(tmp_path):
         assert len(lines) == 1 and "-o names the input src.png" in lines[0], result.stderr
     assert (tmp_path / "src.png").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "src.png"]
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "2"), ("--scheduler", "tcp://127.0.0.1:8786")])
+def test_batch_options_on_one_photo_are_refused_not_ignored(tmp_path, option, value):
+    Image.fromarray(sample_array()[::8, ::8]).save(tmp_path / "src.png")
+    result = run_cli("src.png", "-o", "out.gif", option, value, *FAST, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and "not one input" in lines[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.png"]

@@ -163,5 +163,5 @@ def test_dask_options_on_one_image_are_refused_not_ignored(tmp_path, capsys, opt
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "in.png")
     assert main(["smooth", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), option, value]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and option in err and "not one image" in err, err
+    assert len(err.strip().splitlines()) == 1 and option in err and "not one input" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -16,7 +16,7 @@ from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS, PRESETS, REPRODUCTIONS, preset_config
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
-from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
+from peronamalik.cli.batch import ART_SUFFIX, is_batch, refuse_for_one_input, run_batch
 from peronamalik.cli.progress import human_size, progress_bar
 from peronamalik.cli.smooth import check_not_input
 
@@ -175,6 +175,7 @@ def art(
 ) -> None:
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("art", input_path, output, suffix=ART_SUFFIX)
+    refuse_for_one_input("batches (many files)", workers=workers, scheduler=scheduler)
     from peronamalik.art.animate import render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 

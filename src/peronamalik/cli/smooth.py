@@ -11,7 +11,7 @@ import numpy as np
 
 from peronamalik._validate import InputError
 from peronamalik.cli.app import DEVICE_HELP, app
-from peronamalik.cli.batch import is_batch, run_batch
+from peronamalik.cli.batch import is_batch, refuse_for_one_input, run_batch
 from peronamalik.cli.progress import human_size, progress_bar
 
 
@@ -148,13 +148,8 @@ def smooth(
             volume = read_zarr(output).array  # the metadata only
             click.echo(f"wrote {output} ({'×'.join(map(str, volume.shape))} {volume.dtype})", err=True)
         return
-    for option, value, applies in (
-        ("--chunks", chunks, "zarr volumes"),
-        ("--workers", workers, "zarr volumes and batches (many files)"),
-        ("--scheduler", scheduler, "zarr volumes and batches (many files)"),
-    ):
-        if value is not None:
-            raise InputError(f"{option} applies to {applies}, not one image: drop {option}")
+    refuse_for_one_input("zarr volumes", chunks=chunks)
+    refuse_for_one_input("zarr volumes and batches (many files)", workers=workers, scheduler=scheduler)
     outputs = [output] if compare is None else [output, compare]
     if compare is not None and compare.absolute() == output.absolute():
         raise InputError("--compare and -o name the same file")
