@@ -45,6 +45,6 @@ from __future__ import annotations
 from peronamalik.bench import cases, gpu  # noqa: F401  (register the cases, in table order)
 from peronamalik.bench.registry import REGISTRY, Case, Inputs, Result, Settings, cube_side, register
 from peronamalik.bench.report import format_report
-from peronamalik.bench.runner import main, run, run_case
+from peronamalik.bench.runner import main, run, run_case, select
 
-__all__ = ["REGISTRY", "Case", "Inputs", "Result", "Settings", "cube_side", "format_report", "main", "register", "run", "run_case"]
+__all__ = ["REGISTRY", "Case", "Inputs", "Result", "Settings", "cube_side", "format_report", "main", "register", "run", "run_case", "select"]

@@ -167,14 +167,32 @@ def machine() -> dict[str, Any]:
     }
 
 
+def select(only: list[str] | None = None, quick: bool = False) -> list[Case]:
+    """The registered cases whose name contains one of ``only`` (any case; all without it),
+    less those ``quick`` leaves out.  A word that selects nothing is refused (:class:`InputError`),
+    not answered with an empty table: a typo would otherwise look like a run."""
+    cases = [case for case in REGISTRY.values() if case.quick or not quick]
+    for word in only or ():
+        if not any(word.lower() in case.name.lower() for case in cases):
+            left_out = [case.name for case in REGISTRY.values() if word.lower() in case.name.lower()]
+            if left_out:
+                raise InputError(f"--only {word!r} matches only cases that --quick leaves out ({', '.join(left_out)}): drop --quick")
+            raise InputError(
+                f"no case matches --only {word!r} (a part of a case name, any case): "
+                f"'peronamalik bench --list' lists the {len(REGISTRY)} cases"
+            )
+    return [case for case in cases if not only or any(word.lower() in case.name.lower() for word in only)]
+
+
 def run(
     settings: Settings, only: list[str] | None = None, echo: Callable[[str], None] = print, build: bool = True,
     startup: bool = True,
 ) -> dict[str, Any]:
-    """Run the registered cases (names containing one of ``only``) and, for a full table, the
-    start-up times (``startup``); return everything."""
+    """Run the registered cases (names containing one of ``only``; :func:`select`) and, for a
+    full table, the start-up times (``startup``); return everything."""
     from peronamalik.backends.native import build, flux
 
+    cases = select(only, quick=settings.quick)  # before any work: a word that matches nothing is refused
     report: dict[str, Any] = {"settings": asdict(settings), "machine": machine()}
     flux.load()
     info = build.build_info.get(flux.KERNEL.source, build.BuildInfo())
@@ -183,11 +201,7 @@ def run(
         report["build_cost"] = build_cost()
     inputs = Inputs(settings)
     results = []
-    for case in REGISTRY.values():
-        if only and not any(word.lower() in case.name.lower() for word in only):
-            continue
-        if settings.quick and not case.quick:
-            continue
+    for case in cases:
         if _missing(case) is None:
             echo(f"  running: {case.name} ...")
         results.append(run_case(case, settings, inputs))

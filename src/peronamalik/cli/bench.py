@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from peronamalik.cli.app import app
+
+#: Options only the speed benchmark reads: refused with --quality (which takes --quick,
+#: --image and -q), not ignored.
+SPEED_ONLY = ("size", "iterations", "repeat", "only", "memory", "json_path", "overwrite")
+#: Options that do nothing with --list (which takes --only, --quick and -q).
+NOT_FOR_LIST = ("size", "iterations", "repeat", "memory", "json_path", "overwrite", "quality", "images")
 
 
 BENCH_HELP = """Time the project's paths (reference and fused) and the peers on the same inputs.
@@ -19,6 +26,7 @@ with a note.  Progress goes to stderr, the table to stdout.
 Examples:
   peronamalik bench --quick                    # a smoke test: seconds, main rows only
   peronamalik bench --only fused --only medpy --json bench.json
+  peronamalik bench --list                     # the case names --only picks from
   peronamalik bench --quality                  # denoising quality instead of speed
   peronamalik bench --quality --image a.jpg --image b.png   # ... on your own photos
 """
@@ -31,14 +39,20 @@ Examples:
               help="Diffusion iterations per timed run (GPU rows: ten times as many).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1),
               help="Timed runs per case (after one warm-up); the best counts.")
-@click.option("--quick", is_flag=True, help="512² inputs, 5 iterations, one run, no memory runs, the main rows only: a smoke test.")
+@click.option(
+    "--quick", is_flag=True,
+    help="512² inputs, 5 iterations, one run, no memory runs, the main rows only: a smoke test "
+    "(with --quality: one noise level, two 64² crops).",
+)
 @click.option(
     "--only",
     "only",
     multiple=True,
     metavar="WORD",
-    help="Run only cases whose name contains WORD (repeatable), e.g. --only fused --only medpy.",
+    help="Run only cases whose name contains WORD (repeatable), e.g. --only fused --only medpy.  "
+    "A WORD that matches no case is refused; --list shows the names.",
 )
+@click.option("--list", "list_cases", is_flag=True, help="Print the case names (with --only or --quick: those that would run) and exit.")
 @click.option(
     "--memory/--no-memory",
     default=None,
@@ -54,12 +68,26 @@ Examples:
     help="With --quality: your own photo (repeatable), its central 256² crop, instead of scikit-image's.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only the table: no \"running\" lines on stderr.")
+@click.pass_context
 def bench_command(
-    size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], memory: bool | None, json_path: Path | None,
-    overwrite: bool, quality: bool, images: tuple[Path, ...], quiet: bool,
+    ctx: click.Context, size: int, iterations: int, repeat: int, quick: bool, only: tuple[str, ...], list_cases: bool,
+    memory: bool | None, json_path: Path | None, overwrite: bool, quality: bool, images: tuple[Path, ...], quiet: bool,
 ) -> None:
+    if list_cases and (extra := given(ctx, NOT_FOR_LIST)):
+        raise click.UsageError(f"--list only prints the speed benchmark's case names: drop {', '.join(extra)}")
     if images and not quality:
         raise click.UsageError("--image needs --quality (the speed benchmark makes its own inputs)")
+    if quality and (extra := given(ctx, SPEED_ONLY)):
+        verb, pronoun = ("belongs", "it") if len(extra) == 1 else ("belong", "them")
+        raise click.UsageError(f"{', '.join(extra)} {verb} to the speed benchmark, not --quality: drop {pronoun}")
+    if overwrite and json_path is None:
+        raise click.UsageError("--overwrite needs --json (it replaces an existing --json file)")
+    if list_cases:
+        from peronamalik import bench
+
+        for case in bench.select(list(only), quick=quick):
+            click.echo(case.name)
+        return
     if quality:
         from peronamalik import quality as quality_bench
 
@@ -79,3 +107,14 @@ def bench_command(
         overwrite=overwrite,
         quiet=quiet,
     )
+
+
+def given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` given on the command line (or by the environment), not left
+    at their defaults, spelled as given (``--no-memory`` for memory off), in --help's order."""
+    spelled = []
+    for param in ctx.command.params:
+        if param.name in names and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            off = isinstance(param, click.Option) and param.secondary_opts and ctx.params[param.name] is False
+            spelled.append(param.secondary_opts[0] if off else max(param.opts, key=len))
+    return spelled
