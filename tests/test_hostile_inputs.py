@@ -18,7 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from peronamalik import DiffusionParams, InputError, PeronaMalik, diffuse, estimate_kappa
+from peronamalik import DiffusionParams, InputError, PeronaMalik, diffuse, estimate_kappa, estimate_parameters
+from peronamalik.dask import diffuse as dask_diffuse
 from peronamalik.art import ArtConfig
 from peronamalik.art.config import load_config_file, split_sidecar
 from peronamalik.cli import main
@@ -243,6 +244,12 @@ LIBRARY_CASES = {
     "values that overflow float32": lambda: diffuse(np.array([[3e38, -3e38], [3e38, 0]], np.float32), kappa=1e30),
     "values that overflow float64": lambda: diffuse(np.array([[1e308, -1e308], [1e308, 0.0]]), kappa=1e30),
     "kappa auto on values near 1e-35": lambda: diffuse((GOOD * 1e-35).astype(np.float32), kappa="auto"),
+    "coupled without a channel axis": lambda: diffuse(GOOD, coupled=True),
+    "estimate_kappa coupled without a channel axis": lambda: estimate_kappa(GOOD, coupled=True),
+    "estimate_parameters coupled without a channel axis": lambda: estimate_parameters(GOOD, coupled=True),
+    "dask empty array": lambda: dask_diffuse(np.zeros((0, 5)), iterations=3),
+    "dask device": lambda: dask_diffuse(GOOD, device="cpu"),
+    "dask coupled without a channel axis": lambda: dask_diffuse(GOOD, coupled=True),
     "estimate_kappa NaN": lambda: estimate_kappa(np.full((4, 4), np.nan)),
     "estimate_kappa spacing 0": lambda: estimate_kappa(GOOD, spacing=0),
     "PeronaMalik kappa auto": lambda: PeronaMalik(kappa="auto"),

@@ -26,11 +26,11 @@ import numpy as np
 import zarr
 from dask.array.overlap import ensure_minimum_chunksize
 
-from peronamalik._validate import integer
+from peronamalik._validate import InputError, integer
 from peronamalik.core import diffuse as diffuse_in_memory
 from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.arrays import float_dtype
-from peronamalik.core.layout import normalize_channel_axis, normalize_spacing
+from peronamalik.core.layout import check_coupled, normalize_channel_axis, normalize_spacing
 from peronamalik.core.params import DiffusionOptions, DiffusionParams
 
 if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
@@ -320,10 +320,16 @@ def diffuse(
     >>> bool(np.allclose(lazy.compute(), peronamalik.diffuse(image, iterations=10, kappa=0.2), atol=1e-6))
     True
     """
+    for name in ("device", "progress"):
+        if name in keywords:
+            raise InputError(f"peronamalik.dask.diffuse takes no {name} (its blocks run on the CPU, on Dask's workers)")
     given = DiffusionParams(**keywords, device="cpu")  # diffuse's defaults and checks; blocks run on the CPU
     iterations, kappa, dt, diffusivity = given.iterations, given.kappa, given.dt, given.diffusivity
     scheme, spacing, coupled, sigma = given.scheme, given.spacing, given.coupled, given.sigma
+    check_coupled(coupled, given.channel_axis)
     source = as_dask_array(array)
+    if source.size == 0:
+        raise InputError(f"image is empty (shape {tuple(source.shape)})")
     axis = normalize_channel_axis(given.channel_axis, source.ndim)
     spatial = [i for i in range(source.ndim) if i != axis]
     spacing_tuple = normalize_spacing(spacing, len(spatial))

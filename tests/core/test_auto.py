@@ -495,3 +495,18 @@ def test_auto_on_values_beyond_kappas_range_names_the_image() -> None:
     tiny = (gaussian(sample_photo("camera"), 0.05) * 1e-35).astype(np.float32)
     with pytest.raises(ValueError, match=r"kappa='auto' needs a kappa near .* values in \["):
         estimate_parameters(tiny, kappa="auto")
+
+
+@pytest.mark.parametrize("shape", [(1, 512), (512, 1), (1, 1, 512)])
+def test_an_axis_of_length_one_is_searched_without(shape: tuple[int, ...]) -> None:
+    """A noisy row stored as (1, N) (or a single slice) reads its noise as the 1-D signal does;
+    the second difference along an axis of length 1 has no samples, and the noise read 0: the
+    row was left unsmoothed (iterations 0)."""
+    rng = np.random.default_rng(0)
+    clean = np.repeat(rng.random(16), 32)
+    noisy = gaussian(clean, 0.05)
+    flat = estimate_parameters(noisy)
+    chosen = estimate_parameters(noisy.reshape(shape))
+    assert chosen.noise == pytest.approx(flat.noise, rel=1e-9) and chosen.iterations > 0
+    result = diffuse(noisy.reshape(shape), kappa="auto", iterations="auto").ravel()
+    assert psnr(clean, result) > psnr(clean, noisy) + 3

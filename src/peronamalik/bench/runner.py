@@ -190,12 +190,12 @@ def run(
 ) -> dict[str, Any]:
     """Run the registered cases (names containing one of ``only``; :func:`select`) and, for a
     full table, the start-up times (``startup``); return everything."""
-    from peronamalik.backends.native import build, flux
+    from peronamalik.backends.native import build as native_build, flux
 
     cases = select(only, quick=settings.quick)  # before any work: a word that matches nothing is refused
     report: dict[str, Any] = {"settings": asdict(settings), "machine": machine()}
     flux.load()
-    info = build.build_info.get(flux.KERNEL.source, build.BuildInfo())
+    info = native_build.build_info.get(flux.KERNEL.source, native_build.BuildInfo())
     report["fused_build"] = asdict(info) | {"path": str(info.path)}
     if build and not settings.quick:
         report["build_cost"] = build_cost()

@@ -24,6 +24,7 @@ Black et al.'s robust gradient scale (:func:`peronamalik.core.kappa.estimate_kap
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -202,9 +203,16 @@ def choose(
     (``(B, C, *spatial)``) with ``run(u, iterations=, kappa=, sigma=)`` (see the module notes).
 
     A noise-free image keeps Black et al.'s kappa, 0 iterations and sigma 0 for what is auto.
+    A spatial axis of length 1 (a row stored as ``(1, N)``, a single slice) has no neighbours
+    to read the noise or diffuse along: the search runs without it, as on the squeezed array
+    (the diffusion of the squeezed array is the same).
     """
-    spatial_ndim = len(spacing)
-    y = central_crop(u.detach(), spatial_ndim, SEARCH_PIXELS)
+    crop = central_crop(u.detach(), len(spacing), SEARCH_PIXELS)
+    kept = [axis for axis, n in enumerate(crop.shape[2:]) if n > 1] or [0]
+    y = crop.reshape(*crop.shape[:2], *(crop.shape[2 + axis] for axis in kept))
+    if y.shape != crop.shape:
+        run = functools.partial(on_shape, run, crop.shape)
+    squeezed, spatial_ndim = [spacing[axis] for axis in kept], len(kept)
     scale = range_scale(y)
     y = y / scale
     model = estimate_noise_model(y, spatial_ndim)
@@ -220,20 +228,25 @@ def choose(
         )
     channels = u.shape[1] if coupled else 1
     if kappa == "auto":  # every candidate must be a kappa the kernels take
-        per_axis = noise_gradient_scales(noise, spacing, channels)
+        per_axis = noise_gradient_scales(noise, squeezed, channels)
         in_kappa_range(min(per_axis) * scale, u)
         in_kappa_range(max(*KAPPA_FACTORS, *SMOOTHED_KAPPA_FACTORS) * root_mean_square(per_axis) * scale, u)
     chosen_kappa, chosen_iterations, chosen_sigma, risk = search(
         run if scale == 1 else lambda v, *, kappa, **options: run(v * scale, kappa=kappa * scale, **options) / scale,
         y,
         variance=variance,
-        scales=lambda s: noise_gradient_scales(noise, spacing, channels, s),
+        scales=lambda s: noise_gradient_scales(noise, squeezed, channels, s),
         kappa=None if kappa == "auto" else float(kappa) / scale,
         sigmas=SIGMA_CANDIDATES if sigma == "auto" else [float(sigma)],
         iterations=None if iterations == "auto" else int(iterations),
     )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
     return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2)
+
+
+def on_shape(run: Runner, shape: torch.Size, v: torch.Tensor, **options: float) -> torch.Tensor:
+    """``run`` of ``v`` laid out as ``shape`` (the same samples), in ``v``'s own shape."""
+    return run(v.reshape(shape), **options).reshape(v.shape)
 
 
 def range_scale(u: torch.Tensor) -> float:

@@ -12,7 +12,7 @@ from peronamalik.backends import policy
 from peronamalik.core import auto
 from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
 from peronamalik.core.diffusivity import Diffusivity
-from peronamalik.core.layout import from_internal_layout, normalize_spacing, to_internal_layout
+from peronamalik.core.layout import check_coupled, from_internal_layout, normalize_spacing, to_internal_layout
 from peronamalik.core.params import DiffusionParams
 from peronamalik.core.progress import Progress, check_progress
 
@@ -157,6 +157,7 @@ def diffuse(
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing,
         channel_axis=channel_axis, coupled=coupled, sigma=sigma, device=device,
     )
+    check_coupled(params.coupled, params.channel_axis)
     tensor, origin = to_float_tensor(image, device=params.device)
     u = to_internal_layout(tensor, params.channel_axis)
     result = run_diffusion(u, params, progress=progress)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
-from peronamalik.core.layout import normalize_spacing, to_internal_layout
+from peronamalik.core.layout import check_coupled, normalize_spacing, to_internal_layout
 from peronamalik.core.schemes import gradient_magnitude
 
 #: Scale of the median absolute deviation that makes it consistent with a Gaussian's σ.
@@ -67,6 +67,7 @@ def estimate_kappa(
     >>> 0.1 < kappa < 1.0
     True
     """
+    check_coupled(coupled, channel_axis)
     tensor, _ = to_float_tensor(image, device="cpu")
     u = to_internal_layout(tensor, channel_axis)
     return robust_gradient_scale(u, normalize_spacing(spacing, u.ndim - 2), coupled)

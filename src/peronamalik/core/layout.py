@@ -24,6 +24,13 @@ def normalize_channel_axis(channel_axis: int | None, ndim: int) -> int | None:
     return axis("channel_axis", channel_axis, ndim)
 
 
+def check_coupled(coupled: bool, channel_axis: int | None) -> None:
+    """``coupled=True`` joins the channels' gradients: without a ``channel_axis`` there are none
+    to join, and it would do nothing."""
+    if coupled and channel_axis is None:
+        raise InputError("coupled=True joins the colour channels' gradients and needs channel_axis (the image has none)")
+
+
 def check_spacing(spacing: float | Sequence[float] | None) -> float | tuple[float, ...] | None:
     """``spacing`` as given (a number, a sequence of numbers, or None), each in :data:`SPACING_RANGE`."""
     if spacing is None:

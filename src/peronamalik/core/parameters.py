@@ -9,7 +9,7 @@ import torch
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
 from peronamalik.core.auto import AutoParameters
 from peronamalik.core.diffuse import resolve_auto
-from peronamalik.core.layout import to_internal_layout
+from peronamalik.core.layout import check_coupled, to_internal_layout
 from peronamalik.core.params import DiffusionOptions, DiffusionParams
 
 if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
@@ -44,5 +44,6 @@ def estimate_parameters(
     (True, True)
     """
     params = DiffusionParams(**{"kappa": "auto", "iterations": "auto", **options}, device=device)
+    check_coupled(params.coupled, params.channel_axis)
     tensor, _ = to_float_tensor(image, device=params.device)
     return resolve_auto(to_internal_layout(tensor, params.channel_axis), params)
