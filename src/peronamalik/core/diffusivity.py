@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 import torch
 
-from peronamalik._validate import InputError
+from peronamalik._validate import InputError, InputTypeError
 
 Diffusivity = Callable[[torch.Tensor, Union[float, torch.Tensor]], torch.Tensor]
 
@@ -67,7 +67,13 @@ def max_conductance(diffusivity: str | Diffusivity, kappa: float) -> float:
     samples = torch.linspace(0.0, 10.0 * kappa, 2001, dtype=torch.float64)
     with torch.no_grad():
         values = diffusivity(samples, kappa)
-    values = torch.as_tensor(values)
+    try:
+        values = torch.as_tensor(values, dtype=torch.float64).broadcast_to(samples.shape)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(
+            f"a diffusivity callable g(d, kappa) must return numbers shaped like d (a tensor), got "
+            f"{type(values).__name__} {getattr(values, 'shape', '')}".rstrip()
+        ) from exc
     peak, low = float(values.max()), float(values.min())
     if not (math.isfinite(peak) and math.isfinite(low)) or low < 0:
         raise InputError(

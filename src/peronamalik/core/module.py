@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from peronamalik._validate import InputError, flag
+from peronamalik._validate import InputError, InputTypeError, flag
 from peronamalik.core.diffuse import run_diffusion
 from peronamalik.core.params import DiffusionParams
 
@@ -42,6 +42,12 @@ class PeronaMalik(nn.Module):
         params = DiffusionParams(**changes) if params is None else params.replace(**changes)
         if isinstance(params.kappa, str):
             raise InputError("PeronaMalik needs a number for kappa, not 'auto'")
+        if isinstance(params.kappa, torch.Tensor) and params.kappa.requires_grad and not learn_kappa:
+            raise InputError(
+                "kappa is a tensor that requires grad, and the layer keeps a copy of it: "
+                "PeronaMalik(learn_kappa=True) trains its own kappa; to differentiate through yours, "
+                "call peronamalik.diffuse(x, kappa=your_tensor)"
+            )
         kappa_tensor = torch.as_tensor(params.kappa, dtype=torch.float32).detach().clone().reshape(())
         self.params = params.replace(kappa=1.0)  # the live kappa is the tensor below
         if flag("learn_kappa", learn_kappa):
@@ -50,6 +56,15 @@ class PeronaMalik(nn.Module):
             self.register_buffer("kappa", kappa_tensor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.ndim < 3:
-            raise InputError(f"PeronaMalik expects (N, C, *spatial), got shape {tuple(getattr(x, 'shape', ()))}")
+        if not isinstance(x, torch.Tensor):
+            raise InputTypeError(
+                f"PeronaMalik takes a torch tensor, got {type(x).__module__}.{type(x).__name__} "
+                "(peronamalik.diffuse takes numpy arrays)"
+            )
+        if x.ndim < 3:
+            raise InputError(f"PeronaMalik expects (N, C, *spatial), got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise InputTypeError(f"PeronaMalik takes a floating-point tensor, got {x.dtype}")
+        if not bool(torch.isfinite(x.detach()).all()):
+            raise InputError("PeronaMalik's input contains NaN or infinite values")
         return run_diffusion(x, self.params, kappa=self.kappa)

@@ -5,8 +5,9 @@ How many threads
     affinity mask (``os.sched_getaffinity``), capped by the cgroup CPU quota of its
     cgroup and the cgroup's ancestors (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` /
     ``cpu.cfs_period_us``, rounded up), as a container or a Dask worker sets them.
-    ``$PERONAMALIK_NUM_THREADS`` overrides it, else ``$OMP_NUM_THREADS`` does; a call of
-    :func:`set_num_threads` overrides both.  The number is applied to torch
+    ``$PERONAMALIK_NUM_THREADS`` lowers it, else ``$OMP_NUM_THREADS`` does; a call of
+    :func:`set_num_threads` overrides both.  None of them goes above the cores: more threads
+    than cores only wait for one another (a warning says so, and the cores are used).  The number is applied to torch
     (``torch.set_num_threads``) once, when :mod:`peronamalik.core` is first loaded (by the
     first use of any of the package's names), and the C
     kernels (``backends/native/kernels/*.c``, through :mod:`peronamalik.backends.native.flux` and
@@ -141,13 +142,30 @@ def _from_env(name: str) -> int | None:
 
 
 def default_num_threads() -> int:
-    """``$PERONAMALIK_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else :func:`usable_cores`."""
-    return _from_env(ENV) or _from_env("OMP_NUM_THREADS") or usable_cores()
+    """``$PERONAMALIK_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else :func:`usable_cores`;
+    at most :func:`usable_cores`."""
+    for name in (ENV, "OMP_NUM_THREADS"):
+        count = _from_env(name)
+        if count is not None:
+            return within_cores(count, f"${name}={count}")
+    return usable_cores()
+
+
+def within_cores(count: int, asked: str) -> int:
+    """``count`` threads, or :func:`usable_cores` with a warning where ``count`` is more."""
+    cores = usable_cores()
+    if count <= cores:
+        return count
+    warnings.warn(
+        f"peronamalik: {asked} asks for more threads than the {cores} core{'s' * (cores != 1)} this process "
+        f"may use; using {cores}", RuntimeWarning, stacklevel=3,
+    )
+    return cores
 
 
 def set_num_threads(count: int | None) -> None:
     """Use ``count`` threads in torch and in the C kernels from now on (None: the default,
-    :func:`default_num_threads`).
+    :func:`default_num_threads`), at most :func:`usable_cores` (a warning says when fewer).
 
     Raises
     ------
@@ -162,6 +180,7 @@ def set_num_threads(count: int | None) -> None:
         raise TypeError(f"count must be an int >= 1 or None, got {type(count).__name__}")
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
+    count = within_cores(count, f"set_num_threads({count})")
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
 
