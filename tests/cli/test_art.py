@@ -296,3 +296,53 @@ def test_batch_options_on_one_photo_are_refused_not_ignored(tmp_path, option, va
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "not one input" in lines[0], result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.png"]
+
+
+@pytest.mark.parametrize(
+    "output, extra, message",
+    [
+        ("c1.mp4", ["--quality", "low", "--dither"], "--quality and --dither apply to GIF output (.gif) only, not a .mp4 (c1.mp4): drop them"),
+        ("c1.mp4", ["--quality", "high"], "--quality applies to GIF output (.gif) only, not a .mp4 (c1.mp4): drop it"),
+        ("q.webp", ["--quality", "low"], "--quality applies to GIF output (.gif) only, not a .webp (q.webp)"),
+        ("c.webm", ["--dither"], "--dither applies to GIF output (.gif) only, not a .webm (c.webm)"),
+        ("frames/", ["--dither"], "--dither applies to GIF output (.gif) only, not a folder of PNG frames"),
+        ("f1.png", ["--fps", "3"], "--fps does not apply to a .png (f1.png): a .png holds the last frame only"),
+    ],
+)
+def test_options_the_output_format_does_not_take_are_refused(tmp_path, monkeypatch, capsys, output, extra, message):
+    """QA: GIF-only options on an .mp4/.webp and --fps on a .png were silently ignored
+    (exit 0); an explicit ``--quality high`` counts as given, the default does not."""
+    from peronamalik.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["art", "-o", output, "--iterations", "150", "--size", "96", *extra]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"peronamalik: error: {message}"), lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_png_is_announced_as_the_last_of_the_frames(tmp_path, monkeypatch, capsys):
+    """QA: "wrote c1.png (4 frames, ...)" although a .png holds one: as ``smooth --every``
+    says it, "(the last of 4 frames, ...)"; the default --quality is no GIF option given."""
+    from peronamalik.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with torch_threads(1):
+        assert main(["art", *FAST, "-o", "c1.png", "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"wrote c1\.png \(the last of 4 frames, [\d.]+ kB\) and c1\.png\.json", err), err
+    assert json.loads((tmp_path / "c1.png.json").read_text())["frames"] == 4
+
+
+@pytest.mark.parametrize("extra, named", [(["-o", "x.gif"], "-o/--output"), (["photo.png", "--seed", "3"], "INPUT, --seed")])
+def test_list_presets_with_other_options_is_refused(tmp_path, monkeypatch, capsys, extra, named):
+    """QA: ``art --list-presets -o x.gif`` listed and ignored -o; alone it still lists."""
+    from peronamalik.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["art", "--list-presets", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [f"peronamalik: error: --list-presets takes no other option: drop {named}"]
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+    assert main(["art", "--list-presets"]) == 0
+    assert capsys.readouterr().out.split()[0] == "ember"

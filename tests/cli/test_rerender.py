@@ -50,3 +50,20 @@ def test_a_sidecars_unknown_preset_is_refused(tmp_path, capsys) -> None:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "'nope'" in lines[0] and "'ember'" in lines[0] and "'kitty'" in lines[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_sidecars_frame_rate_does_not_count_as_fps_given_for_a_png(tmp_path, monkeypatch, capsys) -> None:
+    """``--fps`` on a .png is refused (no frame rate); a sidecar's recorded fps is not an
+    option given, so rendering a GIF's run again as its last frame works."""
+    from peronamalik.cli import main
+    from peronamalik.core.threads import torch_threads
+
+    monkeypatch.chdir(tmp_path)
+    with torch_threads(1):
+        assert main(["art", *FAST, "--fps", "5", "--seed", "2", "-o", "run.gif", "-q"]) == 0
+        assert main(["art", "--config", "run.gif.json", "-o", "last.png"]) == 0
+    assert "wrote last.png (the last of 4 frames, " in capsys.readouterr().err
+    assert json.loads((tmp_path / "last.png.json").read_text())["config"]["fps"] == 5
+    assert main(["art", "--config", "run.gif.json", "-o", "again.png", "--fps", "5"]) == 2
+    assert "--fps does not apply to a .png" in capsys.readouterr().err
+    assert not (tmp_path / "again.png").exists()

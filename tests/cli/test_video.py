@@ -354,3 +354,28 @@ def test_output_naming_the_input_clip_is_refused(talking_clip, tmp_path, capsys)
         assert len(err.strip().splitlines()) == 1 and "-o names the input" in err and "Traceback" not in err
     assert clip.read_bytes() == talking_clip.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "link.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{clip}", "--quality", "low"], "--quality applies to GIF output (.gif) only, not a .mp4 (talk-art.mp4)"),
+        (["{clip}", "-o", "{tmp}/o.mp4", "--quality", "high"], "--quality applies to GIF output (.gif) only, not a .mp4"),
+        (["{clip}", "-o", "{tmp}/o.webm", "--dither"], "--dither applies to GIF output (.gif) only, not a .webm"),
+        (["{clip}", "-o", "{tmp}/o.webp", "--quality", "low", "--dither"], "--quality and --dither apply to GIF output"),
+        (["{clip}", "-o", "{tmp}/frames/", "--dither"], "--dither applies to GIF output (.gif) only, not a folder"),
+        (["--webcam", "--quality", "low"], "--quality applies to a video file's GIF output, not --webcam"),
+        (["--webcam", "-o", "{tmp}/live.gif", "--dither"], "--dither applies to a video file's GIF output, not --webcam"),
+    ],
+)
+def test_gif_options_on_another_format_are_refused(talking_clip, tmp_path, monkeypatch, capsys, args, message):
+    """QA: ``video clip.mp4 --quality low`` wrote the .mp4 and dropped the option (the
+    default output is an .mp4; an explicit --quality high counts as given too)."""
+    monkeypatch.chdir(tmp_path)
+    names = dict(clip=talking_clip, tmp=tmp_path)
+    code = main(["video", *(arg.format(**names) for arg in args)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message.format(**names) in lines[0] and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import numbers
 import os
 import secrets
 from collections.abc import Iterator, Mapping
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from peronamalik._validate import InputError
+from peronamalik._validate import InputError, InputTypeError, flag
 from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, at_work_scale, luminance
 from peronamalik.art.presets import DEFAULT_PRESET, preset_config
@@ -45,17 +46,38 @@ def resolve_run(
 ) -> RunSpec:
     """The preset's config (or ``config``) with ``overrides`` applied; a random seed when None.
 
-    ``iterations=None`` and ``every=None`` keep the preset's values.
+    ``iterations=None`` and ``every=None`` keep the preset's values.  ``config`` must be an
+    :class:`ArtConfig` (:func:`check_config`); ``seed`` any integer (numpy's too) in [0, 2**63).
     """
+    check_config(config)
     base = config if config is not None else preset_config(preset, photo=True)
     for name in ("iterations", "every"):
         if name in overrides and overrides[name] is None:
             del overrides[name]
     if seed is None:
         seed = secrets.randbits(31)
-    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise InputError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InputTypeError(f"seed must be an integer in [0, 2**63), got {type(seed).__name__} {seed!r:.40}")
+    elif not 0 <= int(seed) < 2**63:
+        raise InputError(f"seed must be an integer in [0, 2**63), got {int(seed)}")
+    else:
+        seed = int(seed)  # np.int64(7) → 7: the sidecar records a JSON number
     return RunSpec(base.replace(**overrides), seed, preset, resolve_device(device, None))
+
+
+def check_config(config: Any) -> None:
+    """``config`` is None or an :class:`ArtConfig`; a preset's name or a dict is refused with
+    the way to pass it (``preset=``; :meth:`ArtConfig.from_dict` or keyword overrides)."""
+    if config is None or isinstance(config, ArtConfig):
+        return
+    if isinstance(config, str):
+        hint = f"; for the preset {config!r:.40} pass preset={config!r:.40}"
+    elif isinstance(config, Mapping):
+        hint = ("; for a dict pass config=ArtConfig.from_dict(d) (other fields: ArtConfig's defaults), or its "
+                "fields as keywords (kappa=0.5: the preset's config with that field changed)")
+    else:
+        hint = ""
+    raise InputTypeError(f"config must be an ArtConfig or None, got {type(config).__name__}{hint}")
 
 
 def frames_from(source: Source, spec: RunSpec, callback: Callback | None = None) -> Iterator[np.ndarray]:
@@ -113,12 +135,15 @@ def animate(
     preset : str
         A name from :data:`peronamalik.art.presets.PRESETS`.
     seed : int, optional
-        Seeds the kernel noise; same seed, config, input and device give identical frames
-        on the CPU.  None draws one.
+        Seeds the kernel noise, any integer (numpy's too) in [0, 2**63); same seed, config,
+        input and device give identical frames on the CPU.  None draws one.
     device : str or torch.device, optional
         None: CUDA if available, else CPU.
     config : ArtConfig, optional
-        Replaces the preset's config.
+        Replaces the preset's config.  Only an :class:`ArtConfig`: a preset's name goes in
+        ``preset``; a dict is refused (ambiguous: the preset's values or ArtConfig's for the
+        fields it leaves out?): pass ``ArtConfig.from_dict(d)`` (ArtConfig's defaults) or its
+        fields as ``**overrides`` (the preset's config with them changed).
     callback : callable, optional
         ``callback(iteration, engine, refreshed)`` after every iteration.
     **overrides
@@ -146,12 +171,57 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name.rstrip("/") + ".json")
 
 
-def check_render_output(output: str | os.PathLike[str], *, overwrite: bool) -> None:
-    """Before any work: ``output`` (as given: a trailing '/' names a frame folder) and its
-    sidecar can be written, and neither exists unless ``overwrite``."""
+#: The options :func:`check_output_options` checks, by their library names.
+OUTPUT_OPTIONS = ("dither", "gif_quality", "fps")
+
+
+def check_output_options(
+    output: str | os.PathLike[str], *, dither: Any = False, gif_quality: str | None = None, fps: Any = None,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse, before any work, an option that does nothing for ``output``'s format instead of
+    ignoring it: ``dither`` (True) and ``gif_quality`` (given, not None) apply to .gif only;
+    ``fps`` (given) not to a .png, which holds the last frame only.  ``names``: what to call
+    the options in the message (the CLI's ``--quality``), by their names here.
+
+    Raises
+    ------
+    ValueError
+        An unknown output kind or ``gif_quality``, or an option the format does not take.
+    TypeError
+        ``dither`` is not a boolean.
+    """
+    from peronamalik.io.animation import FOLDER, check_output_kind
+    from peronamalik.io.gif import GIF_QUALITIES
+
+    label = {name: name for name in OUTPUT_OPTIONS} | dict(names or {})
+    kind = check_output_kind(output)
+    dither = flag(label["dither"], dither)
+    if gif_quality is not None and gif_quality not in GIF_QUALITIES:
+        raise InputError(f"{label['gif_quality']} must be one of {', '.join(GIF_QUALITIES)}, not {gif_quality!r:.40}")
+    what = "a folder of PNG frames" if kind == FOLDER else f"a .{kind} ({os.fspath(output)})"
+    gif_only = [label[name] for name, given in (("gif_quality", gif_quality is not None), ("dither", dither)) if given]
+    if gif_only and kind != "gif":
+        verb, it = ("applies", "it") if len(gif_only) == 1 else ("apply", "them")
+        raise InputError(f"{' and '.join(gif_only)} {verb} to GIF output (.gif) only, not {what}: drop {it}")
+    if fps is not None and kind == "png":
+        raise InputError(
+            f"{label['fps']} does not apply to {what}: a .png holds the last frame only, with no frame rate; "
+            f"drop {label['fps']}"
+        )
+
+
+def check_render_output(
+    output: str | os.PathLike[str], *, overwrite: bool, dither: Any = False, gif_quality: str | None = None,
+    fps: Any = None,
+) -> None:
+    """Before any work: the options fit ``output``'s format (:func:`check_output_options`),
+    and ``output`` (as given: a trailing '/' names a frame folder) and its sidecar can be
+    written, and neither exists unless ``overwrite``."""
     from peronamalik.io.animation import check_output
     from peronamalik.io.atomic import check_target
 
+    check_output_options(output, dither=dither, gif_quality=gif_quality, fps=fps)
     check_output(output, overwrite=overwrite)
     check_target(sidecar_path(Path(output)), overwrite=overwrite)
 
@@ -204,7 +274,7 @@ def render(
     progress: Progress | None = None,
     dither: bool = False,
     backend: str | None = None,
-    gif_quality: str = "high",
+    gif_quality: str | None = None,
     **options: Any,
 ) -> Path:
     """Render the animation of :func:`animate` to ``output`` and its sidecar ``OUTPUT.json``.
@@ -217,15 +287,18 @@ def render(
     directory of numbered PNG frames.  Written to a temporary file beside the target and
     renamed; an existing output is kept unless ``overwrite``.  On Ctrl-C the frames made so
     far are written and :class:`RenderInterrupted` is raised.  ``dither``: Floyd-Steinberg
-    dithering of GIF frames; ``gif_quality``: "high", "medium" or "low"
-    (see :func:`~peronamalik.io.animation.open_frame_writer`).  ``progress(done, total)`` after every iteration (the CLI's
+    dithering of GIF frames; ``gif_quality``: "high", "medium" or "low" (None: "high"; see
+    :func:`~peronamalik.io.animation.open_frame_writer`).  Both are GIF-only, and ``fps``
+    does nothing for a .png: given for another format they are refused, before any work
+    (:func:`check_output_options`), not ignored.  ``progress(done, total)`` after every iteration (the CLI's
     bar).  ``backend``: run on this backend (e.g. the one a sidecar records; where it
     cannot run here, the closest, with a warning); the sidecar records the one that ran.
     Returns the output path.
     """
     from peronamalik.io.animation import needs_even_size
 
-    check_render_output(output, overwrite=overwrite)  # as given: a trailing '/' names a frame folder
+    # as given: a trailing '/' names a frame folder
+    check_render_output(output, overwrite=overwrite, dither=dither, gif_quality=gif_quality, fps=options.get("fps"))
     progress = check_progress(progress)
     spec = resolve_run(**options)
     # an .mp4 of a photo whose resized side is odd: resized to even sides, not padded (a padded
@@ -257,7 +330,7 @@ def write_stream(
     dither: bool = False,
     colour: Colour | None = None,
     ran: Mapping[str, str] | None = None,
-    gif_quality: str = "high",
+    gif_quality: str | None = None,
 ) -> Path:
     """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json`` (with
     ``ran["backend"]``, filled while the frames are made, when given).
@@ -268,19 +341,20 @@ def write_stream(
     50 fps).  On Ctrl-C, SIGTERM or SIGHUP the frames so far make a valid file, the sidecar
     says ``"interrupted": true`` and how many, and :class:`RenderInterrupted` is raised
     (with no file and no sidecar when no frame was made).  ``colour``: the video's
-    :class:`~peronamalik.io.video.Colour` (None: BT.709).
+    :class:`~peronamalik.io.video.Colour` (None: BT.709).  ``dither`` and ``gif_quality``
+    (None: "high") are for a .gif only, refused for other formats (:func:`check_output_options`).
     """
     from peronamalik.io.animation import open_frame_writer
     from peronamalik.io.interrupts import deferred_signals, signal_number
     from peronamalik.io.video import BT709
 
-    check_render_output(output, overwrite=overwrite)
+    check_render_output(output, overwrite=overwrite, dither=dither, gif_quality=gif_quality)
     writer = None
     try:
         with deferred_signals():  # a stop while the temporary is made must not leave it behind
             writer = open_frame_writer(
                 output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither,
-                colour=colour or BT709, gif_quality=gif_quality,
+                colour=colour or BT709, gif_quality=gif_quality or "high",
             )
         spec = dataclasses.replace(spec, config=spec.config.replace(fps=float(writer.fps)))
         with writer:

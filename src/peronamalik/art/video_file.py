@@ -37,7 +37,7 @@ def render_video(
     overwrite: bool = False,
     progress: Progress | None = None,
     dither: bool = False,
-    gif_quality: str = "high",
+    gif_quality: str | None = None,
     **options: Any,
 ) -> Path:
     """Stylise a video file with :func:`stylize_frames`, decoding, processing and encoding
@@ -70,7 +70,8 @@ def render_video(
         write (None when the container does not say).
     dither, gif_quality
         GIF output: Floyd-Steinberg dithering; "high", "medium" or "low" (255, 63 or 31
-        colours per frame), as in :func:`~peronamalik.art.animate.render`.
+        colours per frame; None: "high"), as in :func:`~peronamalik.art.animate.render`.
+        For another format they are refused, before any work, not ignored.
 
     Returns
     -------
@@ -81,8 +82,9 @@ def render_video(
     Raises
     ------
     ValueError, TypeError
-        Unreadable input, bad settings, unknown output kind, an existing output without
-        ``overwrite`` (all before anything is written).
+        Unreadable input, bad settings, unknown output kind, ``dither`` or ``gif_quality``
+        for an output that is not a .gif, an existing output without ``overwrite`` (all
+        before anything is written).
     RenderInterrupted
         Ctrl-C: ``output`` holds a valid file with the frames made so far.
     """
@@ -90,7 +92,7 @@ def render_video(
     from peronamalik.io.video import probe, read_frames
 
     source = Path(input)
-    check_render_output(output, overwrite=overwrite)
+    check_render_output(output, overwrite=overwrite, dither=dither, gif_quality=gif_quality)
     progress = check_progress(progress)
     info = probe(source)
     spec = resolve_video_run(**options)

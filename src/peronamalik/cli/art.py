@@ -8,9 +8,10 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
@@ -83,13 +84,51 @@ def reporting_interrupts() -> Iterator[None]:
 
 
 def announce(written: Path) -> None:
-    """``wrote OUT (N frames, 1.2 MB) and OUT.json`` on stderr."""
+    """``wrote OUT (N frames, 1.2 MB) and OUT.json`` on stderr; a .png holds one frame:
+    ``(the last of N frames, …)``, as ``smooth --every`` says."""
     from peronamalik.art.animate import sidecar_path
+    from peronamalik.io.animation import check_output_kind
 
     sidecar = sidecar_path(written)
     frames = json.loads(sidecar.read_text(encoding="utf-8")).get("frames")
     size = human_size(written)
-    click.echo(f"wrote {written} ({frames} frame{'s' * (frames != 1)}, {size}) and {sidecar}", err=True)
+    if check_output_kind(written) == "png" and frames != 1:
+        what = f"the last of {frames} frames"
+    else:
+        what = f"{frames} frame{'s' * (frames != 1)}"
+    click.echo(f"wrote {written} ({what}, {size}) and {sidecar}", err=True)
+
+
+T = TypeVar("T")
+
+#: The CLI's names of :func:`~peronamalik.art.animate.check_output_options`' options.
+OUTPUT_OPTION_NAMES = {"dither": "--dither", "gif_quality": "--quality", "fps": "--fps"}
+
+
+def given(name: str, value: T) -> T | None:
+    """``value`` when the command line gave option ``name``, None when it is the option's
+    default (an explicit ``--quality high`` on an .mp4 is refused, the default is not).  A
+    batch's task calls the command without a context: its values count as given."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return value
+    source = context.get_parameter_source(name)
+    return None if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) else value
+
+
+def refuse_other_options(context: click.Context, alone: str) -> None:
+    """The option named ``alone`` (``listing``: ``--list-presets``) works alone: any other
+    option or argument on the command line is refused in one line, not ignored."""
+    def shown(param: click.Parameter) -> str:
+        return "/".join(param.opts) if isinstance(param, click.Option) else param.human_readable_name.strip("[]")
+
+    flag = next(shown(param) for param in context.command.params if param.name == alone)
+    others = [
+        shown(param) for param in context.command.params
+        if param.name != alone and context.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    ]
+    if others:
+        raise InputError(f"{flag} takes no other option: drop {', '.join(others)}")
 
 
 #: What each preset looks like (``--preset``, ``--list-presets``).
@@ -113,11 +152,10 @@ def preset_default(name: str) -> Any:
     return f"{usual:g}" + (f" ({others})" if others else "")
 
 
-def list_presets(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        for name in sorted(PRESETS):
-            click.echo(f"{name:8}  {LOOKS.get(name, '')}")
-        ctx.exit()
+def list_presets() -> None:
+    """``--list-presets``: one line per preset, its name and look."""
+    for name in sorted(PRESETS):
+        click.echo(f"{name:8}  {LOOKS.get(name, '')}")
 
 
 ART_EXAMPLES = """Turn a photo (default: the bundled sample) into a looping "on drugs" animation.
@@ -148,13 +186,13 @@ Reproductions of the 2017 modes (ALGORITHM.md's exact parameters):
               help="Output: .gif .webp .mp4 .webm .mkv, .png (last frame) or DIR/ (PNG frames).")
 @click.option("--preset", type=click.Choice(sorted(PHOTO_PRESETS)), default=None, show_default=DEFAULT_PRESET,
               help="Look (listed above; --list-presets).")
-@click.option("--list-presets", is_flag=True, expose_value=False, is_eager=True, callback=list_presets,
-              help="Print the presets, one line each, and exit.")
+@click.option("--list-presets", "listing", is_flag=True, help="Print the presets, one line each, and exit (no other option).")
 @click.option("--iterations", type=click.IntRange(min=1), show_default=preset_default("iterations"),
               help="Diffusion + learning steps.")
 @click.option("--every", type=click.IntRange(min=1), show_default=preset_default("every"),
               help="A frame after every N-th iteration (an animation needs ITERATIONS / N ≥ 2).")
-@click.option("--fps", type=float, show_default=preset_default("fps"), help="Frames per second of the animation.")
+@click.option("--fps", type=float, show_default=preset_default("fps"),
+              help="Frames per second of the animation (not for a .png: the last frame only).")
 @click.option("--size", type=click.IntRange(min=2), show_default=preset_default("size"),
               help="Resize the longer side to this many pixels.")
 @click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help="Random seed.")
@@ -171,14 +209,22 @@ def art(
     input_path: Path | None, output: str | None, preset: str | None, iterations: int | None, every: int | None,
     fps: float | None, size: int | None, seed: int | None, device: str | None, assignments: tuple[str, ...],
     config_file: Path | None, quality: str, dither: bool, overwrite: bool, quiet: bool, workers: int | None,
-    scheduler: str | None,
+    scheduler: str | None, listing: bool = False,
 ) -> None:
+    if listing:
+        refuse_other_options(click.get_current_context(), "listing")
+        return list_presets()
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("art", input_path, output, suffix=ART_SUFFIX)
     refuse_for_one_input("batches (many files)", workers=workers, scheduler=scheduler)
-    from peronamalik.art.animate import render
+    from peronamalik.art.animate import check_output_options, render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 
+    gif_quality = given("quality", quality)  # None: the default ("high"), which suits any format
+    # before any work: an option the format does not take (without -o: a .gif, which takes them all)
+    check_output_options(
+        output or "default.gif", dither=dither, gif_quality=gif_quality, fps=fps, names=OUTPUT_OPTION_NAMES
+    )
     config, recorded = resolve_settings(
         config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
     )
@@ -193,7 +239,7 @@ def art(
             source, output, config=config, preset=preset or recorded.get("preset") or DEFAULT_PRESET,
             seed=seed if seed is not None else recorded.get("seed"), device=device, overwrite=overwrite, progress=progress, dither=dither,
             backend=recorded.get("backend"),  # the recorded path, or the closest with a warning
-            gif_quality=quality,
+            gif_quality=gif_quality,
         )
     if not quiet:
         announce(written)

@@ -10,7 +10,8 @@ import click
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
-from peronamalik.cli.art import announce, reporting_interrupts, resolve_input, resolve_settings
+from peronamalik._validate import InputError
+from peronamalik.cli.art import OUTPUT_OPTION_NAMES, announce, given, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.progress import progress_bar
 from peronamalik.cli.smooth import check_not_input
 
@@ -86,8 +87,15 @@ def video(
 ) -> None:
     if input_path is not None and webcam is not None:
         raise click.UsageError("give either INPUT or --webcam [N]")
+    from peronamalik.art.animate import check_output_options
     from peronamalik.art.video_file import render_video
     from peronamalik.art.webcam import run_webcam
+
+    gif_quality = given("quality", quality)  # None: the default ("high"), which suits any format
+    if webcam is not None:  # the live recording is written with the GIF defaults
+        for option, value in (("--quality", gif_quality), ("--dither", dither or None)):
+            if value is not None:
+                raise InputError(f"{option} applies to a video file's GIF output, not --webcam: drop {option}")
 
     config, recorded = video_settings(config_file, preset, assignments, size)
     if input_path is None and webcam is None:
@@ -96,6 +104,8 @@ def video(
         input_path = Path(resolve_input(None, recorded, config_file))
     if input_path is not None:
         target = output if output is not None else f"{input_path.stem}-art.mp4"
+        # before any work: an option the format does not take, refused, not ignored
+        check_output_options(target, dither=dither, gif_quality=gif_quality, names=OUTPUT_OPTION_NAMES)
         check_not_input(input_path, target, "-o", "the video")
         config = shrunk(config, input_path, size)
     settings = dict(
@@ -108,7 +118,8 @@ def video(
         else:
             with progress_bar("on drugs", "frame", quiet=quiet) as progress:
                 written = render_video(
-                    input_path, target, audio=not no_audio, progress=progress, gif_quality=quality, dither=dither, **settings
+                    input_path, target, audio=not no_audio, progress=progress, gif_quality=gif_quality, dither=dither,
+                    **settings,
                 )
     if written is not None and not quiet:
         announce(written)
