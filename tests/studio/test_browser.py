@@ -44,7 +44,7 @@ def test_a_slider_changes_the_preview_and_the_url(browser, live_server, shots):
     slider = page.locator("input[data-name='kappa']")
     slider.evaluate("(el) => { el.value = el.max; el.dispatchEvent(new Event('input')); }")
     page.click("#step")
-    page.wait_for_function(f"(old) => document.getElementById('view').toDataURL('image/png') !== old", arg=paused, timeout=60_000)
+    page.wait_for_function("(old) => document.getElementById('view').toDataURL('image/png') !== old", arg=paused, timeout=60_000)
     assert "seed=7" in page.url and "kappa=" in page.url
     page.click("[data-preset=ink]")
     page.wait_for_function("() => location.search.includes('preset=ink')")
@@ -105,3 +105,20 @@ def test_the_webcam_comes_back_stylised(browser, live_server, shots, viewport):
     page.wait_for_function("() => /frame \\d+ · iteration/.test(document.getElementById('status').textContent)", timeout=120_000)
     assert errors == []
     page.close()
+
+
+def test_the_page_loads_with_no_console_error_and_no_failed_request(browser, live_server):
+    """Nothing the browser asks for on its own (an icon: inline, /favicon.ico served) fails."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    console: list[str] = []
+    failed: list[str] = []
+    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda exc: console.append(str(exc)))
+    page.on("response", lambda response: failed.append(f"{response.status} {response.url}") if response.status >= 400 else None)
+    page.on("requestfailed", lambda request: failed.append(f"{request.failure} {request.url}"))
+    page.goto(f"{live_server}/")
+    page.wait_for_function("() => /frame \\d+/.test(document.getElementById('status').textContent)", timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => document.querySelector('link[rel=icon]').href.startsWith('data:image/svg+xml,')")
+    page.close()
+    assert console == [] and failed == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from peronamalik._extras import require
 from peronamalik.cli.app import app
+from peronamalik.io.interrupts import signal_number
 
 
 @app.command()
@@ -18,7 +20,9 @@ from peronamalik.cli.app import app
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a browser.")
 @click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
 def studio(input_path: Path | None, port: int, host: str, no_browser: bool, device: str | None) -> None:
-    """Open a local web page where the animation plays live while K learns."""
+    """Open a local web page where the animation plays live while K learns.
+
+    Ctrl-C stops it: one line, exit status 130 (128 + the signal for SIGTERM or SIGHUP)."""
     require("uvicorn", "studio")
     require("starlette", "studio")
     from peronamalik.core.arrays import resolve_device
@@ -34,4 +38,10 @@ def studio(input_path: Path | None, port: int, host: str, no_browser: bool, devi
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"peronamalik: warning: listening on {host}: anyone who can reach this machine can use the studio "
                    "(and its CPU); it has no login", err=True)
-    serve(input_path, host=host, port=port, open_browser=not no_browser, device=device, sockets=sockets)
+    try:
+        serve(input_path, host=host, port=port, open_browser=not no_browser, device=device, sockets=sockets)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the server was asked to stop, and did
+        if sys.stderr.isatty():
+            click.echo(err=True)  # closes the terminal's ^C echo
+        click.echo("peronamalik: studio stopped", err=True)
+        raise click.exceptions.Exit(128 + signal_number(exc)) from None

@@ -14,6 +14,7 @@ from peronamalik._validate import InputError
 from peronamalik.art.source import load_source
 from peronamalik.core import diffuse
 from peronamalik.core.diffusivity import DIFFUSIVITIES
+from peronamalik.core.params import DiffusionParams
 from peronamalik.io.images import read_image
 from peronamalik.studio.guard import error
 from peronamalik.studio.session import encode_jpeg
@@ -39,64 +40,87 @@ def check_input(path: Path) -> tuple[int, ...]:
     return loaded.array.shape
 
 
-def preview_input(entry: Any) -> np.ndarray:
-    """The session's input as ``H×W×3`` float32 in [0, 1], longer side ≤ PREVIEW_SIZE (cached)."""
-    if entry.preview is None:
-        source = load_source(entry.session.source, size=None, device=torch.device("cpu"))
-        height, width = source.tensor.shape[-2:]
-        if max(height, width) > PREVIEW_SIZE:
-            source = load_source(entry.session.source, size=PREVIEW_SIZE, device=torch.device("cpu"))
-        image = source.tensor[0]
-        entry.preview = (image.expand(3, -1, -1) if image.shape[0] == 1 else image).permute(1, 2, 0).contiguous().numpy()
-    return entry.preview
+def preview_input(entry: Any, source: str | Path) -> np.ndarray:
+    """``source`` (the session's input) as ``H×W×3`` float32 in [0, 1], longer side ≤
+    PREVIEW_SIZE; cached on ``entry`` for that input."""
+    cached = entry.preview
+    if cached is not None and cached[0] == source:
+        return cached[1]
+    loaded = load_source(source, size=None, device=torch.device("cpu"))
+    height, width = loaded.tensor.shape[-2:]
+    if max(height, width) > PREVIEW_SIZE:
+        loaded = load_source(source, size=PREVIEW_SIZE, device=torch.device("cpu"))
+    image = loaded.tensor[0]
+    array = (image.expand(3, -1, -1) if image.shape[0] == 1 else image).permute(1, 2, 0).contiguous().numpy()
+    entry.preview = (source, array)
+    return array
 
 
-def forget(entry: Any) -> None:
-    entry.preview = None
-
-
-def smoothed(entry: Any, kappa: float, iterations: int, diffusivity: str) -> bytes:
-    """JPEG of the input after ``iterations`` Perona-Malik steps (flux scheme, stable dt)."""
-    result = diffuse(preview_input(entry), iterations=iterations, kappa=kappa, diffusivity=diffusivity,
+def smoothed(image: np.ndarray, params: DiffusionParams) -> bytes:
+    """JPEG of ``image`` after ``params.iterations`` Perona-Malik steps (flux scheme, stable dt)."""
+    result = diffuse(image, iterations=params.iterations, kappa=params.kappa, diffusivity=params.diffusivity,
                      channel_axis=-1, device="cpu")
     return encode_jpeg((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-def parse(request: Request) -> tuple[float, int, str]:
-    """kappa in (0, 10], iterations in [0, MAX_ITERATIONS], diffusivity exp/rational/tukey."""
+#: The query keys of ``/api/smooth`` (the page sends all four; any other is refused).
+SMOOTH_KEYS = ("session", "kappa", "iterations", "diffusivity")
+
+
+def parse(request: Request) -> DiffusionParams:
+    """The smoothing asked for, checked by :class:`DiffusionParams` (kappa in its
+    :data:`~peronamalik.core.params.KAPPA_RANGE`), with iterations in [0, MAX_ITERATIONS]
+    and diffusivity exp, rational or tukey.
+
+    Raises
+    ------
+    ValueError
+        A value that is not a number, or out of its range, named.
+    """
     query = request.query_params
-    try:
-        kappa, iterations = float(query.get("kappa", "0.1")), int(query.get("iterations", "20"))
-    except ValueError as exc:
-        raise ValueError("kappa must be a number and iterations an integer") from exc
+    kappa, iterations = number(query, "kappa", "0.1", float), number(query, "iterations", "20", int)
     diffusivity = query.get("diffusivity", "exp")
-    if not 0 < kappa <= 10:
-        raise ValueError(f"kappa must be in (0, 10], got {kappa}")
+    if diffusivity not in DIFFUSIVITIES:  # not 'inv' nor a callable, which DiffusionParams also takes
+        raise ValueError(f"diffusivity must be one of {sorted(DIFFUSIVITIES)}, got {diffusivity!r:.40}")
     if not 0 <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"iterations must be in [0, {MAX_ITERATIONS}], got {iterations}")
-    if diffusivity not in DIFFUSIVITIES:
-        raise ValueError(f"diffusivity must be one of {sorted(DIFFUSIVITIES)}, got {diffusivity!r}")
-    return kappa, iterations, diffusivity
+    return DiffusionParams(iterations=iterations, kappa=kappa, diffusivity=diffusivity, channel_axis=-1, device="cpu")
+
+
+def number(query: Any, key: str, default: str, kind: type) -> Any:
+    """The query's ``key`` read as ``kind`` (float or int); ValueError naming it otherwise."""
+    raw = query.get(key, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be {'a number' if kind is float else 'an integer'}, got {raw[:40]!r}") from None
 
 
 async def input_preview(studio: Any, request: Request) -> Response:
     """``GET /api/input?session=ID``: the input as the classic mode shows it."""
-    return await _jpeg(studio, request, lambda entry: encode_jpeg((preview_input(entry) * 255 + 0.5).astype(np.uint8)))
+    return await _jpeg(studio, request, lambda image: encode_jpeg((image * 255 + 0.5).astype(np.uint8)))
 
 
 async def smooth_preview(studio: Any, request: Request) -> Response:
     """``GET /api/smooth?session=ID&kappa=&iterations=&diffusivity=``: the smoothed input."""
     try:
-        kappa, iterations, diffusivity = parse(request)
+        params = parse(request)
     except ValueError as exc:
         return error(str(exc), 400)
-    return await _jpeg(studio, request, lambda entry: smoothed(entry, kappa, iterations, diffusivity))
+    return await _jpeg(studio, request, lambda image: smoothed(image, params))
 
 
 async def _jpeg(studio: Any, request: Request, make: Any) -> Response:
+    """``make(input)``'s JPEG; an :class:`InputError` (the input, or the smoothing, refused)
+    is a 400 naming it."""
     from starlette.responses import Response
 
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
-    return Response(await asyncio.to_thread(make, entry), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    with entry.hold() as source:  # an upload meanwhile leaves this input on disk until done
+        try:
+            jpeg = await asyncio.to_thread(lambda: make(preview_input(entry, source)))
+        except InputError as exc:
+            return error(str(exc).replace(str(source), "the upload"), 400)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from peronamalik.art import config as config_module
-from peronamalik.art.config import ArtConfig
+from peronamalik.art.config import ArtConfig, unknown_fields_message
 from peronamalik.art.losses import LOSS_TERMS
 from peronamalik.art.presets import DEFAULT_PRESET, PRESETS, preset_config
 
@@ -97,15 +97,32 @@ def json_config(config: ArtConfig) -> dict[str, Any]:
 
 def build_config(preset: str, overrides: dict[str, Any]) -> ArtConfig:
     """The preset's config with ``overrides`` (``{"lr": 0.5, "loss_weights.edge": 2}``) applied
-    through :meth:`ArtConfig.with_setting`, the CLI's ``--set``; ValueError names a bad one."""
+    through :meth:`ArtConfig.with_setting`, the CLI's ``--set``; ValueError names a bad one
+    in the page's words (settings, not ``--set``)."""
     if not isinstance(overrides, dict):
         raise ValueError("overrides must be a mapping of field name to value")
-    config = preset_config(preset)
-    for key, value in overrides.items():
+    for key in overrides:
         if not isinstance(key, str):
             raise ValueError(f"override names must be strings, got {key!r}")
-        config = config.with_setting(f"{key}={json.dumps(value)}")
+    known = {f.name for f in dataclasses.fields(ArtConfig)} | set(config_module.ALIASES)
+    unknown = sorted(key for key in overrides if key not in known and not key.startswith("loss_weights."))
+    if unknown:
+        raise ValueError(unknown_settings(unknown, known))
+    config = preset_config(preset)
+    for key, value in overrides.items():
+        try:
+            config = config.with_setting(f"{key}={json.dumps(value)}")
+        except ValueError as exc:  # the CLI's "--set: ..." prefix means nothing on the page
+            if not str(exc).startswith("--set: "):
+                raise
+            raise ValueError(str(exc).removeprefix("--set: ")) from None
     return config
+
+
+def unknown_settings(unknown: list[str], known: set[str]) -> str:
+    """The art config's one line on unknown fields, in the page's words: "unknown setting(s)
+    'kapa'; did you mean kappa?"."""
+    return unknown_fields_message(unknown, known).replace("unknown config field(s)", "unknown setting(s)", 1)
 
 
 #: The largest ``size`` a page may ask for: a server-side frame of 2048² is already ~50 MB of

@@ -4,6 +4,8 @@
   default), so a DNS-rebinding page (evil.example resolving to 127.0.0.1) is refused.
 * Origin: when a browser sends one (it always does for WebSockets and cross-site POSTs), it
   must be this same host and port: no cross-site WebSocket hijacking.
+* Queries: an endpoint takes only its own keys, each once (:func:`query_problem`): a key
+  it does not know, or a second value, would otherwise be ignored without a word.
 * Uploads: at most :data:`MAX_UPLOAD_BYTES`, and the first bytes must be PNG, JPEG, WebP
   or TIFF; the pixels are then read by :func:`peronamalik.io.images.read_image`, with the
   CLI's decompression-bomb guard.
@@ -11,9 +13,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse
 
 MAX_UPLOAD_BYTES = 25 << 20
@@ -68,3 +71,17 @@ def sniff(data: bytes) -> str | None:
 def error(message: str, status: int) -> JSONResponse:
     """A refusal the page shows as it is: ``{"error": message}``."""
     return JSONResponse({"error": message}, status_code=status)
+
+
+def query_problem(query: QueryParams, path: str, known: tuple[str, ...]) -> str | None:
+    """Why the query of a request to ``path`` is refused (a key not in ``known``, or one
+    given more than once), or None."""
+    counts = Counter(key for key, _ in query.multi_items())
+    unknown = sorted(set(counts) - set(known))
+    if unknown:
+        names = ", ".join(repr(key[:40]) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        return f"unknown parameter(s) {names}; {path} takes {', '.join(known) if known else 'none'}"
+    repeated = next((key for key, count in counts.items() if count > 1), None)
+    if repeated is not None:
+        return f"{repeated} is given {counts[repeated]} times; {path} takes it once"
+    return None

@@ -30,8 +30,11 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import threading
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -55,25 +58,58 @@ from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.core.arrays import resolve_device
 from peronamalik.studio import classic
 from peronamalik.studio.controls import from_link, json_config, requested, schema
-from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, refusal, sniff, sniff_video
+from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, query_problem, refusal, sniff, sniff_video
 from peronamalik.studio.live import Webcam
-from peronamalik.studio.page import assemble
+from peronamalik.studio.page import ICON, assemble
 from peronamalik.studio.session import Session, warm_up
 from peronamalik.studio.thumbs import Thumbnails
 
 IN_FLIGHT = 2
+#: Seconds a stopping studio waits for its warm-up (:func:`warm_up`, about a second) to end.
+WARM_UP_WAIT = 30.0
 ANIMATION_FORMATS = ("gif", "webp", "mp4", "webm")
 MEDIA_TYPES = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4", "webm": "video/webm"}
 
 
 @dataclass
 class Entry:
-    """A live session and its private temp folder."""
+    """A live session and its private temp folder.
+
+    The folder holds at most the session's current upload, plus one being received and
+    checked, plus the inputs and outputs of requests still running: a new upload replaces
+    the old file once it is the session's input and no render, thumbnail or classic preview
+    that started on it (:meth:`hold`) is still running (:meth:`sweep`).
+    """
 
     session: Session
     folder: Path
     uploads: int = 0
-    preview: Any = None  # the classic mode's input, loaded once (classic.py)
+    uploading: bool = False  # one upload at a time per session (memory and disk bounded)
+    closed: bool = False
+    files: set[Path] = field(default_factory=set)  # the uploads on disk
+    held: Counter[str | Path] = field(default_factory=Counter)  # inputs in use, and by how many requests
+    preview: Any = None  # the classic mode's input, loaded once: (source, array) (classic.py)
+
+    @contextlib.contextmanager
+    def hold(self, source: str | Path | None = None) -> Iterator[str | Path]:
+        """Keep ``source`` (default: the session's input now) on disk while the block runs;
+        yields it.  Used on the event loop only (no lock needed)."""
+        source = self.session.source if source is None else source
+        self.held[source] += 1
+        try:
+            yield source
+        finally:
+            self.held[source] -= 1
+            if self.held[source] <= 0:
+                del self.held[source]
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Delete the uploads that are neither the session's input nor held."""
+        for path in list(self.files):
+            if path != self.session.source and path not in self.held:
+                path.unlink(missing_ok=True)
+                self.files.discard(path)
 
 
 @dataclass
@@ -130,20 +166,37 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
     async def get_schema(request: Request) -> JSONResponse:
         return JSONResponse(boot)
 
+    async def favicon(request: Request) -> Response:
+        return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
     routes = [
-        Route("/", index),
-        Route("/api/schema", get_schema),
-        Route("/api/upload", partial(upload, studio), methods=["POST"]),
-        Route("/api/download", partial(download, studio)),
-        Route("/api/thumb", partial(thumb, studio)),
-        Route("/api/input", partial(classic.input_preview, studio)),
-        Route("/api/smooth", partial(classic.smooth_preview, studio)),
+        Route("/", index),  # any query: the page opens its socket with it, which checks it
+        endpoint("/api/schema", (), get_schema),
+        endpoint("/favicon.ico", (), favicon),  # the page links its icon inline; this for anything asking here
+        endpoint("/api/upload", ("session",), partial(upload, studio), methods=["POST"]),
+        endpoint("/api/download", ("session", "format"), partial(download, studio)),
+        endpoint("/api/thumb", ("session", "preset", "v"), partial(thumb, studio)),  # v, t: the page's cache keys
+        endpoint("/api/input", ("session", "t"), partial(classic.input_preview, studio)),
+        endpoint("/api/smooth", classic.SMOOTH_KEYS, partial(classic.smooth_preview, studio)),
         WebSocketRoute("/ws", partial(run_session, studio)),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(GuardMiddleware, studio=studio)
     app.state.studio = studio
     return app
+
+
+def endpoint(path: str, keys: tuple[str, ...], handler: Any, methods: list[str] | None = None) -> Route:
+    """The route of ``handler``, refusing a query key other than ``keys`` or one given twice
+    (400, see :func:`peronamalik.studio.guard.query_problem`) before it runs."""
+
+    async def checked(request: Request) -> Response:
+        problem = query_problem(request.query_params, path, keys)
+        if problem is not None:
+            return error(problem, 400)
+        return await handler(request)
+
+    return Route(path, checked, methods=methods)
 
 
 async def run_session(studio: Studio, websocket: WebSocket) -> None:
@@ -222,6 +275,7 @@ async def run_session(studio: Studio, websocket: WebSocket) -> None:
             await sender
         await webcam.close()
         studio.sessions.pop(token, None)
+        entry.closed = True
         await asyncio.to_thread(session.close)
         shutil.rmtree(entry.folder, ignore_errors=True)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
@@ -277,13 +331,25 @@ def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upload(studio: Studio, request: Request) -> Response:
-    """``POST /api/upload?session=ID``, the image or clip as the raw body."""
+    """``POST /api/upload?session=ID``, the image or clip as the raw body.  It replaces the
+    session's input, and its file the previous upload's once nothing uses that one
+    (:meth:`Entry.sweep`); one upload at a time per session."""
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
+    if entry.uploading:
+        return error("another upload to this session is still running: wait for it to finish", 409)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         return error(too_large(), 413)
+    entry.uploading = True
+    try:
+        return await receive_upload(entry, request)
+    finally:
+        entry.uploading = False
+
+
+async def receive_upload(entry: Entry, request: Request) -> Response:
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
@@ -295,20 +361,28 @@ async def upload(studio: Studio, request: Request) -> Response:
         kind, video = sniff_video(head), True
     if kind is None:
         return error("not a supported file: the studio takes PNG, JPEG, WebP or TIFF images and MP4, MOV, WebM or GIF clips", 415)
+    if entry.closed:
+        return error("unknown or closed session: reload the page", 404)
     entry.uploads += 1
     path = entry.folder / f"upload-{entry.uploads}.{kind}"
-    path.write_bytes(bytes(data))
-    try:
-        if video:
-            info = await asyncio.to_thread(probe, path)
-            shape: tuple[int, ...] = (info.height, info.width)
-        else:
-            shape = await asyncio.to_thread(classic.check_input, path)
-    except ValueError as exc:
-        path.unlink(missing_ok=True)
-        return error(str(exc).replace(str(path), "the upload"), 400)
-    entry.session.set_source(path, video=video)
-    classic.forget(entry)
+    entry.files.add(path)
+    with entry.hold(path):  # a failed upload is deleted on leaving, as is the previous one once replaced
+        try:
+            path.write_bytes(bytes(data))
+        except OSError as exc:  # a full disk: the server's problem, said in one line
+            return error(f"the upload could not be stored: {(exc.strerror or str(exc)).lower()}", 507)
+        del data
+        try:
+            if video:
+                info = await asyncio.to_thread(probe, path)
+                shape: tuple[int, ...] = (info.height, info.width)
+            else:
+                shape = await asyncio.to_thread(classic.check_input, path)
+        except ValueError as exc:
+            return error(str(exc).replace(str(path), "the upload"), 400)
+        if entry.closed:
+            return error("unknown or closed session: reload the page", 404)
+        entry.session.set_source(path, video=video)
     return JSONResponse({"ok": True, "width": shape[1], "height": shape[0], "video": video})
 
 
@@ -318,14 +392,15 @@ async def thumb(studio: Studio, request: Request) -> Response:
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
-    try:
-        future = studio.thumbs.request(entry.session.source, request.query_params.get("preset", ""))
-    except ValueError as exc:
-        return error(str(exc), 400)
-    try:
-        jpeg = await asyncio.wrap_future(future)
-    except (ValueError, OSError) as exc:  # e.g. the upload was replaced meanwhile
-        return error(f"no thumbnail: {exc}", 500)
+    with entry.hold() as source:  # an upload meanwhile leaves this input on disk until its thumbnail is made
+        try:
+            future = studio.thumbs.request(source, request.query_params.get("preset", ""))
+        except ValueError as exc:
+            return error(str(exc), 400)
+        try:
+            jpeg = await asyncio.wrap_future(future)
+        except (ValueError, OSError) as exc:
+            return error(f"no thumbnail: {exc}", 500)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -351,15 +426,28 @@ async def download(studio: Studio, request: Request) -> Response:
         return error(f"busy: {studio.max_renders} renders are running; try again in a moment", 503)
     target = entry.folder / f"render-{secrets.token_hex(8)}.{kind}"
     try:  # a clip: its frames once through, as `peronamalik video` renders it
-        written = await asyncio.to_thread(
-            render_video if session.video else render, session.source, target,
-            config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
-        )
+        with entry.hold() as source:  # an upload meanwhile leaves this input on disk until the render ends
+            written = await asyncio.to_thread(
+                render_video if session.video else render, source, target,
+                config=spec.config, preset=spec.preset, seed=spec.seed, device=spec.device
+            )
+    except (OSError, ValueError):
+        if entry.closed:  # its folder was deleted under the render
+            return closed_during_render(entry)
+        raise
     finally:
         studio.render_slots.release()
+    if entry.closed:  # the render wrote its file into a folder it made again
+        return closed_during_render(entry)
     sidecar = written.with_name(written.name + ".json")
     return FileResponse(written, media_type=MEDIA_TYPES[kind], filename=f"{name}.{kind}",
                         background=BackgroundTask(remove, written, sidecar))
+
+
+def closed_during_render(entry: Entry) -> Response:
+    """The page closed while its download rendered: the folder goes (again), a 404 says so."""
+    shutil.rmtree(entry.folder, ignore_errors=True)
+    return error("the session closed during the render: reload the page", 404)
 
 
 def remove(*paths: Path) -> None:
@@ -431,7 +519,8 @@ def bind_failure(exc: OSError, host: str, port: int) -> str:
 
 def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
           device: str | None = None, sockets: list[socket.socket] | None = None) -> None:
-    """Run the studio on uvicorn until Ctrl-C; ``open_browser`` opens the page once it listens.
+    """Run the studio on uvicorn until Ctrl-C (then raises :class:`KeyboardInterrupt`, once
+    the server stopped); ``open_browser`` opens the page once it listens.
 
     ``sockets``: already listening on ``host:port`` (:func:`listen`; bound here otherwise).
     The device is checked and the port bound before the address is printed or any thread
@@ -461,8 +550,29 @@ def serve(source: str | Path | None = None, *, host: str = "127.0.0.1", port: in
             sock.close()
         raise
     url = f"http://{address('127.0.0.1' if host in ('0.0.0.0', '::') else host, port)}/"
-    threading.Thread(target=warm_up, args=(device,), name="peronamalik-studio-warm-up", daemon=True).start()
-    if open_browser:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)
-    server.run(sockets=sockets)
+    stopped = threading.Event()
+    warming = threading.Thread(target=quiet_warm_up, args=(device, stopped), name="peronamalik-studio-warm-up", daemon=True)
+    opener = threading.Timer(1.0, webbrowser.open, args=(url,))
+    try:
+        warming.start()
+        if open_browser:
+            opener.start()
+        print(f"peronamalik studio: {url}  (Ctrl-C to stop)", flush=True)
+        server.run(sockets=sockets)
+    finally:  # Ctrl-C: uvicorn stops, then raises it here (KeyboardInterrupt)
+        stopped.set()
+        opener.cancel()  # stopped within a second: no page opens on a closed port
+        for sock in sockets:  # a signal before uvicorn took them over leaves them open
+            sock.close()
+        if warming.is_alive():  # torch cut off mid-call by the interpreter's exit aborts the process
+            warming.join(timeout=WARM_UP_WAIT)
+
+
+def quiet_warm_up(device: str | None, stopped: threading.Event) -> None:
+    """:func:`warm_up`, whose failure once the server stopped (the interpreter exiting under it,
+    after :data:`WARM_UP_WAIT`) is no news: a stopped studio prints no traceback."""
+    try:
+        warm_up(device)
+    except BaseException:
+        if not stopped.is_set() and not sys.is_finalizing():
+            raise

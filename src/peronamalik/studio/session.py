@@ -202,6 +202,12 @@ class Session:
                     self._play(spec, source, run)
                 except _Restart:
                     continue
+                except Exception:
+                    with self._cond:  # a run abandoned meanwhile (its upload replaced and deleted): not an error
+                        abandoned = self._restart or self._stopped
+                    if abandoned:
+                        continue
+                    raise
                 with self._cond:  # the run ended: play it again from the start
                     self._begin_again()
         except Exception as error:  # noqa: BLE001 - shown on the page; the session stays open

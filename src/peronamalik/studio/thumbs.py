@@ -69,7 +69,7 @@ class Thumbnails:
         key = source_key(source, preset)
         with self._lock:
             future = self._cache.get(key)
-            if future is None or (future.done() and future.exception() is not None):
+            if future is None or future.cancelled() or (future.done() and future.exception() is not None):
                 future = self._pool.submit(thumbnail, source, preset, self.device)
                 self._cache[key] = future
             self._cache.move_to_end(key)
