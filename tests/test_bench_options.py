@@ -5,6 +5,8 @@ no case, --overwrite without --json, run options with --list."""
 from __future__ import annotations
 
 import pytest
+import skimage.data
+from PIL import Image
 
 from peronamalik import bench, quality
 from peronamalik.bench import runner
@@ -52,14 +54,15 @@ def test_quality_refuses_the_speed_options(options, named, capsys, tmp_path, mon
     assert "--quick" not in line and "-q," not in line
 
 
-def test_quality_keeps_quick_image_and_quiet(capsys, tmp_path, monkeypatch) -> None:
-    """Only options given count: defaults (--size 2048, --memory unset) do not trip the check."""
-    calls = []
-    monkeypatch.setattr(quality, "main", lambda **kwargs: calls.append(kwargs))
+def test_quality_keeps_quick_image_and_quiet(capsys, tmp_path) -> None:
+    """Only options given count: defaults (--size 2048, --memory unset) do not trip the check,
+    and --quick, -q and --image reach the real quality table (one noise level, the photo)."""
     photo = tmp_path / "a.png"
+    Image.fromarray(skimage.data.camera()[::4, ::4]).save(photo)
     assert main(["bench", "--quality", "--quick", "-q", "--image", str(photo)]) == 0
-    assert calls == [{"quick": True, "images": (photo,), "echo": calls[0]["echo"]}]
-    assert capsys.readouterr().err == ""
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.count("Gaussian noise s = ") == 1 and "PM auto below the oracle: a.png" in captured.out
 
 
 @pytest.mark.parametrize(
