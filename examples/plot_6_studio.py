@@ -39,8 +39,8 @@ with TestClient(app) as client, client.websocket_connect("/ws") as ws:
     while "bytes" not in (message := ws.receive()) or not message["bytes"]:
         pass
     frame = decode(message["bytes"])
+    before = decode(client.get("/api/input", params={"session": hello["session"]}).content)
     query = {"session": hello["session"], "kappa": 0.1, "iterations": 30}
-    before = decode(client.get("/api/input", params=query).content)
     after = decode(client.get("/api/smooth", params=query).content)
 
 fig, axes = plt.subplots(1, 3, figsize=(10, 3))
