@@ -116,10 +116,21 @@ def to_float_tensor(
         raise InputError(f"{name} must have at least one axis, got a 0-d scalar")
     if tensor.numel() == 0:
         raise InputError(f"{name} is empty (shape {tuple(tensor.shape)})")
-    low, high = torch.aminmax(tensor.detach())  # one pass, no temporaries; NaN propagates
-    if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+    if not all_finite(tensor):
         raise InputError(f"{name} contains NaN or infinite values")
     return tensor.to(resolve_device(device, origin.device)), origin
+
+
+def value_range(tensor: torch.Tensor) -> tuple[float, float]:
+    """``(min, max)`` of ``tensor``'s values (not empty), in one pass without temporaries
+    (``torch.aminmax``); a NaN propagates into both."""
+    low, high = torch.aminmax(tensor.detach())
+    return float(low), float(high)
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` holds no NaN and no infinity (:func:`value_range`'s one pass)."""
+    return tensor.numel() == 0 or all(math.isfinite(value) for value in value_range(tensor))
 
 
 def from_float(array: np.ndarray, dtype: np.dtype | type) -> np.ndarray:

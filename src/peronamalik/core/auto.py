@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from peronamalik._validate import InputError
+from peronamalik.core.arrays import value_range
 from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.noise_level import estimate_noise_model
 from peronamalik.core.params import KAPPA_RANGE
@@ -256,7 +257,7 @@ def range_scale(u: torch.Tensor) -> float:
     conductance reads :math:`|\nabla u| / \kappa`, and a power of two scales floats exactly),
     and its kappa, noise level and risk are scaled back.  The noise estimate squares the values:
     in float32 an image of values near :math:`10^{30}` read a noise level of NaN there."""
-    low, high = (float(v) for v in torch.aminmax(u))
+    low, high = value_range(u)
     spread = high - low
     if spread == 0 or SAFE_RANGE[0] <= spread <= SAFE_RANGE[1]:
         return 1.0
@@ -268,7 +269,7 @@ def in_kappa_range(kappa: float, u: torch.Tensor) -> float:
     falls outside :data:`~peronamalik.core.params.KAPPA_RANGE` (the kernels' float32 limits)."""
     if KAPPA_RANGE[0] <= kappa <= KAPPA_RANGE[1]:
         return kappa
-    low, high = (float(v) for v in torch.aminmax(u.detach()))
+    low, high = value_range(u)
     raise InputError(
         f"kappa='auto' needs a kappa near {kappa:.3g} for an image with values in [{low:.3g}, {high:.3g}], outside "
         f"kappa's range [{KAPPA_RANGE[0]:g}, {KAPPA_RANGE[1]:g}]: scale the image (e.g. to [0, 1])"

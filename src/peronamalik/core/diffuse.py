@@ -10,7 +10,7 @@ import torch
 from peronamalik._validate import InputError
 from peronamalik.backends import policy
 from peronamalik.core import auto
-from peronamalik.core.arrays import ArrayLike, restore, to_float_tensor
+from peronamalik.core.arrays import ArrayLike, all_finite, restore, to_float_tensor, value_range
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import check_coupled, from_internal_layout, normalize_spacing, to_internal_layout
 from peronamalik.core.params import DiffusionParams
@@ -170,8 +170,8 @@ def diffuse(
 def check_finite(result: torch.Tensor, u: torch.Tensor) -> None:
     """An :class:`InputError` where the diffusion of the finite ``u`` overflowed its dtype
     (values near float32's 3.4e38 or float64's 1.8e308 make infinite differences, then NaN)."""
-    if not bool(torch.isfinite(result.detach()).all()):
-        low, high = (float(v) for v in torch.aminmax(u.detach()))
+    if not all_finite(result):
+        low, high = value_range(u)
         raise InputError(
             f"the diffusion overflowed {str(u.dtype).removeprefix('torch.')}: the image's values lie in "
             f"[{low:.3g}, {high:.3g}]; scale the image to a smaller range (e.g. [0, 1])"

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from peronamalik._validate import InputError, InputTypeError, flag
+from peronamalik.core.arrays import all_finite
 from peronamalik.core.diffuse import run_diffusion
 from peronamalik.core.params import DiffusionParams
 
@@ -65,6 +66,6 @@ class PeronaMalik(nn.Module):
             raise InputError(f"PeronaMalik expects (N, C, *spatial), got shape {tuple(x.shape)}")
         if not x.is_floating_point():
             raise InputTypeError(f"PeronaMalik takes a floating-point tensor, got {x.dtype}")
-        if not bool(torch.isfinite(x.detach()).all()):
+        if not all_finite(x):
             raise InputError("PeronaMalik's input contains NaN or infinite values")
         return run_diffusion(x, self.params, kappa=self.kappa)
