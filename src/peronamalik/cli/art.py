@@ -8,18 +8,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS, PRESETS, REPRODUCTIONS, preset_config
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
-from peronamalik.cli.batch import ART_SUFFIX, is_batch, refuse_for_one_input, run_batch
+from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
+from peronamalik.cli.checks import check_not_input, given, given_on_command_line, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
-from peronamalik.cli.smooth import check_not_input
 
 
 def resolve_settings(
@@ -99,21 +98,8 @@ def announce(written: Path) -> None:
     click.echo(f"wrote {written} ({what}, {size}) and {sidecar}", err=True)
 
 
-T = TypeVar("T")
-
 #: The CLI's names of :func:`~peronamalik.art.animate.check_output_options`' options.
 OUTPUT_OPTION_NAMES = {"dither": "--dither", "gif_quality": "--quality", "fps": "--fps"}
-
-
-def given(name: str, value: T) -> T | None:
-    """``value`` when the command line gave option ``name``, None when it is the option's
-    default (an explicit ``--quality high`` on an .mp4 is refused, the default is not).  A
-    batch's task calls the command without a context: its values count as given."""
-    context = click.get_current_context(silent=True)
-    if context is None:
-        return value
-    source = context.get_parameter_source(name)
-    return None if source in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) else value
 
 
 def refuse_other_options(context: click.Context, alone: str) -> None:
@@ -125,7 +111,7 @@ def refuse_other_options(context: click.Context, alone: str) -> None:
     flag = next(shown(param) for param in context.command.params if param.name == alone)
     others = [
         shown(param) for param in context.command.params
-        if param.name != alone and context.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+        if param.name != alone and given_on_command_line(context, param.name)
     ]
     if others:
         raise InputError(f"{flag} takes no other option: drop {', '.join(others)}")

@@ -48,15 +48,6 @@ ART_SUFFIX = ".gif"
 RUN_ONLY = frozenset({"overwrite", "quiet", "chunks", "device", "workers", "scheduler"})
 
 
-def refuse_for_one_input(applies: str, **given: object) -> None:
-    """Options that only ``applies`` use (``--workers`` for a batch, ``--chunks`` for zarr),
-    given for one input where they would do nothing: one line, not silently ignored."""
-    for name, value in given.items():
-        if value is not None:
-            option = "--" + name.replace("_", "-")
-            raise InputError(f"{option} applies to {applies}, not one input: drop {option}")
-
-
 def is_batch(input_path: Path | None) -> bool:
     """INPUT names many files: a folder that is not a zarr store, or a glob pattern that is
     not the name of an existing file or folder (``photo[1].png`` that exists is one input)."""

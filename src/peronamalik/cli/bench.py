@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from peronamalik.cli.app import app
+from peronamalik.cli.checks import given_on_command_line
 
 #: Options only the speed benchmark reads: refused with --quality (which takes --quick,
 #: --image and -q), not ignored.
@@ -114,7 +114,7 @@ def given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
     at their defaults, spelled as given (``--no-memory`` for memory off), in --help's order."""
     spelled = []
     for param in ctx.command.params:
-        if param.name in names and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        if param.name in names and given_on_command_line(ctx, param.name):
             off = isinstance(param, click.Option) and param.secondary_opts and ctx.params[param.name] is False
             spelled.append(param.secondary_opts[0] if off else max(param.opts, key=len))
     return spelled

@@ -11,7 +11,8 @@ import numpy as np
 
 from peronamalik._validate import InputError
 from peronamalik.cli.app import DEVICE_HELP, app
-from peronamalik.cli.batch import is_batch, refuse_for_one_input, run_batch
+from peronamalik.cli.batch import is_batch, run_batch
+from peronamalik.cli.checks import check_not_input, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
 
 
@@ -196,19 +197,6 @@ def smooth(
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
-
-
-def check_not_input(input_path: Path, target: str | Path | None, option: str, what: str) -> None:
-    """Refuse ``option`` naming the input itself (the same path, or another path, link or hard
-    link to it): writing ``what`` would replace the input.  Checked before any work."""
-    if target is None or not (Path(target).exists() and input_path.exists()):
-        return
-    try:
-        same = Path(target).samefile(input_path)
-    except OSError:  # unreadable: the read or the write says so
-        return
-    if same:
-        raise InputError(f"{option} names the input {input_path}: {what} would replace it; give another name")
 
 
 def has_alpha(path: Path) -> bool:

@@ -9,11 +9,11 @@ import click
 
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
-from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
 from peronamalik._validate import InputError
-from peronamalik.cli.art import OUTPUT_OPTION_NAMES, announce, given, reporting_interrupts, resolve_input, resolve_settings
+from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
+from peronamalik.cli.art import OUTPUT_OPTION_NAMES, announce, reporting_interrupts, resolve_input, resolve_settings
+from peronamalik.cli.checks import check_not_input, given
 from peronamalik.cli.progress import progress_bar
-from peronamalik.cli.smooth import check_not_input
 
 VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch
 
