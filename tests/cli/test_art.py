@@ -307,11 +307,12 @@ def test_batch_options_on_one_photo_are_refused_not_ignored(tmp_path, option, va
         ("c.webm", ["--dither"], "--dither applies to GIF output (.gif) only, not a .webm (c.webm)"),
         ("frames/", ["--dither"], "--dither applies to GIF output (.gif) only, not a folder of PNG frames"),
         ("f1.png", ["--fps", "3"], "--fps does not apply to a .png (f1.png): a .png holds the last frame only"),
+        ("f2.png", ["--set", "fps=3"], "--set fps does not apply to a .png (f2.png): a .png holds the last frame only"),
     ],
 )
 def test_options_the_output_format_does_not_take_are_refused(tmp_path, monkeypatch, capsys, output, extra, message):
-    """QA: GIF-only options on an .mp4/.webp and --fps on a .png were silently ignored
-    (exit 0); an explicit ``--quality high`` counts as given, the default does not."""
+    """QA: GIF-only options on an .mp4/.webp and --fps (or --set fps=) on a .png were silently
+    ignored (exit 0); an explicit ``--quality high`` counts as given, the default does not."""
     from peronamalik.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -44,6 +44,11 @@ def resolve_settings(
     return config, recorded
 
 
+def set_keys(assignments: tuple[str, ...]) -> set[str]:
+    """The keys that ``--set KEY=VALUE`` assignments name."""
+    return {assignment.split("=", 1)[0].strip() for assignment in assignments}
+
+
 def resolve_input(input_path: Path | None, recorded: dict[str, Any], sidecar: Path | None = None) -> str | Path:
     """The explicit INPUT, else the sidecar's input (checked by SHA-256), else the sample.
 
@@ -207,9 +212,12 @@ def art(
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 
     gif_quality = given("quality", quality)  # None: the default ("high"), which suits any format
-    # before any work: an option the format does not take (without -o: a .gif, which takes them all)
+    # before any work: an option the format does not take (without -o: a .gif, which takes them all);
+    # --set fps=N is a frame rate the user gave, as --fps is (a preset's own is not)
+    set_fps = fps is None and "fps" in set_keys(assignments)
     check_output_options(
-        output or "default.gif", dither=dither, gif_quality=gif_quality, fps=fps, names=OUTPUT_OPTION_NAMES
+        output or "default.gif", dither=dither, gif_quality=gif_quality, fps=True if set_fps else fps,
+        names=OUTPUT_OPTION_NAMES | ({"fps": "--set fps"} if set_fps else {}),
     )
     config, recorded = resolve_settings(
         config_file, preset, assignments, {"iterations": iterations, "every": every, "fps": fps, "size": size}
