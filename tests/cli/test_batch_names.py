@@ -96,6 +96,27 @@ def test_a_malformed_scheduler_address_is_one_line(tmp_path: Path) -> None:
         assert_refused(done, "--scheduler 'garbage' is not a scheduler address", tmp_path, before)
 
 
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A well-formed address where no scheduler listens: one line that names the option and
+    where the wait comes from (dask's connect timeout, here set to 1 s), nothing written."""
+    pytest.importorskip("distributed")
+    import socket
+
+    import dask.array as da
+
+    from peronamalik.io.zarr import write_zarr
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
+    write_zarr(tmp_path / "v.zarr", da.from_array(np.random.default_rng(0).random((6, 8, 8), dtype=np.float32)))
+    before = tree(tmp_path)
+    done = run("smooth", "v.zarr", "-o", "v6.zarr", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path)
+    assert_refused(done, f"--scheduler tcp://127.0.0.1:{port}: Timed out trying to connect", tmp_path, before)
+    assert "distributed.comm.timeouts.connect" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "output"),
     [(["smooth", "in/*.png", "--iterations", "3"], "bout/x.png"), (["art", "in", *FAST_ART], "x.gif")],

@@ -72,7 +72,14 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             client.run(_set_kernel_threads, max(1, usable_cores() // workers))
             yield client
         return
-    with distributed.Client(scheduler) as client:
+    try:
+        client = distributed.Client(scheduler)
+    except OSError as exc:  # nothing answered within dask's connect timeout
+        raise InputError(
+            f"--scheduler {scheduler}: {exc} (no Dask scheduler answered; the wait is dask's "
+            "distributed.comm.timeouts.connect)"
+        ) from None
+    with client:
         for address, tasks in client.nthreads().items():
             client.run(_share_cores, tasks, workers=[address])
         yield client
