@@ -262,6 +262,9 @@ def cases(
 
 
 def summary(label: str, gaps: np.ndarray) -> None:
+    if not len(gaps):  # e.g. --only picked no case whose clean crop reads < s/2
+        print(f"{label}: no cases")
+        return
     print(f"{label}: {len(gaps)} cases, median gap {np.median(gaps):.2f} dB, mean {gaps.mean():.2f}, worst {gaps.max():.2f}, "
           f"> 0.5 dB: {(gaps > 0.5).sum()}, > 1.0 dB: {(gaps > 1.0).sum()}, > 1.5 dB: {(gaps > 1.5).sum()}")
 

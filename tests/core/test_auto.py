@@ -4,6 +4,7 @@ best grid parameters against the clean image (the oracle)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -410,6 +411,26 @@ def test_auto_values_reproduce_the_auto_result() -> None:
     assert fixed.kappa == 0.2 and fixed.sigma == 0.0
     line = chosen.describe()
     assert "\n" not in line and f"iterations={chosen.iterations}" in line
+
+
+def test_the_estimated_psnr_is_relative_to_the_image_peak() -> None:
+    """An image in [0, 1] reads its PSNR for a peak of 1; the same noisy picture stored as
+    12-bit counts (x 4095) for its own value range, named on the line: the same estimate
+    moved by exactly 20 log10(range / 4095) dB (a peak of 1 read it 72 dB higher), and near
+    the true PSNR for that peak."""
+    clean = sample_photo("camera", 64).astype(np.float64)
+    noisy = gaussian(clean, 0.05)
+    unit, counts = estimate_parameters(noisy), estimate_parameters(noisy * 4095.0)
+    assert unit.peak == 1.0 and "peak" not in unit.describe()
+    assert counts.peak == pytest.approx(4095.0 * float(noisy.max() - noisy.min()))
+
+    def estimated(chosen: auto.AutoParameters) -> float:
+        return float(re.search(r"estimated PSNR ([\d.]+) dB", chosen.describe()).group(1))
+
+    assert f"for a peak of {counts.peak:.6g}" in counts.describe()
+    assert estimated(counts) == pytest.approx(estimated(unit) + 20 * np.log10(counts.peak / 4095.0), abs=0.11)
+    error = np.mean((diffuse(noisy * 4095.0, **counts.as_options()) - clean * 4095.0) ** 2)
+    assert estimated(counts) == pytest.approx(10 * np.log10(counts.peak**2 / error), abs=3.0)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,8 @@ CHECKPOINT_RATIO = 2.0 ** 0.25
 #: The range of values the search works in: an image whose values spread wider or narrower
 #: is searched scaled by a power of two (see range_scale).
 SAFE_RANGE = (2.0**-10, 2.0**10)
+#: Values of an image taken to be in [0, 1] with its noise: its PSNR's peak is 1 (else its range).
+UNIT_VALUES = (-0.5, 1.5)
 #: From this kappa factor on, a candidate is given up only when its risk is past the
 #: tolerance at two checkpoints in a row (see risk_trajectory); in 1-D every candidate is.
 PATIENT_FACTOR = 2.0
@@ -72,14 +74,19 @@ class AutoParameters:
     sigma: float
     noise: float
     risk: float
+    #: the peak value of the estimated PSNR (:meth:`describe`): 1 for an image in [0, 1]
+    #: (values within :data:`UNIT_VALUES`, noise included), else the image's value range
+    peak: float = 1.0
 
     def as_options(self) -> dict[str, float | int]:
         """``kappa``, ``iterations`` and ``sigma``, as keyword arguments of ``diffuse``."""
         return dict(kappa=self.kappa, iterations=self.iterations, sigma=self.sigma)
 
     def describe(self) -> str:
-        """One line: the chosen values, the noise level and the estimated PSNR."""
-        estimate = f", estimated PSNR {psnr_of(self.risk):.1f} dB" if self.risk > 0 else ""
+        """One line: the chosen values, the noise level and the estimated PSNR (for a peak
+        other than 1, named)."""
+        peak = "" if self.peak == 1 else f" for a peak of {self.peak:.6g}"
+        estimate = f", estimated PSNR {psnr_of(self.risk / self.peak**2):.1f} dB{peak}" if self.risk > 0 else ""
         return (
             f"kappa={self.kappa:.6g} iterations={self.iterations} sigma={self.sigma:g} "
             f"(noise level {self.noise:.3g}{estimate})"
@@ -242,7 +249,14 @@ def choose(
         iterations=None if iterations == "auto" else int(iterations),
     )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2)
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u))
+
+
+def psnr_peak(u: torch.Tensor) -> float:
+    """:attr:`AutoParameters.peak` of ``u``: 1 when its values lie within :data:`UNIT_VALUES`,
+    else the spread of its values."""
+    low, high = value_range(u)
+    return 1.0 if UNIT_VALUES[0] <= low and high <= UNIT_VALUES[1] else high - low
 
 
 def on_shape(run: Runner, shape: torch.Size, v: torch.Tensor, **options: float) -> torch.Tensor:
