@@ -23,6 +23,7 @@ import dask
 import dask.array as da
 import dask.system
 import numpy as np
+import torch
 import zarr
 from dask.array.overlap import ensure_minimum_chunksize
 
@@ -30,7 +31,7 @@ from peronamalik._validate import InputError, integer
 from peronamalik.core import diffuse as diffuse_in_memory
 from peronamalik.core import estimate_parameters, stable_dt
 from peronamalik.core.arrays import float_dtype
-from peronamalik.core.layout import check_coupled, normalize_channel_axis, normalize_spacing
+from peronamalik.core.layout import check_coupled, normalize_channel_axis, normalize_spacing, to_internal_layout
 from peronamalik.core.params import DiffusionOptions, DiffusionParams
 
 if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
@@ -345,9 +346,15 @@ def diffuse(
         kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing_tuple,
         channel_axis=axis, coupled=coupled, sigma=sigma,
     )  # fmt: skip
-    # every check of the in-memory diffuse, now, on a small image of the same layout
+    # the checks that depend on the image's size (sigma against its extent), on its real
+    # shape: a zero-strided tensor of that shape, never allocated (one iteration: the
+    # in-memory limit on iterations × voxels is for one machine's days, not a cluster's)
+    extent = to_internal_layout(torch.zeros(()).expand(tuple(map(int, source.shape))), axis)
+    DiffusionParams(**options, iterations=1, device="cpu").resolve(extent)
+    # every other check of the in-memory diffuse (one step runs), on a small image of the
+    # same layout; sigma was checked above, against the real extent, not this image's
     probe_shape = [source.shape[axis] if i == axis else 3 for i in range(source.ndim)]
-    diffuse_in_memory(np.zeros(probe_shape, np.float32), iterations=1, device="cpu", **options)
+    diffuse_in_memory(np.zeros(probe_shape, np.float32), iterations=1, device="cpu", **{**options, "sigma": 0.0})
     if dt is None:
         channels = source.shape[axis] if axis is not None else 1
         options["dt"] = stable_dt(

@@ -22,8 +22,10 @@ from peronamalik.io.images import read_image
 FAST_ART = ["--preset", "ink", "--iterations", "20", "--every", "10", "--size", "32"]
 
 
-def run(command: str, *args: str | Path, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run(command: str, *args: str | Path, cwd: Path, timeout: int = 300,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``peronamalik COMMAND ARGS`` in a subprocess in ``cwd``; ``env``: added to this one's."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "peronamalik", command, *map(str, args)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,

@@ -9,6 +9,7 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import pytest
+import zarr
 from pm_dask_cluster import client  # noqa: F401  (the module's cluster)
 
 import peronamalik
@@ -60,6 +61,53 @@ def test_bad_zarr_arguments_are_one_line(scan, tmp_path: Path, capsys) -> None:
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "y.zarr").exists()
+
+
+def test_sigma_wider_than_a_chunk_but_within_the_volume(tmp_path: Path, capsys) -> None:
+    """--sigma is checked against the volume (20 x 37 x 29 x 0.1), not a few-pixel probe: the
+    .zarr run writes what the .npy run writes; a sigma wider than the volume is one line
+    naming its shape, exit 2, nothing written."""
+    volume = np.random.default_rng(4).random((20, 37, 29), dtype=np.float32)
+    np.save(tmp_path / "v.npy", volume)
+    write_zarr(tmp_path / "v.zarr", da.from_array(volume, chunks=10))
+    args = ["--sigma", "0.5", "--spacing", "0.1", "--iterations", "3", "-q"]
+    assert main(["smooth", str(tmp_path / "v.npy"), "-o", str(tmp_path / "a.npy"), *args]) == 0
+    assert main(["smooth", str(tmp_path / "v.zarr"), "-o", str(tmp_path / "a.zarr"), *args]) == 0, capsys.readouterr().err
+    np.testing.assert_allclose(read_zarr(tmp_path / "a.zarr").array.compute(), np.load(tmp_path / "a.npy"), rtol=0, atol=1e-6)
+    wider = ["--sigma", "2.1", "--spacing", "0.1", "--iterations", "3"]
+    assert main(["smooth", str(tmp_path / "v.zarr"), "-o", str(tmp_path / "b.zarr"), *wider]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "sigma must be <= 2 " in err and "(20, 37, 29)" in err, err
+    assert not (tmp_path / "b.zarr").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int8])
+def test_integer_zarr_is_written_in_its_dtype_as_npy_is(client, tmp_path: Path, dtype, capsys) -> None:
+    """A uint16 (read as [0, 1]) or int8 (its own values) volume comes back in its dtype and
+    units, equal to the .npy path's result: a plain array on the threaded scheduler, an
+    OME-Zarr image (its pyramid too) on a cluster."""
+    info = np.iinfo(dtype)
+    volume = np.random.default_rng(6).integers(info.min, info.max, (20, 26, 24), endpoint=True).astype(dtype)
+    kappa = "0.1" if dtype == np.uint16 else "25"
+    np.save(tmp_path / "v.npy", volume)
+    assert main(["smooth", str(tmp_path / "v.npy"), "-o", str(tmp_path / "s.npy"), "--iterations", "20",
+                 "--kappa", kappa, "-q"]) == 0  # fmt: skip
+    expected = np.load(tmp_path / "s.npy")
+    assert expected.dtype == dtype and not np.array_equal(expected, volume)  # smoothed, in the dtype
+    write_zarr(tmp_path / "plain.zarr", da.from_array(volume, chunks=8))
+    write_ome_zarr(tmp_path / "ome.zarr", volume, levels=2, chunks=8)
+    for name, cluster in (("plain", []), ("ome", ["--scheduler", client.scheduler.address])):
+        target = tmp_path / f"s-{name}.zarr"
+        args = ["smooth", str(tmp_path / f"{name}.zarr"), "-o", str(target), "--iterations", "20", "--kappa", kappa]
+        assert main([*args, *cluster]) == 0
+        assert capsys.readouterr().err.strip().splitlines() == [f"wrote {target} (20×26×24 {np.dtype(dtype)})"]
+        result = read_zarr(target).array
+        assert result.dtype == dtype
+        np.testing.assert_array_equal(result.compute(), expected)
+    level1 = zarr.open_group(tmp_path / "s-ome.zarr", mode="r")["1"][:]
+    means = expected.reshape(10, 2, 13, 2, 12, 2).mean(axis=(1, 3, 5))
+    assert level1.dtype == dtype
+    np.testing.assert_array_equal(level1, np.rint(means).astype(dtype))  # rounded, not truncated
 
 
 def peak_rss(source: Path, target: Path) -> int:

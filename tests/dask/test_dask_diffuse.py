@@ -109,6 +109,27 @@ def test_int32_is_float64_as_in_memory() -> None:
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
 
 
+def test_sigma_is_checked_against_the_whole_volume(client, tmp_path: Path) -> None:
+    """A sigma wider than a chunk (and than a small probe image) but within the volume runs
+    and equals in memory, in one graph and checkpointed (a halo of 21 pixels a step, more
+    than two chunks); one wider than the volume is refused as in memory, naming its shape."""
+    volume = np.random.default_rng(7).random((20, 37, 29), dtype=np.float32)
+    options = dict(iterations=3, kappa=0.2, sigma=5.0)
+    expected = reference(volume, **options)
+    for checkpoint in (None, tmp_path):
+        lazy = pmdask.diffuse(da.from_array(volume, chunks=10), checkpoint=checkpoint, **options)
+        np.testing.assert_allclose(lazy.compute(), expected, rtol=0, atol=1e-6)
+    spacing = (1.0, 0.5, 2.0)  # the smallest extent: 37 x 0.5
+    lazy = pmdask.diffuse(da.from_array(volume, chunks=(7, 13, 9)), iterations=3, kappa=0.2, sigma=18.0, spacing=spacing)
+    np.testing.assert_allclose(lazy.compute(), reference(volume, iterations=3, kappa=0.2, sigma=18.0, spacing=spacing),
+                               rtol=0, atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError) as in_memory:
+        reference(volume, iterations=3, kappa=0.2, sigma=18.6, spacing=spacing)
+    with pytest.raises(ValueError, match=r"sigma must be <= 18\.5 .*\(20, 37, 29\)") as lazily:
+        pmdask.diffuse(da.from_array(volume, chunks=10), iterations=3, kappa=0.2, sigma=18.6, spacing=spacing)
+    assert str(lazily.value) == str(in_memory.value)
+
+
 @pytest.mark.parametrize(
     ("shape", "chunks", "options"),
     [

@@ -2,6 +2,10 @@
 
 Peak memory follows the chunk size, not the volume: the volume is read, diffused
 (:func:`peronamalik.dask.diffuse`) and written one chunk (plus halo) at a time.
+
+Dask, distributed and zarr (the ``[dask]`` extra) are imported only where a zarr volume or
+a cluster is used: a batch on the local pool of threads (:mod:`peronamalik.cli.batch`)
+imports this module without them.
 """
 
 from __future__ import annotations
@@ -13,13 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dask
+import numpy as np
 
-import peronamalik.dask as pmdask
 from peronamalik._validate import InputError
 from peronamalik.core.threads import get_num_threads, set_num_threads, torch_threads, usable_cores
 from peronamalik.io.atomic import check_target
-from peronamalik.io.zarr import is_zarr_path, read_zarr, write_zarr
 
 
 def _set_kernel_threads(count: int) -> int:
@@ -89,6 +91,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 def dask_scheduler(workers: int | None, scheduler: str | None) -> Iterator[None]:
     """Compute dask arrays on :func:`dask_client`'s cluster; without one, on dask's threaded
     scheduler, one kernel thread per task."""
+    import dask
+
     with dask_client(workers, scheduler) as client:
         if client is not None:
             yield
@@ -108,7 +112,16 @@ def smooth_zarr(
     options: dict[str, Any],
 ) -> None:
     """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
-    :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's)."""
+    :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's).
+
+    The result is written in the input's dtype and units, chunk by chunk, as the in-memory
+    ``smooth`` writes an image (:func:`peronamalik.core.arrays.from_float`: uint8/uint16
+    back from [0, 1], other integers rounded and clipped, floats as they are).
+    """
+    import peronamalik.dask as pmdask
+    from peronamalik.core.arrays import from_float
+    from peronamalik.io.zarr import is_zarr_path, read_zarr, write_zarr
+
     if not (is_zarr_path(input_path) and is_zarr_path(output)):
         raise InputError("zarr input and output go together: name both INPUT and -o as .zarr")
     if chunks is not None and chunks < 1:
@@ -127,4 +140,6 @@ def smooth_zarr(
         dir=output.absolute().parent, prefix=f".{output.name}.", suffix=".passes"
     ) as passes:
         result = pmdask.diffuse(image.array, checkpoint=passes, **options)
+        dtype = image.array.dtype
+        result = result.map_blocks(from_float, dtype, dtype=dtype, meta=np.empty((0,) * result.ndim, dtype))
         write_zarr(output, result, like=image, overwrite=overwrite)

@@ -83,14 +83,18 @@ def read_zarr(path: str | os.PathLike[str], chunks: int | None = None) -> ZarrIm
 
 
 def _pyramid(level0: da.Array, meta: dict[str, Any], channel_axis: int | None) -> list[da.Array]:
-    """Level 0 and 2×-mean reductions of it, one per dataset of ``meta``."""
+    """Level 0 and 2×-mean reductions of it, one per dataset of ``meta``, in level 0's dtype
+    (integer means rounded to the nearest)."""
     factors = {i: (1 if i == channel_axis else 2) for i in range(level0.ndim)}
     levels = [level0]
     for _ in meta["datasets"][1:]:
         previous = levels[-1]
         if any(n < 2 for i, n in enumerate(previous.shape) if factors[i] == 2):
             break
-        levels.append(da.coarsen(np.mean, previous, factors, trim_excess=True).astype(level0.dtype))
+        mean = da.coarsen(np.mean, previous, factors, trim_excess=True)
+        if level0.dtype.kind in "iu":  # an integer level: its means rounded, not truncated
+            mean = da.rint(mean)
+        levels.append(mean.astype(level0.dtype))
     return levels
 
 
