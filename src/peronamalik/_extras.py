@@ -21,11 +21,22 @@ EXTRAS = {
     "video": "animations and videos",
     "cli": "the command line",
     "studio": "the web studio",
+    "dask": "zarr volumes and Dask clusters",
+    "bench": "peronamalik bench",
 }
 
 
+class MissingExtra(ModuleNotFoundError):
+    """A module an optional feature needs is not installed; :attr:`need` says which extra
+    installs it (the command line prints that line and exits with 2, as for bad input)."""
+
+    def __init__(self, need: str, name: str) -> None:
+        super().__init__(f"peronamalik: {need}", name=name)
+        self.need = need
+
+
 def require(module: str, extra: str) -> ModuleType:
-    """Import ``module``; if it is not installed, an ImportError saying which extra installs it.
+    """Import ``module``; if it is not installed, a :class:`MissingExtra` saying which extra installs it.
 
     Parameters
     ----------
@@ -40,9 +51,7 @@ def require(module: str, extra: str) -> ModuleType:
         top = module.split(".")[0]
         if exc.name is None or exc.name.split(".")[0] != top:
             raise  # the module is there; something it imports is broken
-        raise ModuleNotFoundError(
-            f"peronamalik: {EXTRAS[extra]} needs {top!r} (pip install 'peronamalik[{extra}]')", name=top
-        ) from exc
+        raise MissingExtra(f"{EXTRAS[extra]} needs {top!r} (pip install 'peronamalik[{extra}]')", top) from exc
 
 
 def lazy_exports(

@@ -19,20 +19,26 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import dask
-import dask.array as da
-import dask.system
 import numpy as np
 import torch
-import zarr
-from dask.array.overlap import ensure_minimum_chunksize
 
-from peronamalik._validate import InputError, integer
-from peronamalik.core import diffuse as diffuse_in_memory
-from peronamalik.core import estimate_parameters, stable_dt
-from peronamalik.core.arrays import float_dtype
-from peronamalik.core.layout import check_coupled, normalize_channel_axis, normalize_spacing, to_internal_layout
-from peronamalik.core.params import DiffusionOptions, DiffusionParams
+from peronamalik._extras import require
+
+require("dask.array", "dask")  # first: a missing [dask] extra says which one to install
+require("zarr", "dask")
+
+import dask  # noqa: E402
+import dask.array as da  # noqa: E402
+import dask.system  # noqa: E402
+import zarr  # noqa: E402
+from dask.array.overlap import ensure_minimum_chunksize  # noqa: E402
+
+from peronamalik._validate import InputError, integer  # noqa: E402
+from peronamalik.core import diffuse as diffuse_in_memory  # noqa: E402
+from peronamalik.core import estimate_parameters, stable_dt  # noqa: E402
+from peronamalik.core.arrays import float_dtype  # noqa: E402
+from peronamalik.core.layout import check_coupled, normalize_channel_axis, normalize_spacing, to_internal_layout  # noqa: E402
+from peronamalik.core.params import DiffusionOptions, DiffusionParams  # noqa: E402
 
 if TYPE_CHECKING:  # annotations only: typing.Unpack is Python 3.11+, the package runs on 3.10
     from typing import Unpack

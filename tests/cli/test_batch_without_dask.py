@@ -66,3 +66,26 @@ def test_art_batch_on_the_thread_pool_needs_no_dask(tmp_path: Path, no_dask: dic
     done = run("art", "in", "-o", "anim", *FAST_ART, "--seed", "1", "-q", cwd=tmp_path, env=no_dask)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "anim" / "photo0.gif").is_file()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("smooth", "vol.zarr", "-o", "out.zarr"),
+        ("smooth", "in/*.png", "-o", "out", "--workers", "2"),
+        ("smooth", "in/*.png", "-o", "out", "--scheduler", "tcp://127.0.0.1:8786"),
+        ("art", "in", "-o", "anim", "--workers", "2"),
+    ],
+)
+def test_what_needs_dask_says_which_extra_to_install(tmp_path: Path, no_dask: dict[str, str], args: tuple[str, ...]) -> None:
+    """A zarr volume and a Dask cluster need the [dask] extra: one line naming it, exit 2,
+    nothing written (it was distributed's or dask's ModuleNotFoundError traceback, exit 1)."""
+    photos(tmp_path / "in", 1)
+    (tmp_path / "vol.zarr").mkdir()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    done = run(*args, cwd=tmp_path, env=no_dask)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    (line,) = lines(done.stderr)
+    assert line.startswith("peronamalik: error: zarr volumes and Dask clusters needs '"), line
+    assert line.endswith("(pip install 'peronamalik[dask]')"), line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

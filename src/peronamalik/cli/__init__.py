@@ -1,7 +1,7 @@
 """Command-line interface: ``peronamalik smooth | art | video | bench``.
 
 Errors the user can fix (bad parameters, missing or corrupt files: :class:`InputError`,
-and ``OSError`` from the file system) end in one line on stderr and exit code 2, with no
+``OSError`` from the file system, an extra not installed) end in one line on stderr and exit code 2, with no
 traceback; set ``PERONAMALIK_DEBUG=1`` to see one.  Any other exception is a bug in this
 program and shows its traceback.
 Warnings are one ``peronamalik: warning:`` line each.  Ctrl-C, SIGTERM and SIGHUP stop a
@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from peronamalik._extras import require
+from peronamalik._extras import MissingExtra, require
 
 click = require("click", "cli")  # first: a missing [cli] extra says so before any command loads
 require("tqdm", "cli")
@@ -28,7 +28,7 @@ from peronamalik.cli.app import app  # noqa: E402
 from peronamalik.cli.progress import write_above  # noqa: E402
 from peronamalik.io.interrupts import render_interruption, signal_number, signals_as_interrupts  # noqa: E402
 
-USER_ERRORS = (InputError, OSError)
+USER_ERRORS = (InputError, OSError, MissingExtra)
 
 
 def fail(message: str) -> int:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         except USER_ERRORS as exc:
             if os.environ.get("PERONAMALIK_DEBUG"):
                 raise
-            return fail(str(exc))
+            return fail(exc.need if isinstance(exc, MissingExtra) else str(exc))
     return result if isinstance(result, int) else 0
 
 

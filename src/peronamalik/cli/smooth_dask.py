@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from peronamalik._extras import require
 from peronamalik._validate import InputError
 from peronamalik.core.threads import get_num_threads, set_num_threads, torch_threads, usable_cores
 from peronamalik.io.atomic import check_target
@@ -43,6 +44,8 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
         raise InputError("--workers and --scheduler exclude each other")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    if workers is not None or scheduler is not None:
+        require("distributed", "dask")  # a missing [dask] extra: one line, before any work
     if scheduler is not None:
         from distributed.comm import get_address_host_port
 

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
-import zarr
 
-from peronamalik._validate import InputError
-from peronamalik.io.atomic import atomic_output, check_target
+from peronamalik._extras import require
+
+da = require("dask.array", "dask")  # a missing [dask] extra says which one to install
+zarr = require("zarr", "dask")
+
+from peronamalik._validate import InputError  # noqa: E402
+from peronamalik.io.atomic import atomic_output, check_target  # noqa: E402
 
 
 @dataclass(frozen=True)
