@@ -296,6 +296,36 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
     assert after_long - after_short < 60 * 1024, (after_short, after_long)
 
 
+READ_ONLY_PROBE = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from PIL import Image
+    from peronamalik.art import render_video, stylize_frames
+    frames = [np.full((24, 32, 4), 40 * i, np.uint8) for i in range(3)]
+    Image.fromarray(frames[0][..., :3]).save(
+        sys.argv[1], save_all=True, append_images=[Image.fromarray(f[..., :3]) for f in frames[1:]], duration=80
+    )
+    render_video(sys.argv[1], sys.argv[2], seed=0, device="cpu")
+    for frame in (frames[0], frames[0][..., :3].copy(), frames[0][..., :3] / 255.0):
+        frame.flags.writeable = False
+        list(stylize_frames([frame], seed=0, device="cpu"))
+    """
+)
+
+
+def test_read_only_frames_draw_no_torch_warning(tmp_path):
+    """Pillow's frames (an animated WebP's) and any read-only array reach torch as a copy,
+    without its 'not writable' warning, which it gives once per process: hence a fresh one,
+    where every warning is an error."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", READ_ONLY_PROBE, str(tmp_path / "in.webp"), str(tmp_path / "out.mp4")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert len(list(read_frames(tmp_path / "out.mp4"))) == 3
+
+
 def test_no_camera_and_no_display_fail_clearly():
     pytest.importorskip("cv2")
     with pytest.raises(ValueError, match="no camera available at index 63"):

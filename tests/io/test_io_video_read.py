@@ -38,6 +38,7 @@ def test_animated_gif_and_webp(tmp_path: Path, frame_maker, suffix: str) -> None
     assert (info.frame_count, info.fps, info.width, info.height) == (5, 20.0, 30, 20)
     decoded = list(read_frames(path))
     assert len(decoded) == 5 and decoded[0].shape == (20, 30, 3)
+    assert all(frame.flags.writeable for frame in decoded)  # as a video's: Pillow's asarray is read-only
 
 
 def test_truncated_video_gives_its_frames_and_warns(make_clip, tmp_path: Path) -> None:

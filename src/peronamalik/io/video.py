@@ -211,7 +211,7 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
 
 
 def read_frames(path: str | os.PathLike[str], *, fps: float | None = None) -> Iterator[np.ndarray]:
-    r"""Decode a video or an animated GIF/WebP one frame at a time, as uint8 RGB ``H×W×3``.
+    r"""Decode a video or an animated GIF/WebP one frame at a time, as writable uint8 RGB ``H×W×3``.
 
     Frames are shown upright (the display matrix applied) and in the file's colours (its
     YUV matrix and range).  Memory does not grow with the length of the file.  A truncated
@@ -269,7 +269,7 @@ def _webp_frames(path: Path) -> Iterator[tuple[float, float, np.ndarray]]:
         for index in range(getattr(image, "n_frames", 1)):
             try:
                 image.seek(index)
-                frame = np.asarray(image.convert("RGB"))
+                frame = np.array(image.convert("RGB"))  # writable, as PyAV's frames (asarray's is not)
             except (OSError, ValueError, EOFError) as exc:
                 _warn_truncated(path, index, exc)
                 return
