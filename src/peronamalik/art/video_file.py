@@ -50,9 +50,11 @@ def render_video(
         truncated file gives the frames it holds, with a ``UserWarning``.
     output : path-like
         .mp4, .mkv, .webm, .gif, .webp, .png (last frame) or a folder (numbered PNGs).
-        Every input frame is written, in order, at the input's size (unless ``size``),
-        upright (the input's display rotation applied); videos keep the input's colour
-        matrix, range, primaries and transfer (:class:`~peronamalik.io.video.Colour`).
+        Every input frame is written, in order, at the input's size (unless ``size``; .mp4
+        and .mkv, whose H.264 takes only even sides, add a copy of the last row or column
+        to an odd height or width: 63×47 is written as 64×48), upright (the input's display
+        rotation applied); videos keep the input's colour matrix, range, primaries and
+        transfer (:class:`~peronamalik.io.video.Colour`).
     fps : float, optional
         Frame rate of the output; None keeps the input's (every frame).  Another rate
         resamples the input by time stamps before the recurrence runs
