@@ -122,8 +122,10 @@ def load_source(image: Any, *, size: int | None, device: torch.device, even: boo
             raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
         digest = file_sha256(path)
     else:
-        if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-            image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+        if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, its bit depth kept
+            from peronamalik.io.images import pillow_array
+
+            image = pillow_array(image)
         if not isinstance(image, np.ndarray):
             raise InputTypeError(f"image must be a path, a numpy array or a PIL image, got {type(image).__name__}")
         array, reference, stem = image, "array", "array"

@@ -237,15 +237,24 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
             raise InputError(f"cannot read {path}: {exc}") from exc
         except _PILLOW_READ_ERRORS as exc:
             raise InputError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
+    array = pillow_array(image, fmt)
+    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
+
+
+def pillow_array(image: Image.Image, fmt: str | None = None) -> np.ndarray:
+    """The samples of a Pillow image, their bit depth kept: modes L, RGB, F, I and I;16 as
+    they are (the "I" of a PNG or PPM, ``fmt`` or the image's own format, as uint16); alpha
+    and palette images as RGB, 1 and LA as L (``Image.convert("RGB")`` would cut a 16-bit or
+    float image to 8 bits)."""
     mode = image.mode
     if mode not in _KEPT_MODES:
         if mode in _WITH_ALPHA_OR_PALETTE:
             image = image.convert("RGBA")
         image = image.convert("L" if mode in _TO_GREY_MODES else "RGB")
     array = np.asarray(image)
-    if image.mode == "I" and fmt in _SIXTEEN_BIT_FORMATS:
+    if image.mode == "I" and (fmt or image.format) in _SIXTEEN_BIT_FORMATS:
         array = np.clip(array, 0, 65535).astype(np.uint16)
-    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
+    return array
 
 
 def _frame_count(opened: Image.Image) -> int:
