@@ -333,3 +333,23 @@ def test_module_moves_with_dtype() -> None:
     assert layer.kappa.dtype == torch.float64
     out = layer(torch.rand(1, 1, 6, 6, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.requires_grad
+
+
+def test_a_read_only_array_is_diffused_without_torch_warning(tmp_path) -> None:
+    """A memory-mapped .npy (``mmap_mode="r"``) or a PIL image's buffer is read-only: it is
+    shared, not copied, and torch's "NumPy array is not writable" warning (once per process,
+    so checked in a fresh one with warnings as errors) is not the user's concern."""
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((24, 24), dtype=np.float32))
+    code = (
+        "import numpy as np, peronamalik\n"
+        f"v = np.load({str(tmp_path / 'v.npy')!r}, mmap_mode='r')\n"
+        "assert not v.flags.writeable\n"
+        "out = peronamalik.diffuse(v, iterations=3, kappa=0.1)\n"
+        "assert np.array_equal(out, peronamalik.diffuse(np.array(v), iterations=3, kappa=0.1))\n"
+        "assert np.array_equal(v, np.load(" + repr(str(tmp_path / "v.npy")) + "))\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,10 @@ def to_float_tensor(
             array = image.astype(target) / target.type(scale)
         else:  # in native byte order: torch reads no other
             array = image if image.dtype == target else image.astype(target)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        with warnings.catch_warnings():  # a read-only input (memory-mapped, a PIL image's
+            # buffer) is shared, not copied: nothing writes to it (see above)
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
     elif isinstance(image, torch.Tensor):
         if image.dtype == torch.bool or image.is_complex():
             _reject_dtype(name, str(image.dtype))
