@@ -130,3 +130,15 @@ def test_a_pil_image_keeps_its_bit_depth(tmp_path: Path, samples: np.ndarray, na
     expected = (samples - samples.min()) / (samples.max() - samples.min())
     np.testing.assert_allclose(from_pil[0, 0].numpy(), expected, atol=1e-6)
     assert torch.equal(from_pil, from_path)
+
+
+@pytest.mark.parametrize("preset", ["ember", "kitty"])
+def test_the_seed_matters_only_with_kernel_noise(photo, preset) -> None:
+    """As ``ArtConfig.kernel_noise`` and ``--seed --help`` say: no preset draws random
+    numbers, so seeds 0 and 1 give the same frames; with kernel noise they differ (QA took the
+    studio's "New seed" for broken)."""
+    with torch_threads(1):
+        plain = [list(animate(photo, preset=preset, seed=seed, **TINY)) for seed in (0, 1)]
+        noisy = [list(animate(photo, preset=preset, seed=seed, kernel_noise=0.05, **TINY)) for seed in (0, 1)]
+    assert all(np.array_equal(a, b) for a, b in zip(*plain))
+    assert not all(np.array_equal(a, b) for a, b in zip(*noisy))

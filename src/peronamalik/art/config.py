@@ -218,8 +218,9 @@ class ArtConfig:
         the next cycles start closer to the source
         (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_blend`).
     kernel_noise : float
-        Standard deviation of Gaussian noise added to the Laplacian at every (re)start; draws
-        from the run's seed (0 for the seed preset, which is then seed-independent).
+        Standard deviation of Gaussian noise added to the Laplacian at every (re)start, drawn
+        from the run's seed.  It is the only random draw of a run: every preset has 0, so a
+        preset's frames are the same for every seed (set it above 0 for seed-dependent runs).
     refresh_period, refresh_offset : int
         K is reset, the image blended and lr decayed at iterations ``i`` with
         ``i % refresh_period == refresh_offset`` (the seed: 375, 300).  0 disables.

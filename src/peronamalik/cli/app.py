@@ -13,6 +13,8 @@ QUALITY_OPTION = click.option(
 DITHER_OPTION = click.option(
     "--dither", is_flag=True, help="GIF: Floyd-Steinberg dithering (smoother gradients, some shimmer, larger files)."
 )
+#: ``--seed`` of art and video: what the seed changes.
+SEED_HELP = "Random seed: it changes the run only with --set kernel_noise above 0 (no preset draws random numbers)."
 
 
 @click.group(

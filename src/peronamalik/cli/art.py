@@ -15,7 +15,7 @@ import click
 from peronamalik._validate import InputError
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS, PRESETS, REPRODUCTIONS, preset_config
-from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
+from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, SEED_HELP, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
 from peronamalik.cli.checks import check_not_input, given, given_on_command_line, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
@@ -186,7 +186,7 @@ Reproductions of the 2017 modes (ALGORITHM.md's exact parameters):
               help="Frames per second of the animation (not for a .png: the last frame only).")
 @click.option("--size", type=click.IntRange(min=2), show_default=preset_default("size"),
               help="Resize the longer side to this many pixels.")
-@click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help="Random seed.")
+@click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help=SEED_HELP)
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again.")

@@ -10,7 +10,7 @@ import click
 from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import PRESETS
 from peronamalik._validate import InputError
-from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, app
+from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, SEED_HELP, app
 from peronamalik.cli.art import OUTPUT_OPTION_NAMES, announce, reporting_interrupts, resolve_input, resolve_settings
 from peronamalik.cli.checks import check_not_input, given
 from peronamalik.cli.progress import progress_bar
@@ -67,7 +67,7 @@ Examples:
               help="Output: .mp4 .webm .mkv .gif .webp or DIR/ (PNG frames).")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, show_default=VIDEO_PRESET,
               help="Look (peronamalik art --list-presets); video: the 2017 live-video mode.")
-@click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help="Random seed.")
+@click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help=SEED_HELP)
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--size", type=click.IntRange(min=0), show_default=f"{VIDEO_SIZE} for larger frames",
               help="Resize the longer side to this many pixels; 0 keeps the input's size.")
