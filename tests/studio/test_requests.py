@@ -18,6 +18,7 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from peronamalik.art.presets import PHOTO_PRESETS
 from peronamalik.core.params import KAPPA_RANGE
@@ -70,29 +71,49 @@ def test_kappa_takes_the_library_range_to_its_ends(client):
 
 
 def webm_clip() -> bytes:
+    """Five 64×48 frames: a ramp, lighter each frame."""
     av = pytest.importorskip("av")
     buffer = io.BytesIO()
+    ramp = np.linspace(0, 150, 64)[None, :, None]
     with av.open(buffer, "w", format="webm") as container:
         stream = container.add_stream("libvpx", rate=10)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for shade in range(0, 200, 40):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), shade, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
+        for shade in range(0, 100, 20):
+            pixels = np.broadcast_to(ramp + shade, (48, 64, 3)).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
 
 
-def test_the_classic_mode_on_a_clip_is_a_400_naming_it(client):
-    """The smoothing's InputError (here: a clip is not an image) is the page's 400, without
-    the server's temp path."""
+def test_thumbnails_and_the_classic_mode_of_a_clip_are_its_first_frames(client, tmp_path):
+    """A clip's stills come from its first frame as the live run reads it; no 500, no server path."""
+    from peronamalik.io.video import read_frames
+    from peronamalik.studio.thumbs import thumbnail
+
+    clip = tmp_path / "clip.webm"
+    clip.write_bytes(webm_clip())
+    first = next(iter(read_frames(clip)))
     with client.websocket_connect("/ws") as ws:
         session = hello(ws)
-        assert client.post(f"/api/upload?session={session}", content=webm_clip()).json()["video"] is True
-        for path in ("/api/smooth", "/api/input"):
-            message = refused(client.get(f"{path}?session={session}"))
-            assert "not an image" in message and "the upload" in message and "peronamalik-studio" not in message
+        assert client.post(f"/api/upload?session={session}", content=clip.read_bytes()).json()["video"] is True
+        for preset in ("glow", "ink"):
+            response = client.get(f"/api/thumb?session={session}&preset={preset}")
+            assert response.status_code == 200, response.text
+            assert response.content == thumbnail(first, preset, "cpu")
+        for path in ("/api/input", "/api/smooth"):
+            response = client.get(f"{path}?session={session}")
+            assert response.status_code == 200 and response.content[:3] == b"\xff\xd8\xff", response.text
+        assert np.asarray(Image.open(io.BytesIO(client.get(f"/api/input?session={session}").content))).shape == (48, 64, 3)
+
+
+def test_an_image_too_small_is_named_so(client):
+    with client.websocket_connect("/ws") as ws:
+        session = hello(ws)
+        for shape in ((1, 1), (1, 40)):
+            message = refused(client.post(f"/api/upload?session={session}", content=photo(0, shape)))
+            assert message == f"the upload is too small: {shape[1]}×{shape[0]} pixels; the studio needs at least 2 on each side"
 
 
 # ---- 2. an upload replaces the previous one on disk --------------------------------------------

@@ -1,5 +1,5 @@
-"""The classic mode: the session's input before and after :func:`peronamalik.diffuse`,
-as JPEGs small enough to update while a slider moves."""
+"""The classic mode: the session's input (a clip: its first frame) before and after
+:func:`peronamalik.diffuse`, as JPEGs small enough to update while a slider moves."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from peronamalik.core import diffuse
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.params import DiffusionParams
 from peronamalik.io.images import read_image
-from peronamalik.studio.guard import error
-from peronamalik.studio.session import encode_jpeg
+from peronamalik.studio.guard import error, hide_path
+from peronamalik.studio.session import encode_jpeg, still
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -35,21 +35,25 @@ def check_input(path: Path) -> tuple[int, ...]:
     loaded = read_image(path)
     if loaded.array.ndim == 3 and loaded.channel_axis is None:
         raise InputError(f"{path} is a volume, not a 2-D image")
-    if loaded.array.ndim not in (2, 3) or min(loaded.array.shape[:2]) < 2:
+    if loaded.array.ndim not in (2, 3):
         raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
+    height, width = loaded.array.shape[:2]
+    if min(height, width) < 2:
+        raise InputError(f"{path} is too small: {width}×{height} pixels; the studio needs at least 2 on each side")
     return loaded.array.shape
 
 
-def preview_input(entry: Any, source: str | Path) -> np.ndarray:
-    """``source`` (the session's input) as ``H×W×3`` float32 in [0, 1], longer side ≤
-    PREVIEW_SIZE; cached on ``entry`` for that input."""
+def preview_input(entry: Any, source: str | Path, video: bool) -> np.ndarray:
+    """``source`` (the session's input; ``video``: a clip, its first frame) as ``H×W×3``
+    float32 in [0, 1], longer side ≤ PREVIEW_SIZE; cached on ``entry`` for that input."""
     cached = entry.preview
     if cached is not None and cached[0] == source:
         return cached[1]
-    loaded = load_source(source, size=None, device=torch.device("cpu"))
+    image = still(source, video)
+    loaded = load_source(image, size=None, device=torch.device("cpu"))
     height, width = loaded.tensor.shape[-2:]
     if max(height, width) > PREVIEW_SIZE:
-        loaded = load_source(source, size=PREVIEW_SIZE, device=torch.device("cpu"))
+        loaded = load_source(image, size=PREVIEW_SIZE, device=torch.device("cpu"))
     image = loaded.tensor[0]
     array = (image.expand(3, -1, -1) if image.shape[0] == 1 else image).permute(1, 2, 0).contiguous().numpy()
     entry.preview = (source, array)
@@ -119,8 +123,9 @@ async def _jpeg(studio: Any, request: Request, make: Any) -> Response:
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
     with entry.hold() as source:  # an upload meanwhile leaves this input on disk until done
+        video = entry.session.video  # the kind of this input (read with it: an upload may follow)
         try:
-            jpeg = await asyncio.to_thread(lambda: make(preview_input(entry, source)))
+            jpeg = await asyncio.to_thread(lambda: make(preview_input(entry, source, video)))
         except InputError as exc:
-            return error(str(exc).replace(str(source), "the upload"), 400)
+            return error(hide_path(exc, source), 400)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -68,6 +68,11 @@ def sniff(data: bytes) -> str | None:
     return next((kind for magic, kind in _MAGICS if data.startswith(magic)), None)
 
 
+def hide_path(problem: Exception, path: object) -> str:
+    """``problem``'s message with the upload's server path (a temp folder) said as "the upload"."""
+    return str(problem).replace(str(path), "the upload")
+
+
 def error(message: str, status: int) -> JSONResponse:
     """A refusal the page shows as it is: ``{"error": message}``."""
     return JSONResponse({"error": message}, status_code=status)

@@ -58,7 +58,7 @@ from peronamalik.art.source import SAMPLE_REF, reference_sha256
 from peronamalik.core.arrays import resolve_device
 from peronamalik.studio import classic
 from peronamalik.studio.controls import from_link, json_config, requested, schema
-from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, query_problem, refusal, sniff, sniff_video
+from peronamalik.studio.guard import LOOPBACK_NAMES, MAX_UPLOAD_BYTES, error, hide_path, query_problem, refusal, sniff, sniff_video
 from peronamalik.studio.live import Webcam
 from peronamalik.studio.page import ICON, assemble
 from peronamalik.studio.session import Session, warm_up
@@ -379,7 +379,7 @@ async def receive_upload(entry: Entry, request: Request) -> Response:
             else:
                 shape = await asyncio.to_thread(classic.check_input, path)
         except ValueError as exc:
-            return error(str(exc).replace(str(path), "the upload"), 400)
+            return error(hide_path(exc, path), 400)
         if entry.closed:
             return error("unknown or closed session: reload the page", 404)
         entry.session.set_source(path, video=video)
@@ -388,19 +388,20 @@ async def receive_upload(entry: Entry, request: Request) -> Response:
 
 async def thumb(studio: Studio, request: Request) -> Response:
     """``GET /api/thumb?session=ID&preset=NAME``: the preset's thumbnail of the session's
-    input (:mod:`peronamalik.studio.thumbs`), rendered once per input in the background."""
+    input (a clip: its first frame; :mod:`peronamalik.studio.thumbs`), rendered once per
+    input in the background."""
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
     with entry.hold() as source:  # an upload meanwhile leaves this input on disk until its thumbnail is made
         try:
-            future = studio.thumbs.request(source, request.query_params.get("preset", ""))
+            future = studio.thumbs.request(source, request.query_params.get("preset", ""), video=entry.session.video)
         except ValueError as exc:
             return error(str(exc), 400)
         try:
             jpeg = await asyncio.wrap_future(future)
         except (ValueError, OSError) as exc:
-            return error(f"no thumbnail: {exc}", 500)
+            return error(f"no thumbnail: {hide_path(exc, source)}", 500)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 

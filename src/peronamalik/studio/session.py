@@ -298,6 +298,12 @@ def looped(path: str | Path) -> Iterator[np.ndarray]:
             raise ValueError("the clip holds no frame")
 
 
+def still(source: str | Path, video: bool) -> str | Path | np.ndarray:
+    """What a still of the input (thumbnails, the classic mode) is made from: a clip's first
+    frame, read as the live run reads it (:func:`looped`), else the input itself."""
+    return next(looped(source)) if video else source
+
+
 def warm_up(device: str | None = None) -> None:
     """Pay the one-time costs of a process's first run before a page asks for one: the
     first optimizer imports ``torch._dynamo`` (seconds) and the native step loads its

@@ -1,7 +1,7 @@
 """Preset thumbnails: every photo preset rendered small from the current input.
 
 A thumbnail is the frame after :data:`ITERATIONS` iterations of preset ``name`` (seed
-:data:`SEED`) on the input resized to :data:`SIZE` pixels (longer side), the same
+:data:`SEED`) on the input (a clip: its first frame) resized to :data:`SIZE` pixels (longer side), the same
 :func:`~peronamalik.art.animate.frames_from` run as ``peronamalik art`` with
 ``size``, ``iterations`` and ``every`` replaced, on the fused native step where it is
 built.  They are made by one background thread, so a page never waits for them, and kept
@@ -20,7 +20,7 @@ from threading import Lock
 from peronamalik.art.animate import frames_from, resolve_run
 from peronamalik.art.presets import PHOTO_PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
-from peronamalik.studio.session import encode_jpeg
+from peronamalik.studio.session import encode_jpeg, still
 
 SIZE = 96
 ITERATIONS = 900
@@ -30,8 +30,8 @@ CACHE_ENTRIES = 256
 Key = tuple[str, int, int, str]
 
 
-def thumbnail(source: str | Path, preset: str, device: str | None = None) -> bytes:
-    """The JPEG thumbnail of ``preset`` on ``source`` (see the module).
+def thumbnail(source: str | Path, preset: str, device: str | None = None, *, video: bool = False) -> bytes:
+    """The JPEG thumbnail of ``preset`` on ``source`` (``video``: a clip; see the module).
 
     Raises
     ------
@@ -40,7 +40,7 @@ def thumbnail(source: str | Path, preset: str, device: str | None = None) -> byt
     """
     config = preset_config(preset, photo=True).replace(size=SIZE, iterations=ITERATIONS, every=ITERATIONS - 1)
     spec = resolve_run(preset=preset, config=config, seed=SEED, device=device)
-    loaded = load_source(source, size=SIZE, device=spec.device)
+    loaded = load_source(still(source, video), size=SIZE, device=spec.device)
     *_, last = frames_from(loaded, spec)
     return encode_jpeg(last)
 
@@ -62,15 +62,15 @@ class Thumbnails:
         self._cache: OrderedDict[Key, Future[bytes]] = OrderedDict()
         self._lock = Lock()
 
-    def request(self, source: str | Path, preset: str) -> Future[bytes]:
-        """The (possibly still running) thumbnail of ``preset`` on ``source``."""
+    def request(self, source: str | Path, preset: str, *, video: bool = False) -> Future[bytes]:
+        """The (possibly still running) thumbnail of ``preset`` on ``source`` (``video``: a clip)."""
         if preset not in PHOTO_PRESETS:
             raise ValueError(f"preset must be one of {sorted(PHOTO_PRESETS)}, got {preset!r}")
         key = source_key(source, preset)
         with self._lock:
             future = self._cache.get(key)
             if future is None or future.cancelled() or (future.done() and future.exception() is not None):
-                future = self._pool.submit(thumbnail, source, preset, self.device)
+                future = self._pool.submit(thumbnail, source, preset, self.device, video=video)
                 self._cache[key] = future
             self._cache.move_to_end(key)
             while len(self._cache) > self.entries:
