@@ -3,12 +3,13 @@ loopback port, and a headless Chromium driven by Playwright (skipped when missin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -51,9 +52,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server() -> Iterator[str]:
-    """The studio on uvicorn in a thread; yields its base URL."""
+@contextlib.contextmanager
+def serving() -> Iterator[tuple[str, Callable[[], None]]]:
+    """A studio on uvicorn in a thread, on a free loopback port; yields its base URL and a
+    function that stops it (called on leaving, if not before)."""
     import uvicorn
 
     port = free_port()
@@ -65,9 +67,22 @@ def live_server() -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the studio did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    try:
+        yield f"http://127.0.0.1:{port}", stop
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    """The studio on uvicorn in a thread; yields its base URL."""
+    with serving() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -122,3 +122,173 @@ def test_the_page_loads_with_no_console_error_and_no_failed_request(browser, liv
     assert page.evaluate("() => document.querySelector('link[rel=icon]').href.startsWith('data:image/svg+xml,')")
     page.close()
     assert console == [] and failed == []
+
+
+# ---- QA round 4: what the page shows is what the server applied; pause, keyboard, failures -----
+
+def message(page) -> str:
+    return page.evaluate("() => { const m = document.getElementById('message'); return m.hidden ? '' : m.textContent; }")
+
+
+def wait_message(page, text: str) -> str:
+    page.wait_for_function("(text) => { const m = document.getElementById('message'); return !m.hidden && m.textContent.includes(text); }",
+                           arg=text, timeout=60_000)
+    return message(page)
+
+
+def run_config(page) -> dict:
+    """The config the server runs now (the download's JSON recipe)."""
+    return page.evaluate("() => fetch(`/api/download?session=${state.session}&format=json`).then((r) => r.json())")["config"]
+
+
+def test_a_refused_setting_snaps_back_and_later_changes_apply(browser, live_server, shots):
+    page, errors = open_studio(browser, live_server, 1366, 768, "?preset=ember&seed=5")
+    page.wait_for_selector("#f-kappa_relative", state="attached")
+    page.click("summary:text-is('source-relative')")
+    page.check("#f-kappa_relative")  # ember scales kappa by kappa_texture already: refused
+    shown = wait_message(page, "not applied")
+    assert shown.startswith("kappa_relative true: not applied: kappa_relative and kappa_texture both scale kappa"), shown
+    page.wait_for_function("() => !document.getElementById('f-kappa_relative').checked")
+    page.screenshot(path=os.path.join(shots, "studio-refused.png"))
+    assert "kappa_relative" not in page.url and run_config(page)["kappa_relative"] is False
+    # a later change applies, and the refusal's message goes
+    page.focus("#f-kappa")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('kappa=')")
+    page.wait_for_function("() => document.getElementById('message').hidden")
+    kappa = float(page.text_content("#f-kappa + output"))
+    assert f"kappa={kappa}" in page.url and run_config(page)["kappa"] == kappa != 0.3
+    # a number box out of range: back to the size in force
+    page.click("summary:text-is('output')")
+    page.fill("#f-size", "4000")
+    page.press("#f-size", "Tab")
+    assert wait_message(page, "not applied").startswith("size 4000: not applied: size must be at most 2048")
+    page.wait_for_function("() => document.getElementById('f-size').value === '320'")
+    assert "size=" not in page.url
+    # the address bar reproduces the run: same seed and kappa, no complaint about the link
+    url = page.url
+    page.reload()
+    page.wait_for_function("() => /frame \\d+/.test(document.getElementById('status').textContent)", timeout=60_000)
+    assert page.text_content("#seed") == "5" and page.url == url and message(page) == ""
+    assert run_config(page)["kappa"] == kappa
+    assert errors == []
+    page.close()
+
+
+def test_a_pause_survives_the_classic_tab_and_the_webcam(browser, live_server):
+    page, errors = open_studio(browser, live_server, 1366, 768, "?preset=glow&seed=1")
+    paused = "() => document.getElementById('pause').textContent === 'Resume'"
+    page.click("#pause")
+    page.wait_for_function(paused)
+    page.click("#tab-classic")
+    page.wait_for_function("() => document.getElementById('after').src.startsWith('blob:')", timeout=60_000)
+    page.click("#tab-drugs")
+    page.wait_for_timeout(1500)  # a resume would have come back by now
+    still = frame_index(page)
+    page.wait_for_timeout(1500)
+    assert page.evaluate(paused) and frame_index(page) == still
+    page.click("#webcam")
+    page.wait_for_function("() => /webcam frame/.test(document.getElementById('status').textContent)", timeout=120_000)
+    page.click("#webcam")
+    page.wait_for_timeout(1500)
+    assert page.evaluate(paused)
+    # a running run runs again after the tab
+    page.click("#pause")
+    page.wait_for_function("() => document.getElementById('pause').textContent === 'Pause'")
+    page.click("#tab-classic")
+    page.click("#tab-drugs")
+    start = frame_index(page)
+    page.wait_for_function(f"() => +document.getElementById('status').textContent.split(' ')[1] > {start + 2}", timeout=60_000)
+    assert errors == []
+    page.close()
+
+
+def test_open_file_works_from_the_keyboard(browser, live_server, tmp_path, shots):
+    from tests.studio.test_requests import photo
+
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(photo(3))
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    for _ in range(8):  # Tab from the page's start: the tabs, then "Open file…"
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "open-file":
+            break
+    assert page.evaluate("() => document.activeElement.id") == "open-file"
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") == "solid"  # a visible ring
+    page.screenshot(path=os.path.join(shots, "studio-open-file-focus.png"), clip={"x": 0, "y": 0, "width": 1366, "height": 60})
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(picture))
+    wait_message(page, "photo.png: 64×48")
+    with page.expect_file_chooser():
+        page.keyboard.press("Space")
+    assert errors == []
+    page.close()
+
+
+def test_a_stopped_server_is_a_message_not_an_uncaught_error(browser, tmp_path, shots):
+    from tests.studio.conftest import serving
+    from tests.studio.test_requests import photo
+
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(photo(4))
+    with serving() as (url, stop):
+        page, errors = open_studio(browser, url, 1366, 768)
+        stop()
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('disconnected')", timeout=60_000)
+    gone = "the studio server does not answer"
+    page.click("#download")
+    assert wait_message(page, gone).startswith("download: ")
+    page.wait_for_function("() => !document.getElementById('download').disabled")
+    page.set_input_files("#upload", str(picture))
+    assert wait_message(page, gone).startswith("photo.png: ")
+    page.click("#tab-classic")
+    assert wait_message(page, gone).startswith("classic: ")
+    page.screenshot(path=os.path.join(shots, "studio-server-stopped.png"))
+    assert errors == []
+    page.close()
+
+
+def test_a_clip_gets_thumbnails_and_the_classic_view(browser, live_server, tmp_path, shots):
+    from tests.studio.test_requests import webm_clip
+
+    clip = tmp_path / "clip.webm"
+    clip.write_bytes(webm_clip())
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(f"{response.status} {response.url}") if response.status >= 400 else None)
+    page.set_input_files("#upload", str(clip))
+    wait_message(page, "clip.webm: 64×48 clip (looping)")
+    page.wait_for_function("() => thumbVersion >= 2 && [...document.querySelectorAll('#presets img')].every((i) => "
+                           "i.src.endsWith(`v=${thumbVersion}`) && i.complete && i.naturalWidth > 0)", timeout=120_000)
+    page.screenshot(path=os.path.join(shots, "studio-clip-thumbs.png"))
+    page.click("#tab-classic")
+    page.wait_for_function("() => ['before', 'after'].every((id) => document.getElementById(id).src.startsWith('blob:'))",
+                           timeout=60_000)
+    assert page.evaluate("() => document.getElementById('before').naturalWidth") == 64
+    page.screenshot(path=os.path.join(shots, "studio-clip-classic.png"))
+    assert failed == [] and errors == [] and "not applied" not in message(page) and "cannot" not in message(page)
+    page.close()
+
+
+def test_the_address_holds_the_seed_and_new_seed_says_when_it_matters(browser, live_server):
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    page.wait_for_function("() => /seed=\\d+/.test(location.search)")
+    seed = page.text_content("#seed")
+    assert f"seed={seed}" in page.url and "preset=" in page.url
+    button = page.locator("#new-seed")
+    assert button.is_disabled() and button.get_attribute("title") == "no preset setting draws random numbers: kernel_noise is 0"
+    page.reload()
+    page.wait_for_function("() => /frame \\d+/.test(document.getElementById('status').textContent)", timeout=60_000)
+    assert page.text_content("#seed") == seed
+    # kernel noise on: the seed matters, the button starts again with a new one
+    page.wait_for_selector("#f-kernel_noise")
+    page.focus("#f-kernel_noise")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => !document.getElementById('new-seed').disabled")
+    assert "kernel_noise=" in page.url and button.get_attribute("title") == "Start again with a new seed"
+    button.click()
+    page.wait_for_function("(old) => document.getElementById('seed').textContent !== old", arg=seed)
+    assert f"seed={page.text_content('#seed')}" in page.url
+    assert errors == []
+    page.close()

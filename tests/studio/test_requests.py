@@ -116,6 +116,24 @@ def test_an_image_too_small_is_named_so(client):
             assert message == f"the upload is too small: {shape[1]}×{shape[0]} pixels; the studio needs at least 2 on each side"
 
 
+def test_a_refused_change_answers_with_its_id_and_the_run_in_force(client):
+    """The page puts its controls back to the reply's config: the one the server still runs."""
+    with client.websocket_connect("/ws?preset=ember&seed=3") as ws:
+        hello(ws)
+        ws.send_json({"type": "config", "preset": "ember", "overrides": {"kappa": 0.5}, "id": 1})
+        ws.send_json({"type": "config", "preset": "ember", "overrides": {"kappa": 0.7, "kappa_relative": True}, "id": 2})
+        replies = []
+        while len(replies) < 2:
+            message = ws.receive()
+            if message.get("bytes") is not None:
+                ws.send_json({"type": "ack"})
+            elif json.loads(message["text"])["type"] in ("config", "error"):
+                replies.append(json.loads(message["text"]))
+    assert [(r["type"], r["id"], r["config"]["kappa"], r["seed"]) for r in replies] == [("config", 1, 0.5, 3), ("error", 2, 0.5, 3)]
+    assert replies[1]["message"] == "kappa_relative and kappa_texture both scale kappa: set one of them"
+    assert replies[1]["preset"] == "ember" and replies[1]["config"]["kappa_relative"] is False
+
+
 # ---- 2. an upload replaces the previous one on disk --------------------------------------------
 
 def folder_of(client, session: str):

@@ -14,7 +14,8 @@ that run, so a shared link's first frame is already its own:
   :mod:`peronamalik.studio.live`), answered by its stylised JPEG and a JSON ``webcam``
   (``webcam-stop`` when the camera is turned off); JSON ``ack`` after drawing each frame (at most :data:`IN_FLIGHT` frames
   are unacknowledged; the worker waits meanwhile: back-pressure), ``config`` (preset,
-  overrides, seed), ``pause``, ``resume``, ``step``, ``restart``, ``new-seed``, ``ping``.
+  overrides, seed, id; refused: an ``error`` with the run still in force, see
+  :func:`configure`), ``pause``, ``resume``, ``step``, ``restart``, ``new-seed``, ``ping``.
 
 A session ends when its socket closes or stays silent for ``idle_seconds``; its worker
 thread stops and its temp folder (uploads, renders) is deleted.
@@ -318,16 +319,21 @@ def handle(session: Session, text: str | None, credits: list[int], webcam: Webca
 
 
 def configure(session: Session, message: dict[str, Any]) -> dict[str, Any]:
+    """Apply a ``config`` message: the reply is a ``config`` with the run now in force, or
+    an ``error`` naming what was refused, with the run still in force (``config``,
+    ``preset``, ``seed``: the page puts its controls back to them).  Both carry the
+    message's ``id``, if any, so the page knows which change they answer."""
+    echo = {"id": message["id"]} if "id" in message else {}
     try:
         preset, config, seed = requested(message.get("preset", session.preset), message.get("overrides"), message.get("seed"))
     except ValueError as exc:
-        return {"type": "error", "message": str(exc)}
+        return {"type": "error", "message": str(exc), **echo, **describe(session)}
     switched = preset != session.preset
     restart = session.configure(preset, config, seed)
     if switched and not restart:  # another look: start it from the beginning
         session.restart()
         restart = True
-    return {"type": "config", "restart": restart, **describe(session)}
+    return {"type": "config", "restart": restart, **echo, **describe(session)}
 
 
 async def upload(studio: Studio, request: Request) -> Response:

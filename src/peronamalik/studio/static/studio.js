@@ -1,7 +1,9 @@
 // peronamalik studio: plain JS, no build step.  Frames arrive on the WebSocket as binary JPEG.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { session: null, preset: null, seed: null, schema: null, values: {}, ws: null, frames: [], classicBusy: false, classicPending: false, classicStale: true, built: false, shown: false };
+// values: what the controls show; applied: the config the server has in force (its last word)
+const state = { session: null, preset: null, seed: null, schema: null, values: {}, applied: {}, paused: false, ws: null, frames: [],
+  configId: 0, answered: 0, refusal: null, classicBusy: false, classicPending: false, classicStale: true, built: false, shown: false };
 
 function showMessage(text, kind) {
   const box = $("message");
@@ -80,8 +82,9 @@ function row(spec) {
   return label;
 }
 
-function flatten(config) {
+function flatten(config) {  // {loss_weights: {edge: 1}} -> {"loss_weights.edge": 1}, every term there (0: not in the config)
   const flat = {};
+  for (const term of state.schema.controls.find((c) => c.kind === "weights")?.terms || []) flat[`loss_weights.${term}`] = 0;
   for (const [k, v] of Object.entries(config)) {
     if (k === "loss_weights") for (const [t, w] of Object.entries(v)) flat[`loss_weights.${t}`] = w;
     else flat[k] = v;
@@ -90,9 +93,7 @@ function flatten(config) {
 }
 
 function showConfig(config) {
-  const flat = flatten(config);
-  for (const term of state.schema.controls.find((c) => c.kind === "weights")?.terms || []) if (!(`loss_weights.${term}` in flat)) flat[`loss_weights.${term}`] = 0;
-  state.values = flat;
+  state.values = flatten(config);
   fillControls();
 }
 function fillControls() {
@@ -106,28 +107,63 @@ function buildControlsOnce() {
   performance.mark("studio:controls");
 }
 
-function overrides() {
+function overrides(flat = state.values) {  // the fields of `flat` that differ from the preset's
   const base = flatten(state.schema.presets[state.preset]);
   const out = {};
-  for (const [k, v] of Object.entries(state.values)) if ((base[k] ?? 0) !== v) out[k] = v;
+  for (const [k, v] of Object.entries(flat)) if ((base[k] ?? 0) !== v) out[k] = v;
   return out;
 }
 
+// the address bar holds the run in force: preset, seed and the fields changed from the preset
+// that the server applied (a refused value never gets there, so a reload never loses the link)
 function updateUrl() {
   const q = new URLSearchParams({ preset: state.preset, seed: state.seed });
-  for (const [k, v] of Object.entries(overrides())) q.set(k, v);
-  history.replaceState(null, "", `?${q}`);
+  for (const [k, v] of Object.entries(overrides(state.applied))) q.set(k, v);
+  if (location.search !== `?${q}`) history.replaceState(null, "", `?${q}`);
 }
 
 let configTimer = null;
-function sendConfig(extra) {
-  // at most one config message per animation frame while a slider moves
+function sendConfig() {
+  // at most one config message per animation frame while a slider moves; each has an id the
+  // server's reply carries (see inForce)
   if (configTimer) return;
   configTimer = requestAnimationFrame(() => {
     configTimer = null;
-    send({ type: "config", preset: state.preset, overrides: overrides(), ...(extra || {}) });
-    updateUrl();
+    if (!state.ws || state.ws.readyState !== 1) return;
+    state.configId += 1;
+    send({ type: "config", preset: state.preset, overrides: overrides(), id: state.configId });
   });
+}
+
+// a reply is the latest word when it answers the last change sent (or none is outstanding):
+// an older one is followed by the answer to a newer change, which the page waits for
+function latest(msg) {
+  if (msg.id !== undefined) state.answered = msg.id;
+  return state.answered === state.configId;
+}
+function inForce(msg) {  // hello, or the server's reply to a change: the run now in force
+  state.preset = msg.preset; state.seed = msg.seed; state.applied = flatten(msg.config);
+  $("seed").textContent = msg.seed; markPreset(); updateUrl();
+  const button = $("new-seed"), random = state.applied.kernel_noise > 0;  // the seed draws the kernel noise only
+  button.disabled = !random;
+  button.title = random ? "Start again with a new seed" : "no preset setting draws random numbers: kernel_noise is 0";
+}
+function accepted(msg) {
+  if (!latest(msg)) return;
+  inForce(msg);
+  if (state.refusal !== null && $("message").textContent === state.refusal) showMessage("");
+  state.refusal = null;
+}
+function refused(msg) {
+  // a change the server refused: the controls go back to the settings in force, the message says which
+  if (!latest(msg)) return;
+  cancelAnimationFrame(configTimer); configTimer = null;
+  const applied = flatten(msg.config);
+  const names = Object.keys(state.values).filter((k) => k in applied && applied[k] !== state.values[k]);
+  const what = names.slice(0, 3).map((k) => `${k} ${fmt(state.values[k])}`).join(", ") + (names.length > 3 ? ", …" : "");
+  inForce(msg); showConfig(msg.config);
+  state.refusal = `${what ? `${what}: ` : ""}not applied: ${msg.message}`;
+  showMessage(state.refusal);
 }
 
 function buildPresets() {
@@ -198,19 +234,18 @@ function connect({ ws, early }) {
   const handle = (msg) => {
     if (msg.type === "hello") {  // the run the address asked for (the socket carried its query)
       performance.mark("studio:hello");
-      state.session = msg.session; state.preset = msg.preset; state.seed = msg.seed;
-      showConfig(msg.config); markPreset(); $("seed").textContent = state.seed;
-      if (location.search) updateUrl();
+      state.session = msg.session; state.paused = msg.paused;
+      inForce(msg); showConfig(msg.config);
     } else if (msg.type === "config") {
-      state.preset = msg.preset; state.seed = msg.seed; $("seed").textContent = msg.seed; markPreset(); updateUrl();
+      accepted(msg);
     } else if (msg.type === "frame") {
       if (!cam.stream) { meta = `frame ${msg.index} · iteration ${msg.iteration}`; $("status").textContent = meta; }
     } else if (msg.type === "webcam") {
       camReply(msg);
     } else if (msg.type === "state") {
-      $("pause").textContent = msg.paused ? "Resume" : "Pause";
+      state.paused = msg.paused; $("pause").textContent = msg.paused ? "Resume" : "Pause";
     } else if (msg.type === "error") {
-      showMessage(msg.message);
+      if (msg.config) refused(msg); else showMessage(msg.message);
     }
   };
   const closed = () => { $("status").textContent = "disconnected: reload the page"; };
@@ -226,6 +261,19 @@ setInterval(() => {
   send({ type: "ping" });
 }, 1000);
 
+// ---- the run holds still while the webcam or the Classic tab shows; after, it runs again
+// only if the user had not paused it
+let held = null;  // null: not held; else whether the run was running when held
+function hold() {
+  if (held !== null) return;
+  held = !state.paused; state.paused = true; send({ type: "pause" });
+}
+function release() {
+  if (held === null) return;
+  if (held) { state.paused = false; send({ type: "resume" }); }
+  held = null;
+}
+
 // ---- webcam: camera frames (JPEG 320×240) to the server, one in flight; stylised frames back ----
 // frames/latencies: what came back (the last 256 round trips, ms), read by benchmarks/studio.py
 const cam = { stream: null, canvas: null, sentAt: 0, latency: 0, frames: 0, latencies: [] };
@@ -237,13 +285,13 @@ async function toggleWebcam() {
   const video = $("camera"); video.srcObject = cam.stream; await video.play();
   cam.canvas = cam.canvas || Object.assign(document.createElement("canvas"), { width: 320, height: 240 });
   $("webcam").setAttribute("aria-pressed", "true"); $("webcam").textContent = "Stop webcam";
-  send({ type: "pause" }); sendCamFrame();
+  hold(); sendCamFrame();
 }
 function stopWebcam() {
   for (const track of cam.stream.getTracks()) track.stop();
   cam.stream = null; $("camera").srcObject = null;
   $("webcam").setAttribute("aria-pressed", "false"); $("webcam").textContent = "Webcam";
-  send({ type: "webcam-stop" }); send({ type: "resume" });
+  send({ type: "webcam-stop" }); release();
 }
 function sendCamFrame() {
   if (!cam.stream) return;
@@ -268,23 +316,42 @@ function camReply(msg) {
 $("webcam").addEventListener("click", toggleWebcam);
 
 // ---- transport, upload, download --------------------------------------------------------------
-$("pause").addEventListener("click", () => send({ type: $("pause").textContent === "Pause" ? "pause" : "resume" }));
+$("pause").addEventListener("click", () => {
+  state.paused = $("pause").textContent === "Pause"; send({ type: state.paused ? "pause" : "resume" });
+});
 $("step").addEventListener("click", () => send({ type: "step" }));
 $("restart").addEventListener("click", () => send({ type: "restart" }));
 $("new-seed").addEventListener("click", () => send({ type: "new-seed" }));
+
+// every request goes through here: a refusal (its {"error"}) or no answer at all (the server
+// stopped) throws an Error whose message the page shows
+async function request(url, options) {
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch {
+    throw new Error("the studio server does not answer: is it still running? (start it again, then reload the page)");
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error || `the server answered ${response.status}`);
+  }
+  return response;
+}
 
 async function upload(file) {
   if (!file) return;
   const max = state.schema.max_upload_bytes;
   if (file.size > max) { showMessage(`${file.name} is larger than the studio's limit of ${max >> 20} MiB`); return; }
   showMessage(`loading ${file.name}…`, "info");
-  const response = await fetch(`/api/upload?session=${encodeURIComponent(state.session)}`, { method: "POST", body: file });
-  const body = await response.json().catch(() => ({ error: `upload failed (${response.status})` }));
-  if (!response.ok) { showMessage(`${file.name}: ${body.error}`); return; }
-  showMessage(`${file.name}: ${body.width}×${body.height}${body.video ? " clip (looping)" : ""}`, "info");
+  try {
+    const body = await (await request(`/api/upload?session=${encodeURIComponent(state.session)}`, { method: "POST", body: file })).json();
+    showMessage(`${file.name}: ${body.width}×${body.height}${body.video ? " clip (looping)" : ""}`, "info");
+  } catch (e) { showMessage(`${file.name}: ${e.message}`); return; }
   loadClassic(); loadThumbs();
 }
 $("upload").addEventListener("change", (e) => { upload(e.target.files[0]); e.target.value = ""; });
+$("open-file").addEventListener("click", () => $("upload").click());
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
@@ -294,13 +361,12 @@ $("download").addEventListener("click", async () => {
   const kind = $("format").value, button = $("download");
   button.disabled = true; button.textContent = "Rendering…";
   try {
-    const response = await fetch(`/api/download?session=${encodeURIComponent(state.session)}&format=${kind}`);
-    if (!response.ok) { showMessage((await response.json()).error); return; }
+    const response = await request(`/api/download?session=${encodeURIComponent(state.session)}&format=${kind}`);
     const name = (response.headers.get("content-disposition") || "").match(/filename="?([^";]+)/)?.[1] || `peronamalik.${kind}`;
     const url = URL.createObjectURL(await response.blob());
     const a = document.createElement("a"); a.href = url; a.download = name; a.click();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-  } finally { button.disabled = false; button.textContent = "Download"; }
+  } catch (e) { showMessage(`download: ${e.message}`); } finally { button.disabled = false; button.textContent = "Download"; }
 });
 
 // ---- classic mode ---------------------------------------------------------------------------
@@ -314,21 +380,21 @@ function loadClassic() {
   // the classic view's input and smoothing: computed only while it shows, else when it next does
   state.classicStale = !state.session || $("classic").hidden;
   if (state.classicStale) return;
-  $("before").src = `/api/input?session=${encodeURIComponent(state.session)}&t=${Date.now()}`;
+  showJpeg($("before"), `/api/input?session=${encodeURIComponent(state.session)}`).catch((e) => showMessage(`classic: ${e.message}`));
   refreshClassic();
+}
+async function showJpeg(img, url) {  // through request(): a failure is a message, not a broken image
+  const blob = URL.createObjectURL(await (await request(url)).blob());
+  const old = img.src; img.src = blob;
+  await img.decode().catch(() => {}); if (old.startsWith("blob:")) URL.revokeObjectURL(old);
 }
 async function refreshClassic() {
   // latest wins: one request in flight, the newest slider position queued behind it
   if (state.classicBusy) { state.classicPending = true; return; }
   state.classicBusy = true;
   try {
-    const response = await fetch(`/api/smooth?${classicParams()}`);
-    if (response.ok) {
-      const url = URL.createObjectURL(await response.blob());
-      const img = $("after"); const old = img.src; img.src = url;
-      await img.decode().catch(() => {}); if (old.startsWith("blob:")) URL.revokeObjectURL(old);
-    } else showMessage((await response.json()).error);
-  } finally {
+    await showJpeg($("after"), `/api/smooth?${classicParams()}`);
+  } catch (e) { showMessage(`classic: ${e.message}`); } finally {
     state.classicBusy = false;
     if (state.classicPending) { state.classicPending = false; refreshClassic(); }
   }
@@ -346,12 +412,13 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
     for (const t of document.querySelectorAll("[role=tab]")) t.setAttribute("aria-selected", t === tab ? "true" : "false");
     $("drugs").hidden = mode !== "drugs"; $("classic").hidden = mode !== "classic";
     if (cam.stream) stopWebcam();
-    send({ type: mode === "classic" ? "pause" : "resume" });
-    if (mode === "classic") { if (state.classicStale) loadClassic(); else refreshClassic(); }
+    if (mode !== "classic") { release(); return; }
+    hold();
+    if (state.classicStale) loadClassic(); else refreshClassic();
   });
 }
 document.addEventListener("keydown", (e) => {
-  if (e.code === "Space" && e.target === document.body) { e.preventDefault(); $("pause").click(); }
+  if (e.code === "Space" && e.target === document.body && !$("drugs").hidden) { e.preventDefault(); $("pause").click(); }
 });
 
 // ---- start ----------------------------------------------------------------------------------
