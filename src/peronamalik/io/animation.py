@@ -15,6 +15,10 @@ a folder                numbered PNG frames ``frame_00000.png`` ...: an existing
                         or a path that ends in ``/``
 ======================  ===========================================================
 
+Frames last ``1 / fps`` each, or keep the times they are given (:class:`FrameWriter`'s
+``times``: a variable frame rate): as time stamps in .mp4, .mkv and .webm, as frame delays
+in .gif and .webp.
+
 Every kind streams: frames are encoded as they arrive, so memory does not grow with their
 number (``.png`` keeps one frame).  GIF is encoded by Pillow (palettes from its fast octree
 quantiser, LZW by its GIF encoder), everything else in-process by FFmpeg's libraries
@@ -29,6 +33,7 @@ output holds exactly :attr:`FrameWriter.frames_written` whole frames.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -46,7 +51,7 @@ from peronamalik.io.atomic import AtomicTarget, check_target, naming_the_file
 from peronamalik.io.audio import AudioCopy
 from peronamalik.io.gif import GIF_QUALITIES, GifQuality, GifSink
 from peronamalik.io.interrupts import deferred_signals
-from peronamalik.io.video import BT709, Colour, VideoInfo, probe, read_frames
+from peronamalik.io.video import BT709, Colour, FrameTimes, VideoInfo, probe, read_frames
 
 av = require("av", "video")
 Image = require("PIL.Image", "io")
@@ -81,6 +86,8 @@ class _VideoFormat:
     max_fps: Fraction | None = None  # browsers play shorter frame delays slowly
     tagged: bool = False  # the stream carries colour properties (matrix, range, primaries, transfer)
     threads: int = 0  # frame threads of the encoder; 0: the codec's choice (its output does not depend on it)
+    single_packet: bool = False  # the encoder gives one packet for the whole animation, at the end (WebP)
+    decoding_order: bool = False  # the container times frames in decoding order (MP4: a duration per sample)
 
 
 #: H.264 at CRF 18.  Its bytes depend only on the frames: libx264's output changes with its
@@ -95,9 +102,12 @@ _H264_THREADS = 4
 _MATROSKA = {"fflags": "+bitexact"}
 _BROWSER_MAX_FPS = Fraction(50)  # delays under 20 ms are played as 100 ms
 _VIDEO_FORMATS: dict[str, _VideoFormat] = {
-    ".webp": _VideoFormat("libwebp_anim", "yuv420p", {"quality": "85"}, {"loop": "0"}, max_fps=_BROWSER_MAX_FPS),
+    ".webp": _VideoFormat(
+        "libwebp_anim", "yuv420p", {"quality": "85"}, {"loop": "0"}, max_fps=_BROWSER_MAX_FPS, single_packet=True
+    ),
     ".mp4": _VideoFormat(
-        "libx264", "yuv420p", _H264, {"movflags": "+faststart"}, True, "aac", tagged=True, threads=_H264_THREADS
+        "libx264", "yuv420p", _H264, {"movflags": "+faststart"}, True, "aac", tagged=True, threads=_H264_THREADS,
+        decoding_order=True,
     ),
     ".mkv": _VideoFormat(
         "libx264", "yuv420p", _H264, {**_MATROSKA, "avoid_negative_ts": "disabled"}, True, "aac", tagged=True,
@@ -214,7 +224,8 @@ class _Sink:
     """One way of storing frames in a temporary path: the part that differs per kind (GIF's is
     :class:`~peronamalik.io.gif.GifSink`, of the same three methods)."""
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, start: Fraction, end: Fraction) -> None:
+        """Add ``frame``, shown from ``start`` to ``end`` seconds."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -228,7 +239,7 @@ class _FolderSink(_Sink):
     def __init__(self, folder: Path) -> None:
         self.folder, self.index = folder, 0
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, start: Fraction, end: Fraction) -> None:
         Image.fromarray(frame).save(self.folder / FRAME_NAME.format(self.index))
         self.index += 1
 
@@ -237,7 +248,7 @@ class _LastFrameSink(_Sink):
     def __init__(self, path: Path) -> None:
         self.path, self.last = path, None
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, start: Fraction, end: Fraction) -> None:
         self.last = frame.copy()
 
     def finish(self) -> None:
@@ -262,22 +273,39 @@ def _tagged_frame(frame: np.ndarray, pix_fmt: str, colour: Colour) -> av.VideoFr
 
 
 class _PyAVSink(_Sink):
-    """WebP, MP4, MKV and WebM through PyAV, opened on the first frame (to know its size)."""
+    """WebP, MP4, MKV and WebM through PyAV, opened on the first frame (to know its size).
 
-    def __init__(self, path: Path, spec: _VideoFormat, fps: Fraction, audio_from: Path | None, colour: Colour) -> None:
-        self.path, self.spec, self.fps, self.colour = path, spec, fps, colour
+    Frames are stamped in ``time_base`` (``1 / fps`` at a constant rate), and each packet
+    gets its frame's duration, which the encoders leave at 0 (the muxer then takes the
+    nominal rate's for the last frame).  ``kept_times``: the frames keep times they were
+    given; MP4, which ends where its last frame in decoding order does (with B-frames not
+    the last one shown, whose length is then another's), is written without B-frames, and
+    an animated WebP's last frame gets its own length (FFmpeg does not tell libwebp when it
+    ends, and libwebp gives it the mean of the others').
+    """
+
+    def __init__(
+        self, path: Path, spec: _VideoFormat, fps: Fraction, time_base: Fraction, kept_times: bool,
+        audio_from: Path | None, colour: Colour,
+    ) -> None:
+        self.path, self.spec, self.fps, self.time_base, self.colour = path, spec, fps, time_base, colour
+        self.kept_times = kept_times
         self.audio_from = audio_from if spec.audio_encoder else None
         self.container: av.container.OutputContainer | None = None
         self.stream: av.video.stream.VideoStream | None = None
         self.audio: AudioCopy | None = None
-        self.index = 0
+        self.end = Fraction(0)  # when the last frame written ends
+        self.durations: dict[int, int] = {}  # of the frames in the encoder, by time stamp
 
     def _open(self, height: int, width: int) -> None:
         self.container = av.open(str(self.path), "w", options=dict(self.spec.container_options))
-        stream = self.container.add_stream(self.spec.codec, rate=self.fps, options=dict(self.spec.options))
+        options = dict(self.spec.options)
+        if self.kept_times and self.spec.decoding_order:
+            options["bf"] = "0"  # no B-frames
+        stream = self.container.add_stream(self.spec.codec, rate=self.fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, self.spec.pix_fmt
         context = stream.codec_context
-        context.time_base = 1 / self.fps
+        context.time_base = self.time_base
         if self.spec.threads:
             context.thread_type, context.thread_count = "FRAME", self.spec.threads
         if self.spec.tagged:
@@ -287,7 +315,7 @@ class _PyAVSink(_Sink):
         if self.audio_from is not None:
             self.audio = AudioCopy.open(self.audio_from, self.container, self.spec.audio_encoder)
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, start: Fraction, end: Fraction) -> None:
         if self.spec.even:
             frame = _pad_to_even(frame)
         if self.container is None:
@@ -296,17 +324,27 @@ class _PyAVSink(_Sink):
             video_frame = _tagged_frame(frame, self.spec.pix_fmt, self.colour)
         else:
             video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        video_frame.pts, video_frame.time_base = self.index, 1 / self.fps
-        self.container.mux(self.stream.encode(video_frame))
-        self.index += 1
+        video_frame.pts, video_frame.time_base = int(start / self.time_base), self.time_base
+        video_frame.duration = int((end - start) / self.time_base)
+        if not self.spec.single_packet:
+            self.durations[video_frame.pts] = video_frame.duration
+        self._mux(self.stream.encode(video_frame))
+        self.end = end
         if self.audio is not None:
-            self.audio.copy_until(self.index / self.fps)
+            self.audio.copy_until(end)
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            packet.duration = self.durations.pop(packet.pts, packet.duration)
+        self.container.mux(packets)
 
     def finish(self) -> None:
-        self.container.mux(self.stream.encode(None))
+        self._mux(self.stream.encode(None))
         if self.audio is not None:
-            self.audio.finish(self.index / self.fps)
+            self.audio.finish(self.end)
         self.container.close()
+        if self.kept_times and self.spec.single_packet:
+            _end_webp_at(self.path, math.floor(1000 * self.end))
 
     def abort(self) -> None:
         if self.audio is not None:
@@ -316,6 +354,45 @@ class _PyAVSink(_Sink):
                 self.container.close()
             except av.FFmpegError:
                 pass
+
+
+def _end_webp_at(path: Path, milliseconds: int) -> None:
+    """Make the last frame of the animated WebP ``path`` end ``milliseconds`` after the first
+    starts: its duration (the 24-bit field after the frame's position and size in its ANMF
+    chunk) is what the others leave."""
+    data = bytearray(path.read_bytes())
+    offset, field, elapsed = 12, None, 0  # chunks follow "RIFF", the size and "WEBP"
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if data[offset : offset + 4] == b"ANMF":
+            if field is not None:
+                elapsed += int.from_bytes(data[field : field + 3], "little")
+            field = offset + 8 + 12
+        offset += 8 + size + size % 2
+    if field is None:  # one frame: a still image, which has no duration
+        return
+    data[field : field + 3] = max(milliseconds - elapsed, 1).to_bytes(3, "little")
+    path.write_bytes(data)
+
+
+def _kept_times(times: FrameTimes | None, fps: Fraction) -> FrameTimes | None:
+    """The ``times`` a writer at ``fps`` keeps: None where there are none, where they are
+    those of ``fps`` (the constant-rate encoding is kept as it is), and, with a warning,
+    where they do not increase (a broken file's time stamps)."""
+    if times is None or times.steady(fps):
+        return None
+    ticks = (*times.starts, times.end)
+    repeated = next((index for index in range(1, len(ticks)) if ticks[index] <= ticks[index - 1]), None)
+    if repeated is not None:
+        what = "the last frame ends" if repeated == len(times.starts) else f"frame {repeated} starts"
+        warnings.warn(
+            f"the frames' times do not increase ({what} at {float(ticks[repeated] * times.time_base):g} s, "
+            f"not after the frame before it); every frame is written at {float(fps):g} fps",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    return times
 
 
 class FrameWriter:
@@ -341,6 +418,15 @@ class FrameWriter:
         up to 1001, so 29.97... becomes 30000/1001).  GIF stores delays in 1/100 s (rounded
         so that they add up to the exact length).  GIF and WebP above 50 fps are written at
         50 fps with a ``UserWarning`` (browsers play frame delays under 20 ms at 10 fps).
+    times : FrameTimes, optional
+        When each frame is shown (:func:`~peronamalik.io.video.frame_times` of a video with a
+        variable frame rate): frame ``i`` from ``times.starts[i]`` (in ``times.time_base``)
+        until the next one starts, the last until ``times.end``.  Kept as time stamps in
+        that time base by .mp4, .mkv and .webm, as delays by .gif (in 1/100 s, rounded as
+        for ``fps``) and .webp (in ms), so a frame shown for 0.5 s in the input lasts 0.5 s
+        here and the audio stays in step; ``fps`` is then only the nominal rate (none is
+        capped).  Times that are those of ``fps`` change nothing; times that do not increase
+        are dropped with a ``UserWarning``.  More frames than times raise ``ValueError``.
     overwrite : bool
         Replace an existing output.
     audio_from : path-like, optional
@@ -388,6 +474,7 @@ class FrameWriter:
         dither: bool = False,
         colour: Colour = BT709,
         gif_quality: str = "high",
+        times: FrameTimes | None = None,
     ) -> None:
         if gif_quality not in GIF_QUALITIES:
             raise InputError(f"gif_quality must be one of {', '.join(GIF_QUALITIES)}, not {gif_quality!r}")
@@ -398,17 +485,21 @@ class FrameWriter:
         self._pending = AtomicTarget(path, overwrite=overwrite, directory=self.kind == FOLDER)
         self.path = self._pending.target
         temp = self._pending.temp
+        self._times = None if self.kind in (FOLDER, "png") else _kept_times(times, rate)
         if self.kind == FOLDER:
             self._sink: _Sink = _FolderSink(temp)
         elif self.kind == "png":
             self._sink = _LastFrameSink(temp)
         else:
-            rate = _playable_fps(rate, self.path)
+            if self._times is None:
+                rate = _playable_fps(rate, self.path)
             if self.kind == "gif":
-                self._sink = GifSink(temp, rate, dither, GIF_QUALITIES[gif_quality])
+                self._sink = GifSink(temp, dither, GIF_QUALITIES[gif_quality])
             else:
                 source = None if audio_from is None else Path(audio_from)
-                self._sink = _PyAVSink(temp, _VIDEO_FORMATS[f".{self.kind}"], rate, source, colour)
+                time_base = 1 / rate if self._times is None else self._times.time_base
+                spec = _VIDEO_FORMATS[f".{self.kind}"]
+                self._sink = _PyAVSink(temp, spec, rate, time_base, self._times is not None, source, colour)
         self.fps = rate
         self.frames_written = 0
         self._shape: tuple[int, ...] | None = None
@@ -419,14 +510,25 @@ class FrameWriter:
         if not self._open:
             raise RuntimeError(f"the writer of {self.path} is closed")
         frame = _check_frame(frame, self._shape)
+        start, end = self._span(self.frames_written)
         self._shape = frame.shape
         with deferred_signals():
             try:
-                self._sink.write(frame)
+                self._sink.write(frame, start, end)
             except OSError as exc:
                 self.abort()
                 raise naming_the_file(exc, self.path, self._pending.temp) from exc
             self.frames_written += 1
+
+    def _span(self, index: int) -> tuple[Fraction, Fraction]:
+        """When frame ``index`` starts and ends, in seconds."""
+        if self._times is None:
+            return index / self.fps, (index + 1) / self.fps
+        starts, time_base = self._times.starts, self._times.time_base
+        if index >= len(starts):
+            raise InputError(f"{len(starts)} frame times were given: frame {index} has none")
+        end = starts[index + 1] if index + 1 < len(starts) else self._times.end
+        return starts[index] * time_base, end * time_base
 
     def close(self) -> Path:
         """Complete the output and move it into place; returns its path.

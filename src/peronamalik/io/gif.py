@@ -56,15 +56,16 @@ class GifSink:
     ``getdata``).  Each frame is quantised to a palette of its own or the previous frame's
     (:class:`GifQuality`); pixels whose colour equals what is already shown are transparent,
     and a frame covers only the box of the pixels it changes (disposal 1: the rest stays).
-    Memory: the shown picture and the last palette image, whatever the number of frames."""
+    A frame's delay is its length in GIF's 1/100 s, :func:`ticks` of its end less those of
+    its start.  Memory: the shown picture and the last palette image, whatever the number
+    of frames."""
 
-    def __init__(self, path: Path, fps: Fraction, dither: bool, quality: GifQuality) -> None:
-        self.path, self.fps, self.quality = path, fps, quality
+    def __init__(self, path: Path, dither: bool, quality: GifQuality) -> None:
+        self.path, self.quality = path, quality
         self.dither = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
         self.file: BinaryIO | None = None
         self.palette: Image.Image | None = None  # the last frame's palette image
         self.shown: np.ndarray | None = None  # the picture after the last frame
-        self.index = 0
 
     def _quantized(self, frame: np.ndarray) -> Image.Image:
         """The frame as a palette image, on a palette of its own or the previous frame's (each
@@ -78,7 +79,8 @@ class GifSink:
                 best = reused
         return best
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, start: Fraction, end: Fraction) -> None:
+        """Add ``frame``, shown from ``start`` to ``end`` seconds."""
         quantized = self.palette = self._quantized(frame)
         colours = np.asarray(quantized.convert("RGBX")).view(np.uint32)[..., 0]  # one number per colour
         if self.shown is None:
@@ -94,7 +96,7 @@ class GifSink:
         clear = int(indices[changed].max()) + 1 if changed.any() else 0  # after the colours used: transparent
         part = Image.fromarray(np.where(changed, indices, np.uint8(clear)))
         part.putpalette(quantized.getpalette("RGB")[: 3 * clear] + [0, 0, 0])
-        timing = {"duration": 10 * (ticks(self.index + 1, self.fps) - ticks(self.index, self.fps)), "disposal": 1}
+        timing = {"duration": 10 * (ticks(end) - ticks(start)), "disposal": 1}
         if self.file is None:
             self.file = open(self.path, "wb")
             header, _ = GifImagePlugin.getheader(part, info={"loop": 0})
@@ -103,7 +105,6 @@ class GifSink:
             self.file.write(b"".join(
                 GifImagePlugin.getdata(part, (left, top), transparency=clear, include_color_table=True, **timing)
             ))
-        self.index += 1
 
     def finish(self) -> None:
         self.file.write(b";")
@@ -120,7 +121,7 @@ def frame_error(quantized: Image.Image, image: Image.Image) -> float:
     return sum(ImageStat.Stat(ImageChops.difference(quantized.convert("RGB"), image)).mean) / 3
 
 
-def ticks(index: int, fps: Fraction) -> int:
-    """When frame ``index`` starts, in GIF's 1/100 s, rounded half up: the delays add up to
-    the exact length (30 fps: 3, 3, 4, 3, 3, 4, ... hundredths)."""
-    return math.floor(100 * index / fps + Fraction(1, 2))
+def ticks(seconds: Fraction) -> int:
+    """A time in GIF's 1/100 s, rounded half up.  Delays taken as differences of these add
+    up to the exact length (30 fps: 3, 3, 4, 3, 3, 4, ... hundredths)."""
+    return math.floor(100 * seconds + Fraction(1, 2))

@@ -4,7 +4,8 @@ and animated WebP (Pillow, as FFmpeg's WebP decoder does not read animations).
 Frames come out as players show them: the container's display matrix (a phone clip's
 "rotate -90") is applied, as EXIF orientation is for photos, and YUV is turned into RGB with
 the file's own matrix and range (:class:`Colour`).  ``read_frames(path, fps=...)`` resamples
-to another frame rate by the frames' time stamps.
+to another frame rate by the frames' time stamps; :func:`frame_times` says when each frame
+is shown, for a writer that keeps a variable frame rate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,6 +31,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from peronamalik._validate import InputError
 
 _WEBP_MAGIC = (b"RIFF", b"WEBP")
+_WEBP_TIME_BASE = Fraction(1, 1000)  # WebP frame durations are whole milliseconds
 _DEFAULT_FPS = 25.0
 #: Untagged YUV at least this tall is taken as BT.709 (HD), smaller as BT.601, as players do.
 _HD_HEIGHT = 720
@@ -113,7 +116,8 @@ class VideoInfo(NamedTuple):
     none (WebM, MKV), and ``None`` where it knows neither.  ``fps`` falls back to 25 for
     containers without a frame rate.  ``width`` and ``height`` are those of the frames as
     shown (after the display rotation).  ``colour``: the first frame's :class:`Colour`
-    (:data:`BT709` for RGB formats: GIF, WebP).
+    (:data:`BT709` for RGB formats: GIF, WebP).  ``time_base``: the unit of the frames'
+    time stamps, in seconds (WebP: a millisecond).
     """
 
     frame_count: int | None
@@ -122,6 +126,28 @@ class VideoInfo(NamedTuple):
     height: int
     has_audio: bool
     colour: Colour = BT709
+    time_base: Fraction = _WEBP_TIME_BASE
+
+
+class FrameTimes(NamedTuple):
+    """When the frames of a video are shown: frame ``i`` from ``starts[i] * time_base``
+    seconds after the first frame's start, the last one until ``end * time_base``.
+
+    Made by :func:`frame_times`; :class:`~peronamalik.io.animation.FrameWriter` writes frames
+    at these times.
+    """
+
+    starts: tuple[int, ...]
+    end: int
+    time_base: Fraction
+
+    def steady(self, fps: Fraction) -> bool:
+        """Whether these are the times of a constant ``fps``: frame ``i`` starts at ``i / fps``
+        and the last ends at ``len(starts) / fps``, each as closely as the time base holds
+        them (within one of its units: Matroska's millisecond starts and durations are each
+        rounded, so the end can be off by one)."""
+        ticks = (*self.starts, self.end)
+        return all(abs(tick * self.time_base - index / fps) <= self.time_base for index, tick in enumerate(ticks))
 
 
 def _existing_file(path: str | os.PathLike[str]) -> Path:
@@ -149,6 +175,9 @@ def _open_container(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise InputError(f"cannot read {path}: it holds no video stream (a truncated MP4 whose index is missing?)")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise InputError(f"cannot read {path}: FFmpeg knows no codec for its video stream (a truncated file?)")
     if name == "image2" or name.endswith("_pipe"):
         container.close()
         raise InputError(f"{path} is a still image, not a video or an animation")
@@ -179,7 +208,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 raise InputError(f"cannot read {path}: corrupt or truncated WebP ({exc})") from exc
             duration_ms = image.info.get("duration") or 0
             fps = 1000.0 / duration_ms if duration_ms else _DEFAULT_FPS
-            return VideoInfo(getattr(image, "n_frames", 1), fps, image.width, image.height, False)
+            count = getattr(image, "n_frames", 1)
+            return VideoInfo(count, fps, image.width, image.height, False, BT709, _WEBP_TIME_BASE)
     with _open_container(path) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -200,7 +230,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 width, height = height, width
             if first.format.name.startswith(("yuv", "nv")):
                 colour = frame_colour(first)
-        return VideoInfo(count, fps, width, height, bool(container.streams.audio), colour)
+        time_base = stream.time_base or Fraction(1, av.time_base)
+        return VideoInfo(count, fps, width, height, bool(container.streams.audio), colour, time_base)
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> av.VideoFrame | None:
@@ -236,55 +267,111 @@ def read_frames(path: str | os.PathLike[str], *, fps: float | None = None) -> It
     path = _existing_file(path)
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise InputError(f"fps must be a positive number, got {fps!r}")
-    info = probe(path)
-    timed = _webp_frames(path) if _is_webp(path) else _av_frames(path, info.frame_count, info.fps)
+    timed = _timed(path, probe(path))
     if fps is None:
         return (frame for _, _, frame in timed)
     return resample(timed, fps)
 
 
-def resample(timed: Iterable[tuple[float, float, np.ndarray]], fps: float) -> Iterator[np.ndarray]:
+def frame_times(path: str | os.PathLike[str]) -> FrameTimes:
+    """When each frame of a video or animation is shown, from its time stamps (an animated
+    WebP: its frame durations), as :func:`read_frames` reads them.
+
+    The file is decoded once more, without turning the frames into RGB; a truncated file
+    gives the times of the frames it holds (the warning is :func:`read_frames`' to give).
+
+    Raises
+    ------
+    ValueError
+        See :func:`probe`.
+    """
+    path = _existing_file(path)
+    info = probe(path)
+    starts, end = [], _End()
+    for start, duration, _ in _from_first(_timed(path, info, pixels=False)):
+        starts.append(round(start / info.time_base))
+        end.add(start, duration)
+    return FrameTimes(tuple(starts), round(end.seconds / info.time_base), info.time_base)
+
+
+#: ``(start, duration, frame)`` in seconds; the frame None where only the times are read.
+_Timed = tuple[Fraction, Fraction, "np.ndarray | None"]
+
+
+def _timed(path: Path, info: VideoInfo, *, pixels: bool = True) -> Iterator[_Timed]:
+    """``(start, duration, frame)`` of every frame of ``path`` in seconds; the frames are
+    None without ``pixels`` (and a truncated file is not warned about)."""
+    if _is_webp(path):
+        return _webp_frames(path, pixels)
+    return _av_frames(path, info.frame_count, info.fps, pixels)
+
+
+class _End:
+    """The end of a video: that of its frame shown last (the latest start; in a file with
+    B-frames the durations of the others may be those of other frames)."""
+
+    def __init__(self) -> None:
+        self.start, self.seconds = Fraction(0), Fraction(0)
+
+    def add(self, start: Fraction, duration: Fraction) -> None:
+        if start >= self.start:
+            self.start, self.seconds = start, start + duration
+
+
+def _from_first(timed: Iterable[_Timed]) -> Iterator[_Timed]:
+    """``timed`` with every start measured from the first frame's."""
+    origin = None
+    for start, duration, frame in timed:
+        origin = start if origin is None else origin
+        yield start - origin, duration, frame
+
+
+def resample(timed: Iterable[_Timed], fps: float) -> Iterator[np.ndarray]:
     r"""Frames at ``fps`` from ``(start, duration, frame)`` triples in time order (seconds).
 
     Output frame :math:`i` is the last input frame with start :math:`\le i / \text{fps}`
     (times measured from the first frame's start); frames go on while
-    :math:`i / \text{fps}` is before the end of the last input frame.
+    :math:`i / \text{fps}` is before the end of the input frame that starts last.
     """
-    index, origin, current, end = 0, None, None, 0.0
-    for start, duration, frame in timed:
-        origin = start if origin is None else origin
-        start -= origin
+    index, current, end = 0, None, _End()
+    for start, duration, frame in _from_first(timed):
         while current is not None and index / fps < start - 1e-9:
             yield current
             index += 1
-        current, end = frame, max(end, start + duration)
-    while current is not None and index / fps < end - 1e-9:
+        current = frame
+        end.add(start, duration)
+    while current is not None and index / fps < end.seconds - 1e-9:
         yield current
         index += 1
 
 
-def _webp_frames(path: Path) -> Iterator[tuple[float, float, np.ndarray]]:
-    start = 0.0
+def _webp_frames(path: Path, pixels: bool) -> Iterator[_Timed]:
+    start = Fraction(0)
     with _open_webp(path) as image:
         for index in range(getattr(image, "n_frames", 1)):
             try:
                 image.seek(index)
-                frame = np.array(image.convert("RGB"))  # writable, as PyAV's frames (asarray's is not)
+                image.load()  # the frame's duration is known once it is decoded
+                # writable, as PyAV's frames (asarray's is not)
+                frame = np.array(image.convert("RGB")) if pixels else None
             except (OSError, ValueError, EOFError) as exc:
-                _warn_truncated(path, index, exc)
+                if pixels:
+                    _warn_truncated(path, index, exc)
                 return
-            duration = (image.info.get("duration") or 1000 / _DEFAULT_FPS) / 1000
+            duration = (image.info.get("duration") or round(1000 / _DEFAULT_FPS)) * _WEBP_TIME_BASE
             yield start, duration, frame
             start += duration
 
 
-def _av_frames(path: Path, expected: int | None, fps: float) -> Iterator[tuple[float, float, np.ndarray]]:
-    """``(start, duration, frame)`` of every decoded frame, in seconds."""
+def _av_frames(path: Path, expected: int | None, fps: float, pixels: bool) -> Iterator[_Timed]:
+    """``(start, duration, frame)`` of every decoded frame, in seconds: its time stamp and
+    duration, or one frame at ``fps`` where it has none."""
+    step = 1 / Fraction(fps)
     with _open_container(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         packets = container.demux(stream)
-        count, error, start = 0, None, 0.0
+        count, error, start = 0, None, Fraction(0)
         while error is None:
             try:
                 frames = stream.decode(next(packets))
@@ -295,10 +382,12 @@ def _av_frames(path: Path, expected: int | None, fps: float) -> Iterator[tuple[f
                 frames = _flush(stream)
             for frame in frames:
                 count += 1
-                start = float(frame.time) if frame.time is not None else start + 1 / fps
-                duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 1 / fps
-                yield start, duration, oriented(_rgb(frame, frame_colour(frame)), display_matrix(frame))
-    if error is not None or (expected is not None and count < expected - 1):
+                timed = frame.pts is not None and frame.time_base
+                start = frame.pts * frame.time_base if timed else start + step
+                duration = frame.duration * frame.time_base if frame.duration and frame.time_base else step
+                rgb = oriented(_rgb(frame, frame_colour(frame)), display_matrix(frame)) if pixels else None
+                yield start, duration, rgb
+    if pixels and (error is not None or (expected is not None and count < expected - 1)):
         _warn_truncated(path, count, error)
 
 
