@@ -158,3 +158,23 @@ def test_a_truncated_file_gives_the_times_it_holds_without_a_warning(tmp_path: P
     assert seconds(times)[0] == [start / 1000 for start in STARTS_MS[: len(times.starts)]]
     with pytest.warns(UserWarning, match="looks truncated"):
         assert len(list(read_frames(cut))) == len(times.starts)
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.gif"])
+def test_peronamalik_video_keeps_a_variable_rate(tmp_path: Path, name: str) -> None:
+    """``peronamalik video`` on a variable-rate clip (QA: every frame was written at the mean
+    rate, the frame at 2 s came at 0.5 s, the video outlasted its audio): each stylised frame
+    is shown when the input showed it; with ``--fps`` the clip is resampled as before."""
+    from peronamalik.cli import main
+    from peronamalik.core.threads import torch_threads
+
+    source = vfr_clip(tmp_path / "vfr.mp4", beep_at=2.0)
+    with torch_threads(1):
+        assert main(["video", str(source), "-o", str(tmp_path / name), "--seed", "0", "-q"]) == 0
+        assert main(["video", str(source), "-o", str(tmp_path / f"r{name}"), "--fps", "10", "-q"]) == 0
+    starts, end = seconds(frame_times(tmp_path / name))
+    source_starts, source_end = seconds(frame_times(source))
+    resolution = 0.01 if name.endswith(".gif") else 1e-9
+    np.testing.assert_allclose(starts, source_starts, atol=resolution)
+    assert end == pytest.approx(source_end, abs=resolution)
+    assert frame_times(tmp_path / f"r{name}").steady(Fraction(10))

@@ -27,7 +27,7 @@ from peronamalik.core.progress import Progress, check_progress
 from peronamalik.io.interrupts import RenderInterrupted
 
 if TYPE_CHECKING:
-    from peronamalik.io.video import Colour
+    from peronamalik.io.video import Colour, FrameTimes
 
 
 @dataclass(frozen=True)
@@ -331,9 +331,12 @@ def write_stream(
     colour: Colour | None = None,
     ran: Mapping[str, str] | None = None,
     gif_quality: str | None = None,
+    times: FrameTimes | None = None,
 ) -> Path:
     """Encode ``frames`` to ``output`` as they come, then write ``OUTPUT.json`` (with
-    ``ran["backend"]``, filled while the frames are made, when given).
+    ``ran["backend"]``, filled while the frames are made, when given).  ``times``: when each
+    frame is shown, kept by the writer (a video of variable frame rate; see
+    :class:`~peronamalik.io.animation.FrameWriter`); None: ``1 / fps`` each.
 
     ``output`` as the user gave it (a trailing ``/`` names a folder of frames).  Atomic (a
     temporary beside the target, renamed at the end); an existing sidecar is replaced only
@@ -354,7 +357,7 @@ def write_stream(
         with deferred_signals():  # a stop while the temporary is made must not leave it behind
             writer = open_frame_writer(
                 output, fps=spec.config.fps, overwrite=overwrite, audio_from=audio_from, dither=dither,
-                colour=colour or BT709, gif_quality=gif_quality or "high",
+                colour=colour or BT709, gif_quality=gif_quality or "high", times=times,
             )
         spec = dataclasses.replace(spec, config=spec.config.replace(fps=float(writer.fps)))
         with writer:

@@ -56,7 +56,10 @@ def render_video(
         rotation applied); videos keep the input's colour matrix, range, primaries and
         transfer (:class:`~peronamalik.io.video.Colour`).
     fps : float, optional
-        Frame rate of the output; None keeps the input's (every frame).  Another rate
+        Frame rate of the output; None keeps the input's: every frame, each shown when and for
+        as long as the input shows it (a variable frame rate kept: time stamps in .mp4, .mkv
+        and .webm, frame delays in .gif and .webp; :func:`~peronamalik.io.video.frame_times`;
+        the sidecar records the mean rate).  Another rate
         resamples the input by time stamps before the recurrence runs
         (:func:`~peronamalik.io.video.read_frames`), so the duration and the sync with the
         audio are kept.  The sidecar records the rate written.
@@ -91,7 +94,7 @@ def render_video(
         Ctrl-C: ``output`` holds a valid file with the frames made so far.
     """
     from peronamalik.io.animation import playable_fps
-    from peronamalik.io.video import probe, read_frames
+    from peronamalik.io.video import frame_times, probe, read_frames
 
     source = Path(input)
     check_render_output(output, overwrite=overwrite, dither=dither, gif_quality=gif_quality)
@@ -111,5 +114,5 @@ def render_video(
     audio_from = source if audio else None
     return write_stream(
         frames, output, spec, record, audio_from=audio_from, overwrite=overwrite, colour=info.colour, dither=dither,
-        gif_quality=gif_quality,
+        gif_quality=gif_quality, times=None if fps is not None else frame_times(source),
     )
