@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw, ImageSequence
 
 from peronamalik.art.animate import animate
 from peronamalik.art.presets import DEFAULT_PRESET
-from peronamalik.io.animation import GIF_QUALITIES, GifQuality, _GifSink
+from peronamalik.io.gif import GIF_QUALITIES, GifQuality, GifSink
 from shared_files import look_stats
 
 LOOK = ("luminance", "sparkles", "colour", "structure", "change")
@@ -52,9 +52,9 @@ ROWS: dict[str, tuple[GifQuality, bool]] = {
 
 
 def write_gif(frames: list[np.ndarray], path: Path, fps: Fraction, quality: GifQuality, dither: bool) -> None:
-    sink = _GifSink(path, fps, dither, quality)
-    for frame in frames:
-        sink.write(frame)
+    sink = GifSink(path, dither, quality)
+    for index, frame in enumerate(frames):
+        sink.write(frame, index / fps, (index + 1) / fps)
     sink.finish()
 
 
