@@ -23,7 +23,7 @@ import torch
 from peronamalik.art import LearnedDiffusion, preset_config
 from peronamalik.backends.native import build as native
 from peronamalik.backends.native import learned as fused_step
-from peronamalik.bench import fused_mode
+from peronamalik.bench.registry import fused_mode
 
 SIZES = ((240, 320), (512, 512), (1024, 1024))
 
