@@ -161,7 +161,7 @@ def smooth(
             check_image_output(path)
             check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
-    if has_alpha(input_path):
+    if loaded.alpha:
         warnings.warn(f"{input_path} has an alpha channel; it is dropped (the result is opaque)", stacklevel=1)
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     if every is None:
@@ -197,14 +197,3 @@ def smooth(
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
-
-
-def has_alpha(path: Path) -> bool:
-    """Whether Pillow reads ``path`` with transparency (RGBA, LA, PA, or a palette's)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
-    except (OSError, UnidentifiedImageError, ValueError):  # .npy and others Pillow does not read
-        return False

@@ -68,12 +68,15 @@ class LoadedImage:
     frames : int
         Frames in the file (an animated GIF, PNG or WebP: more than 1), of which ``array``
         holds the first.
+    alpha : bool
+        The file had an alpha channel (or a transparent colour), which ``array`` leaves out.
     """
 
     array: np.ndarray
     channel_axis: int | None
     format: str
     frames: int = 1
+    alpha: bool = False
 
 
 def read_image(path: str | os.PathLike[str]) -> LoadedImage:
@@ -135,7 +138,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
             UserWarning,
             stacklevel=2,
         )
-    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames)
+    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames, loaded.alpha)
 
 
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
@@ -166,6 +169,8 @@ def _read_npy(path: Path) -> LoadedImage:
 
 
 def _tiff_error(path: Path, exc: Exception) -> InputError:
+    if "requires the 'imagecodecs' package" in str(exc):  # LZW, JPEG, ... compression
+        return InputError(f"cannot read {path}: its compression needs the 'imagecodecs' package (pip install imagecodecs)")
     if isinstance(exc, tifffile.TiffFileError):
         return InputError(f"cannot read {path} as TIFF: {exc}")
     return InputError(f"cannot read {path}: corrupt or truncated TIFF ({exc})")
@@ -175,6 +180,10 @@ _TIFF_ERRORS = (tifffile.TiffFileError, OSError, ValueError, EOFError, struct.er
 
 
 def _read_tiff(path: Path) -> LoadedImage:
+    """A TIFF through tifffile, its axes as the file names them: samples (S) and channels (C)
+    last as colour or channels (alpha samples dropped), pages written one by one (one series
+    each, of one shape) stacked as a volume; a time axis (T) is refused.  Palette, CMYK,
+    YCbCr and float or signed min-is-white images go to Pillow."""
     photometric = tifffile.PHOTOMETRIC
     try:
         tif = tifffile.TiffFile(path)
@@ -182,27 +191,48 @@ def _read_tiff(path: Path) -> LoadedImage:
         raise _tiff_error(path, exc) from exc
     with tif:
         try:
-            series = tif.series[0]
-            kind, axes = series.keyframe.photometric, series.axes
+            every = tif.series
+            series = every[0]
+            kind, axes, keyframe = series.keyframe.photometric, series.axes, series.keyframe
+            extras = tuple(keyframe.extrasamples)
         except _TIFF_ERRORS as exc:
             raise _tiff_error(path, exc) from exc
-        if kind in (photometric.MINISBLACK, photometric.RGB):
-            _check_samples(path, series.shape)
-            try:
-                array = series.asarray()
-            except _TIFF_ERRORS as exc:
-                raise _tiff_error(path, exc) from exc
-    if kind not in (photometric.MINISBLACK, photometric.RGB):
-        # Palette, min-is-white, CMYK, YCbCr...: Pillow turns these into RGB or L.
-        return _read_pillow(path, b"")
-    channel_axis = None
+        inverted = kind == photometric.MINISWHITE and np.issubdtype(series.dtype, np.unsignedinteger)
+        if kind not in (photometric.MINISBLACK, photometric.RGB) and not inverted:
+            # Palette, min-is-white (float, signed), CMYK, YCbCr...: Pillow turns these into RGB or L.
+            return _read_pillow(path, b"")
+        pages = [one for one in every if (one.shape, one.dtype, one.axes) == (series.shape, series.dtype, axes)]
+        if len(pages) > 1 and len(pages) == len(every):  # written page by page: one series each
+            axes = "Q" + axes
+        elif len(every) > 1:
+            warnings.warn(f"{path} holds {len(every)} images of different kinds; only the first is read", UserWarning,
+                          stacklevel=3)
+            pages = [series]
+        _check_samples(path, (len(pages), *series.shape))
+        try:
+            array = np.stack([one.asarray() for one in pages]) if len(pages) > 1 else series.asarray()
+        except _TIFF_ERRORS as exc:
+            raise _tiff_error(path, exc) from exc
+    if "T" in axes:
+        raise InputError(f"{path} has a time axis (axes {axes}): smooth each time point on its own")
+    if inverted:
+        array = np.iinfo(array.dtype).max - array  # min-is-white: stored as a negative
+    channel_axis, alpha = None, False
     if "S" in axes:
         array = np.moveaxis(array, axes.index("S"), -1)
-        if kind == photometric.RGB:
-            array, channel_axis = array[..., :3], -1
+        # the samples past the colours (RGB) or the grey: data unless tagged alpha (1, 2)
+        colours = 3 if kind == photometric.RGB else 1
+        keep = [index for index in range(array.shape[-1])
+                if index < colours or index - colours >= len(extras) or extras[index - colours] not in (1, 2)]
+        alpha = len(keep) < array.shape[-1]
+        array = array[..., keep]
+        if array.shape[-1] == 1:
+            array = array[..., 0]
         else:
-            array = array[..., 0]  # grey + extra samples (alpha)
-    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF")
+            channel_axis = -1
+    elif "C" in axes:  # an ImageJ or OME hyperstack's channels
+        array, channel_axis = np.moveaxis(array, axes.index("C"), -1), -1
+    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF", alpha=alpha)
 
 
 #: 16-bit PNG colour types Pillow cuts to 8 bits (it reads grey+alpha as RGBA), and the
@@ -228,7 +258,7 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
                 sixteen_bit = _png16_format(magic)
                 if sixteen_bit is not None:
                     array = _read_png16(path, sixteen_bit)
-                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
+                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, magic[25] in (4, 6))
                 image = ImageOps.exif_transpose(opened)
                 image.load()
         except Image.UnidentifiedImageError as exc:
@@ -237,8 +267,9 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
             raise InputError(f"cannot read {path}: {exc}") from exc
         except _PILLOW_READ_ERRORS as exc:
             raise InputError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
+    alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
     array = pillow_array(image, fmt)
-    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames)
+    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, alpha)
 
 
 def pillow_array(image: Image.Image, fmt: str | None = None) -> np.ndarray:
