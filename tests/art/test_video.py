@@ -315,8 +315,8 @@ READ_ONLY_PROBE = textwrap.dedent(
 
 
 def test_read_only_frames_draw_no_torch_warning(tmp_path):
-    """Pillow's frames (an animated WebP's) and any read-only array reach torch as a copy,
-    without its 'not writable' warning, which it gives once per process: hence a fresh one,
+    """Pillow's frames (an animated WebP's) and any read-only array reach torch without its
+    'not writable' warning, which it gives once per process: hence a fresh one,
     where every warning is an error."""
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", READ_ONLY_PROBE, str(tmp_path / "in.webp"), str(tmp_path / "out.mp4")],

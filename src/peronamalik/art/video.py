@@ -38,7 +38,7 @@ from peronamalik.art.config import ArtConfig
 from peronamalik.art.engine import Callback, LearnedDiffusion, to_frame
 from peronamalik.art.presets import preset_config
 from peronamalik.art.source import resize_longer, tinted_if_grey
-from peronamalik.core.arrays import to_float_tensor
+from peronamalik.core.arrays import shared_tensor, to_float_tensor
 
 VIDEO_PRESET = "video"
 
@@ -64,7 +64,7 @@ def frame_tensor(frame: np.ndarray, *, size: int | None, device: torch.device) -
     Integer frames are divided by their dtype's range (uint8: :math:`F = f / 255`), float
     frames are clipped to [0, 1]; no per-frame min-max stretch, which would flicker.  Grey
     frames are repeated to RGB, an alpha channel is dropped, and the longer side is resized
-    to ``size`` (None keeps it).  A read-only frame is copied, never written to.
+    to ``size`` (None keeps it).  The frame is never written to (a read-only one is shared).
 
     Raises
     ------
@@ -79,11 +79,9 @@ def frame_tensor(frame: np.ndarray, *, size: int | None, device: torch.device) -
         frame = frame[..., None]
     if frame.ndim != 3 or frame.shape[-1] not in (1, 3, 4):
         raise InputError(f"frames must be H×W or H×W×{{1,3,4}} arrays, got shape {frame.shape}")
-    # torch shares a numpy buffer only when it is writable (a read-only one, as np.asarray
-    # of a PIL image, draws its warning): such a frame, or an RGBA one, is copied
-    frame = np.require(frame[..., :3], requirements=("C", "W"))
+    frame = frame[..., :3]
     if frame.dtype == np.uint8:  # the common case, made cheap: bytes travel, then scale
-        tensor = torch.from_numpy(frame).to(device).float().div_(255.0)
+        tensor = shared_tensor(frame).to(device).float().div_(255.0)
     else:
         tensor = to_float_tensor(frame, device=device, name="frames")[0].float().clamp(0.0, 1.0)
     image = tensor.permute(2, 0, 1).unsqueeze(0).expand(1, 3, -1, -1)

@@ -97,10 +97,7 @@ def to_float_tensor(
             array = image.astype(target) / target.type(scale)
         else:  # in native byte order: torch reads no other
             array = image if image.dtype == target else image.astype(target)
-        with warnings.catch_warnings():  # a read-only input (memory-mapped, a PIL image's
-            # buffer) is shared, not copied: nothing writes to it (see above)
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = shared_tensor(array)
     elif isinstance(image, torch.Tensor):
         if image.dtype == torch.bool or image.is_complex():
             _reject_dtype(name, str(image.dtype))
@@ -123,6 +120,15 @@ def to_float_tensor(
     if not all_finite(tensor):
         raise InputError(f"{name} contains NaN or infinite values")
     return tensor.to(resolve_device(device, origin.device)), origin
+
+
+def shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy`` of ``array`` made C-contiguous (copied only where it is not): its
+    buffer is shared, a read-only one (a memory-mapped .npy, a PIL image's) too, without
+    torch's "not writable" warning, as the callers never write to what it backs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def value_range(tensor: torch.Tensor) -> tuple[float, float]:
