@@ -36,6 +36,8 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _KEPT_MODES = {"L", "RGB", "F", "I", "I;16", "I;16B", "I;16L"}
 _TO_GREY_MODES = {"1", "LA", "La"}
 _WITH_ALPHA_OR_PALETTE = {"P", "PA", "RGBA", "RGBa"}
+# Pillow modes with an alpha channel (a palette image may have a transparent colour instead).
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 # Pillow formats whose "I" mode holds unsigned 16-bit samples.
 _SIXTEEN_BIT_FORMATS = {"PNG", "PPM"}
 # Pillow formats whose frames are an animation (APNG is "PNG"), of which only the first is
@@ -267,7 +269,7 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
             raise InputError(f"cannot read {path}: {exc}") from exc
         except _PILLOW_READ_ERRORS as exc:
             raise InputError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
-    alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
+    alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
     array = pillow_array(image, fmt)
     return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, alpha)
 
