@@ -22,6 +22,12 @@ def test_noise_level_of_white_noise_in_2d_and_3d(s: float) -> None:
         assert noise_level.estimate_noise(noisy, len(shape)) == pytest.approx(s, rel=0.1)
 
 
+@pytest.mark.parametrize("shape", [(3, 48, 48), (5, 48, 48), (48, 4, 48)])
+def test_axes_too_short_for_a_block_are_read_across(shape: tuple[int, ...]) -> None:
+    noisy = torch.from_numpy(gaussian(blocks(shape, tile=8), 0.05))[None, None]
+    assert noise_level.estimate_noise(noisy, len(shape)) == pytest.approx(0.05, rel=0.1)
+
+
 def test_texture_read_at_the_next_octave_is_not_all_noise() -> None:
     """Grass is white-noise-like at the pixel scale: under noise of 0.02 the finest scale
     alone reads about 2.5 times that.  One octave down the texture reads higher while the

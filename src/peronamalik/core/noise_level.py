@@ -231,7 +231,7 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     picture stored as RGB, whose differences are 0, reads as grey; noise three quarters
     shared by the channels still reads 0.80x or more (0.60x without the share's bound).
     """
-    u = u.detach()
+    u, spatial_ndim = short_axes_as_batch(u.detach(), spatial_ndim)
     fine, coarse = octave_fits(u, u, spatial_ndim)
     model = corrected_for_texture(u, fine, coarse, spatial_ndim)
     if coarse is None or u.ndim - spatial_ndim != 2 or u.shape[1] < 2:
@@ -252,6 +252,21 @@ def estimate_noise_model(u: torch.Tensor, spatial_ndim: int) -> NoiseModel:
     if share <= TEXTURE_FLOOR:
         return fine.scaled(TEXTURE_FLOOR)
     return differences
+
+
+def short_axes_as_batch(u: torch.Tensor, spatial_ndim: int) -> tuple[torch.Tensor, int]:
+    """``(u, spatial_ndim)`` with every spatial axis too short to hold one block of the
+    high-pass (fewer than :func:`block_side` + 2 samples; the shortest first) folded into the
+    batch axis: the noise is then read in the images across it (a stack of 3 slices as 3
+    images, whose second difference along z kept one sample and read no noise at all).  At
+    least one spatial axis stays."""
+    while spatial_ndim > 1:
+        lead = u.ndim - spatial_ndim
+        shortest = min(range(lead, u.ndim), key=lambda dim: u.shape[dim])
+        if u.shape[shortest] >= block_side(spatial_ndim) + 2:
+            break
+        u, spatial_ndim = u.movedim(shortest, 0).flatten(0, 1), spatial_ndim - 1
+    return u, spatial_ndim
 
 
 def octave_fits(u: torch.Tensor, intensity: torch.Tensor, spatial_ndim: int) -> tuple[NoiseModel, NoiseModel | None]:
