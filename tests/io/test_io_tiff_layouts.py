@@ -43,9 +43,11 @@ def test_imagej_channels_are_channels_not_space(tmp_path: Path, capsys: pytest.C
     loaded = read_image(tmp_path / "zcyx.tif")
     assert loaded.array.shape == (4, 24, 32, 2) and loaded.channel_axis == -1
     assert main(["smooth", str(tmp_path / "zcyx.tif"), "-o", str(tmp_path / "out.tif"), "--iterations", "5"]) == 0
-    out = tifffile.imread(tmp_path / "out.tif")
-    assert out.shape == (4, 24, 32, 2) and out.dtype == np.uint16
-    assert out[..., 1].max() == 0 and out[..., 0].max() > 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:  # a hyperstack again, as Fiji wrote it
+        assert tif.is_imagej and tif.series[0].axes == "ZCYX"
+        out = tif.asarray()
+    assert out.shape == (4, 2, 24, 32) and out.dtype == np.uint16
+    assert out[:, 1].max() == 0 and out[:, 0].max() > 0
 
 
 def test_a_time_axis_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

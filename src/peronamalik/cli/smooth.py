@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -14,6 +15,9 @@ from peronamalik.cli.app import DEVICE_HELP, app
 from peronamalik.cli.batch import is_batch, run_batch
 from peronamalik.cli.checks import check_not_input, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
+
+if TYPE_CHECKING:
+    from peronamalik.io.metadata import PixelMetadata
 
 
 class OrKeyword(click.ParamType):
@@ -33,17 +37,24 @@ class OrKeyword(click.ParamType):
 
 
 class SpacingType(click.ParamType):
-    """One positive number, or one per spatial axis separated by commas."""
+    """One positive number, or one per spatial axis separated by commas, or ``file``."""
 
-    name = "H[,H...]"
+    name = "H[,H...]|file"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, ...]:
-        if isinstance(value, tuple):
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.name  # as typed: "file" is a word, not a FILE path
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, ...] | str:
+        if isinstance(value, tuple) or value == SPACING_FROM_FILE:
             return value
         try:
             return tuple(float(part) for part in str(value).split(","))
         except ValueError:
-            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+            self.fail(f"{value!r} is neither a comma-separated list of numbers nor {SPACING_FROM_FILE!r}", param, ctx)
+
+
+#: ``--spacing file``: the pixel size the input's metadata gives (ImageJ or OME TIFF).
+SPACING_FROM_FILE = "file"
 
 
 SMOOTH_HELP = """Edge-preserving Perona-Malik smoothing of an image or volume.
@@ -57,6 +68,7 @@ Examples:
   peronamalik smooth photo.png                    # photo-smooth.png here
   peronamalik smooth noisy.tif --kappa auto --iterations auto -o clean.tif
   peronamalik smooth ct.npy --spacing 2,1,1 --compare before-after.png
+  peronamalik smooth stack.tif --spacing file      # the voxel size of an ImageJ/OME TIFF
   peronamalik smooth 'scans/*.tif' -o out/ --workers 2   # a batch (or a folder), one task each
 """
 
@@ -79,7 +91,9 @@ Examples:
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
 @click.option("--sigma", default="0", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="Gaussian pre-smoothing of the conductance (Catté), or 'auto' (0 or 1).")
-@click.option("--spacing", type=SpacingType(), default=None, help="Physical spacing: one value or one per axis.")
+@click.option("--spacing", type=SpacingType(), default=None,
+              help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
+                   "gives (then kappa is per unit of that length); default: 1 per axis.")
 @click.option("--channel-axis", type=OrKeyword(int, "none", "an integer"), default=None,
               help="Axis of the colour channels, or 'none'; default: as read (RGB last, volumes none).")
 @click.option("--device", default=None, help=DEVICE_HELP)
@@ -103,7 +117,7 @@ def smooth(
     scheme: str,
     coupled: bool,
     sigma: float | str,
-    spacing: tuple[float, ...] | None,
+    spacing: tuple[float, ...] | str | None,
     channel_axis: int | str | None,
     device: str | None,
     compare: Path | None,
@@ -120,11 +134,15 @@ def smooth(
     from peronamalik.io.animation import check_output_kind
     from peronamalik.io.evolution import check_evolution_output, write_evolution
     from peronamalik.io.images import check_image_output, read_image, side_by_side, write_image
+    from peronamalik.io.metadata import PixelMetadata
 
     if output is None and not is_batch(input_path):
         output = Path(f"{input_path.stem}-smooth{input_path.suffix}")
     frames_to = output  # as given: with --every, a trailing '/' names a folder of frames
     output = None if output is None else Path(output)
+    from_file = spacing == SPACING_FROM_FILE
+    if from_file:
+        spacing = None  # read with the input (each file of a batch its own; zarr: its OME scale, as by default)
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
@@ -166,7 +184,7 @@ def smooth(
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     if every is None:
         check_image_output(output, loaded.array.shape, axis)
-    params = params.replace(channel_axis=axis)
+    params = params.replace(channel_axis=axis, **calibration(input_path, loaded.metadata, from_file, params.spacing, quiet))
     values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
     if "auto" in values.values():
         options = {name: value for name, value in vars(params).items() if name not in values}
@@ -188,12 +206,33 @@ def smooth(
         result = diffuse(loaded.array, **vars(params), progress=progress)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
-        write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis)
+        write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis, metadata=loaded.metadata)
         if compare is not None:
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
             picture = side_by_side(loaded.array, result, channel_axis=axis)
             like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
-            write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1)
+            write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1,
+                        metadata=PixelMetadata(icc_profile=loaded.metadata.icc_profile))
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
+
+
+def calibration(
+    input_path: Path, metadata: PixelMetadata, from_file: bool, spacing: object, quiet: bool
+) -> dict[str, tuple[float, ...]]:
+    """With ``--spacing file``, ``{"spacing": ...}``: the file's pixel size (an error if it has
+    none), said on stderr; else nothing, with a warning where the file's voxels are not cubes
+    and no ``--spacing`` was given (they are diffused as cubes)."""
+    if not from_file:
+        if spacing is None and metadata.anisotropic():
+            warnings.warn(f"{input_path}'s pixels are {metadata.describe()}; diffused as if equal: "
+                          "--spacing file diffuses them as they are", stacklevel=1)
+        return {}
+    pixel_size = metadata.spacing()
+    if pixel_size is None:
+        found = f"gives only {metadata.describe()}" if metadata.pixel_size else "has no pixel size (ImageJ or OME TIFF)"
+        raise InputError(f"--spacing file: {input_path} {found}; give --spacing H[,H...]")
+    if not quiet:
+        click.echo(f"spacing {metadata.describe()} (from {input_path})", err=True)
+    return {"spacing": pixel_size}

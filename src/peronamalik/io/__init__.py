@@ -13,6 +13,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "animation": ("FrameWriter", "check_output", "check_output_kind", "open_frame_writer"),
         "atomic": ("AtomicTarget", "atomic_output", "check_target"),
         "images": ("LoadedImage", "check_image_output", "read_image", "side_by_side", "write_image"),
+        "metadata": ("PixelMetadata",),
         "video": ("VideoInfo", "probe", "read_frames"),
     },
 )

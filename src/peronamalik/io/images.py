@@ -25,6 +25,8 @@ tifffile = require("tifffile", "io")
 Image = require("PIL.Image", "io")
 ImageOps = require("PIL.ImageOps", "io")
 
+from peronamalik.io.metadata import PixelMetadata, add_png_icc_profile, tiff_metadata, tiff_write_options  # noqa: E402
+
 #: Most samples (pixels × channels, or voxels) a TIFF or .npy may hold: 2**28, i.e. 1 GiB
 #: as float32.  Pillow's formats use Pillow's own limit, ``Image.MAX_IMAGE_PIXELS``.
 MAX_SAMPLES = 1 << 28
@@ -38,6 +40,8 @@ _TO_GREY_MODES = {"1", "LA", "La"}
 _WITH_ALPHA_OR_PALETTE = {"P", "PA", "RGBA", "RGBa"}
 # Pillow modes with an alpha channel (a palette image may have a transparent colour instead).
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+#: Pillow's formats that carry an ICC profile.
+_ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "JPEG2000", "AVIF"}
 # Pillow formats whose "I" mode holds unsigned 16-bit samples.
 _SIXTEEN_BIT_FORMATS = {"PNG", "PPM"}
 # Pillow formats whose frames are an animation (APNG is "PNG"), of which only the first is
@@ -72,6 +76,9 @@ class LoadedImage:
         holds the first.
     alpha : bool
         The file had an alpha channel (or a transparent colour), which ``array`` leaves out.
+    metadata : PixelMetadata
+        The pixel size (ImageJ and OME TIFFs) and colour profile (ICC) the file holds;
+        :func:`write_image` writes them back.
     """
 
     array: np.ndarray
@@ -79,6 +86,7 @@ class LoadedImage:
     format: str
     frames: int = 1
     alpha: bool = False
+    metadata: PixelMetadata = PixelMetadata()
 
 
 def read_image(path: str | os.PathLike[str]) -> LoadedImage:
@@ -140,7 +148,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
             UserWarning,
             stacklevel=2,
         )
-    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames, loaded.alpha)
+    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames, loaded.alpha, loaded.metadata)
 
 
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
@@ -215,6 +223,7 @@ def _read_tiff(path: Path) -> LoadedImage:
             array = np.stack([one.asarray() for one in pages]) if len(pages) > 1 else series.asarray()
         except _TIFF_ERRORS as exc:
             raise _tiff_error(path, exc) from exc
+        metadata = tiff_metadata(tif, keyframe, axes.replace("S", "").replace("C", ""))
     if "T" in axes:
         raise InputError(f"{path} has a time axis (axes {axes}): smooth each time point on its own")
     if inverted:
@@ -234,7 +243,7 @@ def _read_tiff(path: Path) -> LoadedImage:
             channel_axis = -1
     elif "C" in axes:  # an ImageJ or OME hyperstack's channels
         array, channel_axis = np.moveaxis(array, axes.index("C"), -1), -1
-    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF", alpha=alpha)
+    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF", alpha=alpha, metadata=metadata)
 
 
 #: 16-bit PNG colour types Pillow cuts to 8 bits (it reads grey+alpha as RGBA), and the
@@ -257,10 +266,11 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
             with Image.open(path) as opened:
                 fmt = opened.format or "unknown"
                 frames = _frame_count(opened)
+                metadata = PixelMetadata(icc_profile=opened.info.get("icc_profile") or None)
                 sixteen_bit = _png16_format(magic)
                 if sixteen_bit is not None:
                     array = _read_png16(path, sixteen_bit)
-                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, magic[25] in (4, 6))
+                    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, magic[25] in (4, 6), metadata)
                 image = ImageOps.exif_transpose(opened)
                 image.load()
         except Image.UnidentifiedImageError as exc:
@@ -271,7 +281,7 @@ def _read_pillow(path: Path, magic: bytes) -> LoadedImage:
             raise InputError(f"cannot read {path}: corrupt or truncated image ({exc})") from exc
     alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
     array = pillow_array(image, fmt)
-    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, alpha)
+    return LoadedImage(array, -1 if array.ndim == 3 else None, fmt, frames, alpha, metadata)
 
 
 def pillow_array(image: Image.Image, fmt: str | None = None) -> np.ndarray:
@@ -392,6 +402,7 @@ def write_image(
     *,
     like_dtype: np.dtype | type,
     channel_axis: int | None = None,
+    metadata: PixelMetadata | None = None,
 ) -> None:
     """Write a float result as an image, in the input's dtype where the format allows.
 
@@ -409,6 +420,11 @@ def write_image(
     channel_axis : int, optional
         Axis of the colour channels.  PNG/JPEG store them last; TIFF marks 3 channels
         (first or last axis) as RGB.
+    metadata : PixelMetadata, optional
+        The input's (:attr:`LoadedImage.metadata`): its colour profile goes into every
+        format that holds one (TIFF, PNG, JPEG, WebP), its pixel size into a TIFF, as ImageJ
+        or OME metadata as the input had it (ImageJ hyperstacks and OME-TIFFs store channels
+        before the plane, RGB uint8 as samples), where the result's axes still fit it.
 
     Raises
     ------
@@ -436,9 +452,9 @@ def write_image(
         with open(path, "wb") as handle:
             np.save(handle, data, allow_pickle=False)
     elif suffix in _TIFF_SUFFIXES:
-        _write_tiff(path, data, channel_axis)
+        _write_tiff(path, data, channel_axis, metadata)
     else:
-        _write_flat(path, data, channel_axis)
+        _write_flat(path, data, channel_axis, None if metadata is None else metadata.icc_profile)
 
 
 def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype, counts_of: np.dtype | None) -> None:
@@ -460,7 +476,13 @@ def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype, counts_of: 
         )
 
 
-def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
+def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None, metadata: PixelMetadata | None) -> None:
+    profile = {} if metadata is None or metadata.icc_profile is None else {"iccprofile": metadata.icc_profile}
+    calibrated = tiff_write_options(metadata, data, channel_axis)
+    if calibrated is not None:
+        laid_out, options = calibrated
+        tifffile.imwrite(path, laid_out, compression="zlib", **options, **profile)
+        return
     options: dict[str, object] = {"photometric": "minisblack"}
     if channel_axis is not None and data.ndim >= 3 and data.shape[channel_axis] == 3:
         axis = channel_axis % data.ndim
@@ -468,10 +490,10 @@ def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
             options = {"photometric": "rgb", "planarconfig": "contig"}
         elif axis == data.ndim - 3:
             options = {"photometric": "rgb", "planarconfig": "separate"}
-    tifffile.imwrite(path, data, compression="zlib", **options)
+    tifffile.imwrite(path, data, compression="zlib", **options, **profile)
 
 
-def _write_flat(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
+def _write_flat(path: Path, data: np.ndarray, channel_axis: int | None, icc_profile: bytes | None) -> None:
     if channel_axis is not None:
         data = np.moveaxis(data, channel_axis, -1)
     if data.ndim == 3 and data.shape[2] == 1:
@@ -480,8 +502,12 @@ def _write_flat(path: Path, data: np.ndarray, channel_axis: int | None) -> None:
     fmt = _pillow_save_format(path.suffix.lower())
     if data.dtype == np.uint16 and data.ndim == 3:
         _write_png_rgb48(path, data)
+        if icc_profile:
+            add_png_icc_profile(path, icc_profile)
         return
-    options = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}  # 4:4:4 keeps colour edges
+    options: dict[str, object] = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}  # 4:4:4 keeps colour edges
+    if icc_profile and fmt in _ICC_FORMATS:
+        options["icc_profile"] = icc_profile
     Image.fromarray(data).save(path, format=fmt, **options)
 
 

@@ -1,0 +1,183 @@
+"""What an image file says about its pixels besides their values, read and written back.
+
+* **Pixel size** (microscopy TIFFs): ImageJ's (the resolution tags and the description's
+  ``spacing`` and ``unit``) and OME-TIFF's (``PhysicalSizeX/Y/Z`` and their units).  A result
+  written as TIFF keeps them, in the input's own kind (ImageJ or OME), so Fiji, napari or
+  QuPath show it calibrated as they showed the input.  ``smooth --spacing file`` diffuses with
+  them (:meth:`PixelMetadata.spacing`).
+* **Colour profile** (ICC; TIFF, PNG, JPEG, WebP): written back to every format that holds
+  one, so a Display P3 or Adobe RGB photo keeps its colours in a colour-managed viewer.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from peronamalik._extras import require
+
+tifffile = require("tifffile", "io")
+
+#: How ImageJ and OME files spell a micrometre, and the spelling used here.
+MICROMETRE = "µm"
+_MICROMETRE_SPELLINGS = {"micron", "microns", "um", "\\u00B5m", "\\u00b5m", "μm", MICROMETRE}
+#: The TIFF tag of an ICC profile (InterColorProfile).
+ICC_TAG = 34675
+
+
+@dataclass(frozen=True)
+class PixelMetadata:
+    """Pixel size and colour profile of an image, as its file gave them.
+
+    Attributes
+    ----------
+    pixel_size : tuple of (float or None), or None
+        Physical size of a pixel along each spatial axis of the array, in ``unit`` (None
+        where the file does not say); None when the file gives no calibration.
+    unit : str or None
+        The unit of ``pixel_size`` (``"µm"`` for ImageJ's "micron" and OME's default).
+    kind : str or None
+        ``"imagej"`` or ``"ome"``: the metadata a TIFF result is written with.
+    icc_profile : bytes or None
+        The ICC colour profile.
+
+    Examples
+    --------
+    >>> PixelMetadata(pixel_size=(1.5, 0.25, 0.25), unit="µm", kind="imagej").spacing()
+    (1.5, 0.25, 0.25)
+    """
+
+    pixel_size: tuple[float | None, ...] | None = None
+    unit: str | None = None
+    kind: str | None = None
+    icc_profile: bytes | None = None
+
+    def spacing(self) -> tuple[float, ...] | None:
+        """The pixel size along every spatial axis, or None if the file lacks one of them."""
+        sizes = self.pixel_size
+        if sizes is None or any(size is None for size in sizes):
+            return None
+        return tuple(float(size) for size in sizes)  # type: ignore[arg-type]
+
+    def anisotropic(self) -> bool:
+        """Whether :meth:`spacing` is known and differs between axes (by more than 1 %)."""
+        spacing = self.spacing()
+        return spacing is not None and max(spacing) > 1.01 * min(spacing)
+
+    def describe(self) -> str:
+        """The pixel size as people write it: ``"1.5 × 0.25 × 0.25 µm"`` ("?" where unknown)."""
+        sizes = " × ".join("?" if size is None else f"{size:g}" for size in self.pixel_size or ())
+        return f"{sizes} {self.unit}" if self.unit else sizes
+
+
+def _unit(name: object) -> str | None:
+    if name is None or str(name).strip() in ("", "pixel", "pixels"):
+        return None
+    text = str(name).strip()
+    return MICROMETRE if text in _MICROMETRE_SPELLINGS else text
+
+
+def _positive(value: object) -> float | None:
+    try:
+        size = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return size if np.isfinite(size) and size > 0 else None
+
+
+def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, spatial_axes: str) -> PixelMetadata:
+    """The :class:`PixelMetadata` of an open TIFF whose array has ``spatial_axes`` (tifffile's
+    letters, e.g. ``"ZYX"``, in the array's order), ``page`` its first page."""
+    icc = page.tags.get(ICC_TAG)
+    profile = bytes(icc.value) if icc is not None else None
+    sizes: dict[str, float | None] = {}
+    unit, kind = None, None
+    try:
+        if tif.is_ome:
+            kind, (sizes, unit) = "ome", _ome_sizes(tif.ome_metadata)
+        elif tif.is_imagej:
+            kind, (sizes, unit) = "imagej", _imagej_sizes(tif.imagej_metadata or {}, page)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
+        kind, sizes, unit = None, {}, None  # unreadable metadata: the pixels still read
+    pixel_size = tuple(sizes.get(axis) for axis in spatial_axes) if kind else None
+    return PixelMetadata(pixel_size, unit if kind else None, kind, profile)
+
+
+def _imagej_sizes(description: dict[str, Any], page: tifffile.TiffPage) -> tuple[dict[str, float | None], str | None]:
+    x_resolution, y_resolution = page.resolution
+    sizes = {"X": _positive(1.0 / x_resolution), "Y": _positive(1.0 / y_resolution)}
+    sizes["Z"] = _positive(description.get("spacing"))
+    return sizes, _unit(description.get("unit"))
+
+
+def _ome_sizes(xml: str | None) -> tuple[dict[str, float | None], str | None]:
+    image = tifffile.xml2dict(xml or "")["OME"]["Image"]
+    pixels = (image[0] if isinstance(image, list) else image)["Pixels"]
+    sizes = {axis: _positive(pixels.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
+    units = {_unit(pixels.get(f"PhysicalSize{axis}Unit", MICROMETRE)) for axis in "XYZ" if sizes[axis] is not None}
+    if len(units) > 1:  # mixed units: not converted here, so not read
+        return {}, None
+    return sizes, units.pop() if units else None
+
+
+def hyperstack(data: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, str, str]:
+    """``(data, axes, photometric)`` laid out as ImageJ and OME store it: RGB uint8 as samples
+    (``YXS``), other channels before the plane (``CYX``, ``ZCYX``), a volume's slices first."""
+    spatial = data.ndim - (channel_axis is not None)
+    axes = "ZYX"[3 - spatial :]
+    if channel_axis is None:
+        return data, axes, "minisblack"
+    data = np.moveaxis(data, channel_axis, -1)
+    if data.shape[-1] == 3 and data.dtype == np.uint8:
+        return data, axes + "S", "rgb"
+    return np.moveaxis(data, -1, -3), axes[:-2] + "CYX", "minisblack"
+
+
+def tiff_write_options(
+    metadata: PixelMetadata | None, data: np.ndarray, channel_axis: int | None
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """``(data, tifffile.imwrite options)`` that write ``metadata``'s pixel size as the input
+    file held it (ImageJ or OME), or None when it has none or ``data``'s layout no longer
+    fits it (its spatial axes, or a dtype ImageJ cannot hold)."""
+    if metadata is None or metadata.kind is None or metadata.pixel_size is None:
+        return None
+    spatial = data.ndim - (channel_axis is not None)
+    if spatial != len(metadata.pixel_size) or spatial not in (2, 3):
+        return None
+    if metadata.kind == "imagej" and data.dtype not in (np.uint8, np.uint16, np.float32):
+        return None
+    laid_out, axes, photometric = hyperstack(data, channel_axis)
+    sizes = dict(zip("ZYX"[3 - spatial :], metadata.pixel_size))
+    options: dict[str, Any] = {"photometric": photometric}
+    if metadata.kind == "imagej":
+        described: dict[str, Any] = {"axes": axes}
+        if sizes.get("Z") is not None:
+            described["spacing"] = sizes["Z"]
+        if metadata.unit:
+            described["unit"] = "micron" if metadata.unit == MICROMETRE else metadata.unit
+        if sizes["X"] is not None and sizes["Y"] is not None:
+            options["resolution"] = (1.0 / sizes["X"], 1.0 / sizes["Y"])
+        options.update(imagej=True, metadata=described)
+    else:
+        described = {"axes": axes}
+        for axis, size in sizes.items():
+            if size is not None:
+                described[f"PhysicalSize{axis}"] = size
+                described[f"PhysicalSize{axis}Unit"] = metadata.unit or MICROMETRE
+        options.update(ome=True, metadata=described)
+    return laid_out, options
+
+
+def add_png_icc_profile(path: Path, profile: bytes) -> None:
+    """Insert an ``iCCP`` chunk holding ``profile`` after the IHDR of the PNG at ``path``
+    (for the 16-bit colour PNGs FFmpeg writes, which cannot carry one themselves)."""
+    data = path.read_bytes()
+    end_of_header = 8 + 8 + 13 + 4  # signature, IHDR's length and type, its 13 bytes, its CRC
+    body = b"ICC profile\x00\x00" + zlib.compress(profile)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    path.write_bytes(data[:end_of_header] + chunk + data[end_of_header:])

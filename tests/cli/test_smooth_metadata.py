@@ -1,0 +1,90 @@
+"""``peronamalik smooth`` with calibrated microscopy stacks and colour-managed photos:
+``--spacing file``, the warning for anisotropic voxels, and the metadata kept in the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from peronamalik.cli import main
+from peronamalik.io.images import read_image
+from tests.cli.test_smooth import assert_one_line, run, run_here
+
+
+@pytest.fixture
+def calibrated(tmp_path: Path) -> Path:
+    """An ImageJ z-stack of 0.25 × 0.25 µm pixels, slices 1.5 µm apart, with a bright cube."""
+    volume = np.full((6, 32, 32), 1000, np.uint16)
+    volume[2:4, 8:24, 8:24] = 30000
+    volume += np.random.default_rng(0).integers(0, 2000, volume.shape, dtype=np.uint16)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, volume, imagej=True, resolution=(4.0, 4.0), metadata={"spacing": 1.5, "unit": "micron", "axes": "ZYX"})
+    return path
+
+
+def test_spacing_file_is_the_files_pixel_size(calibrated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_here(capsys, calibrated, "-o", tmp_path / "file.tif", "--spacing", "file", "--kappa", "0.5")
+    assert code == 0 and "spacing 1.5 × 0.25 × 0.25 µm (from" in err
+    assert main(["smooth", str(calibrated), "-o", str(tmp_path / "given.tif"), "--spacing", "1.5,0.25,0.25", "--kappa", "0.5", "-q"]) == 0
+    assert main(["smooth", str(calibrated), "-o", str(tmp_path / "unit.tif"), "--kappa", "0.5", "-q"]) == 0
+    from_file, given, unit = (read_image(tmp_path / name).array for name in ("file.tif", "given.tif", "unit.tif"))
+    np.testing.assert_array_equal(from_file, given)
+    assert np.abs(from_file.astype(int) - unit).max() > 100  # the spacing changed the result
+
+
+def test_anisotropic_voxels_without_spacing_are_warned_about(calibrated: Path, tmp_path: Path) -> None:
+    result = run(calibrated, "-o", tmp_path / "out.tif")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    warning = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "1.5 × 0.25 × 0.25 µm" in warning[0] and "--spacing file" in warning[0]
+    assert "warning" not in run(calibrated, "-o", tmp_path / "quiet.tif", "--spacing", "1").stderr
+
+
+def test_result_keeps_the_calibration(calibrated: Path, tmp_path: Path) -> None:
+    assert main(["smooth", str(calibrated), "-o", str(tmp_path / "out.tif"), "-q", "--spacing", "file"]) == 0
+    assert read_image(tmp_path / "out.tif").metadata == read_image(calibrated).metadata
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.is_imagej and tif.imagej_metadata["spacing"] == 1.5 and tif.pages[0].resolution == (4.0, 4.0)
+
+
+def test_spacing_file_without_pixel_size_is_refused(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "photo.png")
+    result = run(tmp_path / "photo.png", "-o", tmp_path / "out.png", "--spacing", "file")
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "--spacing file", "photo.png", "no pixel size")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_bad_spacing_names_both_forms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_here(capsys, tmp_path / "x.png", "--spacing", "fil")
+    assert code == 2 and "'fil' is neither a comma-separated list of numbers nor 'file'" in err
+
+
+def test_batch_reads_each_files_own_spacing(tmp_path: Path) -> None:
+    """Two stacks of different voxel sizes in one batch: each result equals that file's own run."""
+    volume = np.random.default_rng(1).integers(0, 60000, (6, 24, 24), dtype=np.uint16)
+    (tmp_path / "in").mkdir()
+    for name, z in (("a", 1.0), ("b", 4.0)):
+        tifffile.imwrite(tmp_path / "in" / f"{name}.tif", volume, imagej=True, metadata={"spacing": z, "axes": "ZYX"})
+    assert main(["smooth", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--spacing", "file", "-q"]) == 0
+    for name, z in (("a", "1"), ("b", "4")):
+        single = tmp_path / f"{name}-single.tif"
+        assert main(["smooth", str(tmp_path / "in" / f"{name}.tif"), "-o", str(single), "--spacing", f"{z},1,1", "-q"]) == 0
+        np.testing.assert_array_equal(read_image(tmp_path / "out" / f"{name}.tif").array, read_image(single).array)
+
+
+def test_photo_keeps_its_colour_profile(tmp_path: Path) -> None:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    rgb = np.random.default_rng(2).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.jpg", icc_profile=profile, quality=95)
+    for output in ("out.jpg", "out.png", "compare.png"):
+        args = ["-o", str(tmp_path / output)]
+        if output == "compare.png":
+            args = ["--compare", str(tmp_path / output), "-o", str(tmp_path / "x.jpg")]
+        assert main(["smooth", str(tmp_path / "photo.jpg"), *args, "-q", "--overwrite"]) == 0
+        with Image.open(tmp_path / output) as written:
+            assert written.info.get("icc_profile") == profile

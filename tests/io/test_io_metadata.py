@@ -1,0 +1,138 @@
+"""Pixel size and colour profile, read from real files and written back
+(:mod:`peronamalik.io.metadata`): ImageJ and OME TIFFs as tifffile writes them (Fiji's and
+Bio-Formats' layouts), ICC profiles as Pillow writes them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from peronamalik.io.images import read_image, write_image
+from peronamalik.io.metadata import PixelMetadata
+
+SIZES = {"X": 0.2, "Y": 0.25, "Z": 1.5}
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def stack(shape: tuple[int, ...], dtype: type = np.uint16) -> np.ndarray:
+    values = np.random.default_rng(0).random(shape)
+    return (values * (255 if dtype == np.uint8 else 60000)).astype(dtype) if dtype != np.float32 else values.astype(dtype)
+
+
+def write_imagej(path: Path, data: np.ndarray, axes: str, **options: object) -> Path:
+    tifffile.imwrite(path, data, imagej=True, resolution=(1 / SIZES["X"], 1 / SIZES["Y"]),
+                     metadata={"spacing": SIZES["Z"], "unit": "micron", "axes": axes}, **options)
+    return path
+
+
+def write_ome(path: Path, data: np.ndarray, axes: str) -> Path:
+    physical = {f"PhysicalSize{axis}": size for axis, size in SIZES.items() if axis in axes}
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": axes, **physical})
+    return path
+
+
+def rewrite(loaded, path: Path) -> None:
+    """The loaded image written back through a float result, as ``smooth`` writes one."""
+    array = loaded.array
+    unit = array.astype(np.float64) / (np.iinfo(array.dtype).max if array.dtype.kind == "u" else 1.0)
+    write_image(path, unit, like_dtype=array.dtype, channel_axis=loaded.channel_axis, metadata=loaded.metadata)
+
+
+@pytest.mark.parametrize(
+    ("writer", "data", "axes", "expected"),
+    [
+        (write_imagej, stack((4, 2, 24, 32)), "ZCYX", (1.5, 0.25, 0.2)),
+        (write_imagej, stack((5, 24, 32), np.float32), "ZYX", (1.5, 0.25, 0.2)),
+        (write_ome, stack((4, 3, 24, 32)), "ZCYX", (1.5, 0.25, 0.2)),
+        (write_ome, stack((24, 32), np.float32), "YX", (0.25, 0.2)),
+    ],
+)
+def test_microscopy_tiff_pixel_size_is_read_and_written_back(tmp_path: Path, writer, data, axes: str, expected) -> None:
+    loaded = read_image(writer(tmp_path / "in.tif", data, axes))
+    assert loaded.metadata.pixel_size == pytest.approx(expected)
+    assert loaded.metadata.unit == "µm"
+    rewrite(loaded, tmp_path / "out.tif")
+    back = read_image(tmp_path / "out.tif")
+    assert back.metadata == loaded.metadata
+    np.testing.assert_array_equal(back.array, loaded.array)
+    assert back.channel_axis == loaded.channel_axis
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:  # what Fiji and Bio-Formats read
+        assert tif.series[0].axes == axes
+        assert (tif.is_imagej, tif.is_ome) == (writer is write_imagej, writer is write_ome)
+
+
+def test_imagej_rgb_keeps_its_samples_and_unit(tmp_path: Path) -> None:
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, stack((24, 32, 3), np.uint8), imagej=True, photometric="rgb", resolution=(4.0, 4.0),
+                     metadata={"unit": "mm"})
+    loaded = read_image(path)
+    assert loaded.metadata.spacing() == (0.25, 0.25) and loaded.metadata.unit == "mm"
+    rewrite(loaded, tmp_path / "out.tif")
+    back = read_image(tmp_path / "out.tif")
+    assert back.metadata == loaded.metadata and back.channel_axis == -1
+    np.testing.assert_array_equal(back.array, loaded.array)
+
+
+def test_a_stack_without_z_spacing_has_no_spacing_but_keeps_xy(tmp_path: Path) -> None:
+    path = tmp_path / "noz.tif"
+    tifffile.imwrite(path, stack((3, 24, 32)), imagej=True, resolution=(5.0, 5.0), metadata={"axes": "ZYX", "unit": "um"})
+    metadata = read_image(path).metadata
+    assert metadata.pixel_size == (None, 0.2, 0.2) and metadata.spacing() is None
+    assert metadata.describe() == "? × 0.2 × 0.2 µm"
+
+
+def test_plain_files_have_no_pixel_size(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "plain.tif", stack((3, 24, 32)), photometric="minisblack")
+    np.save(tmp_path / "plain.npy", stack((3, 24, 32)))
+    for name in ("plain.tif", "plain.npy"):
+        assert read_image(tmp_path / name).metadata == PixelMetadata()
+
+
+def test_unreadable_imagej_spacing_leaves_the_pixels_readable(tmp_path: Path) -> None:
+    path = tmp_path / "odd.tif"
+    description = "ImageJ=1.54f\nimages=3\nslices=3\nspacing=abc\nunit=micron\n"
+    tifffile.imwrite(path, stack((3, 24, 32)), description=description, resolution=(5.0, 5.0), photometric="minisblack")
+    loaded = read_image(path)
+    assert loaded.array.shape == (3, 24, 32)
+    assert loaded.metadata.spacing() is None
+
+
+def test_a_layout_that_no_longer_fits_is_written_plain(tmp_path: Path) -> None:
+    """Channels diffused as space (``--channel-axis none``) leave 4 spatial axes: the 3 pixel
+    sizes no longer describe them, so the TIFF is written without them."""
+    loaded = read_image(write_imagej(tmp_path / "in.tif", stack((4, 2, 24, 32)), "ZCYX"))
+    write_image(tmp_path / "out.tif", loaded.array / 60000.0, like_dtype=np.uint16, channel_axis=None, metadata=loaded.metadata)
+    back = read_image(tmp_path / "out.tif")
+    assert back.array.shape == loaded.array.shape and back.metadata.pixel_size is None
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
+def test_icc_profile_is_kept(tmp_path: Path, suffix: str) -> None:
+    profile = srgb_profile()
+    Image.fromarray(stack((24, 32, 3), np.uint8)).save(tmp_path / f"in{suffix}", icc_profile=profile)
+    loaded = read_image(tmp_path / f"in{suffix}")
+    assert loaded.metadata.icc_profile == profile
+    rewrite(loaded, tmp_path / f"out{suffix}")
+    with Image.open(tmp_path / f"out{suffix}") as written:
+        assert written.info.get("icc_profile") == profile
+
+
+def test_icc_profile_of_a_16_bit_colour_png_is_a_valid_chunk(tmp_path: Path) -> None:
+    """FFmpeg writes 16-bit colour PNGs, without a profile: an iCCP chunk is added, which
+    Pillow reads and littleCMS parses, and the samples are untouched."""
+    profile = srgb_profile()
+    data = stack((24, 32, 3))
+    write_image(tmp_path / "out.png", data / 60000.0, like_dtype=np.uint16, channel_axis=-1,
+                metadata=PixelMetadata(icc_profile=profile))
+    back = read_image(tmp_path / "out.png")
+    assert back.metadata.icc_profile == profile and back.array.dtype == np.uint16
+    np.testing.assert_array_equal(back.array, np.round(data / 60000.0 * 65535).astype(np.uint16))
+    assert ImageCms.getProfileName(ImageCms.ImageCmsProfile(io.BytesIO(back.metadata.icc_profile))).strip()
