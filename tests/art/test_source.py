@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,49 @@ def test_an_mp4_of_the_sample_is_resized_to_even_sides_not_padded(tmp_path: Path
     gif = list(read_frames(render(None, tmp_path / "a.gif", **run)))
     assert video[0].shape == (212, 320, 3) and gif[0].shape == (213, 320, 3)
     assert not np.array_equal(video[0][-1], video[0][-2])
+
+
+def test_a_display_p3_photo_is_shown_in_srgb(tmp_path: Path):
+    """GIF and MP4 carry no colour profile and are shown as sRGB: a Display P3 photo's values
+    shown as they are look washed out.  The source is the photo converted by littleCMS to
+    sRGB (more saturated values), from a file and from a PIL image alike; an sRGB-tagged or
+    untagged photo is left as it is."""
+    from PIL import Image, ImageCms
+
+    from peronamalik.art.source import load_source
+    from tests.icc_profiles import rgb_profile
+
+    p3 = rgb_profile()
+    photo = np.random.default_rng(0).integers(30, 220, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "p3.png", icc_profile=p3)
+    Image.fromarray(photo).save(tmp_path / "srgb.png", icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    with Image.open(tmp_path / "p3.png") as opened:
+        converted = ImageCms.profileToProfile(opened, ImageCms.ImageCmsProfile(io.BytesIO(p3)), ImageCms.createProfile("sRGB"))
+        from_pil = load_source(opened, size=None, device="cpu").tensor
+    Image.fromarray(np.asarray(converted)).save(tmp_path / "converted.png")
+
+    def source(name: str) -> torch.Tensor:
+        return load_source(tmp_path / name, size=None, device="cpu").tensor
+
+    torch.testing.assert_close(source("p3.png"), source("converted.png"))
+    torch.testing.assert_close(from_pil, source("converted.png"))
+    assert not torch.equal(source("p3.png"), source("srgb.png"))
+    Image.fromarray(photo).save(tmp_path / "plain.png")
+    torch.testing.assert_close(source("srgb.png"), source("plain.png"))
+
+
+def test_an_unreadable_colour_profile_is_warned_about_and_ignored(tmp_path: Path):
+    import warnings
+
+    from PIL import Image
+
+    from peronamalik.art.source import load_source
+
+    photo = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "odd.png", icc_profile=b"not a profile at all" * 8)
+    Image.fromarray(photo).save(tmp_path / "plain.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        odd = load_source(tmp_path / "odd.png", size=None, device="cpu").tensor
+    assert [str(w.message) for w in caught if "colour profile cannot be read" in str(w.message) and "odd.png" in str(w.message)]
+    torch.testing.assert_close(odd, load_source(tmp_path / "plain.png", size=None, device="cpu").tensor)

@@ -106,26 +106,29 @@ def reference_sha256(reference: str | Path) -> str:
 
 
 def load_source(image: Any, *, size: int | None, device: torch.device, even: bool = False) -> Source:
-    """Load ``image`` (path, numpy array, PIL image or None for the sample), min-max normalise
-    it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``
+    """Load ``image`` (path, numpy array, PIL image or None for the sample), in sRGB (an 8-bit
+    photo with another ICC profile converted: :func:`peronamalik.io.metadata.as_srgb`), min-max
+    normalise it to [0, 1] as the seed did, drop an alpha channel, and resize its longer side to ``size``
     (:func:`resize_longer`; ``even``: to even sides, for an output that stores only those)."""
     if image is None or (isinstance(image, str) and image == SAMPLE_REF):
         array, reference, stem = sample_array(), SAMPLE_REF, SAMPLE_NAME
         digest = array_sha256(array)
     elif isinstance(image, (str, Path)):
         from peronamalik.io.images import read_image
+        from peronamalik.io.metadata import as_srgb
 
         path = Path(image)
         loaded = read_image(path)
-        array, reference, stem = loaded.array, str(path), path.stem
+        array, reference, stem = as_srgb(loaded.array, loaded.metadata.icc_profile, str(path)), str(path), path.stem
         if loaded.array.ndim not in (2, 3) or (loaded.array.ndim == 3 and loaded.channel_axis is None):
             raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
         digest = file_sha256(path)
     else:
         if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, its bit depth kept
             from peronamalik.io.images import pillow_array
+            from peronamalik.io.metadata import as_srgb
 
-            image = pillow_array(image)
+            image = as_srgb(pillow_array(image), image.info.get("icc_profile"), "the PIL image")
         if not isinstance(image, np.ndarray):
             raise InputTypeError(f"image must be a path, a numpy array or a PIL image, got {type(image).__name__}")
         array, reference, stem = image, "array", "array"

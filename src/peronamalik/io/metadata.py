@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +173,28 @@ def tiff_write_options(
                 described[f"PhysicalSize{axis}Unit"] = metadata.unit or MICROMETRE
         options.update(ome=True, metadata=described)
     return laid_out, options
+
+
+def as_srgb(array: np.ndarray, profile: bytes | None, name: str = "the image") -> np.ndarray:
+    """An 8-bit RGB ``array`` converted from its ICC ``profile`` to sRGB (littleCMS, through
+    Pillow's ImageCms), for outputs that carry no profile and are shown as sRGB (GIF, MP4,
+    WebM): a Display P3 or Adobe RGB photo keeps its colours there.  Unchanged without a
+    profile, with an sRGB one, or for other layouts (grey, 16-bit: Pillow's ImageCms
+    converts 8-bit images only); an unreadable profile is warned about (``name``) and the
+    values are taken as sRGB."""
+    if not profile or array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
+        return array
+    from PIL import Image, ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if "srgb" in ImageCms.getProfileDescription(source).lower():
+            return array
+        converted = ImageCms.profileToProfile(Image.fromarray(array), source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (OSError, ImageCms.PyCMSError) as exc:
+        warnings.warn(f"{name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", UserWarning, stacklevel=2)
+        return array
+    return np.asarray(converted)
 
 
 def add_png_icc_profile(path: Path, profile: bytes) -> None:
