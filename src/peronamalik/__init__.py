@@ -2,7 +2,7 @@
 
 Every name loads on first use, so ``import peronamalik`` (and ``peronamalik --help``) does
 not wait for torch: the classic filter (:func:`diffuse`, :class:`PeronaMalik`,
-:class:`DiffusionParams`, :func:`estimate_kappa`, :func:`stable_dt`, and :class:`InputError`
+:class:`DiffusionParams`, :func:`estimate_kappa`, :func:`itk_kappa`, :func:`stable_dt`, and :class:`InputError`
 for bad input) and the learned mode (:func:`animate`,
 :func:`render`, :func:`render_video`, :func:`stylize_frames`, :class:`LearnedDiffusion`,
 :class:`ArtConfig`, :data:`PRESETS`) on first use.  ``pip install peronamalik`` needs only
@@ -25,7 +25,7 @@ _exports, __getattr__, __dir__ = lazy_exports(
         "_validate": ("InputError",),
         "core": (
             "DiffusionOptions", "DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters",
-            "stable_dt",
+            "itk_kappa", "stable_dt",
         ),
         "core.threads": ("get_num_threads", "set_num_threads"),
         "backends": ("backend",),

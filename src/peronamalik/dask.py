@@ -72,8 +72,9 @@ def as_dask_array(array: Any) -> da.Array:
 def step_reach(scheme: str, spacing: Sequence[float], sigma: float) -> tuple[int, ...]:
     """Pixels per spatial axis that one step can carry information (and border errors) over.
 
-    One for the 3×3 (or 2·ndim) stencils of "flux", "flux8" and "seed"; with ``sigma > 0``
-    the Gaussian guide adds its radius ``ceil(4·sigma/h)`` (at least 1), as
+    One for the 3×3 (or 2·ndim, or 3^ndim) stencils of "flux", "flux8", "seed" and
+    "gradient"; with ``sigma > 0`` the Gaussian guide adds its radius ``ceil(4·sigma/h)`` (at
+    least 1), as
     :func:`peronamalik.core.smoothing.gaussian_kernel1d` cuts it.
     """
     if sigma <= 0:

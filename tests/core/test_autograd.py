@@ -41,7 +41,7 @@ def test_gradcheck_image_and_kappa(diffusivity, mode, shape) -> None:
     assert gradcheck(f, (image(*shape), kappa()), eps=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("scheme", ["flux8", "seed"])
+@pytest.mark.parametrize("scheme", ["flux8", "gradient", "seed"])
 def test_gradcheck_other_schemes(scheme) -> None:
     # values well inside (0, 1) so the seed's clamp is not hit
     x = (0.25 + 0.5 * image(6, 6).detach()).requires_grad_()

@@ -53,6 +53,7 @@ CASES = {
     "grey exp, anisotropic spacing": ("camera", dict(spacing=(1.0, 0.5), kappa=0.08)),
     "RGB coupled flux8, rational": ("astronaut", dict(channel_axis=-1, coupled=True, scheme="flux8", diffusivity="rational")),
     "RGB tukey, sigma": ("astronaut", dict(channel_axis=-1, diffusivity="tukey", kappa=0.2, sigma=1.0)),
+    "RGB coupled gradient, spacing": ("astronaut", dict(channel_axis=-1, coupled=True, scheme="gradient", spacing=(1.0, 0.7))),
 }
 
 

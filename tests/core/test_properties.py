@@ -31,7 +31,8 @@ def images(ndim: int, *, min_side: int = 1, max_side: int = 8, channels: bool = 
 def flux_cases(draw, *, with_flux8: bool = True):
     """(image, keyword arguments) for a flux-type run: 2-D or 3-D, maybe colour/spacing/sigma."""
     ndim = draw(st.sampled_from([2, 3]))
-    scheme = draw(st.sampled_from(["flux", "flux8"])) if with_flux8 and ndim == 2 else "flux"
+    schemes = ["flux", "gradient", "flux8"] if with_flux8 and ndim == 2 else ["flux", "gradient"]
+    scheme = draw(st.sampled_from(schemes))
     channels = draw(st.booleans())
     image = draw(images(ndim, max_side=7 if ndim == 3 else 10, channels=channels))
     kwargs = {
@@ -73,7 +74,7 @@ def test_stays_within_input_range_at_default_dt(backend, case) -> None:
 
 @FAST
 @given(
-    st.sampled_from([(2, "flux"), (2, "flux8"), (3, "flux"), (4, "flux"), (2, "seed")]),
+    st.sampled_from([(2, "flux"), (2, "flux8"), (3, "flux"), (4, "flux"), (2, "seed"), (2, "gradient"), (3, "gradient")]),
     st.floats(0.0, 1.0),
     DIFFUSIVITIES,
     KAPPAS,
@@ -102,7 +103,7 @@ def spacing_after(ops, spacing):
 def symmetry_cases(draw):
     ndim = draw(st.sampled_from([2, 3]))
     image = draw(images(ndim, min_side=2, max_side=7 if ndim == 3 else 9))
-    scheme = draw(st.sampled_from(["flux", "flux8"])) if ndim == 2 else "flux"
+    scheme = draw(st.sampled_from(["flux", "flux8", "gradient"] if ndim == 2 else ["flux", "gradient"]))
     pairs = [(0, 1)] if ndim == 2 else [(0, 1), (1, 2), (0, 2)]
     op = st.one_of(
         st.tuples(st.just("rot"), st.sampled_from(pairs)),
@@ -214,6 +215,7 @@ def test_3d_refuses_medpy_advised_dt() -> None:
         ("flux", 4, "exp", 1 / 8),
         ("flux", 2, "tukey", 1 / 2),  # g_max = 1/2
         ("flux8", 2, "exp", 1 / 6),  # 4 axis neighbours + 4 diagonals at weight 1/2
+        ("gradient", 3, "exp", 1 / 6),  # the axis neighbours, as "flux"
     ],
 )
 def test_stable_dt_values(scheme, ndim, diffusivity, expected) -> None:

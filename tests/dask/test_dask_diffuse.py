@@ -46,7 +46,9 @@ def problems(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...], dict]:
         options["channel_axis"] = -1
         options["coupled"] = draw(st.booleans())
     elif kind == "2d" and draw(st.booleans()):
-        options["scheme"] = "flux8"
+        options["scheme"] = draw(st.sampled_from(["flux8", "gradient"]))
+    elif draw(st.booleans()):
+        options["scheme"] = "gradient"
     return image, chunks, options
 
 

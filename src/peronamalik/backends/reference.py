@@ -12,7 +12,7 @@ import torch
 
 from peronamalik.backends.job import Diffusion
 from peronamalik.core.diffusivity import Diffusivity, resolve_diffusivity
-from peronamalik.core.schemes import flux_step, laplacian_kernel, neighbour_offsets, seed_step
+from peronamalik.core.schemes import flux_step, gradient_step, laplacian_kernel, neighbour_offsets, seed_step
 from peronamalik.core.smoothing import gaussian_smooth
 
 Step = Callable[[torch.Tensor], torch.Tensor]
@@ -50,6 +50,8 @@ def make_step(
 
     def step(u: torch.Tensor) -> torch.Tensor:
         guide = gaussian_smooth(u, pixel_sigmas) if sigma > 0 else None
+        if scheme == "gradient":
+            return gradient_step(u, kappa=kappa, dt=dt, g=g, spacing=spacing, coupled=coupled, guide=guide)
         return flux_step(
             u, kappa=kappa, dt=dt, g=g, spacing=spacing, offsets=offsets, coupled=coupled, guide=guide
         )

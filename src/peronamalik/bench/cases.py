@@ -79,6 +79,10 @@ def _register_classic() -> None:
                   note="anisotropic_diffusion option=1 (same result)", **g2))
     register(Case("SimpleITK", make=peers.simpleitk(gray, 0.125), peer="SimpleITK", requires=("SimpleITK",),
                   note="GradientAnisotropicDiffusion, dt 0.125, K 1 (ITK conventions)", **g2))
+    register(Case("peronamalik gradient (eager torch)", make=_ours("off", gray, scheme="gradient", dt=0.125), quick=False,
+                  note="ITK's scheme: SimpleITK's result with itk_kappa", **g2))
+    register(Case("peronamalik gradient, torch.compile (CPU)", make=_ours("compile", gray, scheme="gradient", dt=0.125),
+                  quick=False, note="ITK's scheme, inductor's C++", **g2))
     g3: dict[str, Any] = {"group": "3-D", "pixels": _pixels_3d}
     register(Case("peronamalik reference 3-D", make=_ours("off", vol), peer="reference", quick=False, **g3))
     register(Case("peronamalik fused 3-D", make=_ours("on", vol), note="exp", **g3))

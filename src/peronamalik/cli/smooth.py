@@ -86,8 +86,9 @@ Examples:
 @click.option("--diffusivity", default="exp", show_default=True,
               type=click.Choice(["exp", "rational", "tukey", "inv"]),
               help="Edge-stopping function ('inv' goes with --scheme seed).")
-@click.option("--scheme", default="flux", show_default=True, type=click.Choice(["flux", "flux8", "seed"]),
-              help="flux: textbook 2·ndim neighbours; flux8: 2-D with diagonals; seed: the original's step.")
+@click.option("--scheme", default="flux", show_default=True, type=click.Choice(["flux", "flux8", "gradient", "seed"]),
+              help="flux: textbook 2·ndim neighbours; flux8: 2-D with diagonals; gradient: the conductance of the "
+                   "whole gradient between neighbours (ITK's); seed: the original's step.")
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
 @click.option("--sigma", default="0", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="Gaussian pre-smoothing of the conductance (Catté), or 'auto' (0 or 1).")

@@ -7,5 +7,9 @@ from peronamalik.core.kappa import estimate_kappa
 from peronamalik.core.module import PeronaMalik
 from peronamalik.core.parameters import estimate_parameters
 from peronamalik.core.params import DiffusionOptions, DiffusionParams, stable_dt
+from peronamalik.core.schemes import itk_kappa
 
-__all__ = ["DiffusionOptions", "DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "stable_dt"]
+__all__ = [
+    "DiffusionOptions", "DiffusionParams", "PeronaMalik", "diffuse", "estimate_kappa", "estimate_parameters", "itk_kappa",
+    "stable_dt",
+]

@@ -92,10 +92,13 @@ def diffuse(
         ``tukey``: :math:`\tfrac12(1-(d/\kappa\sqrt2)^2)^2` inside the cut-off (medpy's
         convention); or ``g(d, kappa) -> tensor``.  ``'inv'`` (the seed's Scharr
         conductance) goes with ``scheme='seed'``.
-    scheme : {'flux', 'flux8', 'seed'}
+    scheme : {'flux', 'flux8', 'gradient', 'seed'}
         ``flux``: one shared flux per pair of axis neighbours, zero flux through the border;
         equals medpy's ``anisotropic_diffusion`` with unit spacing.  ``flux8``: 2-D, with
-        diagonal neighbours at distance √2.  ``seed``: the 2017 seed's Laplacian-driven step
+        diagonal neighbours at distance √2.  ``gradient``: the same pairs, each with the
+        conductance of the whole gradient at its half-way point (the cross derivatives too);
+        equals ITK's ``GradientAnisotropicDiffusionImageFilter`` with unit spacing and
+        ``kappa`` from :func:`~peronamalik.itk_kappa`.  ``seed``: the 2017 seed's Laplacian-driven step
         (reflection padding, conductance of the operator response, clamp to [0, 1]).
     spacing : float or sequence of float, optional
         Physical spacing per spatial axis, each in [1e-9, 1e9].  Differences are divided by it both inside the

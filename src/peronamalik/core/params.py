@@ -39,7 +39,7 @@ from peronamalik.core.layout import check_spacing, normalize_spacing
 from peronamalik.core.progress import Progress
 from peronamalik.core.schemes import flux_stability_sum, neighbour_offsets
 
-SCHEMES = ("flux", "flux8", "seed")
+SCHEMES = ("flux", "flux8", "gradient", "seed")
 KAPPA_RANGE = (1e-30, 1e30)
 MIN_DT = 1e-30  # smaller is 0 in float32
 MAX_ITERATIONS = 10**9
@@ -59,7 +59,7 @@ def stable_dt(
     r"""Largest dt for which the explicit step obeys the min-max principle.
 
     Flux schemes: :math:`dt \le 1 / (g_{max} \sum_{neighbours} 1/h^2)`, i.e. ``1/(2·ndim)``
-    for "flux" with unit spacing and ``1/6`` for "flux8".  "seed": :math:`1/(4 g_{max} C_{mix})`
+    for "flux" and "gradient" with unit spacing and ``1/6`` for "flux8".  "seed": :math:`1/(4 g_{max} C_{mix})`
     with ``C_mix`` the number of channels the operator mixes.
     """
     spacing = normalize_spacing(spacing, spatial_ndim)
