@@ -88,3 +88,60 @@ def test_photo_keeps_its_colour_profile(tmp_path: Path) -> None:
         assert main(["smooth", str(tmp_path / "photo.jpg"), *args, "-q", "--overwrite"]) == 0
         with Image.open(tmp_path / output) as written:
             assert written.info.get("icc_profile") == profile
+
+
+@pytest.fixture
+def time_series(tmp_path: Path) -> Path:
+    """An ImageJ time series (TZCYX): 4 time points of 3 slices, 2 channels, 0.5 s apart."""
+    rng = np.random.default_rng(3)
+    clean = np.zeros((4, 3, 2, 32, 32))
+    for t in range(4):
+        clean[t, :, 0, 8 + t : 20 + t, 8:24] = 0.6  # a square that moves, in channel 0
+    clean[:, :, 1] = np.linspace(0.2, 0.5, 32)
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1)
+    path = tmp_path / "series.tif"
+    tifffile.imwrite(path, (noisy * 65535).astype(np.uint16), imagej=True, resolution=(4.0, 4.0),
+                     metadata={"axes": "TZCYX", "spacing": 1.0, "unit": "micron", "finterval": 0.5})
+    return path
+
+
+def test_each_time_point_is_smoothed_on_its_own(time_series: Path, tmp_path: Path) -> None:
+    from peronamalik import diffuse
+    from peronamalik.core.arrays import from_float
+
+    assert main(["smooth", str(time_series), "-o", str(tmp_path / "out.tif"), "--kappa", "0.2", "-q"]) == 0
+    loaded, result = read_image(time_series), read_image(tmp_path / "out.tif")
+    assert result.array.shape == loaded.array.shape and result.time_axis == 0
+    for t in range(4):
+        alone = diffuse(loaded.array[t], kappa=0.2, iterations=20, channel_axis=-1)
+        np.testing.assert_array_equal(result.array[t], from_float(alone, np.uint16))
+    assert result.metadata == loaded.metadata and result.metadata.time_interval == 0.5
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.series[0].axes == "TZCYX" and tif.imagej_metadata["finterval"] == 0.5
+
+
+def test_auto_parameters_of_a_series_come_from_its_middle_time_point(time_series: Path, tmp_path: Path) -> None:
+    from peronamalik import estimate_parameters
+
+    result = run(time_series, "-o", tmp_path / "out.tif", "--kappa", "auto", "--iterations", "auto")
+    assert result.returncode == 0
+    chosen = estimate_parameters(read_image(time_series).array[2], kappa="auto", iterations="auto", channel_axis=-1)
+    assert result.stdout.strip() == f"{chosen.describe()} (on time point 3 of 4)"
+
+
+@pytest.mark.parametrize("option", [["--every", "5"], ["--channel-axis", "0"]])
+def test_options_of_one_image_are_refused_for_a_series(time_series: Path, tmp_path: Path, option: list[str]) -> None:
+    result = run(time_series, "-o", tmp_path / "out.gif", *option)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, f"{option[0]} is not available for a time series")
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_a_compare_picture_the_format_cannot_hold_is_refused_before_the_work(time_series: Path, tmp_path: Path) -> None:
+    """Two channels side by side do not fit a PNG: said at once, naming the file asked for
+    (it was said after the diffusion, naming the hidden temporary)."""
+    result = run(time_series, "-o", tmp_path / "out.tif", "--compare", tmp_path / "compare.png")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "warning" not in line]
+    assert len(lines) == 1 and f"cannot write {tmp_path / 'compare.png'}: .png holds a 2-D grey or RGB image" in lines[0]
+    assert not (tmp_path / "out.tif").exists() and not list(tmp_path.glob(".*"))

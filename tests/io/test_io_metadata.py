@@ -136,3 +136,16 @@ def test_icc_profile_of_a_16_bit_colour_png_is_a_valid_chunk(tmp_path: Path) -> 
     assert back.metadata.icc_profile == profile and back.array.dtype == np.uint16
     np.testing.assert_array_equal(back.array, np.round(data / 60000.0 * 65535).astype(np.uint16))
     assert ImageCms.getProfileName(ImageCms.ImageCmsProfile(io.BytesIO(back.metadata.icc_profile))).strip()
+
+
+def test_a_time_series_keeps_its_interval(tmp_path: Path) -> None:
+    series = stack((4, 3, 24, 32))
+    tifffile.imwrite(tmp_path / "in.ome.tif", series, ome=True, metadata={
+        "axes": "TZYX", "PhysicalSizeX": 0.25, "PhysicalSizeY": 0.25, "PhysicalSizeZ": 2.0,
+        "TimeIncrement": 3.0, "TimeIncrementUnit": "min"})
+    loaded = read_image(tmp_path / "in.ome.tif")
+    assert loaded.time_axis == 0 and (loaded.metadata.time_interval, loaded.metadata.time_unit) == (3.0, "min")
+    write_image(tmp_path / "out.tif", series / 60000.0, like_dtype=np.uint16, metadata=loaded.metadata, time_axis=0)
+    back = read_image(tmp_path / "out.tif")
+    assert back.metadata == loaded.metadata and back.time_axis == 0
+    np.testing.assert_array_equal(back.array, np.round(series / 60000.0 * 65535).astype(np.uint16))

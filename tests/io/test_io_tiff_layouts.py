@@ -50,11 +50,16 @@ def test_imagej_channels_are_channels_not_space(tmp_path: Path, capsys: pytest.C
     assert out[:, 1].max() == 0 and out[:, 0].max() > 0
 
 
-def test_a_time_axis_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tifffile.imwrite(tmp_path / "t.tif", np.stack([np.stack([RAMP] * 3)] * 2), imagej=True, metadata={"axes": "TZYX"})
-    assert main(["smooth", str(tmp_path / "t.tif"), "-o", str(tmp_path / "out.tif")]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "has a time axis (axes TZYX): smooth each time point on its own" in line
+def test_a_time_axis_comes_first(tmp_path: Path) -> None:
+    """A time series was refused; its time points are now axis 0 (``time_axis``), whatever
+    their place in the file, and its channels last."""
+    series = np.stack([np.stack([RAMP + t, RAMP * 0 + t]) for t in range(3)])  # T, C, Y, X
+    tifffile.imwrite(tmp_path / "tcyx.tif", series, imagej=True, metadata={"axes": "TCYX"})
+    tifffile.imwrite(tmp_path / "ctyx.ome.tif", series.swapaxes(0, 1), ome=True, metadata={"axes": "CTYX"})
+    for name in ("tcyx.tif", "ctyx.ome.tif"):
+        loaded = read_image(tmp_path / name)
+        assert (loaded.time_axis, loaded.channel_axis) == (0, -1)
+        np.testing.assert_array_equal(loaded.array, np.moveaxis(series, 1, -1))
     assert not (tmp_path / "out.tif").exists()
 
 

@@ -17,6 +17,8 @@ from peronamalik.cli.checks import check_not_input, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
 
 if TYPE_CHECKING:
+    from peronamalik.core import DiffusionParams
+    from peronamalik.core.progress import Progress
     from peronamalik.io.metadata import PixelMetadata
 
 
@@ -59,8 +61,8 @@ SPACING_FROM_FILE = "file"
 
 SMOOTH_HELP = """Edge-preserving Perona-Malik smoothing of an image or volume.
 
-INPUT: PNG, JPEG, TIFF (16-bit and multi-page volumes too), .npy, another Pillow format, or
-zarr / OME-Zarr (chunk by chunk on Dask).
+INPUT: PNG, JPEG, TIFF (16-bit and multi-page volumes too; an ImageJ/OME time series one time
+point at a time), .npy, another Pillow format, or zarr / OME-Zarr (chunk by chunk on Dask).
 An alpha channel is not smoothed: it is dropped, with a warning.
 
 \b
@@ -182,17 +184,28 @@ def smooth(
     loaded = read_image(input_path)
     if loaded.alpha:
         warnings.warn(f"{input_path} has an alpha channel; it is dropped (the result is opaque)", stacklevel=1)
+    series = loaded.time_axis is not None  # each time point is smoothed on its own
+    for option, value in (("--every", every), ("--channel-axis", channel_axis)):
+        if series and value is not None:
+            raise InputError(f"{option} is not available for a time series ({input_path}: each time point is "
+                             f"smoothed on its own, its channels as the file says): drop {option}")
     axis = loaded.channel_axis if channel_axis is None else (None if channel_axis == "none" else channel_axis)
     if every is None:
         check_image_output(output, loaded.array.shape, axis)
     params = params.replace(channel_axis=axis, **calibration(input_path, loaded.metadata, from_file, params.spacing, quiet))
+    # a series' parameters, and its --compare, from its middle time point
+    shown = loaded.array[len(loaded.array) // 2] if series else loaded.array
+    if compare is not None:  # a plane (a volume's middle slice) with the image's channels
+        plane = shown.shape[-2:] if axis is None else (*map(int, np.delete(shown.shape, axis)[-2:]), shown.shape[axis])
+        check_image_output(compare, tuple(plane), None if axis is None else -1)
     values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
     if "auto" in values.values():
         options = {name: value for name, value in vars(params).items() if name not in values}
-        chosen = estimate_parameters(loaded.array, **values, **options)
+        chosen = estimate_parameters(shown, **values, **options)
         params = params.replace(**chosen.as_options())
         if not quiet:
-            click.echo(chosen.describe())
+            on = f" (on time point {len(loaded.array) // 2 + 1} of {len(loaded.array)})" if series else ""
+            click.echo(chosen.describe() + on)
     if every is not None:
         with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
             written = write_evolution(
@@ -204,19 +217,38 @@ def smooth(
             click.echo(f"wrote {written} ({what}, {human_size(written)})", err=True)
         return
     with progress_bar("diffusing", "it", delay=1.0, quiet=quiet) as progress:
-        result = diffuse(loaded.array, **vars(params), progress=progress)
+        if series:
+            result = diffuse_series(loaded.array, params, progress)
+        else:
+            result = diffuse(loaded.array, **vars(params), progress=progress)
     with ExitStack() as stack:
         temp = stack.enter_context(atomic_output(output, overwrite=overwrite))
-        write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis, metadata=loaded.metadata)
+        write_image(temp, result, like_dtype=loaded.array.dtype, channel_axis=axis, metadata=loaded.metadata,
+                    time_axis=loaded.time_axis)
         if compare is not None:
             temp = stack.enter_context(atomic_output(compare, overwrite=overwrite))
-            picture = side_by_side(loaded.array, result, channel_axis=axis)
+            picture = side_by_side(shown, result[len(result) // 2] if series else result, channel_axis=axis)
             like = loaded.array.dtype if loaded.array.dtype.kind == "f" or unit_scale(loaded.array.dtype) else np.uint16
             write_image(temp, picture, like_dtype=like, channel_axis=None if picture.ndim == 2 else -1,
                         metadata=PixelMetadata(icc_profile=loaded.metadata.icc_profile))
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
+
+
+def diffuse_series(series: np.ndarray, params: DiffusionParams, progress: Progress | None) -> np.ndarray:
+    """Each time point of ``series`` (axis 0) diffused on its own with ``params``, reported
+    to ``progress`` as one run of them all."""
+    from peronamalik.core import diffuse
+
+    count, results = len(series), []
+    for index, frame in enumerate(series):
+        def report(done: int, total: int | None, index: int = index) -> None:
+            if progress is not None:
+                progress(index * (total or 0) + done, None if total is None else count * total)
+
+        results.append(diffuse(frame, **vars(params), progress=report))
+    return np.stack(results)
 
 
 def calibration(

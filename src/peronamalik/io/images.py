@@ -11,6 +11,7 @@ import os
 import struct
 import warnings
 import zlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,9 @@ class LoadedImage:
     metadata : PixelMetadata
         The pixel size (ImageJ and OME TIFFs) and colour profile (ICC) the file holds;
         :func:`write_image` writes them back.
+    time_axis : int or None
+        ``0`` for a time series (an ImageJ or OME TIFF with a T axis): ``array[t]`` is the
+        image or volume at time point t.  ``None`` otherwise.
     """
 
     array: np.ndarray
@@ -87,6 +91,7 @@ class LoadedImage:
     frames: int = 1
     alpha: bool = False
     metadata: PixelMetadata = PixelMetadata()
+    time_axis: int | None = None
 
 
 def read_image(path: str | os.PathLike[str]) -> LoadedImage:
@@ -95,7 +100,8 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
     The format is taken from the file's content, not its name.
 
     * TIFF (tifffile): 8/16/32-bit and float, grey or RGB, multi-page files as 3-D
-      volumes (the first series).  Alpha and other extra samples are dropped.
+      volumes (the first series).  Alpha and other extra samples are dropped.  ImageJ and
+      OME channels go last (``channel_axis=-1``), a time axis first (``time_axis=0``).
     * ``.npy`` (``allow_pickle=False``): returned as is, ``channel_axis=None``.
     * PNG, JPEG and every other format Pillow reads: grey stays grey (uint8, or uint16
       for 16-bit PNG, grey+alpha included), colour becomes RGB (uint16 for 16-bit PNG).  Palette images become RGB; alpha is dropped
@@ -148,7 +154,7 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
             UserWarning,
             stacklevel=2,
         )
-    return LoadedImage(array, loaded.channel_axis, loaded.format, loaded.frames, loaded.alpha, loaded.metadata)
+    return dataclasses.replace(loaded, array=array)
 
 
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
@@ -192,7 +198,7 @@ _TIFF_ERRORS = (tifffile.TiffFileError, OSError, ValueError, EOFError, struct.er
 def _read_tiff(path: Path) -> LoadedImage:
     """A TIFF through tifffile, its axes as the file names them: samples (S) and channels (C)
     last as colour or channels (alpha samples dropped), pages written one by one (one series
-    each, of one shape) stacked as a volume; a time axis (T) is refused.  Palette, CMYK,
+    each, of one shape) stacked as a volume; a time axis (T) first.  Palette, CMYK,
     YCbCr and float or signed min-is-white images go to Pillow."""
     photometric = tifffile.PHOTOMETRIC
     try:
@@ -223,9 +229,10 @@ def _read_tiff(path: Path) -> LoadedImage:
             array = np.stack([one.asarray() for one in pages]) if len(pages) > 1 else series.asarray()
         except _TIFF_ERRORS as exc:
             raise _tiff_error(path, exc) from exc
-        metadata = tiff_metadata(tif, keyframe, axes.replace("S", "").replace("C", ""))
-    if "T" in axes:
-        raise InputError(f"{path} has a time axis (axes {axes}): smooth each time point on its own")
+        metadata = tiff_metadata(tif, keyframe, axes.replace("S", "").replace("C", "").replace("T", ""))
+    time_axis = None
+    if "T" in axes:  # first, as ImageJ and OME order it; the samples and channels go last
+        array, axes, time_axis = np.moveaxis(array, axes.index("T"), 0), "T" + axes.replace("T", ""), 0
     if inverted:
         array = np.iinfo(array.dtype).max - array  # min-is-white: stored as a negative
     channel_axis, alpha = None, False
@@ -243,7 +250,7 @@ def _read_tiff(path: Path) -> LoadedImage:
             channel_axis = -1
     elif "C" in axes:  # an ImageJ or OME hyperstack's channels
         array, channel_axis = np.moveaxis(array, axes.index("C"), -1), -1
-    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF", alpha=alpha, metadata=metadata)
+    return LoadedImage(np.ascontiguousarray(array), channel_axis, "TIFF", alpha=alpha, metadata=metadata, time_axis=time_axis)
 
 
 #: 16-bit PNG colour types Pillow cuts to 8 bits (it reads grey+alpha as RGBA), and the
@@ -403,6 +410,7 @@ def write_image(
     like_dtype: np.dtype | type,
     channel_axis: int | None = None,
     metadata: PixelMetadata | None = None,
+    time_axis: int | None = None,
 ) -> None:
     """Write a float result as an image, in the input's dtype where the format allows.
 
@@ -425,6 +433,9 @@ def write_image(
         format that holds one (TIFF, PNG, JPEG, WebP), its pixel size into a TIFF, as ImageJ
         or OME metadata as the input had it (ImageJ hyperstacks and OME-TIFFs store channels
         before the plane, RGB uint8 as samples), where the result's axes still fit it.
+    time_axis : int, optional
+        ``0`` for a time series (:attr:`LoadedImage.time_axis`): a TIFF with metadata stores
+        it as its T axis.
 
     Raises
     ------
@@ -452,7 +463,7 @@ def write_image(
         with open(path, "wb") as handle:
             np.save(handle, data, allow_pickle=False)
     elif suffix in _TIFF_SUFFIXES:
-        _write_tiff(path, data, channel_axis, metadata)
+        _write_tiff(path, data, channel_axis, metadata, time_axis)
     else:
         _write_flat(path, data, channel_axis, None if metadata is None else metadata.icc_profile)
 
@@ -476,9 +487,11 @@ def _warn_if_clipped(path: Path, array: np.ndarray, dtype: np.dtype, counts_of: 
         )
 
 
-def _write_tiff(path: Path, data: np.ndarray, channel_axis: int | None, metadata: PixelMetadata | None) -> None:
+def _write_tiff(
+    path: Path, data: np.ndarray, channel_axis: int | None, metadata: PixelMetadata | None, time_axis: int | None
+) -> None:
     profile = {} if metadata is None or metadata.icc_profile is None else {"iccprofile": metadata.icc_profile}
-    calibrated = tiff_write_options(metadata, data, channel_axis)
+    calibrated = tiff_write_options(metadata, data, channel_axis, time_axis)
     if calibrated is not None:
         laid_out, options = calibrated
         tifffile.imwrite(path, laid_out, compression="zlib", **options, **profile)

@@ -47,6 +47,9 @@ class PixelMetadata:
         ``"imagej"`` or ``"ome"``: the metadata a TIFF result is written with.
     icc_profile : bytes or None
         The ICC colour profile.
+    time_interval, time_unit : float or None, str or None
+        A time series' interval between time points (ImageJ's ``finterval``, OME's
+        ``TimeIncrement``) and its unit (``"s"`` unless the file says otherwise).
 
     Examples
     --------
@@ -58,6 +61,8 @@ class PixelMetadata:
     unit: str | None = None
     kind: str | None = None
     icc_profile: bytes | None = None
+    time_interval: float | None = None
+    time_unit: str | None = None
 
     def spacing(self) -> tuple[float, ...] | None:
         """The pixel size along every spatial axis, or None if the file lacks one of them."""
@@ -97,41 +102,47 @@ def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, spatial_axes:
     letters, e.g. ``"ZYX"``, in the array's order), ``page`` its first page."""
     icc = page.tags.get(ICC_TAG)
     profile = bytes(icc.value) if icc is not None else None
-    sizes: dict[str, float | None] = {}
-    unit, kind = None, None
     try:
         if tif.is_ome:
-            kind, (sizes, unit) = "ome", _ome_sizes(tif.ome_metadata)
+            kind, (sizes, unit, interval, time_unit) = "ome", _ome(tif.ome_metadata)
         elif tif.is_imagej:
-            kind, (sizes, unit) = "imagej", _imagej_sizes(tif.imagej_metadata or {}, page)
+            kind, (sizes, unit, interval, time_unit) = "imagej", _imagej(tif.imagej_metadata or {}, page)
+        else:
+            return PixelMetadata(icc_profile=profile)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
-        kind, sizes, unit = None, {}, None  # unreadable metadata: the pixels still read
-    pixel_size = tuple(sizes.get(axis) for axis in spatial_axes) if kind else None
-    return PixelMetadata(pixel_size, unit if kind else None, kind, profile)
+        return PixelMetadata(icc_profile=profile)  # unreadable metadata: the pixels still read
+    pixel_size = tuple(sizes.get(axis) for axis in spatial_axes)
+    return PixelMetadata(pixel_size, unit, kind, profile, interval, time_unit if interval else None)
 
 
-def _imagej_sizes(description: dict[str, Any], page: tifffile.TiffPage) -> tuple[dict[str, float | None], str | None]:
+Calibration = tuple[dict[str, float | None], str | None, float | None, str]
+
+
+def _imagej(description: dict[str, Any], page: tifffile.TiffPage) -> Calibration:
     x_resolution, y_resolution = page.resolution
     sizes = {"X": _positive(1.0 / x_resolution), "Y": _positive(1.0 / y_resolution)}
     sizes["Z"] = _positive(description.get("spacing"))
-    return sizes, _unit(description.get("unit"))
+    time_unit = str(description.get("tunit") or "s").replace("sec", "s")
+    return sizes, _unit(description.get("unit")), _positive(description.get("finterval")), time_unit
 
 
-def _ome_sizes(xml: str | None) -> tuple[dict[str, float | None], str | None]:
+def _ome(xml: str | None) -> Calibration:
     image = tifffile.xml2dict(xml or "")["OME"]["Image"]
     pixels = (image[0] if isinstance(image, list) else image)["Pixels"]
     sizes = {axis: _positive(pixels.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
     units = {_unit(pixels.get(f"PhysicalSize{axis}Unit", MICROMETRE)) for axis in "XYZ" if sizes[axis] is not None}
+    interval, time_unit = _positive(pixels.get("TimeIncrement")), str(pixels.get("TimeIncrementUnit", "s"))
     if len(units) > 1:  # mixed units: not converted here, so not read
-        return {}, None
-    return sizes, units.pop() if units else None
+        return {}, None, interval, time_unit
+    return sizes, units.pop() if units else None, interval, time_unit
 
 
-def hyperstack(data: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, str, str]:
+def hyperstack(data: np.ndarray, channel_axis: int | None, time_axis: int | None = None) -> tuple[np.ndarray, str, str]:
     """``(data, axes, photometric)`` laid out as ImageJ and OME store it: RGB uint8 as samples
-    (``YXS``), other channels before the plane (``CYX``, ``ZCYX``), a volume's slices first."""
-    spatial = data.ndim - (channel_axis is not None)
-    axes = "ZYX"[3 - spatial :]
+    (``YXS``), other channels before the plane (``CYX``, ``ZCYX``), a volume's slices first,
+    time points (``time_axis`` 0) before all."""
+    spatial = data.ndim - (channel_axis is not None) - (time_axis is not None)
+    axes = ("T" if time_axis is not None else "") + "ZYX"[3 - spatial :]
     if channel_axis is None:
         return data, axes, "minisblack"
     data = np.moveaxis(data, channel_axis, -1)
@@ -141,19 +152,19 @@ def hyperstack(data: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, 
 
 
 def tiff_write_options(
-    metadata: PixelMetadata | None, data: np.ndarray, channel_axis: int | None
+    metadata: PixelMetadata | None, data: np.ndarray, channel_axis: int | None, time_axis: int | None = None
 ) -> tuple[np.ndarray, dict[str, Any]] | None:
     """``(data, tifffile.imwrite options)`` that write ``metadata``'s pixel size as the input
-    file held it (ImageJ or OME), or None when it has none or ``data``'s layout no longer
-    fits it (its spatial axes, or a dtype ImageJ cannot hold)."""
+    file held it (ImageJ or OME; a time series with its T axis), or None when it has none or
+    ``data``'s layout no longer fits it (its spatial axes, or a dtype ImageJ cannot hold)."""
     if metadata is None or metadata.kind is None or metadata.pixel_size is None:
         return None
-    spatial = data.ndim - (channel_axis is not None)
+    spatial = data.ndim - (channel_axis is not None) - (time_axis is not None)
     if spatial != len(metadata.pixel_size) or spatial not in (2, 3):
         return None
     if metadata.kind == "imagej" and data.dtype not in (np.uint8, np.uint16, np.float32):
         return None
-    laid_out, axes, photometric = hyperstack(data, channel_axis)
+    laid_out, axes, photometric = hyperstack(data, channel_axis, time_axis)
     sizes = dict(zip("ZYX"[3 - spatial :], metadata.pixel_size))
     options: dict[str, Any] = {"photometric": photometric}
     if metadata.kind == "imagej":
@@ -164,6 +175,8 @@ def tiff_write_options(
             described["unit"] = "micron" if metadata.unit == MICROMETRE else metadata.unit
         if sizes["X"] is not None and sizes["Y"] is not None:
             options["resolution"] = (1.0 / sizes["X"], 1.0 / sizes["Y"])
+        if time_axis is not None and metadata.time_interval:
+            described.update(finterval=metadata.time_interval, tunit=metadata.time_unit)
         options.update(imagej=True, metadata=described)
     else:
         described = {"axes": axes}
@@ -171,6 +184,8 @@ def tiff_write_options(
             if size is not None:
                 described[f"PhysicalSize{axis}"] = size
                 described[f"PhysicalSize{axis}Unit"] = metadata.unit or MICROMETRE
+        if time_axis is not None and metadata.time_interval:
+            described.update(TimeIncrement=metadata.time_interval, TimeIncrementUnit=metadata.time_unit)
         options.update(ome=True, metadata=described)
     return laid_out, options
 
