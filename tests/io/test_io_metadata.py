@@ -149,3 +149,60 @@ def test_a_time_series_keeps_its_interval(tmp_path: Path) -> None:
     back = read_image(tmp_path / "out.tif")
     assert back.metadata == loaded.metadata and back.time_axis == 0
     np.testing.assert_array_equal(back.array, np.round(series / 60000.0 * 65535).astype(np.uint16))
+
+
+def test_ome_sizes_in_mixed_units_are_read_in_one(tmp_path: Path) -> None:
+    """nm across, µm along z (QA): all three were dropped; now in X's unit."""
+    tifffile.imwrite(tmp_path / "in.ome.tif", stack((3, 24, 32)), ome=True, metadata={
+        "axes": "ZYX", "PhysicalSizeX": 200.0, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 200.0,
+        "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": 1.5, "PhysicalSizeZUnit": "µm"})
+    loaded = read_image(tmp_path / "in.ome.tif")
+    assert loaded.metadata.spacing() == (1500.0, 200.0, 200.0) and loaded.metadata.unit == "nm"
+    rewrite(loaded, tmp_path / "out.tif")
+    assert read_image(tmp_path / "out.tif").metadata == loaded.metadata
+
+
+def test_imagej_z_unit_of_its_own_is_converted(tmp_path: Path) -> None:
+    description = "ImageJ=1.54f\nimages=3\nslices=3\nunit=micron\nzunit=nm\nspacing=300\n"
+    tifffile.imwrite(tmp_path / "z.tif", stack((3, 24, 32)), description=description, resolution=(5.0, 5.0),
+                     photometric="minisblack")
+    assert read_image(tmp_path / "z.tif").metadata.spacing() == (0.3, 0.2, 0.2)
+
+
+def test_three_8_bit_channels_stay_channels(tmp_path: Path) -> None:
+    """A 3-channel uint8 composite (ZCYX) was written back as RGB samples (ZYXS)."""
+    loaded = read_image(write_imagej(tmp_path / "in.tif", stack((4, 3, 24, 32), np.uint8), "ZCYX"))
+    rewrite(loaded, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.series[0].axes == "ZCYX" and tif.imagej_metadata["channels"] == 3
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif").array, loaded.array)
+
+
+def test_a_signed_16_bit_imagej_stack_keeps_its_calibration(tmp_path: Path) -> None:
+    data = (stack((3, 24, 32)).astype(np.int32) - 30000).astype(np.int16)
+    loaded = read_image(write_imagej(tmp_path / "in.tif", data, "ZYX"))
+    write_image(tmp_path / "out.tif", loaded.array.astype(np.float64), like_dtype=np.int16, metadata=loaded.metadata)
+    back = read_image(tmp_path / "out.tif")
+    assert back.array.dtype == np.int16 and back.metadata == loaded.metadata
+    np.testing.assert_array_equal(back.array, data)
+
+
+def test_an_ome_files_images_are_not_stacked_into_a_volume(tmp_path: Path) -> None:
+    """Two stage positions of the same shape were read as one 4-D volume and diffused
+    across each other; the first is read, with a warning."""
+    with tifffile.TiffWriter(tmp_path / "positions.ome.tif", ome=True) as writer:
+        for position in range(2):
+            writer.write(stack((3, 24, 32)) + position, metadata={"axes": "ZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    with pytest.warns(UserWarning, match="holds 2 images; only the first is read"):
+        loaded = read_image(tmp_path / "positions.ome.tif")
+    np.testing.assert_array_equal(loaded.array, stack((3, 24, 32)))
+
+
+def test_a_profile_of_another_colour_space_is_not_kept(tmp_path: Path) -> None:
+    """A CMYK JPEG is read as RGB: its CMYK profile would mislead a viewer of the result."""
+    cmyk_profile = srgb_profile()[:16] + b"CMYK" + srgb_profile()[20:]
+    Image.fromarray(stack((24, 32, 3), np.uint8)).convert("CMYK").save(tmp_path / "cmyk.jpg", icc_profile=cmyk_profile)
+    with Image.open(tmp_path / "cmyk.jpg") as opened:
+        assert opened.mode == "CMYK" and opened.info["icc_profile"] == cmyk_profile
+    loaded = read_image(tmp_path / "cmyk.jpg")
+    assert loaded.array.shape == (24, 32, 3) and loaded.metadata.icc_profile is None

@@ -162,6 +162,8 @@ def smooth(
         for option, value in (("--every", every), ("--compare", compare), ("--device", device)):
             if value is not None:
                 raise InputError(f"{option} is not available for zarr (run chunk by chunk on Dask's CPU workers): drop {option}")
+        if from_file and (input_path.suffix.lower() != ".zarr" or read_zarr(input_path).spacing is None):
+            raise InputError(f"--spacing file: {input_path} has no OME-Zarr scale; give --spacing H[,H...]")
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
                        coupled=coupled, sigma=sigma, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,

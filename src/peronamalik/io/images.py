@@ -26,7 +26,9 @@ tifffile = require("tifffile", "io")
 Image = require("PIL.Image", "io")
 ImageOps = require("PIL.ImageOps", "io")
 
-from peronamalik.io.metadata import PixelMetadata, add_png_icc_profile, tiff_metadata, tiff_write_options  # noqa: E402
+from peronamalik.io.metadata import (  # noqa: E402
+    PixelMetadata, add_png_icc_profile, fitting_profile, tiff_metadata, tiff_write_options,
+)
 
 #: Most samples (pixels × channels, or voxels) a TIFF or .npy may hold: 2**28, i.e. 1 GiB
 #: as float32.  Pillow's formats use Pillow's own limit, ``Image.MAX_IMAGE_PIXELS``.
@@ -154,7 +156,9 @@ def read_image(path: str | os.PathLike[str]) -> LoadedImage:
             UserWarning,
             stacklevel=2,
         )
-    return dataclasses.replace(loaded, array=array)
+    channels = 1 if loaded.channel_axis is None else array.shape[loaded.channel_axis]
+    profile = fitting_profile(loaded.metadata.icc_profile, channels)  # a CMYK photo's is not the RGB's
+    return dataclasses.replace(loaded, array=array, metadata=dataclasses.replace(loaded.metadata, icc_profile=profile))
 
 
 def _check_samples(path: Path, shape: tuple[int, ...]) -> None:
@@ -218,21 +222,23 @@ def _read_tiff(path: Path) -> LoadedImage:
             # Palette, min-is-white (float, signed), CMYK, YCbCr...: Pillow turns these into RGB or L.
             return _read_pillow(path, b"")
         pages = [one for one in every if (one.shape, one.dtype, one.axes) == (series.shape, series.dtype, axes)]
-        if len(pages) > 1 and len(pages) == len(every):  # written page by page: one series each
+        # written page by page, one series each; an OME or ImageJ file's images are its own
+        # (stage positions, say), not the slices of one volume
+        if len(pages) > 1 and len(pages) == len(every) and not (tif.is_ome or tif.is_imagej):
             axes = "Q" + axes
         elif len(every) > 1:
-            warnings.warn(f"{path} holds {len(every)} images of different kinds; only the first is read", UserWarning,
-                          stacklevel=3)
+            kinds = "images" if len(pages) == len(every) else "images of different kinds"
+            warnings.warn(f"{path} holds {len(every)} {kinds}; only the first is read", UserWarning, stacklevel=3)
             pages = [series]
         _check_samples(path, (len(pages), *series.shape))
         try:
             array = np.stack([one.asarray() for one in pages]) if len(pages) > 1 else series.asarray()
         except _TIFF_ERRORS as exc:
             raise _tiff_error(path, exc) from exc
-        metadata = tiff_metadata(tif, keyframe, axes.replace("S", "").replace("C", "").replace("T", ""))
-    time_axis = None
-    if "T" in axes:  # first, as ImageJ and OME order it; the samples and channels go last
-        array, axes, time_axis = np.moveaxis(array, axes.index("T"), 0), "T" + axes.replace("T", ""), 0
+        time_axis = None
+        if "T" in axes:  # first, as ImageJ and OME order it; the samples and channels go last
+            array, axes, time_axis = np.moveaxis(array, axes.index("T"), 0), "T" + axes.replace("T", ""), 0
+        metadata = tiff_metadata(tif, keyframe, axes)
     if inverted:
         array = np.iinfo(array.dtype).max - array  # min-is-white: stored as a negative
     channel_axis, alpha = None, False

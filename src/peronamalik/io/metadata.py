@@ -28,6 +28,14 @@ tifffile = require("tifffile", "io")
 #: How ImageJ and OME files spell a micrometre, and the spelling used here.
 MICROMETRE = "µm"
 _MICROMETRE_SPELLINGS = {"micron", "microns", "um", "\\u00B5m", "\\u00b5m", "μm", MICROMETRE}
+#: Lengths in metres, by the names ImageJ and OME give their units: sizes along different
+#: axes in different units (OME's nm across, µm along z; ImageJ's zunit) are read in one.
+METRES = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, MICROMETRE: 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0,
+          "in": 0.0254, "inch": 0.0254}
+#: The sample types ImageJ's TIFFs hold (tifffile writes and Fiji reads them).
+IMAGEJ_DTYPES = (np.uint8, np.uint16, np.int16, np.float32)
+#: ICC colour spaces (header bytes 16-20) that fit an image of 1 and of 3 channels.
+_ICC_SPACES = {1: b"GRAY", 3: b"RGB "}
 #: The TIFF tag of an ICC profile (InterColorProfile).
 ICC_TAG = 34675
 
@@ -50,6 +58,9 @@ class PixelMetadata:
     time_interval, time_unit : float or None, str or None
         A time series' interval between time points (ImageJ's ``finterval``, OME's
         ``TimeIncrement``) and its unit (``"s"`` unless the file says otherwise).
+    samples : bool
+        The file stored its colour as samples of a pixel (RGB, ``S``), not as channels
+        (``C``): a TIFF result is written the same way.
 
     Examples
     --------
@@ -63,6 +74,7 @@ class PixelMetadata:
     icc_profile: bytes | None = None
     time_interval: float | None = None
     time_unit: str | None = None
+    samples: bool = True
 
     def spacing(self) -> tuple[float, ...] | None:
         """The pixel size along every spatial axis, or None if the file lacks one of them."""
@@ -97,11 +109,20 @@ def _positive(value: object) -> float | None:
     return size if np.isfinite(size) and size > 0 else None
 
 
-def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, spatial_axes: str) -> PixelMetadata:
-    """The :class:`PixelMetadata` of an open TIFF whose array has ``spatial_axes`` (tifffile's
-    letters, e.g. ``"ZYX"``, in the array's order), ``page`` its first page."""
+def fitting_profile(profile: bytes | None, channels: int) -> bytes | None:
+    """``profile`` where its colour space fits an image of ``channels`` channels (RGB: 3, grey:
+    1), else None: a CMYK photo is read as RGB, and its CMYK profile would mislead a viewer."""
+    if not profile or _ICC_SPACES.get(channels) != profile[16:20]:
+        return None
+    return profile
+
+
+def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, axes: str) -> PixelMetadata:
+    """The :class:`PixelMetadata` of an open TIFF whose array has ``axes`` (tifffile's letters,
+    e.g. ``"TZCYX"``, in the array's order), ``page`` its first page."""
     icc = page.tags.get(ICC_TAG)
     profile = bytes(icc.value) if icc is not None else None
+    spatial_axes = "".join(axis for axis in axes if axis not in "SCT")
     try:
         if tif.is_ome:
             kind, (sizes, unit, interval, time_unit) = "ome", _ome(tif.ome_metadata)
@@ -111,8 +132,11 @@ def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, spatial_axes:
             return PixelMetadata(icc_profile=profile)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
         return PixelMetadata(icc_profile=profile)  # unreadable metadata: the pixels still read
+    unnamed = [axis for axis in spatial_axes if axis in "QI"]
+    if kind == "imagej" and len(unnamed) == 1 and "Z" not in spatial_axes:  # a stack tifffile cannot name: slices
+        spatial_axes = spatial_axes.replace(unnamed[0], "Z")
     pixel_size = tuple(sizes.get(axis) for axis in spatial_axes)
-    return PixelMetadata(pixel_size, unit, kind, profile, interval, time_unit if interval else None)
+    return PixelMetadata(pixel_size, unit, kind, profile, interval, time_unit if interval else None, "C" not in axes)
 
 
 Calibration = tuple[dict[str, float | None], str | None, float | None, str]
@@ -120,33 +144,51 @@ Calibration = tuple[dict[str, float | None], str | None, float | None, str]
 
 def _imagej(description: dict[str, Any], page: tifffile.TiffPage) -> Calibration:
     x_resolution, y_resolution = page.resolution
+    unit = _unit(description.get("unit"))
     sizes = {"X": _positive(1.0 / x_resolution), "Y": _positive(1.0 / y_resolution)}
+    units = {"X": unit, "Y": _unit(description.get("yunit")) or unit, "Z": _unit(description.get("zunit")) or unit}
     sizes["Z"] = _positive(description.get("spacing"))
     time_unit = str(description.get("tunit") or "s").replace("sec", "s")
-    return sizes, _unit(description.get("unit")), _positive(description.get("finterval")), time_unit
+    return (*in_one_unit(sizes, units), _positive(description.get("finterval")), time_unit)
 
 
 def _ome(xml: str | None) -> Calibration:
     image = tifffile.xml2dict(xml or "")["OME"]["Image"]
     pixels = (image[0] if isinstance(image, list) else image)["Pixels"]
     sizes = {axis: _positive(pixels.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
-    units = {_unit(pixels.get(f"PhysicalSize{axis}Unit", MICROMETRE)) for axis in "XYZ" if sizes[axis] is not None}
+    units = {axis: _unit(pixels.get(f"PhysicalSize{axis}Unit", MICROMETRE)) for axis in "XYZ"}
     interval, time_unit = _positive(pixels.get("TimeIncrement")), str(pixels.get("TimeIncrementUnit", "s"))
-    if len(units) > 1:  # mixed units: not converted here, so not read
-        return {}, None, interval, time_unit
-    return sizes, units.pop() if units else None, interval, time_unit
+    return (*in_one_unit(sizes, units), interval, time_unit)
 
 
-def hyperstack(data: np.ndarray, channel_axis: int | None, time_axis: int | None = None) -> tuple[np.ndarray, str, str]:
+def in_one_unit(
+    sizes: dict[str, float | None], units: dict[str, str | None]
+) -> tuple[dict[str, float | None], str | None]:
+    """``(sizes, unit)``: the axes' sizes in one unit, X's (lengths of :data:`METRES` converted,
+    e.g. OME's nm across and µm along z); None for an axis whose unit cannot be converted."""
+    known = [axis for axis in "XYZ" if sizes[axis] is not None]
+    unit = units[known[0]] if known else None
+    if unit not in METRES:  # no length known to convert into: the axes in that same unit only
+        return {axis: sizes[axis] if units[axis] == unit else None for axis in "XYZ"}, unit
+    def converted(axis: str) -> float | None:
+        size, own = sizes[axis], units[axis]
+        return None if size is None or own not in METRES else float(f"{size * METRES[own] / METRES[unit]:.12g}")
+
+    return {axis: converted(axis) for axis in "XYZ"}, unit
+
+
+def hyperstack(
+    data: np.ndarray, channel_axis: int | None, time_axis: int | None = None, samples: bool = True
+) -> tuple[np.ndarray, str, str]:
     """``(data, axes, photometric)`` laid out as ImageJ and OME store it: RGB uint8 as samples
-    (``YXS``), other channels before the plane (``CYX``, ``ZCYX``), a volume's slices first,
-    time points (``time_axis`` 0) before all."""
+    (``YXS``) where the input had them (``samples``), other channels before the plane (``CYX``,
+    ``ZCYX``), a volume's slices first, time points (``time_axis`` 0) before all."""
     spatial = data.ndim - (channel_axis is not None) - (time_axis is not None)
     axes = ("T" if time_axis is not None else "") + "ZYX"[3 - spatial :]
     if channel_axis is None:
         return data, axes, "minisblack"
     data = np.moveaxis(data, channel_axis, -1)
-    if data.shape[-1] == 3 and data.dtype == np.uint8:
+    if samples and data.shape[-1] == 3 and data.dtype == np.uint8:
         return data, axes + "S", "rgb"
     return np.moveaxis(data, -1, -3), axes[:-2] + "CYX", "minisblack"
 
@@ -162,9 +204,9 @@ def tiff_write_options(
     spatial = data.ndim - (channel_axis is not None) - (time_axis is not None)
     if spatial != len(metadata.pixel_size) or spatial not in (2, 3):
         return None
-    if metadata.kind == "imagej" and data.dtype not in (np.uint8, np.uint16, np.float32):
+    if metadata.kind == "imagej" and data.dtype not in IMAGEJ_DTYPES:
         return None
-    laid_out, axes, photometric = hyperstack(data, channel_axis, time_axis)
+    laid_out, axes, photometric = hyperstack(data, channel_axis, time_axis, metadata.samples)
     sizes = dict(zip("ZYX"[3 - spatial :], metadata.pixel_size))
     options: dict[str, Any] = {"photometric": photometric}
     if metadata.kind == "imagej":
