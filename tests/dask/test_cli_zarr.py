@@ -63,6 +63,20 @@ def test_bad_zarr_arguments_are_one_line(scan, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "y.zarr").exists()
 
 
+def test_spacing_file_is_the_ome_scale_and_needs_one(scan, tmp_path: Path, capsys) -> None:
+    path, _ = scan
+    args = ["--iterations", "3", "--kappa", "0.2", "-q"]
+    assert main(["smooth", str(path), "-o", str(tmp_path / "file.zarr"), "--spacing", "file", *args]) == 0
+    assert main(["smooth", str(path), "-o", str(tmp_path / "given.zarr"), "--spacing", "2,1,1", *args]) == 0
+    np.testing.assert_array_equal(read_zarr(tmp_path / "file.zarr").array.compute(), read_zarr(tmp_path / "given.zarr").array.compute())
+    write_zarr(tmp_path / "plain.zarr", da.from_array(np.zeros((8, 8, 8), np.float32), chunks=4))
+    capsys.readouterr()
+    assert main(["smooth", str(tmp_path / "plain.zarr"), "-o", str(tmp_path / "p.zarr"), "--spacing", "file"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--spacing file" in line and "has no OME-Zarr scale" in line
+    assert not (tmp_path / "p.zarr").exists()
+
+
 def test_sigma_wider_than_a_chunk_but_within_the_volume(tmp_path: Path, capsys) -> None:
     """--sigma is checked against the volume (20 x 37 x 29 x 0.1), not a few-pixel probe: the
     .zarr run writes what the .npy run writes; a sigma wider than the volume is one line
