@@ -60,6 +60,24 @@ def test_an_mp4_of_the_sample_is_resized_to_even_sides_not_padded(tmp_path: Path
     assert not np.array_equal(video[0][-1], video[0][-2])
 
 
+def test_a_linear_profile_named_srgb_is_converted(tmp_path: Path):
+    """Whether a profile is sRGB was read from its name: "Linear sRGB" (sRGB's primaries,
+    gamma 1) was left as it was, 73 levels off (QA)."""
+    from PIL import Image
+
+    from peronamalik.art.source import load_source
+    from tests.icc_profiles import rgb_profile
+
+    srgb_primaries = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+    photo = np.random.default_rng(1).integers(30, 220, (16, 16, 3), dtype=np.uint8)
+    for name in ("Linear sRGB", "Linear Rec709"):
+        Image.fromarray(photo).save(tmp_path / f"{name}.png", icc_profile=rgb_profile(name, srgb_primaries, gamma=1.0))
+    named, other = (load_source(tmp_path / f"{name}.png", size=None, device="cpu").tensor for name in ("Linear sRGB", "Linear Rec709"))
+    torch.testing.assert_close(named, other)
+    plain = torch.from_numpy(photo).permute(2, 0, 1).float()[None] / 255
+    assert float((named - plain).mean()) > 0.05  # linear values shown brighter in sRGB (both min-max normalised)
+
+
 def test_a_display_p3_photo_is_shown_in_srgb(tmp_path: Path):
     """GIF and MP4 carry no colour profile and are shown as sRGB: a Display P3 photo's values
     shown as they are look washed out.  The source is the photo converted by littleCMS to
@@ -96,8 +114,11 @@ def test_an_unreadable_colour_profile_is_warned_about_and_ignored(tmp_path: Path
 
     from peronamalik.art.source import load_source
 
+    from tests.icc_profiles import rgb_profile
+
     photo = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
-    Image.fromarray(photo).save(tmp_path / "odd.png", icc_profile=b"not a profile at all" * 8)
+    truncated = rgb_profile()[:140]  # an RGB profile's header, its tags cut off
+    Image.fromarray(photo).save(tmp_path / "odd.png", icc_profile=truncated)
     Image.fromarray(photo).save(tmp_path / "plain.png")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

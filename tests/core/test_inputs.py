@@ -335,6 +335,22 @@ def test_module_moves_with_dtype() -> None:
     assert out.dtype == torch.float64 and out.requires_grad
 
 
+def test_module_kappa_follows_the_default_dtype() -> None:
+    """kappa was always float32: a float64 layer built under a float64 default was 1.4e-8 off
+    diffuse (and ITK); it now takes torch's default dtype, as any layer's parameters do."""
+    image = torch.rand(1, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        layer = PeronaMalik(iterations=4, kappa=0.1, scheme="gradient")
+    finally:
+        torch.set_default_dtype(previous)
+    assert layer.kappa.dtype == torch.float64
+    expected = diffuse(image[0, 0], iterations=4, kappa=0.1, scheme="gradient")
+    torch.testing.assert_close(layer(image)[0, 0], expected, rtol=0, atol=1e-15)
+    assert PeronaMalik(kappa=0.1).kappa.dtype == torch.float32
+
+
 def test_a_read_only_array_is_diffused_without_torch_warning(tmp_path) -> None:
     """A memory-mapped .npy (``mmap_mode="r"``) or a PIL image's buffer is read-only: it is
     shared, not copied, and torch's "NumPy array is not writable" warning (once per process,

@@ -104,3 +104,53 @@ def test_uniform_spacing_is_a_rescaled_kappa_and_dt() -> None:
     spaced = diffuse(image, iterations=4, kappa=0.2, dt=0.05, spacing=h, scheme="gradient")
     unit = diffuse(image, iterations=4, kappa=0.2 * h, dt=0.05 / h**2, scheme="gradient")
     np.testing.assert_allclose(spaced, unit, rtol=0, atol=1e-12)
+
+
+def test_itk_kappa_reads_the_image_as_diffuse_does() -> None:
+    """uint16 is read in [0, 1] by diffuse: itk_kappa measured raw counts, 65535x too large."""
+    image = photo_crop(2)
+    counts = np.round(image * 65535).astype(np.uint16)
+    expected = itk(counts.astype(np.float64) / 65535, iterations=5, conductance=1.0, dt=0.125, interval=6)
+    result = diffuse(counts, iterations=5, kappa=itk_kappa(counts, 1.0), dt=0.125, scheme="gradient")
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+
+
+def test_a_flat_image_and_conductance_0_are_left_as_itk_leaves_them() -> None:
+    image = photo_crop(2)
+    flat = np.full((8, 9), 0.4)
+    for picture, conductance in ((flat, 1.0), (image, 0.0)):
+        kappa = itk_kappa(picture, conductance)
+        expected = itk(picture, iterations=3, conductance=conductance, dt=0.125, interval=4)
+        np.testing.assert_array_equal(expected, picture)
+        np.testing.assert_allclose(diffuse(picture, iterations=3, kappa=kappa, dt=0.125, scheme="gradient"), picture, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("image", "conductance", "error", "words"),
+    [
+        (np.full((4, 4), np.nan), 1.0, ValueError, "NaN"),
+        (np.ones((4, 4), complex), 1.0, TypeError, "complex"),
+        (np.zeros((0, 4)), 1.0, ValueError, "empty"),
+        (np.ones((4, 4)), -1.0, ValueError, "conductance"),
+        (np.ones((4, 4)), np.inf, ValueError, "conductance"),
+    ],
+)
+def test_itk_kappa_refuses_bad_input(image, conductance, error, words) -> None:
+    with pytest.raises(error, match=words):
+        itk_kappa(image, conductance)
+
+
+def test_the_vector_kappa_sums_the_channels() -> None:
+    """ITK's VectorGradientAnisotropicDiffusion scales by the mean of the channels' summed
+    squared gradients: sqrt of the sum of the channels' own kappas squared."""
+    rgb = data.astronaut()[100:160, 200:280].astype(np.float64) / 255
+    joint = itk_kappa(rgb, 1.5, channel_axis=-1)
+    assert joint == pytest.approx(np.sqrt(sum(itk_kappa(rgb[..., c], 1.5) ** 2 for c in range(3))), rel=1e-12)
+
+
+def test_gradient_scheme_runs_in_four_dimensions() -> None:
+    """torch's replicate padding stops at 3 axes; the scheme and itk_kappa use their own."""
+    volume = np.random.default_rng(0).random((3, 4, 5, 6))
+    result = diffuse(volume, iterations=3, kappa=itk_kappa(volume, 1.0), scheme="gradient")
+    np.testing.assert_allclose(result.mean(), volume.mean(), atol=1e-12)
+    assert result.std() < volume.std()

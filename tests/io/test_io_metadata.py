@@ -206,3 +206,10 @@ def test_a_profile_of_another_colour_space_is_not_kept(tmp_path: Path) -> None:
         assert opened.mode == "CMYK" and opened.info["icc_profile"] == cmyk_profile
     loaded = read_image(tmp_path / "cmyk.jpg")
     assert loaded.array.shape == (24, 32, 3) and loaded.metadata.icc_profile is None
+
+
+@pytest.mark.parametrize(("written", "read"), [("sec", "s"), ("seconds", "s"), ("second", "s"), ("msec", "ms"), ("min", "min")])
+def test_imagej_time_units_are_read_whole(tmp_path: Path, written: str, read: str) -> None:
+    """"seconds" came back as "sonds" (a substring replace)."""
+    tifffile.imwrite(tmp_path / "t.tif", stack((3, 24, 32)), imagej=True, metadata={"axes": "TYX", "finterval": 2.0, "tunit": written})
+    assert read_image(tmp_path / "t.tif").metadata.time_unit == read

@@ -49,7 +49,8 @@ class PeronaMalik(nn.Module):
                 "PeronaMalik(learn_kappa=True) trains its own kappa; to differentiate through yours, "
                 "call peronamalik.diffuse(x, kappa=your_tensor)"
             )
-        kappa_tensor = torch.as_tensor(params.kappa, dtype=torch.float32).detach().clone().reshape(())
+        # torch's default dtype, as any layer's parameters: .double() makes it float64 with the rest
+        kappa_tensor = torch.as_tensor(params.kappa, dtype=torch.get_default_dtype()).detach().clone().reshape(())
         self.params = params.replace(kappa=1.0)  # the live kappa is the tensor below
         if flag("learn_kappa", learn_kappa):
             self.kappa = nn.Parameter(kappa_tensor)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -123,12 +122,11 @@ def gradient_step(
     :math:`f = g(|\nabla I|_{x+e_i/2})\,(I_y - I_x) / h_i^2`, where
     :math:`|\nabla I|^2_{x+e_i/2} = ((I_y - I_x)/h_i)^2 + \sum_{j \ne i}
     ((c_j(x) + c_j(y)) / (2 h_j))^2` and :math:`c_j` is the central difference along axis j
-    (:func:`flux_step` reads only :math:`(I_y - I_x)/h_i`, so its conductance is blind to an
-    edge along the pair).  The border replicates its pixels (ITK's zero-flux Neumann
-    condition): no flux crosses it, and the sum of the image is conserved.  With unit spacing
-    and ``kappa`` :math:`= C\sqrt{2\,\overline{|\nabla I_0|^2}}` (:func:`itk_kappa`) it is
-    ITK's step with conductance C and its average gradient read once
-    (``ConductanceScalingUpdateInterval`` at least the number of iterations).
+    (:func:`central_difference`; :func:`flux_step` reads only :math:`(I_y - I_x)/h_i`, so its
+    conductance is blind to an edge along the pair).  The border replicates its pixels (ITK's
+    zero-flux Neumann condition): no flux crosses it, and the sum of the image is conserved.
+    With unit spacing and ``kappa`` from :func:`peronamalik.itk_kappa` it is ITK's step
+    (with ``coupled``, ITK's ``VectorGradientAnisotropicDiffusionImageFilter``'s).
 
     ``guide`` (same shape as ``u``), when given, is the image the conductance is computed
     from (Catté et al.); the flux still uses ``u``.  ``coupled``: one conductance from the
@@ -136,8 +134,7 @@ def gradient_step(
     """
     lead = u.ndim - len(spacing)
     guide = u if guide is None else guide
-    padded = F.pad(guide, [1] * (2 * len(spacing)), mode="replicate")
-    centrals = [_central_difference(padded, lead + j) / (2.0 * h) for j, h in enumerate(spacing)]
+    centrals = [central_difference(guide, lead + j) / (2.0 * h) for j, h in enumerate(spacing)]
     update = torch.zeros_like(u)
     for i, h in enumerate(spacing):
         dim = lead + i
@@ -147,8 +144,7 @@ def gradient_step(
         square = guide_diff.square()
         for j, central in enumerate(centrals):
             if j != i:  # c_j at x and x + e_i, averaged: the cross derivative at the half-way point
-                central = _interior(central, lead, skip=(i, j))
-                square = square + (0.5 * (central.narrow(dim, 1, n - 1) + central.narrow(dim, 2, n - 1))).square()
+                square = square + (0.5 * (central.narrow(dim, 0, n - 1) + central.narrow(dim, 1, n - 1))).square()
         if coupled:
             square = square.sum(dim=1, keepdim=True)
         # + tiny: the derivative of the magnitude stays finite where the gradient is 0 (autograd)
@@ -158,50 +154,15 @@ def gradient_step(
     return u + dt * update
 
 
-def _central_difference(padded: torch.Tensor, dim: int) -> torch.Tensor:
-    """``padded[x + 1] - padded[x - 1]`` along ``dim`` at ``padded``'s interior there (the
-    other axes keep their padding)."""
-    n = padded.shape[dim] - 2
-    return padded.narrow(dim, 2, n) - padded.narrow(dim, 0, n)
-
-
-def _interior(padded: torch.Tensor, lead: int, skip: tuple[int, ...]) -> torch.Tensor:
-    """``padded`` without its one-sample padding along every spatial axis but those in ``skip``
-    (numbered from the first spatial axis)."""
-    for axis in range(padded.ndim - lead):
-        if axis not in skip:
-            dim = lead + axis
-            padded = padded.narrow(dim, 1, padded.shape[dim] - 2)
-    return padded
-
-
-def itk_kappa(image: Any, conductance: float) -> float:
-    r"""The ``kappa`` for ``scheme="gradient"`` that is ITK's
-    ``GradientAnisotropicDiffusionImageFilter`` with ``conductance`` C on ``image`` (a grey
-    N-D numpy array or tensor, unit spacing).
-
-    ITK's exponential conductance is :math:`\exp(-|\nabla I|^2 / (2 C^2
-    \overline{|\nabla I|^2}))`, with the mean over the image of its central-difference
-    gradient (border pixels replicated), so :math:`\kappa = C \sqrt{2\,\overline{|\nabla I|^2}}`.
-    ITK reads the mean again every ``ConductanceScalingUpdateInterval`` iterations (1 by
-    default); this is its first reading, the whole run's where the interval is past the
-    last iteration.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ramp = np.tile(np.arange(8.0), (8, 1))  # central differences 1, and 1/2 at the borders
-    >>> round(itk_kappa(ramp, 1.0), 4)  # sqrt(2 * (6 * 1 + 2 * 0.25) / 8)
-    1.2748
-    """
-    u = torch.as_tensor(image).detach().to(torch.float64)
-    spatial, lead = u.ndim, 2
-    u = u[None, None]
-    padded = F.pad(u, [1] * (2 * spatial), mode="replicate")
-    square = sum(
-        (_interior(_central_difference(padded, lead + j), lead, skip=(j,)) / 2.0).square() for j in range(spatial)
-    )
-    return conductance * math.sqrt(2.0 * float(square.mean()))
+def central_difference(u: torch.Tensor, dim: int) -> torch.Tensor:
+    """:math:`u(x + e) - u(x - e)` along ``dim``, the border pixels replicated (so 0 along an
+    axis of length 1); same shape as ``u``, any number of axes."""
+    n = u.shape[dim]
+    if n == 1:
+        return torch.zeros_like(u)
+    ahead = torch.cat([u.narrow(dim, 1, n - 1), u.narrow(dim, n - 1, 1)], dim)
+    behind = torch.cat([u.narrow(dim, 0, 1), u.narrow(dim, 0, n - 1)], dim)
+    return ahead - behind
 
 
 def flux_stability_sum(offsets: Sequence[Offset], spacing: Sequence[float]) -> float:
@@ -279,8 +240,8 @@ __all__ = [
     "flux_step",
     "flux_stability_sum",
     "gradient_magnitude",
+    "central_difference",
     "gradient_step",
-    "itk_kappa",
     "laplacian_kernel",
     "neighbour_offsets",
     "operator_response",

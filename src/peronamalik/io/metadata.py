@@ -32,6 +32,8 @@ _MICROMETRE_SPELLINGS = {"micron", "microns", "um", "\\u00B5m", "\\u00b5m", "μm
 #: axes in different units (OME's nm across, µm along z; ImageJ's zunit) are read in one.
 METRES = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, MICROMETRE: 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0,
           "in": 0.0254, "inch": 0.0254}
+#: ImageJ's spellings of time units (its ``tunit``), as OME and SI write them.
+_SECONDS = {"sec": "s", "second": "s", "seconds": "s", "msec": "ms", "usec": "µs", "min": "min", "hr": "h"}
 #: The sample types ImageJ's TIFFs hold (tifffile writes and Fiji reads them).
 IMAGEJ_DTYPES = (np.uint8, np.uint16, np.int16, np.float32)
 #: ICC colour spaces (header bytes 16-20) that fit an image of 1 and of 3 channels.
@@ -148,7 +150,8 @@ def _imagej(description: dict[str, Any], page: tifffile.TiffPage) -> Calibration
     sizes = {"X": _positive(1.0 / x_resolution), "Y": _positive(1.0 / y_resolution)}
     units = {"X": unit, "Y": _unit(description.get("yunit")) or unit, "Z": _unit(description.get("zunit")) or unit}
     sizes["Z"] = _positive(description.get("spacing"))
-    time_unit = str(description.get("tunit") or "s").replace("sec", "s")
+    time_unit = str(description.get("tunit") or "s")
+    time_unit = _SECONDS.get(time_unit, time_unit)
     return (*in_one_unit(sizes, units), _positive(description.get("finterval")), time_unit)
 
 
@@ -235,18 +238,18 @@ def tiff_write_options(
 def as_srgb(array: np.ndarray, profile: bytes | None, name: str = "the image") -> np.ndarray:
     """An 8-bit RGB ``array`` converted from its ICC ``profile`` to sRGB (littleCMS, through
     Pillow's ImageCms), for outputs that carry no profile and are shown as sRGB (GIF, MP4,
-    WebM): a Display P3 or Adobe RGB photo keeps its colours there.  Unchanged without a
-    profile, with an sRGB one, or for other layouts (grey, 16-bit: Pillow's ImageCms
-    converts 8-bit images only); an unreadable profile is warned about (``name``) and the
-    values are taken as sRGB."""
+    WebM): a Display P3 or Adobe RGB photo keeps its colours there.  Every profile is
+    converted (an sRGB one comes back unchanged: Pillow's own and a 1024-point-curve sRGB,
+    QA; by its name, "Linear sRGB" was taken for sRGB and left 73 levels off).  Unchanged
+    without a profile or for other layouts (grey, 16-bit: Pillow's ImageCms converts 8-bit
+    images only); an unreadable profile is warned about (``name``) and the values are taken
+    as sRGB."""
     if not profile or array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
         return array
     from PIL import Image, ImageCms
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        if "srgb" in ImageCms.getProfileDescription(source).lower():
-            return array
         converted = ImageCms.profileToProfile(Image.fromarray(array), source, ImageCms.createProfile("sRGB"), outputMode="RGB")
     except (OSError, ImageCms.PyCMSError) as exc:
         warnings.warn(f"{name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", UserWarning, stacklevel=2)
