@@ -1,10 +1,11 @@
 """What an image file says about its pixels besides their values, read and written back.
 
 * **Pixel size** (microscopy TIFFs): ImageJ's (the resolution tags and the description's
-  ``spacing`` and ``unit``) and OME-TIFF's (``PhysicalSizeX/Y/Z`` and their units).  A result
-  written as TIFF keeps them, in the input's own kind (ImageJ or OME), so Fiji, napari or
-  QuPath show it calibrated as they showed the input.  ``smooth --spacing file`` diffuses with
-  them (:meth:`PixelMetadata.spacing`).
+  ``spacing``, ``unit``, ``yunit`` and ``zunit``) and OME-TIFF's (``PhysicalSizeX/Y/Z`` and
+  their units), in one unit; a time series' interval too.  A result written as TIFF keeps
+  them, in the input's own kind (ImageJ or OME) and layout (channels or RGB samples), so
+  Fiji, napari or QuPath show it calibrated as they showed the input.  ``smooth --spacing
+  file`` diffuses with them (:meth:`PixelMetadata.spacing`).
 * **Colour profile** (ICC; TIFF, PNG, JPEG, WebP): written back to every format that holds
   one, so a Display P3 or Adobe RGB photo keeps its colours in a colour-managed viewer.
 """
@@ -44,7 +45,8 @@ ICC_TAG = 34675
 
 @dataclass(frozen=True)
 class PixelMetadata:
-    """Pixel size and colour profile of an image, as its file gave them.
+    """Pixel size, time interval, colour profile and colour layout of an image, as its file
+    gave them.
 
     Attributes
     ----------
@@ -173,6 +175,7 @@ def in_one_unit(
     unit = units[known[0]] if known else None
     if unit not in METRES:  # no length known to convert into: the axes in that same unit only
         return {axis: sizes[axis] if units[axis] == unit else None for axis in "XYZ"}, unit
+
     def converted(axis: str) -> float | None:
         size, own = sizes[axis], units[axis]
         return None if size is None or own not in METRES else float(f"{size * METRES[own] / METRES[unit]:.12g}")
