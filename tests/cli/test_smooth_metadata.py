@@ -145,3 +145,20 @@ def test_a_compare_picture_the_format_cannot_hold_is_refused_before_the_work(tim
     lines = [line for line in result.stderr.splitlines() if "warning" not in line]
     assert len(lines) == 1 and f"cannot write {tmp_path / 'compare.png'}: .png holds a 2-D grey or RGB image" in lines[0]
     assert not (tmp_path / "out.tif").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_an_evolution_of_a_p3_photo_is_shown_in_srgb(tmp_path: Path) -> None:
+    """--every writes an animation, which carries no profile: its frames are converted to sRGB
+    as art's are (the first frame is the photo itself)."""
+    import io
+
+    from tests.icc_profiles import rgb_profile
+
+    p3 = rgb_profile()
+    photo = np.random.default_rng(4).integers(30, 220, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "p3.png", icc_profile=p3)
+    assert main(["smooth", str(tmp_path / "p3.png"), "-o", f"{tmp_path / 'frames'}/", "--every", "5", "--iterations", "10", "-q"]) == 0
+    first = np.asarray(Image.open(sorted((tmp_path / "frames").glob("*.png"))[0]).convert("RGB"))
+    with Image.open(tmp_path / "p3.png") as opened:
+        converted = ImageCms.profileToProfile(opened, ImageCms.ImageCmsProfile(io.BytesIO(p3)), ImageCms.createProfile("sRGB"))
+    np.testing.assert_array_equal(first, np.asarray(converted))

@@ -211,7 +211,8 @@ def smooth(
     if every is not None:
         with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
             written = write_evolution(
-                loaded.array, frames_to, overwrite=overwrite, every=every, progress=progress, **vars(params)
+                loaded.array, frames_to, overwrite=overwrite, every=every, progress=progress,
+                icc_profile=loaded.metadata.icc_profile, **vars(params),
             )
         if not quiet:
             frames = 1 + -(-params.iterations // every)

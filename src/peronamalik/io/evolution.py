@@ -88,14 +88,21 @@ def check_evolution_output(output: str | os.PathLike[str], compare: object, over
 
 
 def write_evolution(
-    image: np.ndarray, output: str | os.PathLike[str], *, overwrite: bool = False, **options: Any
+    image: np.ndarray,
+    output: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    icc_profile: bytes | None = None,
+    **options: Any,
 ) -> Path:
     """Write :func:`evolution_frames` (``options``) to ``output`` (.gif, .webp, .mp4, .webm or a
     folder of PNG frames; :func:`~peronamalik.io.animation.open_frame_writer`), atomically;
-    returns the written path.  A stop signal (Ctrl-C, SIGTERM, SIGHUP) keeps the frames made
+    returns the written path.  ``icc_profile``: the image's, whose frames are shown converted
+    to sRGB (:func:`~peronamalik.io.metadata.as_srgb`: animations carry no profile).  A stop signal (Ctrl-C, SIGTERM, SIGHUP) keeps the frames made
     so far as a valid file and raises :class:`~peronamalik.io.interrupts.RenderInterrupted`
     saying how many (none: ``output`` is left as it was)."""
     from peronamalik.io.animation import open_frame_writer
+    from peronamalik.io.metadata import as_srgb
 
     writer = None
     try:
@@ -103,7 +110,7 @@ def write_evolution(
             writer = open_frame_writer(output, fps=FPS, overwrite=overwrite)
         with writer:
             for frame in evolution_frames(image, **options):
-                writer.write(frame)
+                writer.write(as_srgb(frame, icc_profile, str(output)))
     except KeyboardInterrupt as exc:
         written = 0 if writer is None else writer.frames_written
         raise RenderInterrupted(Path(output) if writer is None else writer.path, written, signal_number(exc)) from exc

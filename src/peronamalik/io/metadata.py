@@ -244,10 +244,11 @@ def as_srgb(array: np.ndarray, profile: bytes | None, name: str = "the image") -
     WebM): a Display P3 or Adobe RGB photo keeps its colours there.  Every profile is
     converted (an sRGB one comes back unchanged: Pillow's own and a 1024-point-curve sRGB,
     QA; by its name, "Linear sRGB" was taken for sRGB and left 73 levels off).  Unchanged
-    without a profile or for other layouts (grey, 16-bit: Pillow's ImageCms converts 8-bit
-    images only); an unreadable profile is warned about (``name``) and the values are taken
+    without a profile, with one that is not RGB, or for other layouts (grey, 16-bit: Pillow's
+    ImageCms converts 8-bit images only); an unreadable profile is warned about (``name``) and the values are taken
     as sRGB."""
-    if not profile or array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
+    rgb = array.dtype == np.uint8 and array.ndim == 3 and array.shape[-1] == 3
+    if not profile or not rgb or profile[16:20] != _ICC_SPACES[3]:
         return array
     from PIL import Image, ImageCms
 
