@@ -131,7 +131,7 @@ def smooth(
     workers: int | None,
     scheduler: str | None,
 ) -> None:
-    from peronamalik.core import DiffusionParams, diffuse, estimate_parameters
+    from peronamalik.core import DiffusionParams, diffuse
     from peronamalik.core.arrays import unit_scale
     from peronamalik.io.atomic import atomic_output, check_target
     from peronamalik.io.animation import check_output_kind
@@ -197,17 +197,10 @@ def smooth(
     params = params.replace(channel_axis=axis, **calibration(input_path, loaded.metadata, from_file, params.spacing, quiet))
     # a series' parameters, and its --compare, from its middle time point
     shown = loaded.array[len(loaded.array) // 2] if series else loaded.array
-    if compare is not None:  # a plane (a volume's middle slice) with the image's channels
-        plane = shown.shape[-2:] if axis is None else (*map(int, np.delete(shown.shape, axis)[-2:]), shown.shape[axis])
-        check_image_output(compare, tuple(plane), None if axis is None else -1)
-    values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
-    if "auto" in values.values():
-        options = {name: value for name, value in vars(params).items() if name not in values}
-        chosen = estimate_parameters(shown, **values, **options)
-        params = params.replace(**chosen.as_options())
-        if not quiet:
-            on = f" (on time point {len(loaded.array) // 2 + 1} of {len(loaded.array)})" if series else ""
-            click.echo(chosen.describe() + on)
+    if compare is not None:
+        check_image_output(compare, *compared_plane(shown.shape, axis))
+    on = f" (on time point {len(loaded.array) // 2 + 1} of {len(loaded.array)})" if series else ""
+    params = with_auto_chosen(params, shown, said=None if quiet else on)
     if every is not None:
         with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
             written = write_evolution(
@@ -237,6 +230,29 @@ def smooth(
     if not quiet:
         also = "" if compare is None else f" and {compare} ({human_size(compare)})"
         click.echo(f"wrote {output} ({human_size(output)}){also}", err=True)
+
+
+def compared_plane(shape: tuple[int, ...], axis: int | None) -> tuple[tuple[int, ...], int | None]:
+    """``(shape, channel_axis)`` of one side of ``--compare`` for an image of ``shape``: a plane
+    (a volume's middle slice) with the image's channels last."""
+    if axis is None:
+        return tuple(shape[-2:]), None
+    return (*map(int, np.delete(shape, axis)[-2:]), shape[axis]), -1
+
+
+def with_auto_chosen(params: DiffusionParams, image: np.ndarray, *, said: str | None) -> DiffusionParams:
+    """``params`` with its ``'auto'`` kappa, iterations and sigma chosen on ``image``; the
+    choice is printed on stdout with ``said`` after it, unless ``said`` is None."""
+    from peronamalik.core import estimate_parameters
+
+    values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
+    if "auto" not in values.values():
+        return params
+    options = {name: value for name, value in vars(params).items() if name not in values}
+    chosen = estimate_parameters(image, **values, **options)
+    if said is not None:
+        click.echo(chosen.describe() + said)
+    return params.replace(**chosen.as_options())
 
 
 def diffuse_series(series: np.ndarray, params: DiffusionParams, progress: Progress | None) -> np.ndarray:
