@@ -43,7 +43,8 @@ def rewrite(loaded, path: Path) -> None:
     """The loaded image written back through a float result, as ``smooth`` writes one."""
     array = loaded.array
     unit = array.astype(np.float64) / (np.iinfo(array.dtype).max if array.dtype.kind == "u" else 1.0)
-    write_image(path, unit, like_dtype=array.dtype, channel_axis=loaded.channel_axis, metadata=loaded.metadata)
+    write_image(path, unit, like_dtype=array.dtype, channel_axis=loaded.channel_axis, metadata=loaded.metadata,
+                time_axis=loaded.time_axis)
 
 
 @pytest.mark.parametrize(
@@ -213,3 +214,16 @@ def test_imagej_time_units_are_read_whole(tmp_path: Path, written: str, read: st
     """"seconds" came back as "sonds" (a substring replace)."""
     tifffile.imwrite(tmp_path / "t.tif", stack((3, 24, 32)), imagej=True, metadata={"axes": "TYX", "finterval": 2.0, "tunit": written})
     assert read_image(tmp_path / "t.tif").metadata.time_unit == read
+
+
+def test_a_series_without_imagej_or_ome_metadata_keeps_its_time_axis(tmp_path: Path) -> None:
+    """tifffile's own axes (a "shaped" TIFF): the T axis was lost on writing, so smoothing the
+    result again would have diffused across time (QA)."""
+    series = stack((3, 24, 32, 2))
+    tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(series, -1, 1), metadata={"axes": "TCYX"})
+    loaded = read_image(tmp_path / "in.tif")
+    assert (loaded.time_axis, loaded.channel_axis) == (0, -1)
+    rewrite(loaded, tmp_path / "out.tif")
+    back = read_image(tmp_path / "out.tif")
+    assert (back.time_axis, back.channel_axis) == (0, -1)
+    np.testing.assert_array_equal(back.array, series)

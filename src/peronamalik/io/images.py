@@ -27,7 +27,7 @@ Image = require("PIL.Image", "io")
 ImageOps = require("PIL.ImageOps", "io")
 
 from peronamalik.io.metadata import (  # noqa: E402
-    PixelMetadata, add_png_icc_profile, fitting_profile, tiff_metadata, tiff_write_options,
+    PixelMetadata, add_png_icc_profile, fitting_profile, hyperstack, tiff_metadata, tiff_write_options,
 )
 
 #: Most samples (pixels × channels, or voxels) a TIFF or .npy may hold: 2**28, i.e. 1 GiB
@@ -501,6 +501,11 @@ def _write_tiff(
     if calibrated is not None:
         laid_out, options = calibrated
         tifffile.imwrite(path, laid_out, compression="zlib", **options, **profile)
+        return
+    if time_axis is not None and data.ndim - (channel_axis is not None) <= 4:
+        # a series without ImageJ or OME metadata: tifffile's own axes keep its T axis
+        laid_out, axes, photometric = hyperstack(data, channel_axis, time_axis, metadata is None or metadata.samples)
+        tifffile.imwrite(path, laid_out, compression="zlib", photometric=photometric, metadata={"axes": axes}, **profile)
         return
     options: dict[str, object] = {"photometric": "minisblack"}
     if channel_axis is not None and data.ndim >= 3 and data.shape[channel_axis] == 3:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import warnings
@@ -125,7 +126,7 @@ def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, axes: str) ->
     """The :class:`PixelMetadata` of an open TIFF whose array has ``axes`` (tifffile's letters,
     e.g. ``"TZCYX"``, in the array's order), ``page`` its first page."""
     icc = page.tags.get(ICC_TAG)
-    profile = bytes(icc.value) if icc is not None else None
+    plain = PixelMetadata(icc_profile=bytes(icc.value) if icc is not None else None, samples="C" not in axes)
     spatial_axes = "".join(axis for axis in axes if axis not in "SCT")
     try:
         if tif.is_ome:
@@ -133,14 +134,15 @@ def tiff_metadata(tif: tifffile.TiffFile, page: tifffile.TiffPage, axes: str) ->
         elif tif.is_imagej:
             kind, (sizes, unit, interval, time_unit) = "imagej", _imagej(tif.imagej_metadata or {}, page)
         else:
-            return PixelMetadata(icc_profile=profile)
+            return plain
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
-        return PixelMetadata(icc_profile=profile)  # unreadable metadata: the pixels still read
+        return plain  # unreadable metadata: the pixels still read
     unnamed = [axis for axis in spatial_axes if axis in "QI"]
     if kind == "imagej" and len(unnamed) == 1 and "Z" not in spatial_axes:  # a stack tifffile cannot name: slices
         spatial_axes = spatial_axes.replace(unnamed[0], "Z")
     pixel_size = tuple(sizes.get(axis) for axis in spatial_axes)
-    return PixelMetadata(pixel_size, unit, kind, profile, interval, time_unit if interval else None, "C" not in axes)
+    return dataclasses.replace(plain, pixel_size=pixel_size, unit=unit, kind=kind, time_interval=interval,
+                               time_unit=time_unit if interval else None)
 
 
 Calibration = tuple[dict[str, float | None], str | None, float | None, str]
