@@ -347,3 +347,36 @@ def test_list_presets_with_other_options_is_refused(tmp_path, monkeypatch, capsy
     assert captured.out == "" and list(tmp_path.iterdir()) == []
     assert main(["art", "--list-presets"]) == 0
     assert capsys.readouterr().out.split()[0] == "ember"
+
+
+@pytest.mark.parametrize("output", [".", "./", ".."])
+def test_the_current_folder_is_no_frames_folder(tmp_path, output):
+    """-o . crashed with a traceback (an empty file name), and in an empty folder renamed '.'
+    away (QA)."""
+    (tmp_path / "work").mkdir()
+    done = run_cli(*FAST, "-o", output, cwd=tmp_path / "work")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"peronamalik: error: -o {output} is the current folder or holds it: "
+                                                "name a new folder for the frames (-o frames/)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and not list((tmp_path / "work").iterdir())
+
+
+def test_a_plain_config_file_applies_on_top_of_the_preset(tmp_path):
+    """A plain config's fields applied to the bare defaults (no preset at all), while the
+    sidecar recorded the default preset (QA); now as --set does."""
+    (tmp_path / "mine.json").write_text('{"lr": 0.5}')
+    assert run_cli(*FAST, "--config", "mine.json", "-o", "file.gif", "--seed", "1", cwd=tmp_path).returncode == 0
+    assert run_cli(*FAST, "--set", "lr=0.5", "-o", "set.gif", "--seed", "1", cwd=tmp_path).returncode == 0
+    from_file, from_set = (json.loads((tmp_path / f"{name}.gif.json").read_text()) for name in ("file", "set"))
+    assert from_file["config"] == from_set["config"] and from_file["preset"] == from_set["preset"]
+    assert all(np.array_equal(a, b) for a, b in zip(gif_frames(tmp_path / "file.gif"), gif_frames(tmp_path / "set.gif")))
+
+
+def test_a_colour_npy_is_a_colour_picture(tmp_path):
+    """An H×W×3 .npy was refused as "not a 2-D grey or colour image", which the library takes."""
+    pixels = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    np.save(tmp_path / "rgb.npy", pixels)
+    Image.fromarray(pixels).save(tmp_path / "rgb.png")
+    for name in ("rgb.npy", "rgb.png"):
+        assert run_cli(name, *FAST, "-o", f"{name}.gif", "--seed", "1", cwd=tmp_path).returncode == 0
+    assert all(np.array_equal(a, b) for a, b in zip(gif_frames(tmp_path / "rgb.npy.gif"), gif_frames(tmp_path / "rgb.png.gif")))

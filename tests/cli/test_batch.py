@@ -122,6 +122,9 @@ def test_local_cluster_workers_log_nothing_below_critical() -> None:
         (["smooth", "in/*.tif", "-o", "out"], "matches no image files"),
         (["smooth", "in", "-o", "out", "--compare", "c.png"], "--compare takes one INPUT"),
         (["smooth", "in", "-o", "out", "--chunks", "8"], "--chunks applies to zarr volumes"),
+        # the results would be inputs of the next run, which then refused the folder (QA)
+        (["art", "in/", "-o", "in/"], "-o in holds the inputs"),
+        (["smooth", "in/*.png", "-o", "./in"], "holds the inputs"),
     ],
 )
 def test_bad_batch_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:
@@ -130,3 +133,15 @@ def test_bad_batch_one_line_exit_2_nothing_written(tmp_path: Path, args: list[st
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(lines(done.stderr)) == 1 and message in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_quiet_batch_prints_only_what_failed(tmp_path: Path) -> None:
+    """-q printed the progress bar and the summary all the same (QA)."""
+    photos(tmp_path / "in", 2)
+    (tmp_path / "in" / "broken.png").unlink()
+    done = run("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    (tmp_path / "in" / "broken.png").write_bytes(b"not an image")
+    failed = run("smooth", "in", "-o", "out2", "-q", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert [line.split(":")[0] for line in lines(failed.stderr)] == ["peronamalik", "smooth"]

@@ -52,7 +52,7 @@ def test_the_blocker_hides_dask(tmp_path: Path, no_dask: dict[str, str]) -> None
 def test_smooth_batch_on_the_thread_pool_needs_no_dask(tmp_path: Path, no_dask: dict[str, str]) -> None:
     good = photos(tmp_path / "in", 2)
     (tmp_path / "in" / "broken.png").unlink()
-    done = run("smooth", "in/*.png", "-o", "out", "--iterations", "4", "-q", cwd=tmp_path, env=no_dask)
+    done = run("smooth", "in/*.png", "-o", "out", "--iterations", "4", cwd=tmp_path, env=no_dask)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "2 written, 0 already done, 0 failed" in lines(done.stderr)[-1]
     single = run("smooth", good[0], "-o", "single.png", "--iterations", "4", cwd=tmp_path, env=no_dask)

@@ -167,8 +167,12 @@ def animate(
 
 
 def sidecar_path(output: Path) -> Path:
-    """``out.gif`` → ``out.gif.json``."""
-    return output.with_name(output.name.rstrip("/") + ".json")
+    """``out.gif`` → ``out.gif.json``; a folder of frames named ``.`` (or ``./``) has its
+    sidecar beside it too, under the folder's own name."""
+    named = output if output.name else Path(os.path.abspath(output))
+    if not named.name:
+        raise InputError(f"-o {output} names no file or folder for the animation")
+    return named.with_name(named.name + ".json")
 
 
 #: The options :func:`check_output_options` checks, by their library names.

@@ -120,8 +120,11 @@ def load_source(image: Any, *, size: int | None, device: torch.device, even: boo
         path = Path(image)
         loaded = read_image(path)
         array, reference, stem = as_srgb(loaded.array, loaded.metadata.icc_profile, str(path)), str(path), path.stem
-        if loaded.array.ndim not in (2, 3) or (loaded.array.ndim == 3 and loaded.channel_axis is None):
-            raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape})")
+        # a .npy says nothing of its axes: H×W×{1,3,4} is a picture, as an array given directly is
+        as_array = loaded.format == "NPY" and loaded.array.shape[-1:] in ((1,), (3,), (4,))
+        if loaded.array.ndim not in (2, 3) or (loaded.array.ndim == 3 and loaded.channel_axis is None and not as_array):
+            raise InputError(f"{path} is not a 2-D grey or colour image (shape {loaded.array.shape}; "
+                             "a .npy must be H×W or H×W×{1,3,4})")
         digest = file_sha256(path)
     else:
         if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image, its bit depth kept

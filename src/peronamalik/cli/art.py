@@ -26,6 +26,10 @@ def resolve_settings(
 ) -> tuple[ArtConfig, dict[str, Any]]:
     """Config from a file (plain or a sidecar) or a preset, then ``--set``, then flags.
 
+    A sidecar holds a whole config and is rendered as it is; a plain file's fields apply on
+    top of the preset (``--preset``, else the default), as ``--set`` does (they applied to
+    the bare defaults, while the sidecar recorded the default preset).
+
     Returns the config and what a sidecar adds: ``preset``, ``seed``, ``input`` and ``backend``.
     """
     recorded: dict[str, Any] = {}
@@ -33,7 +37,8 @@ def resolve_settings(
         warnings.simplefilter("always", DeprecationWarning)
         if config_file is not None:
             data, recorded = split_sidecar(load_config_file(config_file))
-            config = ArtConfig.from_dict(data) if preset is None else preset_config(preset).replace(**data)
+            whole = preset is None and bool(recorded)  # a sidecar: the config it recorded
+            config = ArtConfig.from_dict(data) if whole else preset_config(preset or DEFAULT_PRESET).replace(**data)
         else:
             config = preset_config(preset or DEFAULT_PRESET)
         for assignment in assignments:
@@ -184,8 +189,8 @@ Reproductions of the 2017 modes (ALGORITHM.md's exact parameters):
               help="A frame after every N-th iteration (an animation needs ITERATIONS / N ≥ 2).")
 @click.option("--fps", type=float, show_default=preset_default("fps"),
               help="Frames per second of the animation (not for a .png: the last frame only).")
-@click.option("--size", type=click.IntRange(min=2), show_default=preset_default("size"),
-              help="Resize the longer side to this many pixels.")
+@click.option("--size", type=click.IntRange(min=8), show_default=preset_default("size"),
+              help="Resize the longer side to this many pixels (8 or more).")
 @click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help=SEED_HELP)
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set lr=0.5 --set loss_weights.edge=2.")

@@ -206,10 +206,14 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
         raise InputError("--compare takes one INPUT file, not a batch")
     if options.get("chunks") is not None:
         raise InputError("--chunks applies to zarr volumes, not a batch of images: drop --chunks")
+    quiet = bool(options.get("quiet"))
     if "quiet" in options:
         options["quiet"] = True  # one summary, not a line per file
     sources = batch_inputs(input_path)
     folder = batch_folder(input_path, output)
+    if any(source.parent.resolve() == folder.resolve() for source in sources):
+        raise InputError(f"-o {folder} holds the inputs: the results would be inputs of the next run "
+                         "(and a re-run would not find them done); give another folder")
     check_cluster_options(workers, scheduler)
     jobs = [Job(command, s, folder / (s.name if suffix is None else s.stem + suffix), options) for s in sources]
     clashes = {job.target for job in jobs if sum(j.target == job.target for j in jobs) > 1}
@@ -225,7 +229,7 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
         with file_executor(workers, scheduler) as executor:
             folder.mkdir(parents=True, exist_ok=True)  # once the cluster answers: a bad one leaves nothing
             with tqdm(
-                total=len(jobs), initial=skipped, desc=command, unit="file", disable=False, file=sys.stderr
+                total=len(jobs), initial=skipped, desc=command, unit="file", disable=quiet, file=sys.stderr
             ) as bar:
                 futures = {executor.submit(run_job, job): job for job in pending}
                 for future in concurrent.futures.as_completed(futures):
@@ -244,6 +248,7 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
         else:
             os.environ["TQDM_DISABLE"] = previous
     written = len(pending) - len(failed)
-    click.echo(f"{command}: {written} written, {skipped} already done, {len(failed)} failed, into {folder}", err=True)
+    if failed or not quiet:  # -q: no progress and no summary, but what failed is said
+        click.echo(f"{command}: {written} written, {skipped} already done, {len(failed)} failed, into {folder}", err=True)
     if failed:
         raise click.exceptions.Exit(1)

@@ -70,7 +70,7 @@ Examples:
 @click.option("--seed", type=int, show_default="a fresh one, recorded in OUTPUT.json", help=SEED_HELP)
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--size", type=click.IntRange(min=0), show_default=f"{VIDEO_SIZE} for larger frames",
-              help="Resize the longer side to this many pixels; 0 keeps the input's size.")
+              help="Resize the longer side to this many pixels (8 or more); 0 keeps the input's size.")
 @click.option("--fps", type=float, show_default="the input's", help="Frame rate of the output.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set frame_blend=0.9.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Config file (JSON/TOML), or an earlier OUTPUT.json to render it again (its INPUT too).")

@@ -163,6 +163,9 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> str:
         Unknown kind, missing parent folder, or an existing output without ``overwrite``.
     """
     kind = check_output_kind(path)
+    if kind == FOLDER and Path.cwd().resolve().is_relative_to(Path(path).resolve()):
+        # a folder is replaced by renaming a new one onto it: not the one a process works in
+        raise InputError(f"-o {path} is the current folder or holds it: name a new folder for the frames (-o frames/)")
     target = check_target(path, overwrite=overwrite, directory=kind == FOLDER)
     if kind == FOLDER and target.is_dir():
         foreign = [entry.name for entry in target.iterdir() if not _FRAME_FILE.fullmatch(entry.name)]
