@@ -352,7 +352,7 @@ def write_stream(
     (None: "high") are for a .gif only, refused for other formats (:func:`check_output_options`).
     """
     from peronamalik.io.animation import open_frame_writer
-    from peronamalik.io.interrupts import deferred_signals, signal_number
+    from peronamalik.io.interrupts import deferred_signals, raise_if_stopped, signal_number
     from peronamalik.io.video import BT709
 
     check_render_output(output, overwrite=overwrite, dither=dither, gif_quality=gif_quality)
@@ -366,6 +366,7 @@ def write_stream(
         spec = dataclasses.replace(spec, config=spec.config.replace(fps=float(writer.fps)))
         with writer:
             for frame in frames:
+                raise_if_stopped()  # a batch's worker thread: the main thread's Ctrl-C, passed on
                 writer.write(frame)
     except KeyboardInterrupt as exc:
         with deferred_signals():

@@ -26,7 +26,7 @@ from peronamalik._validate import InputError  # noqa: E402
 from peronamalik.cli import art, bench, smooth, studio, video  # noqa: E402, F401  (register the commands)
 from peronamalik.cli.app import app  # noqa: E402
 from peronamalik.cli.progress import write_above  # noqa: E402
-from peronamalik.io.interrupts import render_interruption, signal_number, signals_as_interrupts  # noqa: E402
+from peronamalik.io.interrupts import signal_number, signals_as_interrupts, stop_report  # noqa: E402
 
 USER_ERRORS = (InputError, OSError, MissingExtra)
 
@@ -55,7 +55,7 @@ def one_line_warnings() -> Iterator[None]:
 def interrupted(exc: BaseException) -> int:
     """A stop signal: one line saying what was kept (an animation's frames so far, else
     nothing); the exit code is 128 + the signal."""
-    stop = render_interruption(exc)
+    stop = stop_report(exc)
     print(f"peronamalik: {stop}" if stop else "peronamalik: interrupted; nothing was written", file=sys.stderr)
     return 128 + signal_number(exc)
 

@@ -37,6 +37,7 @@ import click
 
 from peronamalik._validate import InputError
 from peronamalik.io.atomic import atomic_output
+from peronamalik.io.interrupts import BatchInterrupted, signal_number, stops_passed_on
 
 #: Characters that make INPUT a glob pattern.
 GLOB_CHARACTERS = frozenset("*?[")
@@ -118,18 +119,32 @@ class Job:
             return {"config": as_json(config.to_dict()), **({"seed": opts["seed"]} if opts["seed"] is not None else {})}
         return {"options": as_json({k: v for k, v in self.options.items() if k not in RUN_ONLY})}
 
-    def done(self) -> bool:
-        """The output and a matching sidecar exist (see the module notes)."""
+    def record(self) -> dict[str, Any] | None:
+        """The output's sidecar as read, or None (no output, no sidecar, or not one of ours)."""
         sidecar = sidecar_of(self.target)
         if not (self.target.exists() and sidecar.is_file()):
-            return False
+            return None
         try:
             record = json.loads(sidecar.read_text())
-            recorded_input = record["input"]["sha256"]
+            record["input"]["sha256"]
         except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return record
+
+    def done(self) -> bool:
+        """The output and a matching sidecar exist (see the module notes); an animation that
+        a stop signal cut short is not done."""
+        record = self.record()
+        if record is None or record.get("interrupted"):
             return False
         wanted = self.settings()
-        return recorded_input == file_sha256(self.source) and all(record.get(k) == v for k, v in wanted.items())
+        return record["input"]["sha256"] == file_sha256(self.source) and all(record.get(k) == v for k, v in wanted.items())
+
+    def stopped_partway(self) -> bool:
+        """The output is this batch's own animation, cut short by a stop signal: the same
+        command replaces it without ``--overwrite``."""
+        record = self.record()
+        return record is not None and bool(record.get("interrupted"))
 
     def run(self) -> str | None:
         """Run the command on this file: None when done, else the one-line reason it failed.
@@ -139,17 +154,32 @@ class Job:
 
         os.environ["TQDM_DISABLE"] = "1"  # one bar for the whole batch, drawn by the caller
         try:
-            app.commands[self.command].callback(input_path=self.source, output=self.target, **self.options)
+            options = {**self.options, "overwrite": True} if self.stopped_partway() else self.options
+            app.commands[self.command].callback(input_path=self.source, output=self.target, **options)
             if self.command == "smooth":
                 record = {"input": {"path": str(self.source), "sha256": file_sha256(self.source)}, **self.settings()}
                 with atomic_output(sidecar_of(self.target), overwrite=True) as temporary:
                     temporary.write_text(json.dumps(record, indent=2) + "\n")
-        except click.exceptions.Exit as stop:
-            return f"stopped (exit status {stop.exit_code})"
+        except click.exceptions.Exit as stop:  # an animation stopped partway (a valid file), or another exit
+            return f"{STOPPED} (exit status {stop.exit_code})"
         except Exception as exc:  # any failure of one file is reported, and the others go on
             reason = str(exc) or type(exc).__name__
             return reason if isinstance(exc, (InputError, OSError)) else f"{type(exc).__name__}: {reason}"
         return None
+
+
+#: How :meth:`Job.run` starts the reason of a file that stopped: an animation stopped partway by
+#: a stop signal (a valid file marked interrupted).
+STOPPED = "stopped"
+
+
+def outcome(future: concurrent.futures.Future) -> str | None:
+    """A finished :meth:`Job.run`'s result: None (done) or why not; a stop signal the task
+    raised reads as stopped."""
+    error = future.exception()
+    if isinstance(error, KeyboardInterrupt):
+        return STOPPED
+    return f"{type(error).__name__}: {error}" if error is not None else future.result()
 
 
 def run_job(job: Job) -> str | None:
@@ -222,31 +252,40 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
     pending = [job for job in jobs if not job.done()]
     skipped = len(jobs) - len(pending)
     failed: list[Job] = []
+    stopped: KeyboardInterrupt | None = None
     from tqdm.auto import tqdm
 
     previous = os.environ.get("TQDM_DISABLE")
     try:
-        with file_executor(workers, scheduler) as executor:
+        with stops_passed_on() as pass_on, file_executor(workers, scheduler) as executor:
             folder.mkdir(parents=True, exist_ok=True)  # once the cluster answers: a bad one leaves nothing
             with tqdm(
                 total=len(jobs), initial=skipped, desc=command, unit="file", disable=quiet, file=sys.stderr
             ) as bar:
                 futures = {executor.submit(run_job, job): job for job in pending}
-                for future in concurrent.futures.as_completed(futures):
-                    job = futures[future]
-                    try:
-                        reason = future.result()
-                    except Exception as exc:  # the task itself was lost (a worker that died for good)
-                        reason = f"{type(exc).__name__}: {exc}"
-                    if reason is not None:
-                        failed.append(job)
-                        bar.write(f"peronamalik: {job.source}: {reason}", file=sys.stderr)
-                    bar.update(1)
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        job = futures[future]
+                        reason = outcome(future)  # an exception: the task itself was lost (a worker died for good)
+                        if reason is not None:
+                            failed.append(job)
+                            bar.write(f"peronamalik: {job.source}: {reason}", file=sys.stderr)
+                        bar.update(1)
+                except KeyboardInterrupt as exc:  # Ctrl-C reaches this thread only: start no more files
+                    stopped = exc
+                    for future in futures:
+                        future.cancel()
+                    pass_on(signal_number(exc))  # the animations being made stop at their next frame
+            # leaving the executor waits for the files being made: they end as valid outputs
     finally:
         if previous is None:
             os.environ.pop("TQDM_DISABLE", None)
         else:
             os.environ["TQDM_DISABLE"] = previous
+    if stopped is not None:
+        outcomes = [outcome(future) for future in futures if not future.cancelled()]
+        partial = sum(reason is not None and reason.startswith(STOPPED) for reason in outcomes)
+        raise BatchInterrupted(outcomes.count(None), partial, len(futures) - len(outcomes), folder) from stopped
     written = len(pending) - len(failed)
     if failed or not quiet:  # -q: no progress and no summary, but what failed is said
         click.echo(f"{command}: {written} written, {skipped} already done, {len(failed)} failed, into {folder}", err=True)

@@ -41,7 +41,22 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class RenderInterrupted(KeyboardInterrupt):
+class StopReport(KeyboardInterrupt):
+    """A stop signal that ended a run which kept something: its text says what."""
+
+
+class BatchInterrupted(StopReport):
+    """A stop signal during a batch: no file was started after it, the animations being made
+    stopped as valid files marked interrupted (other files were finished), and the same
+    command does the rest."""
+
+    def __init__(self, written: int, partial: int, not_started: int, folder: Path) -> None:
+        super().__init__(f"interrupted: {written} written into {folder}, {partial} stopped partway (valid, "
+                         f"marked interrupted), {not_started} not started; the same command does the rest")
+        self.written, self.partial, self.not_started = written, partial, not_started
+
+
+class RenderInterrupted(StopReport):
     """A stop signal while an animation was written (``art``, ``video``, ``smooth --every``):
     ``path`` holds a valid file with ``frames`` frames, or does not exist (an existing file
     there is left as it was) when ``frames`` is 0; ``signum`` is the signal."""
@@ -52,9 +67,10 @@ class RenderInterrupted(KeyboardInterrupt):
         self.path, self.frames, self.signum = path, frames, signum
 
 
-def render_interruption(exc: BaseException | None) -> RenderInterrupted | None:
-    """The :class:`RenderInterrupted` that ``exc`` is or was caused by, if any."""
-    while exc is not None and not isinstance(exc, RenderInterrupted):
+def stop_report(exc: BaseException | None) -> StopReport | None:
+    """The :class:`StopReport` (an interrupted render or batch) that ``exc`` is or was caused
+    by, if any."""
+    while exc is not None and not isinstance(exc, StopReport):
         exc = exc.__cause__ or exc.__context__
     return exc
 
@@ -66,6 +82,29 @@ def signal_number(exc: BaseException | None) -> int:
             return exc.signum
         exc = exc.__cause__ or exc.__context__
     return int(signal.SIGINT)
+
+
+#: The stop signal the main thread passed on to the threads making files (a batch on the
+#: thread pool): Python delivers signals to the main thread only.
+_passed_on: list[int] = []
+
+
+@contextmanager
+def stops_passed_on() -> Iterator[Callable[[int], None]]:
+    """Within the block, the callback it yields passes a stop signal on to the other threads:
+    their frame loops stop at the next frame (:func:`raise_if_stopped`) as the main thread's
+    would.  Forgotten when the block ends."""
+    try:
+        yield _passed_on.append
+    finally:
+        _passed_on.clear()
+
+
+def raise_if_stopped() -> None:
+    """In a thread other than the main one, :class:`Interrupted` once the main thread passed a
+    stop signal on (:func:`stops_passed_on`); nothing otherwise."""
+    if _passed_on and threading.current_thread() is not threading.main_thread():
+        raise Interrupted(_passed_on[0])
 
 
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
