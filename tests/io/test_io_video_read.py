@@ -146,3 +146,27 @@ def test_resampling_picks_the_frame_on_screen(make_clip, fps: float, picks: list
 def test_bad_resampling_rate(make_clip) -> None:
     with pytest.raises(ValueError, match="fps"):
         read_frames(make_clip("clip.mp4"), fps=0)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("screen.mkv", "libx264"), ("screen.webm", "libvpx-vp9")])
+def test_a_complete_variable_rate_clip_is_not_called_truncated(tmp_path: Path, name: str, codec: str) -> None:
+    """A screen recording: a nominal 30 fps, frames only when the screen changes.  Matroska
+    holds no frame count, and duration × rate (95) is no count for it: all 8 frames were read
+    and "looks truncated or corrupt" said all the same (QA)."""
+    import fractions
+    import warnings
+
+    with av.open(str(tmp_path / name), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = fractions.Fraction(1, 1000)
+        for index, milliseconds in enumerate([0, 33, 66, 1066, 1100, 2100, 2133, 3133]):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), index * 30, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = milliseconds, fractions.Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(read_frames(tmp_path / name))) == 8

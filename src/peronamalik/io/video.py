@@ -303,7 +303,7 @@ def _timed(path: Path, info: VideoInfo, *, pixels: bool = True) -> Iterator[_Tim
     None without ``pixels`` (and a truncated file is not warned about)."""
     if _is_webp(path):
         return _webp_frames(path, pixels)
-    return _av_frames(path, info.frame_count, info.fps, pixels)
+    return _av_frames(path, info.fps, pixels)
 
 
 class _End:
@@ -363,12 +363,15 @@ def _webp_frames(path: Path, pixels: bool) -> Iterator[_Timed]:
             start += duration
 
 
-def _av_frames(path: Path, expected: int | None, fps: float, pixels: bool) -> Iterator[_Timed]:
+def _av_frames(path: Path, fps: float, pixels: bool) -> Iterator[_Timed]:
     """``(start, duration, frame)`` of every decoded frame, in seconds: its time stamp and
-    duration, or one frame at ``fps`` where it has none."""
+    duration, or one frame at ``fps`` where it has none.  A decoding error, or fewer frames
+    than the container's own count (MP4's; Matroska and WebM hold none, and duration × rate
+    is no count for a variable rate: a screen recording read 8 of "95"), is warned about."""
     step = 1 / Fraction(fps)
     with _open_container(path) as container:
         stream = container.streams.video[0]
+        expected = stream.frames or None
         stream.thread_type = "AUTO"
         packets = container.demux(stream)
         count, error, start = 0, None, Fraction(0)
