@@ -379,3 +379,27 @@ def test_gif_options_on_another_format_are_refused(talking_clip, tmp_path, monke
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message.format(**names) in lines[0] and "Traceback" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_clip_with_no_frame_that_decodes_is_one_line(tmp_path):
+    """An MP4 cut just after its index: a warning "read the 0 frames it holds", then "no frames
+    were written; o.mp4 was not created", naming the output, not the input (QA)."""
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(30):
+            frame = av.VideoFrame.from_ndarray((rng.random((64, 96, 3)) * 255).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    path.write_bytes(data[: data.find(b"mdat") + 100])
+    done = subprocess.run([sys.executable, "-m", "peronamalik", "video", "clip.mp4", "-o", "o.mp4", "-q"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("peronamalik: error: clip.mp4 holds no frame that decodes")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

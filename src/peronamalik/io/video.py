@@ -390,6 +390,8 @@ def _av_frames(path: Path, fps: float, pixels: bool) -> Iterator[_Timed]:
                 duration = frame.duration * frame.time_base if frame.duration and frame.time_base else step
                 rgb = oriented(_rgb(frame, frame_colour(frame)), display_matrix(frame)) if pixels else None
                 yield start, duration, rgb
+    if pixels and count == 0:  # nothing to show: an error of the input, not a warning and then another
+        raise InputError(f"{path} holds no frame that decodes" + (f" ({error})" if error is not None else ""))
     if pixels and (error is not None or (expected is not None and count < expected - 1)):
         _warn_truncated(path, count, error)
 
