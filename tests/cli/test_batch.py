@@ -182,3 +182,11 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path)
     assert again.returncode == 0 and "4 written, 0 already done, 0 failed" in lines(again.stderr)[-1]
     for path in sorted((tmp_path / "anim").glob("*.gif")):
         assert not json.loads(Path(f"{path}.json").read_text())["interrupted"]
+
+
+def test_a_failure_names_its_file_once(tmp_path: Path) -> None:
+    """"peronamalik: in/broken.png: cannot read in/broken.png: ..." named the file twice (QA)."""
+    photos(tmp_path / "in", 1)
+    done = run("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
+    (failure,) = [line for line in lines(done.stderr) if "broken.png" in line]
+    assert failure.count("broken.png") == 1 and failure.startswith("peronamalik: ")

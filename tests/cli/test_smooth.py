@@ -165,3 +165,14 @@ def test_dask_options_on_one_image_are_refused_not_ignored(tmp_path, capsys, opt
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and option in err and "not one input" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_nan_in_a_file_is_said_with_its_name(tmp_path: Path) -> None:
+    """"image contains NaN or infinite values" did not say which file (QA)."""
+    values = np.random.default_rng(0).random((12, 12)).astype(np.float32)
+    values[3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", values)
+    result = run(tmp_path / "nan.npy", "-o", tmp_path / "out.npy")
+    assert result.returncode == 2
+    assert_one_line(result.stderr, f"{tmp_path / 'nan.npy'} contains NaN or infinite values")
+    assert not (tmp_path / "out.npy").exists()

@@ -142,7 +142,7 @@ def load_source(image: Any, *, size: int | None, device: torch.device, even: boo
         raise InputError(f"image must be H×W or H×W×{{1,3,4}}, got shape {array.shape}")
     if array.ndim == 3 and array.shape[-1] == 4:
         array = array[..., :3]
-    tensor, _ = to_float_tensor(array, device=device)
+    tensor, _ = to_float_tensor(array, device=device, name=reference if reference != "array" else "image")
     tensor = tensor.float()
     u = (tensor.unsqueeze(-1) if tensor.ndim == 2 else tensor).permute(2, 0, 1).unsqueeze(0)
     low, high = u.min(), u.max()

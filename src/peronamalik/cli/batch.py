@@ -269,7 +269,8 @@ def run_batch(command: str, input_path: Path, output: str | os.PathLike[str] | N
                         reason = outcome(future)  # an exception: the task itself was lost (a worker died for good)
                         if reason is not None:
                             failed.append(job)
-                            bar.write(f"peronamalik: {job.source}: {reason}", file=sys.stderr)
+                            named = reason if str(job.source) in reason else f"{job.source}: {reason}"
+                            bar.write(f"peronamalik: {named}", file=sys.stderr)
                         bar.update(1)
                 except KeyboardInterrupt as exc:  # Ctrl-C reaches this thread only: start no more files
                     stopped = exc

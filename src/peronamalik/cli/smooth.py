@@ -184,6 +184,8 @@ def smooth(
             check_image_output(path)
             check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
+    if loaded.array.dtype.kind == "f" and not np.isfinite(loaded.array).all():  # said with the file's name
+        raise InputError(f"{input_path} contains NaN or infinite values")
     if loaded.alpha:
         warnings.warn(f"{input_path} has an alpha channel; it is dropped (the result is opaque)", stacklevel=1)
     series = loaded.time_axis is not None  # each time point is smoothed on its own
