@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import struct
 import warnings
@@ -247,20 +248,29 @@ def as_srgb(array: np.ndarray, profile: bytes | None, name: str = "the image") -
     converted (an sRGB one comes back unchanged: Pillow's own and a 1024-point-curve sRGB,
     QA; by its name, "Linear sRGB" was taken for sRGB and left 73 levels off).  Unchanged
     without a profile, with one that is not RGB, or for other layouts (grey, 16-bit: Pillow's
-    ImageCms converts 8-bit images only); an unreadable profile is warned about (``name``) and the values are taken
-    as sRGB."""
+    ImageCms converts 8-bit images only); an unreadable profile is warned about (``name``) and
+    the values are taken as sRGB.  The transform is built once per profile (an animation's
+    frames share it: :func:`_to_srgb`)."""
     rgb = array.dtype == np.uint8 and array.ndim == 3 and array.shape[-1] == 3
     if not profile or not rgb or profile[16:20] != _ICC_SPACES[3]:
         return array
     from PIL import Image, ImageCms
 
     try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        converted = ImageCms.profileToProfile(Image.fromarray(array), source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        transform = _to_srgb(profile)
     except (OSError, ImageCms.PyCMSError) as exc:
         warnings.warn(f"{name}'s colour profile cannot be read ({exc}); its colours are taken as sRGB", UserWarning, stacklevel=2)
         return array
-    return np.asarray(converted)
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(array), transform))
+
+
+@functools.lru_cache(maxsize=8)
+def _to_srgb(profile: bytes) -> Any:
+    """littleCMS's transform of 8-bit RGB from ``profile`` to sRGB (perceptual intent, as
+    ``ImageCms.profileToProfile``'s default)."""
+    from PIL import ImageCms
+
+    return ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), "RGB", "RGB")
 
 
 def add_png_icc_profile(path: Path, profile: bytes) -> None:
