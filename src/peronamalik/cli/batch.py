@@ -126,10 +126,10 @@ class Job:
             return None
         try:
             record = json.loads(sidecar.read_text())
-            record["input"]["sha256"]
+            ours = isinstance(record["input"]["sha256"], str)  # a sidecar of ours names its input
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return record
+        return record if ours else None
 
     def done(self) -> bool:
         """The output and a matching sidecar exist (see the module notes); an animation that

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
+from peronamalik._validate import real
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
 from peronamalik.core.layout import check_coupled, normalize_spacing, to_internal_layout
-from peronamalik._validate import real
 from peronamalik.core.params import KAPPA_RANGE
 from peronamalik.core.schemes import central_difference, gradient_magnitude
 

@@ -237,10 +237,10 @@ def seed_step(
 
 __all__ = [
     "LAPLACIAN_3X3",
+    "central_difference",
     "flux_step",
     "flux_stability_sum",
     "gradient_magnitude",
-    "central_difference",
     "gradient_step",
     "laplacian_kernel",
     "neighbour_offsets",

@@ -7,11 +7,11 @@ to the input's dtype where the output format can hold it.  Every failure to read
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import warnings
 import zlib
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
