@@ -74,6 +74,8 @@ def test_with_setting_coerces_types():
         ("sink_depth=1.5", r"sink_depth must be in \[0, 1\]"),
         ("sink_structure=-0.1", r"sink_structure must be in \[0, 1\]"),
         ("blend_structure=2", r"blend_structure must be in \[0, 1\]"),
+        ("change_sigma=9", r"change_sigma must be in \[0, 8\]"),
+        ("glint=-0.5", r"glint must be in \[0, 4\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

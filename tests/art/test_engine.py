@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
-from peronamalik.art.engine import BLEND_STEP, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_RANGE, SINK_STEP
+from peronamalik.art.config import grey as grey_of
+from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_RANGE, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
+from peronamalik.core.smoothing import gaussian_smooth
 
 from .look import look, source_image, source_tensor
 
@@ -292,11 +294,12 @@ def test_chroma_source_shows_the_runs_luminance_on_the_photos_colours():
     ``chroma="source"`` adds the run's luminance change to every channel, so where no channel
     clips a frame has the run's luminance (within the uint8 rounding) and the photo's own
     chroma (each channel minus the luminance; kitty's colour band in test_presets_look.py
-    asserts what that keeps of a photo's colourfulness)."""
+    asserts what that keeps of a photo's colourfulness).  Without kitty's change_sigma and
+    glint, which reshape the change shown."""
     photo = sample_array()[::4, ::4]
     frames = {
         chroma: np.stack(list(animate(photo, preset="kitty", iterations=900, every=150, seed=0, device="cpu", size=None,
-                                      refresh_period=0, chroma=chroma))).astype(np.float64) / 255
+                                      refresh_period=0, chroma=chroma, change_sigma=0.0, glint=0.0))).astype(np.float64) / 255
         for chroma in ("run", "source")
     }
     source = (photo - photo.min()) / float(photo.max() - photo.min())  # min-max, as load_source does
@@ -335,3 +338,45 @@ def test_sink_depth_reads_the_frames_as_chroma_source_shows_them():
         engine.refresh()
         weights[chroma] = engine.config.loss_weights["energy"]
     assert weights["run"] == 10.0 and weights["source"] > 10.0
+
+
+def sunk_engine(**overrides) -> LearnedDiffusion:
+    """A kitty engine of a busy photo whose run has sunk to 0.3 of it and blurred its fine
+    texture away (what the dark phase does to grass or fur)."""
+    photo = torch.from_numpy(sample_array()[::2, ::2][:96, :96].copy()).permute(2, 0, 1)[None].double() / 255
+    config = preset_config("kitty").replace(**overrides)
+    engine = LearnedDiffusion(photo, config, torch.Generator().manual_seed(0))
+    engine.image = 0.3 * gaussian_smooth(photo, (2.0, 2.0))
+    return engine
+
+
+def fine_detail(image: torch.Tensor) -> torch.Tensor:
+    grey = image.mean(dim=1, keepdim=True)
+    return (grey - gaussian_smooth(grey, (1.0, 1.0))).flatten()
+
+
+def test_change_sigma_shows_the_sinking_without_blurring_the_photos_detail():
+    """The same sunk run shown with and without ``change_sigma``: low-passing the change keeps
+    the photo's pixel-scale detail in the frame (its correlation with the photo's is near 1;
+    the run's own image has lost it) at the same mean brightness (a Gaussian keeps the mean)."""
+    plain, kept = (sunk_engine(change_sigma=sigma, glint=0.0) for sigma in (0.0, 1.0))
+    source = fine_detail(plain.original)
+    correlation = {name: float(torch.corrcoef(torch.stack([fine_detail(engine.shown()), source]))[0, 1])
+                   for name, engine in (("plain", plain), ("kept", kept))}
+    assert correlation["plain"] < 0.6 < 0.9 < correlation["kept"], correlation
+    assert float(kept.shown().mean()) == pytest.approx(float(plain.shown().mean()), rel=0.05)
+
+
+def test_glint_lifts_the_points_brighter_than_their_surroundings_and_nothing_else():
+    """``glint`` g adds g·max(0, Y − G_r * Y) of the shown grey Y to every channel: the frame
+    only gets lighter, by exactly that, and a bright point on a sunk ground most."""
+    plain, glinting = (sunk_engine(glint=glint) for glint in (0.0, 1.5))
+    for engine in (plain, glinting):
+        engine.original[..., 40, 50] = 1.0  # a bright point the sunk run kept
+        engine.image[..., 40, 50] = 1.0
+    without, with_glint = plain.change(), glinting.change()
+    grey = grey_of(plain.original + without)
+    lift = 1.5 * (grey - gaussian_smooth(grey, (GLINT_SIGMA, GLINT_SIGMA))).clamp(min=0)
+    torch.testing.assert_close(with_glint - without, lift)
+    assert float(lift.min()) == 0.0 and float(lift[..., 40, 50]) == float(lift.max()) > 0.2
+    assert bool((glinting.shown() >= plain.shown()).all())

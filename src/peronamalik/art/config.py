@@ -32,6 +32,8 @@ MAX_RATE = 1e6  # lr, weight_decay, kernel_noise, loss weights: beyond, float32 
 MAX_LR_DECAY = 10.0
 FPS_RANGE = (0.01, 999.0)
 MAX_SIDE = 65535  # GIF's and most codecs' limit
+MAX_CHANGE_SIGMA = 8.0  # change_sigma's upper bound, in pixels of the run
+MAX_GLINT = 4.0  # glint's upper bound: beyond, a point's contrast saturates it to white
 #: Memory per pixel of a run (float32 RGB image, its copies, the response, gradients and
 #: optimizer state, the frame being encoded): an upper bound used to refuse too large sizes.
 BYTES_PER_PIXEL = 256
@@ -245,6 +247,19 @@ class ArtConfig:
         kitty.gif's first frame, 20 with ``run``, 41 in kitty.gif).  Where a channel clips at 0
         the frame is lighter than the run; ``sink_depth`` and ``blend_structure`` read the
         frames as shown.  Grey sources and ``channels="luminance"`` runs are unaffected.
+    change_sigma : float
+        In [0, 8] pixels of the run (0: off).  The frames show the run's change (``chroma``)
+        low-passed by a Gaussian of this standard deviation: the pixel-scale part of the
+        change, which is the run blurring fine texture away, is not shown, so a frame keeps
+        the photo's own detail as it sinks (``kitty``: 1; immunohistochemistry's membranes
+        and grass kept their structure only by not sinking before).  ``sink_depth`` and
+        ``blend_structure`` read the frames as shown.
+    glint : float
+        In [0, 4] (0: off).  The frames' bright points glint: the bright side of the shown
+        image's local contrast, :math:`g \\max(0, Y - G_r * Y)` with Y its :func:`grey` and r =
+        :data:`~peronamalik.art.engine.GLINT_SIGMA` pixels of the run, is added to every
+        channel (an unsharp mask that only lifts): points that stay brighter than the ground
+        sinking around them sparkle, as in kitty.gif (``kitty``: 1.3).
     grey_tint : float
         In [0, 0.5] (0: off).  A grey source or video frame (one channel, or three whose
         spread, largest minus smallest, averages at most
@@ -307,6 +322,8 @@ class ArtConfig:
     lr_decay: float = 0.995
     channels: str = "rgb"
     chroma: str = "run"
+    change_sigma: float = 0.0
+    glint: float = 0.0
     grey_tint: float = 0.0
     work_side: int = 0
     pre_step: bool = False
@@ -340,6 +357,8 @@ class ArtConfig:
             "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
             "blend_structure": real("blend_structure", self.blend_structure, low=0.0, high=1.0),
             "grey_tint": real("grey_tint", self.grey_tint, low=0.0, high=0.5),
+            "change_sigma": real("change_sigma", self.change_sigma, low=0.0, high=MAX_CHANGE_SIGMA),
+            "glint": real("glint", self.glint, low=0.0, high=MAX_GLINT),
             "kappa_texture_min": real("kappa_texture_min", self.kappa_texture_min, low=0.0, high=MAX_TEXTURE_FACTOR),
             "kappa_texture_max": real("kappa_texture_max", self.kappa_texture_max, low=0.0, high=MAX_TEXTURE_FACTOR),
             "lr_decay": real("lr_decay", self.lr_decay, low=0.0, high=MAX_LR_DECAY, low_open=True),

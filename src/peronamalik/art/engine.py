@@ -16,6 +16,7 @@ from peronamalik.art.source import shrink_longer
 from peronamalik.backends import compiled, policy
 from peronamalik.backends.native import learned
 from peronamalik.core.schemes import laplacian_kernel, seed_step
+from peronamalik.core.smoothing import gaussian_smooth
 
 #: Rec. 709 luma weights of R, G, B.
 REC709 = (0.2126, 0.7152, 0.0722)
@@ -24,9 +25,12 @@ REC709 = (0.2126, 0.7152, 0.0722)
 #: weight is cut to 0.2-0.5x on photos with fragile edges; growing by at most 1.25 a cycle up
 #: to 2x, scikit-image's text and brick never darkened enough (luminance p50 0.82 and 0.42);
 #: by 2 up to 4x they hold kitty.gif's bands (0.33 and 0.26).  Up to 8x took grass's
-#: structure to 0.45, up to 3x left text at 0.47 (benchmarks/README.md).
+#: structure to 0.45, up to 3x left text at 0.47 (benchmarks/README.md).  Since kitty's frames
+#: keep the photo's detail as they sink (``change_sigma``, ``glint``), up to 32x: brick, grass
+#: and gravel then sink as kitty.gif does (4x: 18 of sweep_look.py's 33 pictures hold its
+#: bands, 8x 19, 16x 20, 32x and 64x 21).
 SINK_STEP = 2.0
-SINK_RANGE = 4.0
+SINK_RANGE = 32.0
 #: ``sink_depth``: the factor that divides the energy weight after a cycle that lost the
 #: source's structure, and the least fraction of the first weight it falls to (dividing by 2
 #: made the bundled sample's kitty light, luminance p50 0.35 -> 0.51).
@@ -35,6 +39,9 @@ LIGHTEN_RANGE = 2.0
 #: ``blend_structure``: the factor that divides the blend at a refresh whose cycle lost the
 #: source's structure (1.25 left ember on the clock at structure 0.47, 2 cost more change).
 BLEND_STEP = 1.5
+#: ``glint``: the standard deviation, in pixels of the run, of the Gaussian whose local mean a
+#: point must pass to glint: about the 9x9 neighbourhood look_stats' sparkles are read against.
+GLINT_SIGMA = 2.0
 
 
 class LearnedDiffusion:
@@ -202,18 +209,29 @@ class LearnedDiffusion:
         return self.image
 
     def change(self) -> torch.Tensor:
-        """:math:`I_t - I_0` as the frames show it: with ``config.chroma == "source"`` on an
-        RGB run, its luminance alone ``(1, 1, H, W)``, added to every channel."""
+        """:math:`\\Delta = I_t - I_0` as the frames show it: with ``config.chroma ==
+        "source"`` on an RGB run, its luminance alone ``(1, 1, H, W)``, added to every channel;
+        with ``config.change_sigma`` σ, only its part above that scale,
+        :math:`G_\\sigma * \\Delta`; with ``config.glint`` g, plus the bright side of the
+        shown image's local contrast, :math:`g \\max(0, Y - G_{r} * Y)`, Y the grey of
+        :math:`I_0 + \\Delta` and r = :data:`GLINT_SIGMA` (see :class:`ArtConfig`)."""
+        config = self.config
         change = self.image - self.original
-        if self.config.chroma == "source" and change.shape[1] == 3:
-            return luminance(change)
+        if config.chroma == "source" and change.shape[1] == 3:
+            change = luminance(change)
+        if config.change_sigma:
+            change = gaussian_smooth(change, (config.change_sigma,) * 2)
+        if config.glint:
+            shown = grey(self.original + change)
+            change = change + config.glint * (shown - gaussian_smooth(shown, (GLINT_SIGMA,) * 2)).clamp(min=0)
         return change
 
     def shown(self) -> torch.Tensor:
-        """The image as the frames show it, at the run's scale: :math:`I_t`, or with
-        ``config.chroma == "source"`` on an RGB run :math:`I_0 + (Y(I_t) - Y(I_0))`, clipped
-        to [0, 1] as a frame is."""
-        if self.config.chroma == "run" or self.image.shape[1] != 3:
+        """The image as the frames show it, at the run's scale, clipped to [0, 1] as a frame
+        is: :math:`I_0 +` :meth:`change`, which is :math:`I_t` itself for a run shown as it is
+        (``chroma="run"`` or not RGB, no ``change_sigma``, no ``glint``)."""
+        config = self.config
+        if (config.chroma == "run" or self.image.shape[1] != 3) and not (config.change_sigma or config.glint):
             return self.image
         return (self.original + self.change()).clamp(0, 1)
 
