@@ -222,7 +222,7 @@ class LearnedDiffusion:
         if config.change_sigma:
             change = gaussian_smooth(change, (config.change_sigma,) * 2)
         if config.glint:
-            shown = grey(self.original + change)
+            shown = grey((self.original + change).clamp(0, 1))  # the contrast a frame can show
             change = change + config.glint * (shown - gaussian_smooth(shown, (GLINT_SIGMA,) * 2)).clamp(min=0)
         return change
 

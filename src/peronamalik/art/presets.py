@@ -105,7 +105,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # blend 0.3, fidelity 8 and edge 0.54 an aim of 0.23 left the bundled sample's structure at
     # 0.499, 0.24 camera's sparkles at 2.9).  A local random search around it (33 settings,
     # benchmarks/README.md) then found dt 0.042, blend 0.28, fidelity 7, edge 0.43 and an aim of
-    # 0.235: kitty.gif's bands hold on 16 of the 33 pictures (camera, retina and the bundled
+    # 0.235: kitty.gif's bands held on 16 of the 33 pictures (camera, retina and the bundled
     # sample among them), and on 15-17 at each neighbour but lr 0.0033 and kappa 0.41 (13:
     # chelsea, cat and moon lose structure).
     # The frames show the run's luminance change low-passed (change_sigma 1 px of the run) with
