@@ -214,7 +214,7 @@ class LearnedDiffusion:
         with ``config.change_sigma`` σ, only its part above that scale,
         :math:`G_\\sigma * \\Delta`; with ``config.glint`` g, plus the bright side of the
         shown image's local contrast, :math:`g \\max(0, Y - G_{r} * Y)`, Y the grey of
-        :math:`I_0 + \\Delta` and r = :data:`GLINT_SIGMA` (see :class:`ArtConfig`)."""
+        :math:`I_0 + \\Delta` clipped to [0, 1] and r = :data:`GLINT_SIGMA` (see :class:`ArtConfig`)."""
         config = self.config
         change = self.image - self.original
         if config.chroma == "source" and change.shape[1] == 3:
