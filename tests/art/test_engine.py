@@ -368,14 +368,14 @@ def test_change_sigma_shows_the_sinking_without_blurring_the_photos_detail():
 
 
 def test_glint_lifts_the_points_brighter_than_their_surroundings_and_nothing_else():
-    """``glint`` g adds g·max(0, Y − G_r * Y) of the shown grey Y to every channel: the frame
+    """``glint`` g adds g·max(0, Y − G_r * Y) of the shown grey Y (clipped) to every channel: the frame
     only gets lighter, by exactly that, and a bright point on a sunk ground most."""
     plain, glinting = (sunk_engine(glint=glint) for glint in (0.0, 1.5))
     for engine in (plain, glinting):
         engine.original[..., 40, 50] = 1.0  # a bright point the sunk run kept
         engine.image[..., 40, 50] = 1.0
     without, with_glint = plain.change(), glinting.change()
-    grey = grey_of(plain.original + without)
+    grey = grey_of((plain.original + without).clamp(0, 1))
     lift = 1.5 * (grey - gaussian_smooth(grey, (GLINT_SIGMA, GLINT_SIGMA))).clamp(min=0)
     torch.testing.assert_close(with_glint - without, lift)
     assert float(lift.min()) == 0.0 and float(lift[..., 40, 50]) == float(lift.max()) > 0.2
