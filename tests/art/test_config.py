@@ -76,6 +76,7 @@ def test_with_setting_coerces_types():
         ("blend_structure=2", r"blend_structure must be in \[0, 1\]"),
         ("change_sigma=9", r"change_sigma must be in \[0, 8\]"),
         ("glint=-0.5", r"glint must be in \[0, 4\]"),
+        ("sink_range=0.5", r"sink_range must be in \[1, 1024\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

@@ -7,7 +7,7 @@ import torch
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
 from peronamalik.art.config import grey as grey_of
-from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_RANGE, SINK_STEP
+from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_STEP
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -203,15 +203,16 @@ def test_a_cycle_that_ends_too_light_pulls_harder(gain, expected):
     assert engine.config.loss_weights["fidelity"] == 1.0
 
 
-def test_the_weight_grows_to_its_cap_while_the_structure_holds():
-    engine = sinking_engine()
+@pytest.mark.parametrize("sink_range", [4.0, 32.0])
+def test_the_weight_grows_to_its_cap_while_the_structure_holds(sink_range):
+    engine = sinking_engine(sink_range=sink_range)
     weights = []
-    for _ in range(6):
+    for _ in range(7):
         engine.image = 0.9 * engine.original  # light, the edges kept: it pulls harder each cycle
         engine.refresh()
         weights.append(engine.config.loss_weights["energy"])
-    assert weights == pytest.approx([min(10.0 * SINK_STEP**k, 10.0 * SINK_RANGE) for k in range(1, 7)])
-    assert weights[-1] == pytest.approx(10.0 * SINK_RANGE)
+    assert weights == pytest.approx([min(10.0 * SINK_STEP**k, 10.0 * sink_range) for k in range(1, 8)])
+    assert weights[-1] == pytest.approx(10.0 * sink_range)
 
 
 def test_a_cycle_that_lost_the_structure_pulls_less_from_then_on():

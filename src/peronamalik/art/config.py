@@ -34,6 +34,7 @@ FPS_RANGE = (0.01, 999.0)
 MAX_SIDE = 65535  # GIF's and most codecs' limit
 MAX_CHANGE_SIGMA = 8.0  # change_sigma's upper bound, in pixels of the run
 MAX_GLINT = 4.0  # glint's upper bound: beyond, a point's contrast saturates it to white
+MAX_SINK_RANGE = 1024.0  # sink_range's upper bound
 #: Memory per pixel of a run (float32 RGB image, its copies, the response, gradients and
 #: optimizer state, the frame being encoded): an upper bound used to refuse too large sizes.
 BYTES_PER_PIXEL = 256
@@ -207,9 +208,16 @@ class ArtConfig:
         (:func:`edge_correlation` below ``sink_structure``) divides it by
         :data:`~peronamalik.art.engine.LIGHTEN_STEP` instead, or sends it back to the last
         weight that kept the edges if that is lower, and from then on it only falls; up to
-        :data:`~peronamalik.art.engine.SINK_RANGE`× the weight the run began with, down to
+        ``sink_range``× the weight the run began with, down to
         1 / :data:`~peronamalik.art.engine.LIGHTEN_RANGE` of it
         (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_sink`).
+    sink_range : float
+        The most ``sink_depth``'s feedback multiplies the energy weight by, over the run, in
+        [1, 1024] (4: the value before it was a field, so a sidecar written then renders as it
+        did).  ``kitty``: 32; since its frames keep the photo's detail as they sink
+        (``change_sigma``, ``glint``), brick, grass and gravel need that much to sink as
+        kitty.gif does (of sweep_look.py's 33 pictures, kitty.gif's bands hold on 18 at 4,
+        19 at 8, 20 at 16, 21 at 32 and at 64).
     sink_structure : float
         The edge correlation with the source below which ``sink_depth``'s feedback lightens
         the next cycle, in [0, 1] (0.45: issue 13's structure bar for any photo).
@@ -313,6 +321,7 @@ class ArtConfig:
     energy_exponent: float = 1.0
     energy_fragility: float = 0.0
     sink_depth: float = 0.0
+    sink_range: float = 4.0
     sink_structure: float = 0.45
     blend_structure: float = 0.0
     kernel_noise: float = 0.0
@@ -354,6 +363,7 @@ class ArtConfig:
             "energy_exponent": real("energy_exponent", self.energy_exponent, low=0.0, high=MAX_ENERGY_EXPONENT),
             "energy_fragility": real("energy_fragility", self.energy_fragility, low=0.0, high=MAX_ENERGY_EXPONENT),
             "sink_depth": real("sink_depth", self.sink_depth, low=0.0, high=1.0),
+            "sink_range": real("sink_range", self.sink_range, low=1.0, high=MAX_SINK_RANGE),
             "sink_structure": real("sink_structure", self.sink_structure, low=0.0, high=1.0),
             "blend_structure": real("blend_structure", self.blend_structure, low=0.0, high=1.0),
             "grey_tint": real("grey_tint", self.grey_tint, low=0.0, high=0.5),

@@ -20,17 +20,14 @@ from peronamalik.core.smoothing import gaussian_smooth
 
 #: Rec. 709 luma weights of R, G, B.
 REC709 = (0.2126, 0.7152, 0.0722)
-#: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next,
-#: and the most it grows to, as a multiple of the weight the run began with.  kitty's first
-#: weight is cut to 0.2-0.5x on photos with fragile edges; growing by at most 1.25 a cycle up
-#: to 2x, scikit-image's text and brick never darkened enough (luminance p50 0.82 and 0.42);
-#: by 2 up to 4x they hold kitty.gif's bands (0.33 and 0.26).  Up to 8x took grass's
-#: structure to 0.45, up to 3x left text at 0.47 (benchmarks/README.md).  Since kitty's frames
-#: keep the photo's detail as they sink (``change_sigma``, ``glint``), up to 32x: brick, grass
-#: and gravel then sink as kitty.gif does (4x: 18 of sweep_look.py's 33 pictures hold its
-#: bands, 8x 19, 16x 20, 32x and 64x 21).
+#: ``sink_depth``: the largest factor on the energy weight from one refresh cycle to the next
+#: (the most it grows to over the run is ``ArtConfig.sink_range``).  kitty's first weight is
+#: cut to 0.2-0.5x on photos with fragile edges; growing by at most 1.25 a cycle up to 2x,
+#: scikit-image's text and brick never darkened enough (luminance p50 0.82 and 0.42); by 2 up
+#: to 4x they hold kitty.gif's bands (0.33 and 0.26).  Up to 8x took grass's structure to
+#: 0.45, up to 3x left text at 0.47, while the frames showed the change unfiltered
+#: (benchmarks/README.md).
 SINK_STEP = 2.0
-SINK_RANGE = 32.0
 #: ``sink_depth``: the factor that divides the energy weight after a cycle that lost the
 #: source's structure, and the least fraction of the first weight it falls to (dividing by 2
 #: made the bundled sample's kitty light, luminance p50 0.35 -> 0.51).
@@ -269,7 +266,7 @@ class LearnedDiffusion:
 
         .. math:: w \\leftarrow \\min(w \\min(d / \\text{sink\\_depth}, s),\\; R\\, w_0)
 
-        (s = :data:`SINK_STEP`, R = :data:`SINK_RANGE`, l = :data:`LIGHTEN_STEP`,
+        (s = :data:`SINK_STEP`, R = ``config.sink_range``, l = :data:`LIGHTEN_STEP`,
         L = :data:`LIGHTEN_RANGE`, w_0 the run's first weight).  w grows, then at most falls,
         so it settles (a rule free to go both ways alternated dark and light cycles on fine
         fur).  A pure function of the run's state: the same source and seed give the same
@@ -290,7 +287,7 @@ class LearnedDiffusion:
             self._held_energy = weight
             if depth <= config.sink_depth:
                 return
-            weight = min(weight * min(depth / config.sink_depth, SINK_STEP), self._first_energy * SINK_RANGE)
+            weight = min(weight * min(depth / config.sink_depth, SINK_STEP), self._first_energy * config.sink_range)
         self.config = config.replace(loss_weights={**config.loss_weights, "energy": weight})
 
     def use_config(self, config: ArtConfig) -> None:

@@ -113,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # a busy photo's texture away (grass, gravel, immunohistochemistry and fur close-ups only
     # dimmed, p50 0.63-0.92, because sinking them lost their structure), the sparkles are the
     # points that stay brighter than the sinking ground (dark rocket: 1.2 -> 3.2 per 1000 px),
-    # and sink_depth's weight may grow 32x (SINK_RANGE, was 4x): kitty.gif's bands hold on 21
+    # and sink_depth's weight may grow 32x (sink_range, was 4x): kitty.gif's bands hold on 21
     # of sweep_look.py's 33 pictures, not 16 (change_sigma 1.5: 13-14, glint 1.15: 17, 1.6: 16;
     # benchmarks/README.md).  kappa follows the photo's texture unbounded again: the cap of
     # 1.25x (kappa_texture_max) kept grass's structure only while the change was shown as is.
@@ -121,7 +121,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.042, lr=0.003, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 7.0, "edge": 0.43, "energy": 26.5}, energy_relative=True,
         energy_exponent=0.5, energy_fragility=13.0, learned_taps="centre", blend=0.28, lr_decay=1.0, work_side=320,
-        sink_depth=0.235, chroma="source", change_sigma=1.0, glint=1.3,
+        sink_depth=0.235, sink_range=32.0, chroma="source", change_sigma=1.0, glint=1.3,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,

@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "reduction", "learned_taps"),
     "source-relative": ("kappa_relative", "kappa_texture", "kappa_texture_min", "kappa_texture_max", "energy_relative", "grey_tint"),
     "loss weights": ("loss_weights",),
-    "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_structure", "blend_structure"),
+    "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_range", "sink_structure", "blend_structure"),
     "output": ("iterations", "every", "size", "work_side", "fps", "change_sigma", "glint"),
     "video": ("frame_blend", "frame_blend_skip"),
 }
@@ -41,7 +41,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "momentum": (0.0, 0.99, False), "weight_decay": (0.0, 0.01, False), "kernel_noise": (0.0, 0.5, False),
     "blend": (0.0, 1.0, False), "lr_decay": (0.9, 1.0, False), "fps": (1.0, 60.0, False),
     "frame_blend": (0.0, 1.0, False), "loss_weights": (0.0, 10.0, False),
-    "sink_depth": (0.0, 1.0, False), "sink_structure": (0.0, 1.0, False),
+    "sink_depth": (0.0, 1.0, False), "sink_range": (1.0, 64.0, True), "sink_structure": (0.0, 1.0, False),
     "blend_structure": (0.0, 1.0, False), "kappa_texture_min": (0.0, 4.0, False), "kappa_texture_max": (0.0, 4.0, False),
     "grey_tint": (0.0, 0.5, False), "change_sigma": (0.0, 4.0, False), "glint": (0.0, 4.0, False),
 }
