@@ -208,7 +208,7 @@ class ArtConfig:
         (:func:`edge_correlation` below ``sink_structure``) divides it by
         :data:`~peronamalik.art.engine.LIGHTEN_STEP` instead, or sends it back to the last
         weight that kept the edges if that is lower, and from then on it only falls; up to
-        ``sink_range``× the weight the run began with, down to
+        ``sink_range`` times the weight the run began with, down to
         1 / :data:`~peronamalik.art.engine.LIGHTEN_RANGE` of it
         (:meth:`~peronamalik.art.engine.LearnedDiffusion.regulate_sink`).
     sink_range : float
