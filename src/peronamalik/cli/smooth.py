@@ -132,7 +132,7 @@ def smooth(
     scheduler: str | None,
 ) -> None:
     from peronamalik.core import DiffusionParams, diffuse
-    from peronamalik.core.arrays import unit_scale
+    from peronamalik.core.arrays import to_float_tensor, unit_scale
     from peronamalik.io.atomic import atomic_output, check_target
     from peronamalik.io.animation import check_output_kind
     from peronamalik.io.evolution import check_evolution_output, write_evolution
@@ -184,8 +184,8 @@ def smooth(
             check_image_output(path)
             check_target(path, overwrite=overwrite)
     loaded = read_image(input_path)
-    if loaded.array.dtype.kind == "f" and not np.isfinite(loaded.array).all():  # said with the file's name
-        raise InputError(f"{input_path} contains NaN or infinite values")
+    if loaded.array.dtype.kind == "f":  # the core's NaN/infinity check, said with the file's name
+        to_float_tensor(loaded.array, name=str(input_path))
     if loaded.alpha:
         warnings.warn(f"{input_path} has an alpha channel; it is dropped (the result is opaque)", stacklevel=1)
     series = loaded.time_axis is not None  # each time point is smoothed on its own
