@@ -77,6 +77,7 @@ def test_with_setting_coerces_types():
         ("change_sigma=9", r"change_sigma must be in \[0, 8\]"),
         ("glint=-0.5", r"glint must be in \[0, 4\]"),
         ("sink_range=0.5", r"sink_range must be in \[1, 1024\]"),
+        ("chroma_gain=5", r"chroma_gain must be in \[0, 4\]"),
     ],
 )
 def test_bad_settings_raise_naming_the_field(assignment, message):

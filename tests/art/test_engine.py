@@ -4,10 +4,13 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
 from peronamalik.art.config import grey as grey_of
-from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_STEP
+from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_STEP, darken_to_luminance
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -295,12 +298,12 @@ def test_chroma_source_shows_the_runs_luminance_on_the_photos_colours():
     ``chroma="source"`` adds the run's luminance change to every channel, so where no channel
     clips a frame has the run's luminance (within the uint8 rounding) and the photo's own
     chroma (each channel minus the luminance; kitty's colour band in test_presets_look.py
-    asserts what that keeps of a photo's colourfulness).  Without kitty's change_sigma and
-    glint, which reshape the change shown."""
+    asserts what that keeps of a photo's colourfulness).  Without kitty's change_sigma,
+    glint and chroma_gain, which reshape the change shown."""
     photo = sample_array()[::4, ::4]
     frames = {
         chroma: np.stack(list(animate(photo, preset="kitty", iterations=900, every=150, seed=0, device="cpu", size=None,
-                                      refresh_period=0, chroma=chroma, change_sigma=0.0, glint=0.0))).astype(np.float64) / 255
+                                      refresh_period=0, chroma=chroma, chroma_gain=1.0, change_sigma=0.0, glint=0.0))).astype(np.float64) / 255
         for chroma in ("run", "source")
     }
     source = (photo - photo.min()) / float(photo.max() - photo.min())  # min-max, as load_source does
@@ -323,10 +326,11 @@ def test_chroma_source_leaves_a_grey_photo_as_run_shows_it():
     np.testing.assert_array_equal(shown[0], shown[1])
 
 
-def test_sink_depth_reads_the_frames_as_chroma_source_shows_them():
-    """A saturated photo whose run sank to 0.2 of it: shown on the photo's colours, the
-    channels that clip at 0 keep it lighter than 0.3, so ``sink_depth`` 0.3 pulls harder;
-    read on the run itself (``chroma="run"``) the cycle was deep enough."""
+def test_chroma_source_shows_the_runs_luminance_where_the_photos_channels_clip():
+    """A saturated red photo whose run sank to 0.2 of it: added to every channel, the change
+    would leave green and blue at 0 and the red at 0.83 (a frame 4x too light); shown darkened
+    to the run's luminance (darken_to_luminance), every pixel has 0.2 of its source's, so
+    ``sink_depth`` reads the same cycle depth and sets the same weight as on the run itself."""
     weights = {}
     for chroma in ("run", "source"):
         engine = sinking_engine(chroma=chroma)
@@ -334,11 +338,45 @@ def test_sink_depth_reads_the_frames_as_chroma_source_shows_them():
         red[:, 0] = engine.original.mean(dim=1)  # a saturated red photo, its edges kept
         engine.original = red
         engine.image = 0.2 * red
-        depth = float(engine.shown().mean() / red.mean())
-        assert depth > 0.3 if chroma == "source" else depth == pytest.approx(0.2)
+        torch.testing.assert_close(grey_of(engine.shown()), 0.2 * grey_of(red), atol=1e-4, rtol=0)
+        torch.testing.assert_close(engine.shown(), 0.2 * red, atol=1e-4 / 0.2126, rtol=0)
         engine.refresh()
         weights[chroma] = engine.config.loss_weights["energy"]
-    assert weights["run"] == 10.0 and weights["source"] > 10.0
+    assert weights["run"] == weights["source"] == 10.0  # 0.2 is deep enough for sink_depth 0.3
+
+
+@pytest.mark.parametrize("gain", [0.0, 1.0, 1.5])
+def test_chroma_gain_scales_the_photos_chroma_under_the_runs_luminance(gain):
+    """A run at 0.6 of its photo shown with ``chroma_gain`` g: wherever no channel clips, each
+    channel minus the luminance is g times the photo's (0: grey), and the luminance is the run's."""
+    engine = sinking_engine(chroma="source", chroma_gain=gain)
+    engine.image = 0.6 * engine.original
+    shown = engine.shown()
+    luma = grey_of(shown)
+    torch.testing.assert_close(luma, 0.6 * grey_of(engine.original), atol=1e-4, rtol=0)
+    unclipped = ((shown > 0) & (shown < 1)).all(dim=1, keepdim=True).expand_as(shown)
+    assert float(unclipped.double().mean()) > 0.5
+    expected = gain * (engine.original - grey_of(engine.original))
+    torch.testing.assert_close((shown - luma)[unclipped], expected[unclipped], atol=1e-9, rtol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, (3, 4, 4), elements=st.floats(-1.0, 1.0)), st.floats(0.0, 1.0))
+def test_darken_to_luminance_hits_the_target_with_one_shift_per_pixel(channels, fraction):
+    """Property of the shift, for any target below the clipped image's luminance: the result
+    lies in [0, 1] and has the target's luminance (within the bisection's 2^-16), and it is
+    the image shifted by one δ <= 0 per pixel: the channels strictly inside (0, 1) moved alike."""
+    image = torch.from_numpy(channels)[None]
+    clipped = image.clamp(0, 1)
+    target = fraction * grey_of(clipped)
+    shown = darken_to_luminance(image, target)
+    assert bool(((shown >= 0) & (shown <= 1)).all())
+    torch.testing.assert_close(grey_of(shown), target, atol=2e-5, rtol=0)
+    shift = shown - image
+    inside = (shown > 0) & (shown < 1)
+    spread = torch.where(inside, shift, -torch.inf).amax(dim=1) - torch.where(inside, shift, torch.inf).amin(dim=1)
+    assert bool((spread[inside.any(dim=1)] < 1e-9).all())
+    assert bool((shift[inside] <= 1e-12).all())
 
 
 def sunk_engine(**overrides) -> LearnedDiffusion:
@@ -378,6 +416,6 @@ def test_glint_lifts_the_points_brighter_than_their_surroundings_and_nothing_els
     without, with_glint = plain.change(), glinting.change()
     grey = grey_of((plain.original + without).clamp(0, 1))
     lift = 1.5 * (grey - gaussian_smooth(grey, (GLINT_SIGMA, GLINT_SIGMA))).clamp(min=0)
-    torch.testing.assert_close(with_glint - without, lift)
+    torch.testing.assert_close(with_glint - without, lift.expand_as(without))
     assert float(lift.min()) == 0.0 and float(lift[..., 40, 50]) == float(lift.max()) > 0.2
     assert bool((glinting.shown() >= plain.shown()).all())

@@ -34,6 +34,7 @@ FPS_RANGE = (0.01, 999.0)
 MAX_SIDE = 65535  # GIF's and most codecs' limit
 MAX_CHANGE_SIGMA = 8.0  # change_sigma's upper bound, in pixels of the run
 MAX_GLINT = 4.0  # glint's upper bound: beyond, a point's contrast saturates it to white
+MAX_CHROMA_GAIN = 4.0  # chroma_gain's upper bound: beyond, every coloured pixel clips
 MAX_SINK_RANGE = 1024.0  # sink_range's upper bound
 #: Memory per pixel of a run (float32 RGB image, its copies, the response, gradients and
 #: optimizer state, the frame being encoded): an upper bound used to refuse too large sizes.
@@ -252,9 +253,19 @@ class ArtConfig:
         colours diffuse and learn as with ``run``, but a frame keeps the photo's chroma where
         the run darkens all channels alike, so a red body stays red as it sinks toward black
         and the sparkles take its hue (kitty.gif's look; ``kitty``: colourfulness 38 on
-        kitty.gif's first frame, 20 with ``run``, 41 in kitty.gif).  Where a channel clips at 0
-        the frame is lighter than the run; ``sink_depth`` and ``blend_structure`` read the
-        frames as shown.  Grey sources and ``channels="luminance"`` runs are unaffected.
+        kitty.gif's first frame, 20 with ``run``, 41 in kitty.gif).  Where a channel would clip
+        at 0 the pixel is shifted darker, every channel alike, until it has the run's
+        luminance (:func:`~peronamalik.art.engine.darken_to_luminance`; clipped alone, a
+        saturated flower sunk to 0.2 showed 0.3, and ``kitty`` kept 37 of its colourfulness
+        but 30 now); ``sink_depth`` and ``blend_structure`` read the frames as shown.  Grey
+        sources and ``channels="luminance"`` runs are unaffected.
+    chroma_gain : float
+        With ``chroma="source"``: the photo's chroma (each channel minus the luminance) is
+        multiplied by this, in [0, 4], before the run's luminance is put under it,
+        :math:`Y(I_t) + g\\,(I_0 - Y(I_0))` (then darkened where a channel clips, as above); 1
+        keeps the photo's colours, 0 shows grey.  A frame that sinks to a third of the photo's
+        luminance with its chroma as it was looks brown where kitty.gif glows red
+        (colourfulness 30, kitty.gif 41); ``kitty``: 1.5 (39), the bands it holds unchanged.
     change_sigma : float
         In [0, 8] pixels of the run (0: off).  The frames show the run's change (``chroma``)
         low-passed by a Gaussian of this standard deviation: the pixel-scale part of the
@@ -267,7 +278,7 @@ class ArtConfig:
         image's local contrast, :math:`g \\max(0, Y - G_r * Y)` with Y its :func:`grey` and r =
         :data:`~peronamalik.art.engine.GLINT_SIGMA` pixels of the run, is added to every
         channel (an unsharp mask that only lifts): points that stay brighter than the ground
-        sinking around them sparkle, as in kitty.gif (``kitty``: 1.3).
+        sinking around them sparkle, as in kitty.gif (``kitty``: 1.6).
     grey_tint : float
         In [0, 0.5] (0: off).  A grey source or video frame (one channel, or three whose
         spread, largest minus smallest, averages at most
@@ -331,6 +342,7 @@ class ArtConfig:
     lr_decay: float = 0.995
     channels: str = "rgb"
     chroma: str = "run"
+    chroma_gain: float = 1.0
     change_sigma: float = 0.0
     glint: float = 0.0
     grey_tint: float = 0.0
@@ -356,6 +368,7 @@ class ArtConfig:
             "mixing": choice("mixing", self.mixing, MIXINGS),
             "channels": choice("channels", self.channels, CHANNELS),
             "chroma": choice("chroma", self.chroma, CHROMAS),
+            "chroma_gain": real("chroma_gain", self.chroma_gain, low=0.0, high=MAX_CHROMA_GAIN),
             "learned_taps": choice("learned_taps", self.learned_taps, LEARNED_TAPS),
             "refresh_period": integer("refresh_period", self.refresh_period, low=0, high=MAX_ITERATIONS),
             "refresh_offset": integer("refresh_offset", self.refresh_offset, low=0, high=MAX_ITERATIONS),

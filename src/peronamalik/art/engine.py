@@ -207,17 +207,24 @@ class LearnedDiffusion:
 
     def change(self) -> torch.Tensor:
         """:math:`\\Delta = I_t - I_0` as the frames show it: with ``config.chroma ==
-        "source"`` on an RGB run, its luminance alone ``(1, 1, H, W)``, added to every channel;
-        with ``config.change_sigma`` σ, only its part above that scale,
-        :math:`G_\\sigma * \\Delta`; with ``config.glint`` g, plus the bright side of the
+        "source"`` on an RGB run, its luminance alone, put under the photo's chroma (times
+        ``config.chroma_gain``) and, where a channel clips at 0, darkened to the luminance it
+        should show (:func:`darken_to_luminance`); with ``config.change_sigma`` σ, only its part above that
+        scale, :math:`G_\\sigma * \\Delta` (before the clip is read); with ``config.glint`` g, plus the bright side of the
         shown image's local contrast, :math:`g \\max(0, Y - G_{r} * Y)`, Y the grey of
         :math:`I_0 + \\Delta` clipped to [0, 1] and r = :data:`GLINT_SIGMA` (see :class:`ArtConfig`)."""
         config = self.config
         change = self.image - self.original
-        if config.chroma == "source" and change.shape[1] == 3:
+        source_chroma = config.chroma == "source" and change.shape[1] == 3
+        if source_chroma:
             change = luminance(change)
         if config.change_sigma:
             change = gaussian_smooth(change, (config.change_sigma,) * 2)
+        if source_chroma:
+            source_luminance = luminance(self.original)
+            target = (source_luminance + change).clamp(0, 1)
+            chroma = config.chroma_gain * (self.original - source_luminance)
+            change = darken_to_luminance(target + chroma, target) - self.original
         if config.glint:
             shown = grey((self.original + change).clamp(0, 1))  # the contrast a frame can show
             change = change + config.glint * (shown - gaussian_smooth(shown, (GLINT_SIGMA,) * 2)).clamp(min=0)
@@ -351,6 +358,33 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     :math:`Y = 0.2126 R + 0.7152 G + 0.0722 B` (the weights sum to 1: a grey stays itself)."""
     weights = torch.tensor(REC709, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
     return (image * weights).sum(dim=1, keepdim=True)
+
+
+def darken_to_luminance(image: torch.Tensor, target: torch.Tensor, steps: int = 16) -> torch.Tensor:
+    """``image`` ``(1, 3, H, W)`` clipped to [0, 1], each pixel shifted by the one offset
+    :math:`\\delta \\in [-1, 0]`, the same in every channel, that gives it the luminance
+    ``target`` ``(1, 1, H, W)``: :math:`Y(\\mathrm{clip}(I + \\delta)) = Y_\\text{target}`, found by
+    bisection (``steps`` halvings: within :math:`2^{-16}` of δ; Y is monotone in δ).
+
+    Adding a luminance change to every channel and clipping leaves a saturated pixel lighter
+    than the change says, since its weak channels stop at 0: a magenta petal sunk to 0.2 of its
+    luminance showed 0.3.  The shift keeps the colour differences of the channels that stay
+    above 0.  Where clipping did not lighten the pixel (nothing clipped at 0, or the target
+    above it) δ is 0 and the pixel is ``image`` clipped.
+
+    >>> image = torch.tensor([0.6, -0.2, 0.1]).view(1, 3, 1, 1)
+    >>> shown = darken_to_luminance(image, torch.full((1, 1, 1, 1), 0.05))
+    >>> round(float(luminance(shown)), 4), [round(v, 3) for v in shown.flatten().tolist()]
+    (0.05, [0.235, 0.0, 0.0])
+    """
+    low = torch.full_like(target, -1.0)
+    high = torch.zeros_like(target)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        above = luminance((image + middle).clamp(0, 1)) > target
+        high = torch.where(above, middle, high)
+        low = torch.where(above, low, middle)
+    return (image + high).clamp(0, 1)
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]

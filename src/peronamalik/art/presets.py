@@ -121,7 +121,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.042, lr=0.003, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 7.0, "edge": 0.43, "energy": 26.5}, energy_relative=True,
         energy_exponent=0.5, energy_fragility=13.0, learned_taps="centre", blend=0.28, lr_decay=1.0, work_side=320,
-        sink_depth=0.235, sink_range=32.0, chroma="source", change_sigma=1.0, glint=1.3,
+        sink_depth=0.235, sink_range=32.0, chroma="source", chroma_gain=1.5, change_sigma=1.0, glint=1.6,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,

@@ -24,7 +24,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "source-relative": ("kappa_relative", "kappa_texture", "kappa_texture_min", "kappa_texture_max", "energy_relative", "grey_tint"),
     "loss weights": ("loss_weights",),
     "refresh": ("refresh_period", "refresh_offset", "blend", "lr_decay", "sink_depth", "sink_range", "sink_structure", "blend_structure"),
-    "output": ("iterations", "every", "size", "work_side", "fps", "change_sigma", "glint"),
+    "output": ("iterations", "every", "size", "work_side", "fps", "chroma_gain", "change_sigma", "glint"),
     "video": ("frame_blend", "frame_blend_skip"),
 }
 
@@ -32,7 +32,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: config at every step or refresh); a change to any other field restarts the run.
 LIVE_FIELDS = frozenset(
     {"kappa", "dt", "lr", "momentum", "weight_decay", "reduction", "loss_weights", "blend", "lr_decay",
-     "refresh_period", "refresh_offset", "fps", "frame_blend", "frame_blend_skip", "change_sigma", "glint"}
+     "refresh_period", "refresh_offset", "fps", "frame_blend", "frame_blend_skip", "chroma_gain", "change_sigma", "glint"}
 )
 
 #: Slider ranges (low, high, log scale) for float fields; others get a number box.
@@ -43,7 +43,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "frame_blend": (0.0, 1.0, False), "loss_weights": (0.0, 10.0, False),
     "sink_depth": (0.0, 1.0, False), "sink_range": (1.0, 64.0, True), "sink_structure": (0.0, 1.0, False),
     "blend_structure": (0.0, 1.0, False), "kappa_texture_min": (0.0, 4.0, False), "kappa_texture_max": (0.0, 4.0, False),
-    "grey_tint": (0.0, 0.5, False), "change_sigma": (0.0, 4.0, False), "glint": (0.0, 4.0, False),
+    "grey_tint": (0.0, 0.5, False), "chroma_gain": (0.0, 4.0, False), "change_sigma": (0.0, 4.0, False), "glint": (0.0, 4.0, False),
 }
 
 #: Choices of the string fields, from the config module's tuples.
