@@ -360,22 +360,22 @@ def test_chroma_gain_scales_the_photos_chroma_under_the_runs_luminance(gain):
     torch.testing.assert_close((shown - luma)[unclipped], expected[unclipped], atol=1e-9, rtol=0)
 
 
-@settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, (3, 4, 4), elements=st.floats(-1.0, 1.0)), st.floats(0.0, 1.0))
+@settings(max_examples=100, deadline=None)
+@given(arrays(np.float64, (3, 4, 4), elements=st.floats(-1.0, 1.5)), st.floats(0.0, 1.0))
 def test_darken_to_luminance_hits_the_target_with_one_shift_per_pixel(channels, fraction):
     """Property of the shift, for any target below the clipped image's luminance: the result
-    lies in [0, 1] and has the target's luminance (within the bisection's 2^-16), and it is
-    the image shifted by one δ <= 0 per pixel: the channels strictly inside (0, 1) moved alike."""
+    lies in [0, 1] and has the target's luminance (to float rounding), and it is the image
+    (channels above 1 taken at 1) shifted by one δ <= 0 per pixel: the channels that stay
+    above 0 moved alike."""
     image = torch.from_numpy(channels)[None]
-    clipped = image.clamp(0, 1)
-    target = fraction * grey_of(clipped)
+    target = fraction * grey_of(image.clamp(0, 1))
     shown = darken_to_luminance(image, target)
     assert bool(((shown >= 0) & (shown <= 1)).all())
-    torch.testing.assert_close(grey_of(shown), target, atol=2e-5, rtol=0)
-    shift = shown - image
-    inside = (shown > 0) & (shown < 1)
+    torch.testing.assert_close(grey_of(shown), target, atol=1e-12, rtol=0)
+    shift = shown - image.clamp(max=1)
+    inside = shown > 0
     spread = torch.where(inside, shift, -torch.inf).amax(dim=1) - torch.where(inside, shift, torch.inf).amin(dim=1)
-    assert bool((spread[inside.any(dim=1)] < 1e-9).all())
+    assert bool((spread[inside.any(dim=1)] < 1e-12).all())
     assert bool((shift[inside] <= 1e-12).all())
 
 

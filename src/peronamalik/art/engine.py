@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -360,11 +361,10 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     return (image * weights).sum(dim=1, keepdim=True)
 
 
-def darken_to_luminance(image: torch.Tensor, target: torch.Tensor, steps: int = 16) -> torch.Tensor:
-    """``image`` ``(1, 3, H, W)`` clipped to [0, 1], each pixel shifted by the one offset
-    :math:`\\delta \\in [-1, 0]`, the same in every channel, that gives it the luminance
-    ``target`` ``(1, 1, H, W)``: :math:`Y(\\mathrm{clip}(I + \\delta)) = Y_\\text{target}`, found by
-    bisection (``steps`` halvings: within :math:`2^{-16}` of δ; Y is monotone in δ).
+def darken_to_luminance(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``image`` ``(1, 3, H, W)`` (channels above 1 taken at 1) shifted by the one offset
+    :math:`\\delta \\in [-1, 0]` per pixel, the same in every channel, that gives it the
+    luminance ``target`` ``(1, 1, H, W)`` once clipped at 0, then clipped to [0, 1].
 
     Adding a luminance change to every channel and clipping leaves a saturated pixel lighter
     than the change says, since its weak channels stop at 0: a magenta petal sunk to 0.2 of its
@@ -372,19 +372,24 @@ def darken_to_luminance(image: torch.Tensor, target: torch.Tensor, steps: int = 
     above 0.  Where clipping did not lighten the pixel (nothing clipped at 0, or the target
     above it) δ is 0 and the pixel is ``image`` clipped.
 
+    Solved exactly: :math:`f(\\delta) = \\sum_c w_c \\max(0, I_c + \\delta)` (w the Rec. 709
+    weights) is a sum of ramps, so it is the largest of the lines
+    :math:`\\sum_{c \\in S} w_c (I_c + \\delta)` over the non-empty sets S of channels, all
+    increasing; :math:`f(\\delta) = Y_\\text{target}` where the first of them reaches it:
+    :math:`\\delta = \\min_S (Y_\\text{target} - \\sum_S w_c I_c) / \\sum_S w_c`.
+
     >>> image = torch.tensor([0.6, -0.2, 0.1]).view(1, 3, 1, 1)
     >>> shown = darken_to_luminance(image, torch.full((1, 1, 1, 1), 0.05))
     >>> round(float(luminance(shown)), 4), [round(v, 3) for v in shown.flatten().tolist()]
     (0.05, [0.235, 0.0, 0.0])
     """
-    low = torch.full_like(target, -1.0)
-    high = torch.zeros_like(target)
-    for _ in range(steps):
-        middle = (low + high) / 2
-        above = luminance((image + middle).clamp(0, 1)) > target
-        high = torch.where(above, middle, high)
-        low = torch.where(above, low, middle)
-    return (image + high).clamp(0, 1)
+    image = image.clamp(max=1.0)
+    weighted = [weight * image[:, c : c + 1] for c, weight in enumerate(REC709)]
+    delta = torch.zeros_like(target)
+    for channels in itertools.chain.from_iterable(itertools.combinations(range(3), n) for n in (1, 2, 3)):
+        reach = (target - sum(weighted[c] for c in channels)) / sum(REC709[c] for c in channels)
+        delta = torch.minimum(delta, reach)
+    return (image + delta.clamp(min=-1.0)).clamp(0, 1)
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]
