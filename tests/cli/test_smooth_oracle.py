@@ -94,7 +94,6 @@ def oracle(image: np.ndarray, s: Settings, *, read_axis: int | None) -> np.ndarr
         return diffuse(image, iterations=s.iterations, kappa=s.kappa, dt=s.dt, diffusivity=s.diffusivity,
                        scheme=s.scheme, spacing=spacing, channel_axis=axis, coupled=s.coupled, sigma=s.sigma)
     h = 1.0 if s.spacing is None else s.spacing[0]
-    spatial = [a for a in range(image.ndim) if axis is None or a != axis % image.ndim]
     kappa = s.kappa
     dt = 1.0 / (G_MAX[s.diffusivity] * 2 * spatial_ndim / h**2) if s.dt is None else s.dt
     kappa, dt = h * kappa, dt / h**2  # the spacing identity (module docstring)

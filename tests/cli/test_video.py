@@ -321,7 +321,7 @@ def test_webcam_recording_writes_the_frames_shown(tmp_path):
 
 
 def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path):
-    source = clip_with_tone(tmp_path / "long.mp4", 3000, 25)
+    clip_with_tone(tmp_path / "long.mp4", 3000, 25)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "peronamalik", "video", "long.mp4", "-o", "out.webm", "--seed", "0"],
