@@ -206,6 +206,22 @@ def test_kitty_sinks_a_pure_texture_and_keeps_it():
     assert plain["luminance"][1] > 0.7 and plain["structure"][1] < 0.45 and plain["sparkles"][1] < 1, plain
 
 
+def test_kitty_moves_a_smooth_picture():
+    """scikit-image's cell, nearly flat: its texture would set kitty's kappa to 0.04x
+    (kappa_texture), and then nothing moves (change p50 0.03 at 320 px).  With the factor
+    floored at 0.2 (``kappa_texture_min``) it sinks and comes back (change 0.23, structure 0.70,
+    the any-photo bars: change >= 0.08, structure >= 0.45)."""
+    cell = np.stack([skimage.data.cell()] * 3, axis=-1)
+
+    def figures(**overrides) -> dict:
+        frames = list(animate(cell, config=preset_config("kitty").replace(**overrides), seed=0, device="cpu", size=320))
+        return look(frames, source_image(cell, 320))
+
+    moving, still = figures(), figures(kappa_texture_min=0.0)
+    assert moving["change"][1] >= 0.08 and moving["structure"][1] >= 0.45, moving
+    assert still["change"][1] < 0.08, still
+
+
 SHARED = Path(os.environ.get("PERONAMALIK_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 
 

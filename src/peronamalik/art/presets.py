@@ -121,11 +121,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # flower.jpg's run sank to 0.20 and its frames showed 0.35), the photo's chroma is shown
     # 1.5x (chroma_gain: colourfulness 39 on kitty.gif's first frame, 30 at 1, kitty.gif 41)
     # and glint is 1.6 (1.5-1.7 hold the same): 22 of the 33 hold, and flower.jpg again.
+    # kappa's texture factor is floored at 0.2 (kappa_texture_min): on smooth pictures it fell
+    # to 0.04-0.06 and nothing moved (cell, colour wheel: change 0.03); now cell, clock, the
+    # retina's centre and microaneurysms change by 0.17-0.42 with structure >= 0.56, and every
+    # other picture's figures are the same (0.35: 21 hold, moon and clock sink to 0.08-0.22).
     "kitty": dict(
         every=75, fps=8.0, kappa=0.43, kappa_texture=True, dt=0.042, lr=0.003, momentum=0.9, weight_decay=0.0,
         reduction="mean", loss_weights={"fidelity": 7.0, "edge": 0.43, "energy": 26.5}, energy_relative=True,
         energy_exponent=0.5, energy_fragility=13.0, learned_taps="centre", blend=0.28, lr_decay=1.0, work_side=320,
-        sink_depth=0.235, sink_range=32.0, chroma="source", chroma_gain=1.5, change_sigma=1.0, glint=1.6,
+        kappa_texture_min=0.2, sink_depth=0.235, sink_range=32.0, chroma="source", chroma_gain=1.5, change_sigma=1.0, glint=1.6,
     ),
     # The live-video loss on a still photo: glowing red-orange embers (see EMBER).
     "ember": EMBER,
