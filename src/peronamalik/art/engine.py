@@ -207,13 +207,16 @@ class LearnedDiffusion:
         return self.image
 
     def change(self) -> torch.Tensor:
-        """:math:`\\Delta = I_t - I_0` as the frames show it: with ``config.chroma ==
-        "source"`` on an RGB run, its luminance alone, put under the photo's chroma (times
-        ``config.chroma_gain``) and, where a channel clips at 0, darkened to the luminance it
-        should show (:func:`darken_to_luminance`); with ``config.change_sigma`` σ, only its part above that
-        scale, :math:`G_\\sigma * \\Delta` (before the clip is read); with ``config.glint`` g, plus the bright side of the
-        shown image's local contrast, :math:`g \\max(0, Y - G_{r} * Y)`, Y the grey of
-        :math:`I_0 + \\Delta` clipped to [0, 1] and r = :data:`GLINT_SIGMA` (see :class:`ArtConfig`)."""
+        """:math:`\\Delta = I_t - I_0` as the frames show it.
+
+        With ``config.chroma == "source"`` on an RGB run, its luminance alone, put under the
+        photo's chroma times ``config.chroma_gain`` and, where a channel would clip at 0,
+        darkened to the luminance it should show (:func:`darken_to_luminance`); with
+        ``config.change_sigma`` σ, only its part above that scale, :math:`G_\\sigma * \\Delta`
+        (before the clip is read); with ``config.glint`` g, plus the bright side of the shown
+        image's local contrast, :math:`g \\max(0, Y - G_{r} * Y)`, Y the grey of
+        :math:`I_0 + \\Delta` clipped to [0, 1] and r = :data:`GLINT_SIGMA` (see
+        :class:`ArtConfig`)."""
         config = self.config
         change = self.image - self.original
         source_chroma = config.chroma == "source" and change.shape[1] == 3
