@@ -252,13 +252,13 @@ class ArtConfig:
         (Y(I_t) - Y(I_0))` in every channel, as ``channels="luminance"`` shows its run: the
         colours diffuse and learn as with ``run``, but a frame keeps the photo's chroma where
         the run darkens all channels alike, so a red body stays red as it sinks toward black
-        and the sparkles take its hue (kitty.gif's look; ``kitty``: colourfulness 38 on
-        kitty.gif's first frame, 20 with ``run``, 41 in kitty.gif).  Where a channel would clip
-        at 0 the pixel is shifted darker, every channel alike, until it has the run's
-        luminance (:func:`~peronamalik.art.engine.darken_to_luminance`; clipped alone, a
-        saturated flower sunk to 0.2 showed 0.3, and ``kitty`` kept 37 of its colourfulness
-        but 30 now); ``sink_depth`` and ``blend_structure`` read the frames as shown.  Grey
-        sources and ``channels="luminance"`` runs are unaffected.
+        and the sparkles take its hue (kitty.gif's look; ``kitty``: colourfulness 39 on
+        kitty.gif's first frame with its ``chroma_gain``, 20 with ``run``, 41 in kitty.gif).
+        Where a channel would clip at 0 the pixel is shifted darker, every channel alike,
+        until it has the run's luminance (:func:`~peronamalik.art.engine.darken_to_luminance`;
+        clipped alone, a saturated flower sunk to 0.2 showed 0.3); ``sink_depth`` and
+        ``blend_structure`` read the frames as shown.  Grey sources and
+        ``channels="luminance"`` runs are unaffected.
     chroma_gain : float
         With ``chroma="source"``: the photo's chroma (each channel minus the luminance) is
         multiplied by this, in [0, 4], before the run's luminance is put under it,
