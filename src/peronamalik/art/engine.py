@@ -392,7 +392,7 @@ def darken_to_luminance(image: torch.Tensor, target: torch.Tensor) -> torch.Tens
     for channels in itertools.chain.from_iterable(itertools.combinations(range(3), n) for n in (1, 2, 3)):
         reach = (target - sum(weighted[c] for c in channels)) / sum(REC709[c] for c in channels)
         delta = torch.minimum(delta, reach)
-    return (image + delta.clamp(min=-1.0)).clamp(0, 1)
+    return (image + delta).clamp(0, 1)  # each line's reach is >= -1: channels <= 1, target >= 0
 
 
 Callback = Callable[[int, LearnedDiffusion, bool], None]
