@@ -6,7 +6,7 @@ Method
    in small blocks, corrected for texture, clipping and colour (:mod:`peronamalik.core.noise_level`).
 2. **Risk estimate**: Monte-Carlo SURE of each candidate at each stopping time, against
    that per-sample variance (:mod:`peronamalik.core.sure`).
-3. **Search**: five diffusions (of ``y`` and ``y + εb`` for four probes; nine for kappa at 1×)
+3. **Search**: nine diffusions (of ``y`` and ``y + εb`` for eight probes; seventeen for kappa at 1×)
    per candidate ``(kappa, sigma)``,
    scored at stopping times spaced by :math:`2^{1/4}` until the risk has risen well past its
    minimum (below kappa 2× the risk read with any one probe, at its first rise; from 2× on, and
