@@ -6,12 +6,13 @@ Method
    in small blocks, corrected for texture, clipping and colour (:mod:`peronamalik.core.noise_level`).
 2. **Risk estimate**: Monte-Carlo SURE of each candidate at each stopping time, against
    that per-sample variance (:mod:`peronamalik.core.sure`).
-3. **Search**: nine diffusions (of ``y`` and ``y + εb`` for eight probes; seventeen for kappa at 1×)
-   per candidate ``(kappa, sigma)``,
-   scored at stopping times spaced by :math:`2^{1/4}` until the risk has risen well past its
-   minimum (below kappa 2× the risk read with any one probe, at its first rise; from 2× on, and
-   for every kappa in 1-D, the mean over the probes, at two checkpoints in a row and by more
-   than twice its Monte-Carlo error: one probe's spike does not end the search); kappa candidates are multiples of the noise's own gradient scale (see
+3. **Search**: nine diffusions (of ``y`` and ``y + εb`` for eight probes; seventeen for
+   kappa at 1×) per candidate ``(kappa, sigma)``, scored at stopping times spaced by
+   :math:`2^{1/4}` until the risk has risen well past its minimum (below kappa 2× the risk
+   read with any one of the first four probes, at its first rise; from 2× on, and for every
+   kappa in 1-D, the mean over the probes, at two checkpoints in a row and by more than
+   twice its Monte-Carlo error: one probe's spike does not end the search); kappa
+   candidates are multiples of the noise's own gradient scale (see
    :func:`noise_gradient_scale`; with anisotropic spacing also the widest-spaced axis's own,
    see :data:`ANISOTROPY`), so the choice scales with spacing (``1/h``), coupled
    channels (``√C``) and the number of axes exactly as the diffusion does.  Large images are

@@ -127,11 +127,10 @@ def risk_trajectory(
     1176 cases of benchmarks/auto_quality.py's 14 sets, 75 rather than 78 cases over 0.5 dB
     and a mean shortfall of 0.130 rather than 0.137 dB (a whole 96² binary_blobs under
     Poisson noise of 0.05, whose choice had turned on a 2 % change of the noise reading,
-    3.63 → 0.00 dB), for a search 1.4× as long (camera's 256² crop, sigma 0: 0.25 → 0.35 s).
-    Below
-    :data:`peronamalik.core.auto.PATIENT_FACTOR` the search ends at the first rise seen by any one probe
-    (of the first :data:`IMPATIENT_PROBES`): a mean
-    that hides one probe's rise runs kappa 1× on into the stopping times Stein's estimate
+    3.63 → 0.00 dB), for a search 1.2–1.4× as long with sigma 0 and 1.75–1.9× with sigma
+    ``'auto'`` (camera's 256² crop: 0.25 → 0.35 s and 2.6 → 5.0 s).  Below
+    :data:`peronamalik.core.auto.PATIENT_FACTOR` the search ends at the first rise seen by any
+    one probe (of the first :data:`IMPATIENT_PROBES`): a mean that hides one probe's rise runs kappa 1× on into the stopping times Stein's estimate
     reads too low (a binary photo under Poisson noise of 0.02: 17 dB short); there Stein's
     estimate is biased low on nearly discontinuous maps, and a search run on meets stopping
     times read below the truth.
