@@ -36,6 +36,7 @@ from peronamalik._validate import InputError
 from peronamalik.core import auto, noise_level
 from peronamalik.core.arrays import unit_scale
 from peronamalik.core.diffuse import diffuse, run_diffusion
+from peronamalik.core.threads import torch_threads
 
 NOISE_LEVELS = (0.02, 0.05, 0.1)
 PHOTOS = ("camera", "astronaut", "coffee", "brick")
@@ -143,18 +144,19 @@ def oracle_pm(
     coupled = colour if coupled is None else coupled
     spacing, channels = spacing or (1.0,) * (y.ndim - 2), y.shape[1] if coupled else 1
     best = (math.inf, {})
-    for sigma in sigmas:
-        for factor in ORACLE_KAPPA_FACTORS:
-            kappa = factor * auto.noise_gradient_scale(s, spacing, channels, sigma)
-            u, done, lowest = y, 0, math.inf
-            for t in auto.checkpoints(auto.MAX_ITERATIONS):
-                u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=coupled, spacing=spacing)
-                done, mse = t, float((u - x).square().mean())
-                if mse < best[0]:
-                    best = (mse, dict(kappa=kappa, iterations=t, sigma=sigma))
-                lowest = min(lowest, mse)
-                if mse > 1.3 * lowest:
-                    break
+    with torch_threads(1):  # many short diffusions of a crop, as auto's search (see auto.choose)
+        for sigma in sigmas:
+            for factor in ORACLE_KAPPA_FACTORS:
+                kappa = factor * auto.noise_gradient_scale(s, spacing, channels, sigma)
+                u, done, lowest = y, 0, math.inf
+                for t in auto.checkpoints(auto.MAX_ITERATIONS):
+                    u = run_diffusion(u, iterations=t - done, kappa=kappa, sigma=sigma, coupled=coupled, spacing=spacing)
+                    done, mse = t, float((u - x).square().mean())
+                    if mse < best[0]:
+                        best = (mse, dict(kappa=kappa, iterations=t, sigma=sigma))
+                    lowest = min(lowest, mse)
+                    if mse > 1.3 * lowest:
+                        break
     return best[1]
 
 
