@@ -498,7 +498,8 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
     axes = [dim for dim in range(lead, u.ndim) if u.shape[dim] >= 3]
     if not axes or u.numel() == 0:
         return NoiseModel(0.0, 0.0)
-    r, mean = u.detach(), (u if intensity is None else intensity).detach()
+    source = (u if intensity is None else intensity).detach()  # where the variance is read
+    r, mean = u.detach(), source
     for dim in axes:
         r = second_difference(r, dim)
         mean = mean.narrow(dim, 1, u.shape[dim] - 2)
@@ -522,7 +523,7 @@ def noise_model_at_finest_scale(u: torch.Tensor, spatial_ndim: int, intensity: t
             censored = censored * math.sqrt(bias / censored_quantile(spatial_ndim, side))
             return fit_block_levels(torch.where(read, censored, level), where, bias)
     if model.slope > 0:
-        model = standardised_reread(r, (u if intensity is None else intensity).detach(), model, spatial_ndim, axes, side)
+        model = standardised_reread(r, source, model, spatial_ndim, axes, side)
     return model
 
 
