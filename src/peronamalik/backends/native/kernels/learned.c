@@ -215,10 +215,9 @@ static void fwd_rows(const int NO, int64_t nt, const float *const *tap, const fl
 
 /* The "inv" conductance of row y of channel ch: c = 1 / (|grad I|_Scharr / kd + 1), with the
  * Scharr derivatives of the reflection-padded rows y-1 .. y+1 in the ring.  Rounded as
- * torch's conv2d on x86 rounds them (oneDNN: one fused multiply-add per nonzero tap, rows
- * then columns) and its squares, sum and sqrt: written out with __builtin_fmaf (a fused
- * multiply-add with 0 is the rounded product), so no contraction setting changes them.
- * Only rounding matters here: where |grad I| ~ 0, an ulp of it moves c by ulp/kd. */
+ * schemes.scharr_magnitude rounds them, in its order: the central differences, then their
+ * 3, 10, 3 sum across ((3 a + 10 b) + 3 c), squares, sum and sqrt, each product written as
+ * __builtin_fmaf(a, b, 0) (the rounded product), so no contraction setting changes them. */
 static void inv_row(const geom *g, const work *w, int64_t ch, int64_t y, float *restrict cond) {
     const float *up = ring_row(g, w, ch, y - 1) + g->r - 1; /* up[x] is column x - 1 */
     const float *mid = ring_row(g, w, ch, y) + g->r - 1;
@@ -226,18 +225,10 @@ static void inv_row(const geom *g, const work *w, int64_t ch, int64_t y, float *
     const float kd = g->kd, rkd = 1.0f / kd;
     #pragma omp simd
     for (int64_t x = 0; x < g->W; x++) {
-        float gx = __builtin_fmaf(3.0f, up[x], 0.0f);         /* SCHARR_X = (3 0 -3; 10 0 -10; 3 0 -3) */
-        gx = __builtin_fmaf(-3.0f, up[x + 2], gx);
-        gx = __builtin_fmaf(10.0f, mid[x], gx);
-        gx = __builtin_fmaf(-10.0f, mid[x + 2], gx);
-        gx = __builtin_fmaf(3.0f, dn[x], gx);
-        gx = __builtin_fmaf(-3.0f, dn[x + 2], gx);
-        float gy = __builtin_fmaf(3.0f, up[x], 0.0f);         /* its transpose */
-        gy = __builtin_fmaf(10.0f, up[x + 1], gy);
-        gy = __builtin_fmaf(3.0f, up[x + 2], gy);
-        gy = __builtin_fmaf(-3.0f, dn[x], gy);
-        gy = __builtin_fmaf(-10.0f, dn[x + 1], gy);
-        gy = __builtin_fmaf(-3.0f, dn[x + 2], gy);
+        const float gx = (__builtin_fmaf(3.0f, up[x] - up[x + 2], 0.0f) + __builtin_fmaf(10.0f, mid[x] - mid[x + 2], 0.0f))
+                         + __builtin_fmaf(3.0f, dn[x] - dn[x + 2], 0.0f);
+        const float gy = (__builtin_fmaf(3.0f, up[x] - dn[x], 0.0f) + __builtin_fmaf(10.0f, up[x + 1] - dn[x + 1], 0.0f))
+                         + __builtin_fmaf(3.0f, up[x + 2] - dn[x + 2], 0.0f);
         const float m = sqrtf(__builtin_fmaf(gx, gx, 0.0f) + __builtin_fmaf(gy, gy, 0.0f));
         cond[x] = 1.0f / (div_f32(m, kd, rkd) + 1.0f);
     }
