@@ -2,7 +2,7 @@
 for the tests so they need no file outside the repository; ``test_presets_look`` checks them
 against kitty.gif's published figures where ``shared/`` is beside the repository; and
 :func:`source_tensor` / :func:`source_image`, the source an animation of a photo at a size
-starts from."""
+starts from; :func:`look_over_runs`, the look of a chaotic preset as the distribution it is."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
+from peronamalik.art import animate, preset_config
+from peronamalik.art.presets import DEFAULT_PRESET
 from peronamalik.art.source import load_source
 
+FIGURES = ("luminance", "sparkles", "colour", "structure", "change")
 REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
@@ -65,5 +68,24 @@ def look(frames: list[np.ndarray], source: np.ndarray) -> dict[str, tuple[float,
             np.abs(frame - source).mean(),
         ))
     table = np.array(rows)
-    names = ("luminance", "sparkles", "colour", "structure", "change")
-    return {n: tuple(float(v) for v in np.percentile(table[:, i], [10, 50, 90])) for i, n in enumerate(names)}
+    return {n: tuple(float(v) for v in np.percentile(table[:, i], [10, 50, 90])) for i, n in enumerate(FIGURES)}
+
+
+def look_over_runs(photo: np.ndarray, runs: int, **options) -> dict[str, np.ndarray]:
+    """Name -> the p50 figure of each of ``runs`` animations of ``photo`` (uint8) plus seeded
+    Gaussian noise of 1e-6 (far below a uint8 step: the same picture to the eye), measured
+    against the source of ``photo`` at ``options['size']`` or the preset's.
+
+    A chaotic preset (glow: momentum 0.9) amplifies such a difference, or the rounding of
+    another CPU, to another run within a few hundred iterations, so its look is a
+    distribution: one run's figures are one draw of it."""
+    size = options.get("size") or (options.get("config") or preset_config(options.get("preset", DEFAULT_PRESET))).size
+    source = source_image(photo, size)
+    rows = []
+    for run in range(1, runs + 1):
+        noise = np.random.default_rng(run).normal(0.0, 1e-6, photo.shape).astype(np.float32)
+        nudged = np.clip(photo.astype(np.float32) / 255 + noise, 0.0, 1.0)
+        figures = look(list(animate(nudged, seed=0, device="cpu", **options)), source)
+        rows.append([figures[name][1] for name in FIGURES])
+    table = np.array(rows)
+    return {name: table[:, i] for i, name in enumerate(FIGURES)}

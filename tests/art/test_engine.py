@@ -16,7 +16,7 @@ from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
 from peronamalik.core.smoothing import gaussian_smooth
 
-from .look import look, source_image, source_tensor
+from .look import look_over_runs, source_tensor
 
 
 def small_photo(size: int = 40) -> np.ndarray:
@@ -126,20 +126,25 @@ def test_presets_are_resolution_invariant(preset, tolerance):
     assert np.all(np.abs(small - large) <= tolerance * large), (small, large)
 
 
+#: glow's figures at 160 px against 320 px: the medians over eight runs of each (see below).
+GLOW_SIZE_TOLERANCE = {"luminance": 0.15, "colour": 0.3, "structure": 0.15, "change": 0.3}
+
+
 def test_chaotic_glow_keeps_its_look_across_sizes():
-    """glow's colour washes come a few frames earlier or later at another size (momentum 0.9
-    at 3× the seed's rate: chaotic, its frame means 160 vs 320 px differ by up to 20 %), but
-    its look does not: the p50 over the frames of each of look_stats' figures at 160 and 320
-    px agree within 15 % (measured: luminance 3 %, colourfulness 7 %, structure 4 %, change
-    11 %); above 320 px it diffuses at 320 (``work_side``)."""
+    """glow is chaotic (momentum 0.9 at 3× the seed's rate): noise of 1e-6 on the photo, or
+    another CPU's rounding, gives another run within a few hundred iterations, and one run's
+    p50 figures at 160 px ranged 0.84-1.64 in colourfulness and 0.11-0.19 in change.  So its
+    look across sizes is compared as distributions: the medians over eight nudged runs
+    (:func:`look_over_runs`) at 160 and 320 px agree within :data:`GLOW_SIZE_TOLERANCE`.
+    Measured over 18 runs each (an AVX2 EPYC): luminance 1.10 / 1.19, colourfulness
+    1.02 / 1.12, structure 0.83 / 0.84, change 0.119 / 0.141, so 160 px changes the photo
+    about 16 % less; eight-run medians differ by up to 14 / 28 / 8 / 24 % (p99.9 of 3000
+    draws from those runs).  Above 320 px it diffuses at 320 (``work_side``)."""
     photo = sample_array()
-    figures = []
-    for size in (160, 320):
-        frames = list(animate(photo, preset="glow", iterations=1500, seed=0, device="cpu", size=size))
-        figures.append(look(frames, source_image(photo, size)))
-    small, large = figures
-    for name in ("luminance", "colour", "structure", "change"):
-        assert abs(small[name][1] - large[name][1]) <= 0.15 * large[name][1], (name, small[name], large[name])
+    small, large = (look_over_runs(photo, 8, preset="glow", iterations=1500, size=size) for size in (160, 320))
+    for name, tolerance in GLOW_SIZE_TOLERANCE.items():
+        a, b = np.median(small[name]), np.median(large[name])
+        assert abs(a - b) <= tolerance * b, (name, small[name], large[name])
 
 
 @pytest.mark.parametrize("preset, expected_ratio", [("seed", 16.0), ("ember", 1.0)])

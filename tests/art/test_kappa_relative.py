@@ -12,13 +12,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peronamalik.art import animate
 from peronamalik.art.animate import render, sidecar_path
 from peronamalik.art.config import MIN_LEVEL, REFERENCE_LEVEL, ArtConfig
 from peronamalik.art.engine import LearnedDiffusion
 from peronamalik.art.presets import preset_config
 
-from .look import look, source_image, source_tensor
+from .look import look_over_runs, source_tensor
 
 
 def smooth_image(seed: int, size: int = 24) -> torch.Tensor:
@@ -62,23 +61,21 @@ def test_the_step_is_gain_equivariant(seed, gain, diffusivity):
         assert not torch.allclose(step(gain * image, fixed), gain * step(image, fixed), atol=1e-6)
 
 
-def change_p50(photo: np.ndarray, config: ArtConfig) -> float:
-    frames = list(animate(photo, config=config, seed=0, device="cpu"))
-    source = source_image(photo, config.size)
-    return look(frames, source)["change"][1]
-
-
 def test_glow_changes_a_bright_photo_more_with_kappa_relative():
     """The source is min-max normalised, so its level, not its range, is what varies: glow on
-    coffee brightened (gamma 0.4, RMS 0.48 -> 0.66) changes it by a p50 of 0.065 with kappa
-    relative, by 0.034 with the photo's kappa fixed (the photo itself: 0.112)."""
+    coffee brightened (gamma 0.4, RMS 0.48 -> 0.66) changes it more with kappa relative than
+    with the photo's kappa fixed.  glow is chaotic (a nudge of 1e-6 gives another run), so the
+    two are compared as the medians over twelve nudged runs (:func:`look_over_runs`) of the
+    p50 change: measured over 24 runs each (an AVX2 EPYC), 0.132 against 0.108 (single runs
+    0.108-0.206 and 0.069-0.171; twelve-run medians 1.09× apart or more in 99.9 % of 5000
+    draws from them)."""
     photo = skimage.data.coffee()
     bright = (255 * (photo / 255) ** 0.4).round().astype(np.uint8)
     glow = preset_config("glow").replace(iterations=1500, size=128)
     photo_kappa = glow.relative_to(source_tensor(photo, 128)).kappa
     fixed = glow.replace(kappa_relative=False, kappa=photo_kappa)
-    relative, absolute = change_p50(bright, glow), change_p50(bright, fixed)
-    assert relative >= 0.055 and relative >= 1.5 * absolute, (relative, absolute)
+    relative, absolute = (np.median(look_over_runs(bright, 12, config=c)["change"]) for c in (glow, fixed))
+    assert relative >= 0.055 and relative >= 1.05 * absolute, (relative, absolute)
 
 
 def test_the_sidecar_records_the_kappa_that_ran(tmp_path):
