@@ -1,11 +1,18 @@
 """``peronamalik art`` end to end, and render()'s outputs read back."""
 
+import codecs
+import errno
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import warnings
 from pathlib import Path
@@ -80,21 +87,67 @@ def test_interrupt_keeps_a_valid_file_with_the_frames_made(tmp_path):
     assert json.loads((tmp_path / "partial.gif.json").read_text())["interrupted"] is True
 
 
+class TerminalReader:
+    """The leader side of a pseudo-terminal, read as text: what the user of a terminal sees of
+    the child's stderr (the tqdm bar's redraws, several a second; a log gets a line only every
+    ``LOG_SECONDS``)."""
+
+    def __init__(self, leader: int) -> None:
+        self.leader, self.decoder = leader, codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def read(self, size: int) -> str:
+        """Up to ``size`` bytes as they come, "" once the child's side is closed and read."""
+        try:
+            return self.decoder.decode(os.read(self.leader, size))
+        except OSError as error:  # EIO: every process holding the follower side has exited
+            if error.errno != errno.EIO:
+                raise
+            return ""
+
+    def rest(self, timeout: float) -> str:
+        """All that is left, read as it comes (a child blocked on a full terminal would never
+        exit), until the child's side is closed; TimeoutError after ``timeout`` seconds."""
+        text, deadline = "", time.monotonic() + timeout
+        while True:
+            if not select.select([self.leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise TimeoutError(f"the child's stderr still open after {timeout} s: {text[-300:]}")
+            chunk = self.read(65536)
+            if not chunk:
+                os.close(self.leader)
+                return text
+            text += chunk
+
+
 def start_cli(*args, cwd, ignore_hangup: bool = False) -> subprocess.Popen:
     """``peronamalik ARGS`` in a subprocess on the reference path (the same path as the
-    in-process oracle, whatever the kernel cache holds), stderr piped.  It starts with the stop
-    signals' default handlers, as from a terminal, whatever this test run inherited (under
-    ``nohup`` a child inherits an ignored SIGHUP); with ``ignore_hangup``, as under ``nohup``."""
+    in-process oracle, whatever the kernel cache holds), its stderr a terminal, as when run by
+    hand (``process.stderr``: a :class:`TerminalReader`).  It starts with the stop signals'
+    default handlers, as from a terminal, whatever this test run inherited (under ``nohup`` a
+    child inherits an ignored SIGHUP); with ``ignore_hangup``, as under ``nohup``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PERONAMALIK_FUSED": "0", "PYTHONUNBUFFERED": "1"}
 
     def as_launched() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hangup else signal.SIG_DFL)
 
-    return subprocess.Popen(
-        [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=subprocess.PIPE, text=True, env=env,
-        preexec_fn=as_launched,
-    )
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=follower, env=env,
+            preexec_fn=as_launched,
+        )
+    finally:
+        os.close(follower)
+    process.stderr = TerminalReader(leader)
+    return process
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> str:
+    """Wait for a :func:`start_cli` process to exit; the rest of what it wrote on stderr."""
+    text = process.stderr.rest(timeout)
+    process.wait(timeout=timeout)
+    return text
 
 
 def wait_for_progress(process: subprocess.Popen, count: int) -> str:
@@ -154,7 +207,7 @@ def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, name, stop):
     )
     seen = wait_for_progress(process, 6 * EVERY)
     process.send_signal(stop)
-    stderr = seen + process.communicate(timeout=120)[1]
+    stderr = seen + finish(process)
     assert process.returncode == 128 + stop, stderr
     assert "interrupted: wrote" in stderr and "Traceback" not in stderr
     output = tmp_path / name.rstrip("/")
@@ -193,7 +246,7 @@ def test_under_nohup_a_hang_up_does_not_stop_the_run(tmp_path):
     process.send_signal(signal.SIGHUP)
     seen += wait_for_progress(process, 6 * EVERY)  # still diffusing after the hang-up
     process.send_signal(signal.SIGINT)
-    stderr = seen + process.communicate(timeout=120)[1]
+    stderr = seen + finish(process)
     assert process.returncode == 128 + signal.SIGINT, stderr
     assert "interrupted: wrote" in stderr and "Traceback" not in stderr
     record = json.loads((tmp_path / "r.gif.json").read_text())
@@ -226,7 +279,7 @@ def test_ctrl_c_in_smooth_exits_130_and_writes_nothing(tmp_path):
     process = start_cli("smooth", "in.png", "-o", "out.png", "--iterations", "10000000", cwd=tmp_path)
     seen = wait_for_progress(process, 5)
     process.send_signal(signal.SIGINT)
-    stderr = seen + process.communicate(timeout=120)[1]
+    stderr = seen + finish(process)
     assert process.returncode == 130, stderr
     assert "error" not in stderr and "Traceback" not in stderr and "interrupted" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -14,7 +14,7 @@ from peronamalik.cli import main
 from peronamalik.core import diffuse
 from peronamalik.io.animation import probe, read_frames
 from peronamalik.io.evolution import evolution_frames
-from tests.cli.test_art import hidden_leftovers, start_cli, wait_for_progress
+from tests.cli.test_art import finish, hidden_leftovers, start_cli, wait_for_progress
 
 
 def test_frames_are_the_diffusion_after_each_chunk():
@@ -86,7 +86,7 @@ def test_a_stop_signal_keeps_the_frames_made_and_says_how_many(tmp_path, stop):
     process = start_cli("smooth", "in.png", "-o", "out.gif", "--every", "1", "--iterations", "10000000", cwd=tmp_path)
     seen = wait_for_progress(process, 5)
     process.send_signal(stop)
-    stderr = seen + process.communicate(timeout=120)[1]
+    stderr = seen + finish(process)
     assert process.returncode == 128 + stop, stderr
     said = re.search(r"interrupted: wrote (\d+) frames to out\.gif", stderr)
     assert said is not None and "nothing was written" not in stderr and "Traceback" not in stderr, stderr
