@@ -67,3 +67,41 @@ def test_a_sidecars_frame_rate_does_not_count_as_fps_given_for_a_png(tmp_path, m
     assert main(["art", "--config", "run.gif.json", "-o", "again.png", "--fps", "5"]) == 2
     assert "--fps does not apply to a .png" in capsys.readouterr().err
     assert not (tmp_path / "again.png").exists()
+
+
+def test_a_rerender_on_another_platform_says_its_frames_round_differently(tmp_path) -> None:
+    """The sidecar records torch's version and the CPU's instruction set (what the rounding
+    depends on besides the config); rendered again where they differ, one note line names
+    both and the run goes on; where they are the same, no note."""
+    from peronamalik.art.animate import platform_record
+
+    first = run_cli(*FAST, "--seed", "3", "-o", "first.gif", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    sidecar = tmp_path / "first.gif.json"
+    record = json.loads(sidecar.read_text())
+    assert record["platform"] == platform_record() and record["platform"]["cpu"]
+
+    same = run_cli("--config", sidecar, "-o", "same.gif", cwd=tmp_path)
+    assert same.returncode == 0 and "note" not in same.stderr, same.stderr
+    assert all(np.array_equal(a, b) for a, b in zip(gif_frames(tmp_path / "first.gif"), gif_frames(tmp_path / "same.gif")))
+
+    elsewhere = tmp_path / "elsewhere.gif.json"
+    elsewhere.write_text(json.dumps({**record, "platform": {"torch": "0.0.1", "cpu": "NO_AVX"}}))
+    other = run_cli("--config", elsewhere, "-o", "other.gif", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    notes = [line for line in other.stderr.splitlines() if "note" in line]
+    assert len(notes) == 1 and "torch 0.0.1, cpu NO_AVX" in notes[0], other.stderr
+    assert f"torch {record['platform']['torch']}, cpu {record['platform']['cpu']}" in notes[0]
+    assert (tmp_path / "other.gif").exists()
+
+
+def test_a_sidecars_platform_must_be_a_table_of_names(tmp_path, capsys) -> None:
+    from peronamalik.cli import main
+
+    Image.fromarray(sample_array()[::8, ::8]).save(tmp_path / "cat.png")
+    sidecar = tmp_path / "old.gif.json"
+    sidecar.write_text(json.dumps({"config": {"iterations": 4, "every": 2, "size": 32}, "platform": {"cpu": 3}}))
+    code = main(["art", str(tmp_path / "cat.png"), "--config", str(sidecar), "-o", str(tmp_path / "new.gif")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and '"platform"' in err, err
+    assert not (tmp_path / "new.gif").exists()

@@ -241,12 +241,37 @@ def recorded_path(reference: Any, output: Path) -> Any:
         return str(Path(reference).resolve())
 
 
+def platform_record() -> dict[str, str]:
+    """What a run's rounding depends on besides its config and seed: torch's version and the
+    CPU's vector instruction set (``torch.backends.cpu.get_cpu_capability()``, e.g. AVX2 or
+    AVX512; the native kernels are built for the CPU too).  A ``conv2d`` sums in an order its
+    backend picks for that set, so two machines round a step differently, and a chaotic preset
+    (glow: momentum 0.9) turns that into another run within a few hundred iterations."""
+    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
+
+
+def platform_note(recorded: Mapping[str, str] | None) -> str | None:
+    """A line saying where the sidecar's ``platform`` (:func:`platform_record`) differs from
+    this machine's and what that means, or None where it does not (or the sidecar has none)."""
+    here = platform_record()
+    differs = {key: value for key, value in (recorded or {}).items() if here.get(key) not in (None, value)}
+    if not differs:
+        return None
+    then = ", ".join(f"{key} {value}" for key, value in differs.items())
+    now = ", ".join(f"{key} {here[key]}" for key in differs)
+    return (
+        f"the sidecar was recorded with {then}, this machine has {now}: the frames round differently "
+        f"(close for most presets; a chaotic one, glow, makes another run of the same look)"
+    )
+
+
 def write_sidecar(
     output: Path, source: Source, spec: RunSpec, frames: int, interrupted: bool, *, overwrite: bool = False,
     backend: str | None = None,
 ) -> Path:
-    """Write ``OUTPUT.json``: config, seed, version, input digest and the backend that ran
-    (:mod:`peronamalik.backends`), enough to render again."""
+    """Write ``OUTPUT.json``: config, seed, version, input digest, the backend that ran
+    (:mod:`peronamalik.backends`) and the platform (:func:`platform_record`), enough to
+    render again."""
     from peronamalik import __version__
     from peronamalik.io.atomic import atomic_output
 
@@ -259,6 +284,7 @@ def write_sidecar(
         "frames": frames,
         "interrupted": interrupted,
         "backend": backend,
+        "platform": platform_record(),
         "config": spec.config.to_dict(),
         # the absolute kappa of a source-relative one; a video's follows its first frame (None here)
         "kappa_run": spec.config.relative_to(source.tensor).kappa if source.tensor.numel() else None,

@@ -567,13 +567,15 @@ def split_sidecar(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     """A config file's fields, and what a sidecar (``OUTPUT.json``) records besides them.
 
     A plain config gives ``(data, {})``.  A sidecar (it has a ``config`` table) gives its
-    config and ``{"preset", "seed", "input", "backend"}``, each checked: the preset and the
-    backend names, the seed an integer in [0, 2**63), the input a table with a ``path`` and a
-    ``sha256``.
+    config and ``{"preset", "seed", "input", "backend", "platform"}``, each checked: the preset
+    and the backend names, the seed an integer in [0, 2**63), the input a table with a
+    ``path`` and a ``sha256``, the platform a table of names.
     """
     if "config" not in data:
         return data, {}
-    config, preset, seed, source, backend = (data.get(key) for key in ("config", "preset", "seed", "input", "backend"))
+    config, preset, seed, source, backend, platform = (
+        data.get(key) for key in ("config", "preset", "seed", "input", "backend", "platform")
+    )
     if not isinstance(config, dict):
         raise InputError(f'the sidecar\'s "config" must be a table/object, got {type(config).__name__}')
     for key, value in (("preset", preset), ("backend", backend)):
@@ -590,4 +592,6 @@ def split_sidecar(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
         isinstance(source, dict) and all(isinstance(source.get(key), str) for key in ("path", "sha256"))
     ):
         raise InputError('the sidecar\'s "input" must be a table with a "path" and a "sha256" string')
-    return config, {"preset": preset, "seed": seed, "input": source, "backend": backend}
+    if platform is not None and not (isinstance(platform, dict) and all(isinstance(v, str) for v in platform.values())):
+        raise InputError('the sidecar\'s "platform" must be a table of names (e.g. {"torch": "2.13.0", "cpu": "AVX2"})')
+    return config, {"preset": preset, "seed": seed, "input": source, "backend": backend, "platform": platform}

@@ -30,8 +30,11 @@ def resolve_settings(
     top of the preset (``--preset``, else the default), as ``--set`` does (they applied to
     the bare defaults, while the sidecar recorded the default preset).
 
-    Returns the config and what a sidecar adds: ``preset``, ``seed``, ``input`` and ``backend``.
+    Returns the config and what a sidecar adds: ``preset``, ``seed``, ``input``, ``backend``
+    and ``platform`` (where it differs from this machine's, a note says so).
     """
+    from peronamalik.art.animate import platform_note
+
     recorded: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
@@ -44,7 +47,9 @@ def resolve_settings(
         for assignment in assignments:
             config = config.with_setting(assignment)
         config = config.replace(**{key: value for key, value in flags.items() if value is not None})
-    for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)):
+    notes = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    notes.append(platform_note(recorded.get("platform")))
+    for note in dict.fromkeys(note for note in notes if note):
         click.echo(f"peronamalik: note: {note}", err=True)
     return config, recorded
 
