@@ -6,6 +6,8 @@ starts from; :func:`look_over_runs`, the look of a chaotic preset as the distrib
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from scipy import ndimage as ndi
@@ -71,21 +73,33 @@ def look(frames: list[np.ndarray], source: np.ndarray) -> dict[str, tuple[float,
     return {n: tuple(float(v) for v in np.percentile(table[:, i], [10, 50, 90])) for i, n in enumerate(FIGURES)}
 
 
-def look_over_runs(photo: np.ndarray, runs: int, **options) -> dict[str, np.ndarray]:
-    """Name -> the p50 figure of each of ``runs`` animations of ``photo`` (uint8) plus seeded
-    Gaussian noise of 1e-6 (far below a uint8 step: the same picture to the eye), measured
-    against the source of ``photo`` at ``options['size']`` or the preset's.
+def nudged_runs(photo: np.ndarray, runs: int, **options) -> Iterator[list[np.ndarray]]:
+    """The frames of ``runs`` animations of ``photo`` (uint8), each plus seeded Gaussian noise
+    of 1e-6 (far below a uint8 step: the same picture to the eye); ``options``: :func:`animate`'s.
 
     A chaotic preset (glow: momentum 0.9) amplifies such a difference, or the rounding of
     another CPU, to another run within a few hundred iterations, so its look is a
     distribution: one run's figures are one draw of it."""
-    size = options.get("size") or (options.get("config") or preset_config(options.get("preset", DEFAULT_PRESET))).size
-    source = source_image(photo, size)
-    rows = []
     for run in range(1, runs + 1):
         noise = np.random.default_rng(run).normal(0.0, 1e-6, photo.shape).astype(np.float32)
-        nudged = np.clip(photo.astype(np.float32) / 255 + noise, 0.0, 1.0)
-        figures = look(list(animate(nudged, seed=0, device="cpu", **options)), source)
-        rows.append([figures[name][1] for name in FIGURES])
-    table = np.array(rows)
+        yield list(animate(np.clip(photo.astype(np.float32) / 255 + noise, 0.0, 1.0), seed=0, device="cpu", **options))
+
+
+def look_size(**options) -> int | None:
+    """The size the frames of ``animate(**options)`` are measured at (its ``size`` or the preset's)."""
+    return options.get("size") or (options.get("config") or preset_config(options.get("preset", DEFAULT_PRESET))).size
+
+
+def look_over_runs(photo: np.ndarray, runs: int, **options) -> dict[str, np.ndarray]:
+    """Name -> the p50 figure of each of :func:`nudged_runs`, measured against the source of
+    ``photo``."""
+    source = source_image(photo, look_size(**options))
+    table = np.array([[look(frames, source)[name][1] for name in FIGURES] for frames in nudged_runs(photo, runs, **options)])
     return {name: table[:, i] for i, name in enumerate(FIGURES)}
+
+
+def pooled_look(photo: np.ndarray, runs: int, **options) -> dict[str, tuple[float, float, float]]:
+    """:func:`look` of the frames of all :func:`nudged_runs` together: the look of a chaotic
+    preset as a distribution over its runs."""
+    frames = [frame for run in nudged_runs(photo, runs, **options) for frame in run]
+    return look(frames, source_image(photo, look_size(**options)))
