@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from peronamalik.core.threads import torch_threads
 from peronamalik.io.video import probe, read_frames
 
 from clips import moving_shapes
+from tests.cli.test_art import wait_for_progress
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -327,12 +327,7 @@ def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path):
         [sys.executable, "-m", "peronamalik", "video", "long.mp4", "-o", "out.webm", "--seed", "0"],
         cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
     )
-    seen, deadline = "", time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        seen += process.stderr.read(8)
-        done = [int(n) for n in re.findall(r"(\d+)/\d+ \[", seen)]
-        if done and done[-1] >= 10:
-            break
+    seen = wait_for_progress(process, 10)
     process.send_signal(signal.SIGTERM)
     stderr = seen + process.communicate(timeout=120)[1]
     assert process.returncode == 128 + signal.SIGTERM, stderr
