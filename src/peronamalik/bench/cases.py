@@ -70,6 +70,8 @@ def _register_classic() -> None:
     register(Case("peronamalik fused (C kernel)", make=_ours("on", gray), note="exp", **g2))
     register(Case("peronamalik fused, rational", make=_ours("on", gray, diffusivity="rational"), quick=False, **g2))
     register(Case("peronamalik fused, tukey", make=_ours("on", gray, diffusivity="tukey"), quick=False, **g2))
+    register(Case("peronamalik fused, float64", make=_ours("on", lambda i: i.gray64), note="exp, float64 in and out",
+                  quick=False, **g2))
     register(Case("peronamalik fused, 1 thread", make=_ours("on", gray, threads=1), note="exp", quick=False, **g2))
     register(Case("peronamalik fused flux8", make=_ours("on", gray, scheme="flux8"), note="8 neighbours, exp", quick=False, **g2))
     register(Case("peronamalik fused, core only", make=_core(gray), note="run_diffusion on a tensor", quick=False, **g2))

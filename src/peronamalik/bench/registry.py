@@ -68,6 +68,11 @@ class Inputs:
         return self._get(f"gray {n}", make)
 
     @property
+    def gray64(self) -> np.ndarray:
+        """The :attr:`gray` picture in float64 (what ``img_as_float`` and most numpy code give)."""
+        return self._get("gray64", lambda rng: self.gray.astype(np.float64))
+
+    @property
     def volume(self) -> np.ndarray:
         n = self.settings.volume_side
         return self._get("volume", lambda rng: rng.random((n, n, n), dtype=np.float32))
