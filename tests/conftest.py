@@ -1,9 +1,11 @@
 """Fixtures shared by the whole suite: ``backend``, to run a test on each backend explicitly,
-and ``native_kernel``, a C kernel's library for the tests that call it directly."""
+``native_kernel``, a C kernel's library for the tests that call it directly, and ``reap``,
+for the tests that start the CLI as a child process."""
 
 from __future__ import annotations
 
 import ctypes
+import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -56,3 +58,20 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     _require(request.param)
     with peronamalik.backend(request.param):
         yield request.param
+
+
+@pytest.fixture
+def reap() -> Iterator[Callable[[subprocess.Popen], subprocess.Popen]]:
+    """``reap(process)`` returns ``process``, killed at the end of the test if it is still
+    running, its pipes or terminal closed: a test that fails before its child exits (most run
+    millions of iterations, to be stopped by a signal) would otherwise leave it diffusing on
+    a core for the rest of the run."""
+    started: list[subprocess.Popen] = []
+    yield lambda process: started.append(process) or process
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=60)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

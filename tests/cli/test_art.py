@@ -113,9 +113,15 @@ class TerminalReader:
                 raise TimeoutError(f"the child's stderr still open after {timeout} s: {text[-300:]}")
             chunk = self.read(65536)
             if not chunk:
-                os.close(self.leader)
+                self.close()
                 return text
             text += chunk
+
+    def close(self) -> None:
+        """Close the leader side (once; ``rest`` does it at the end of the output)."""
+        if self.leader >= 0:
+            os.close(self.leader)
+            self.leader = -1
 
 
 def start_cli(*args, cwd, ignore_hangup: bool = False) -> subprocess.Popen:
@@ -198,13 +204,13 @@ def decoded(path: Path) -> list[np.ndarray]:
         ("r.webm", signal.SIGHUP),
     ],
 )
-def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, name, stop):
+def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, reap, name, stop):
     """A real signal mid-run: the file holds as many whole frames as the sidecar says, each
     the same frame as in an uninterrupted run (within the codec's loss); nothing hidden is
     left behind; the exit code is 128 + the signal."""
-    process = start_cli(
+    process = reap(start_cli(
         "art", "--iterations", "1000000", "--every", EVERY, "--size", SIZE, "--seed", SEED, "-o", name, cwd=tmp_path
-    )
+    ))
     seen = wait_for_progress(process, 6 * EVERY)
     process.send_signal(stop)
     stderr = seen + finish(process)
@@ -235,13 +241,13 @@ def test_a_stop_signal_keeps_exactly_the_frames_made(tmp_path, name, stop):
             assert error < mean_error(got, expected[index + 1]), index
 
 
-def test_under_nohup_a_hang_up_does_not_stop_the_run(tmp_path):
+def test_under_nohup_a_hang_up_does_not_stop_the_run(tmp_path, reap):
     """A run started with SIGHUP ignored (``nohup``) keeps that: a hang-up leaves it running,
     and a later Ctrl-C still stops it with its frames kept (exit 130)."""
-    process = start_cli(
+    process = reap(start_cli(
         "art", "--iterations", "1000000", "--every", EVERY, "--size", SIZE, "--seed", SEED, "-o", "r.gif", cwd=tmp_path,
         ignore_hangup=True,
-    )
+    ))
     seen = wait_for_progress(process, 2 * EVERY)
     process.send_signal(signal.SIGHUP)
     seen += wait_for_progress(process, 6 * EVERY)  # still diffusing after the hang-up
@@ -274,9 +280,9 @@ def test_ctrl_c_before_the_first_frame_claims_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_in_smooth_exits_130_and_writes_nothing(tmp_path):
+def test_ctrl_c_in_smooth_exits_130_and_writes_nothing(tmp_path, reap):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (256, 256), np.uint8)).save(tmp_path / "in.png")
-    process = start_cli("smooth", "in.png", "-o", "out.png", "--iterations", "10000000", cwd=tmp_path)
+    process = reap(start_cli("smooth", "in.png", "-o", "out.png", "--iterations", "10000000", cwd=tmp_path))
     seen = wait_for_progress(process, 5)
     process.send_signal(signal.SIGINT)
     stderr = seen + finish(process)

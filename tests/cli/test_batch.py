@@ -147,7 +147,7 @@ def test_quiet_batch_prints_only_what_failed(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in lines(failed.stderr)] == ["peronamalik", "smooth"]
 
 
-def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path) -> None:
+def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path, reap) -> None:
     """Ctrl-C reached the main thread only: every file, started or not, was still rendered to
     its end, then the batch said "nothing was written" (QA).  Now no file starts after it, the
     animations being made stop at their next frame as valid files marked interrupted, the line
@@ -160,8 +160,8 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path)
     args = ["art", "in", "-o", "anim", "--preset", "ink", "--iterations", "20000", "--every", "100", "--size", "64",
             "--seed", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "peronamalik", *args], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = reap(subprocess.Popen([sys.executable, "-m", "peronamalik", *args], cwd=tmp_path, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until an animation holds a few frames
         if any(p.stat().st_size > 4000 for p in (tmp_path / "anim").glob(".*.tmp.gif")):
@@ -176,7 +176,8 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path)
     assert 1 <= len(partial) <= 2 and f"{len(partial)} stopped partway" in summary, stderr  # one per worker thread
     for path in partial:
         record = json.loads(Path(f"{path}.json").read_text())
-        assert record["interrupted"] and 0 < record["frames"] == len(ImageSequence.all_frames(Image.open(path)))
+        with Image.open(path) as animation:
+            assert record["interrupted"] and 0 < record["frames"] == len(ImageSequence.all_frames(animation))
     assert not [p for p in (tmp_path / "anim").iterdir() if p.name.startswith(".")]  # no temporary left
     again = run(*args, cwd=tmp_path)
     assert again.returncode == 0 and "4 written, 0 already done, 0 failed" in lines(again.stderr)[-1]

@@ -320,13 +320,13 @@ def test_webcam_recording_writes_the_frames_shown(tmp_path):
     assert (record["frames"], record["input"]["path"], record["interrupted"]) == (5, "webcam:0", False)
 
 
-def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path):
+def test_a_stop_signal_during_video_keeps_a_clean_partial_file(tmp_path, reap):
     clip_with_tone(tmp_path / "long.mp4", 3000, 25)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
+    process = reap(subprocess.Popen(
         [sys.executable, "-m", "peronamalik", "video", "long.mp4", "-o", "out.webm", "--seed", "0"],
         cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    ))
     seen = wait_for_progress(process, 10)
     process.send_signal(signal.SIGTERM)
     stderr = seen + process.communicate(timeout=120)[1]

@@ -79,11 +79,11 @@ def test_cli_makes_a_frame_folder_and_says_a_png_holds_the_last_frame(tmp_path, 
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_signal_keeps_the_frames_made_and_says_how_many(tmp_path, stop):
+def test_a_stop_signal_keeps_the_frames_made_and_says_how_many(tmp_path, reap, stop):
     """Stopped mid-run, the animation holds the frames made so far as a valid file, the line
     says how many (not 'nothing was written'), and no temporary is left; exit 128 + signal."""
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(tmp_path / "in.png")
-    process = start_cli("smooth", "in.png", "-o", "out.gif", "--every", "1", "--iterations", "10000000", cwd=tmp_path)
+    process = reap(start_cli("smooth", "in.png", "-o", "out.gif", "--every", "1", "--iterations", "10000000", cwd=tmp_path))
     seen = wait_for_progress(process, 5)
     process.send_signal(stop)
     stderr = seen + finish(process)
