@@ -19,7 +19,9 @@ Offset = tuple[int, ...]
 #: The 5-point Laplacian the seed initialises its operator with.
 LAPLACIAN_3X3 = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 
-SCHARR_X = ((3.0, 0.0, -3.0), (10.0, 0.0, -10.0), (3.0, 0.0, -3.0))
+#: The Scharr derivative along an axis, separable: the central difference along it, summed
+#: across it with these weights ((3, 10, 3)ᵀ ⊗ (1, 0, −1) for x).
+SCHARR_WEIGHTS = (3.0, 10.0, 3.0)
 
 
 def neighbour_offsets(scheme: str, ndim: int) -> list[Offset]:
@@ -198,8 +200,8 @@ def laplacian_kernel(
 def scharr_magnitude(u: torch.Tensor) -> torch.Tensor:
     r"""Per-channel Scharr gradient magnitude of a (B, C, H, W) tensor, reflection padded.
 
-    :data:`SCHARR_X` is separable, :math:`(3, 10, 3)^T \otimes (1, 0, -1)`: each derivative
-    is taken as the central differences first, then their :math:`3, 10, 3` sum across, in
+    Each derivative is taken as the central differences first, then their sum across with
+    :data:`SCHARR_WEIGHTS` (:math:`(3, 10, 3)^T \otimes (1, 0, -1)` for x), in
     elementwise float operations.  Their rounding is then relative to the gradient, and the
     same on every CPU: as one 3×3 ``conv2d``, the sum of six products of the values cancels
     where the image is flat, to an error of the values' rounding (about 1e-6 for values
@@ -211,8 +213,9 @@ def scharr_magnitude(u: torch.Tensor) -> torch.Tensor:
     p = F.pad(u, (1, 1, 1, 1), mode="reflect")
     across = p[..., :, :-2] - p[..., :, 2:]  # I(x - 1) - I(x + 1), rows -1 .. H
     down = p[..., :-2, :] - p[..., 2:, :]  # I(y - 1) - I(y + 1), columns -1 .. W
-    gx = 3.0 * across[..., :-2, :] + 10.0 * across[..., 1:-1, :] + 3.0 * across[..., 2:, :]
-    gy = 3.0 * down[..., :, :-2] + 10.0 * down[..., :, 1:-1] + 3.0 * down[..., :, 2:]
+    before, centre, after = SCHARR_WEIGHTS
+    gx = before * across[..., :-2, :] + centre * across[..., 1:-1, :] + after * across[..., 2:, :]
+    gy = before * down[..., :, :-2] + centre * down[..., :, 1:-1] + after * down[..., :, 2:]
     return (gx.square() + gy.square()).sqrt()
 
 
