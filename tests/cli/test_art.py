@@ -1,46 +1,21 @@
 """``peronamalik art`` end to end, and render()'s outputs read back."""
 
-import codecs
-import errno
-import fcntl
 import json
-import os
-import pty
 import re
-import select
 import signal
-import struct
-import subprocess
-import sys
-import termios
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image
 
 from peronamalik.art import RenderInterrupted, render
 from peronamalik.art.source import sample_array
 from peronamalik.core.threads import torch_threads
 from peronamalik.io.animation import open_frame_writer
 from peronamalik.io.video import read_frames
-
-FAST = ["--iterations", "40", "--every", "10", "--size", "48"]
-
-
-def run_cli(*args, cwd, timeout=180):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "peronamalik", "art", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
-    )
-
-
-def gif_frames(path: Path) -> list[np.ndarray]:
-    with Image.open(path) as image:
-        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+from tests.cli.runs import FAST, finish, gif_frames, hidden_leftovers, run_cli, start_cli, wait_for_progress
 
 
 def test_no_input_renders_the_bundled_sample_and_rerenders_from_its_sidecar(tmp_path):
@@ -85,90 +60,6 @@ def test_interrupt_keeps_a_valid_file_with_the_frames_made(tmp_path):
     assert caught.value.frames == 3
     assert len(gif_frames(target)) == 3
     assert json.loads((tmp_path / "partial.gif.json").read_text())["interrupted"] is True
-
-
-class TerminalReader:
-    """The leader side of a pseudo-terminal, read as text: what the user of a terminal sees of
-    the child's stderr (the tqdm bar's redraws, several a second; a log gets a line only every
-    ``LOG_SECONDS``)."""
-
-    def __init__(self, leader: int) -> None:
-        self.leader, self.decoder = leader, codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def read(self, size: int) -> str:
-        """Up to ``size`` bytes as they come, "" once the child's side is closed and read."""
-        try:
-            return self.decoder.decode(os.read(self.leader, size))
-        except OSError as error:  # EIO: every process holding the follower side has exited
-            if error.errno != errno.EIO:
-                raise
-            return ""
-
-    def rest(self, timeout: float) -> str:
-        """All that is left, read as it comes (a child blocked on a full terminal would never
-        exit), until the child's side is closed; TimeoutError after ``timeout`` seconds."""
-        text, deadline = "", time.monotonic() + timeout
-        while True:
-            if not select.select([self.leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                raise TimeoutError(f"the child's stderr still open after {timeout} s: {text[-300:]}")
-            chunk = self.read(65536)
-            if not chunk:
-                self.close()
-                return text
-            text += chunk
-
-    def close(self) -> None:
-        """Close the leader side (once; ``rest`` does it at the end of the output)."""
-        if self.leader >= 0:
-            os.close(self.leader)
-            self.leader = -1
-
-
-def start_cli(*args, cwd, ignore_hangup: bool = False) -> subprocess.Popen:
-    """``peronamalik ARGS`` in a subprocess on the reference path (the same path as the
-    in-process oracle, whatever the kernel cache holds), its stderr a terminal, as when run by
-    hand (``process.stderr``: a :class:`TerminalReader`).  It starts with the stop signals'
-    default handlers, as from a terminal, whatever this test run inherited (under ``nohup`` a
-    child inherits an ignored SIGHUP); with ``ignore_hangup``, as under ``nohup``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PERONAMALIK_FUSED": "0", "PYTHONUNBUFFERED": "1"}
-
-    def as_launched() -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hangup else signal.SIG_DFL)
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "peronamalik", *map(str, args)], cwd=cwd, stderr=follower, env=env,
-            preexec_fn=as_launched,
-        )
-    finally:
-        os.close(follower)
-    process.stderr = TerminalReader(leader)
-    return process
-
-
-def finish(process: subprocess.Popen, timeout: float = 120) -> str:
-    """Wait for a :func:`start_cli` process to exit; the rest of what it wrote on stderr."""
-    text = process.stderr.rest(timeout)
-    process.wait(timeout=timeout)
-    return text
-
-
-def wait_for_progress(process: subprocess.Popen, count: int) -> str:
-    """Read the progress bar on stderr until it shows ``count`` steps done (no fixed sleep)."""
-    seen, deadline = "", time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        seen += process.stderr.read(8)
-        done = [int(n) for n in re.findall(r"(\d+)/\d+ \[", seen)]
-        if done and done[-1] >= count:
-            return seen
-    pytest.fail(f"no progress to {count}: {seen[-300:]}")
-
-
-def hidden_leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
 EVERY, SIZE, SEED = 20, 48, 3

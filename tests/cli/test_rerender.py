@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from peronamalik.art.source import sample_array
-from tests.cli.test_art import FAST, gif_frames, run_cli
+from tests.cli.runs import FAST, gif_frames, run_cli
 
 
 def test_sidecar_finds_its_input_from_another_folder(tmp_path) -> None:

@@ -7,7 +7,6 @@ no traceback); the rest call the same ``main()`` in-process, which is faster.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +17,7 @@ from PIL import Image
 
 from peronamalik.cli import main
 from peronamalik.io.images import read_image
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "peronamalik", "smooth", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
-
-
-def run_here(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
-    code = main(["smooth", *map(str, args)])
-    return code, capsys.readouterr().err
-
-
-def assert_one_line(stderr: str, *fragments: str) -> None:
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.cli.runs import assert_one_line, run, run_here
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -12,7 +12,7 @@ from PIL import Image, ImageCms
 
 from peronamalik.cli import main
 from peronamalik.io.images import read_image
-from tests.cli.test_smooth import assert_one_line, run, run_here
+from tests.cli.runs import assert_one_line, run, run_here
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from peronamalik.core.threads import torch_threads
 from peronamalik.io.video import probe, read_frames
 
 from clips import moving_shapes
-from tests.cli.test_art import wait_for_progress
+from tests.cli.runs import wait_for_progress
 
 
 @pytest.fixture(autouse=True, scope="module")

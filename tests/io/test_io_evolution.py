@@ -14,7 +14,7 @@ from peronamalik.cli import main
 from peronamalik.core import diffuse
 from peronamalik.io.animation import probe, read_frames
 from peronamalik.io.evolution import evolution_frames
-from tests.cli.test_art import finish, hidden_leftovers, start_cli, wait_for_progress
+from tests.cli.runs import finish, hidden_leftovers, start_cli, wait_for_progress
 
 
 def test_frames_are_the_diffusion_after_each_chunk():

@@ -206,7 +206,7 @@ def test_a_pause_survives_the_classic_tab_and_the_webcam(browser, live_server):
 
 
 def test_open_file_works_from_the_keyboard(browser, live_server, tmp_path, shots):
-    from tests.studio.test_requests import photo
+    from tests.studio.messages import photo
 
     picture = tmp_path / "photo.png"
     picture.write_bytes(photo(3))
@@ -234,7 +234,7 @@ def test_open_file_works_from_the_keyboard(browser, live_server, tmp_path, shots
 
 def test_a_stopped_server_is_a_message_not_an_uncaught_error(browser, tmp_path, shots):
     from tests.studio.conftest import serving
-    from tests.studio.test_requests import photo
+    from tests.studio.messages import photo
 
     picture = tmp_path / "photo.png"
     picture.write_bytes(photo(4))
@@ -258,7 +258,7 @@ def test_a_stopped_server_is_a_message_not_an_uncaught_error(browser, tmp_path, 
 
 
 def test_a_clip_gets_thumbnails_and_the_classic_view(browser, live_server, tmp_path, shots):
-    from tests.studio.test_requests import webm_clip
+    from tests.studio.messages import webm_clip
 
     clip = tmp_path / "clip.webm"
     clip.write_bytes(webm_clip())

@@ -19,8 +19,8 @@ from peronamalik.studio import thumbs
 from peronamalik.studio.live import decode_frame
 from peronamalik.studio.session import encode_jpeg, warm_up
 
-from test_server import decode, hello, png_bytes
-from test_server import frames as file_frames  # tests/studio is on sys.path (rootdir-less test folder)
+from tests.studio.messages import decode, hello, png_bytes
+from tests.studio.messages import frames as file_frames
 
 
 def jpeg_bytes(array: np.ndarray) -> bytes:

@@ -26,17 +26,7 @@ from peronamalik.studio.classic import SMOOTH_KEYS
 from peronamalik.studio.thumbs import Thumbnails
 
 from tests.studio.conftest import free_port
-from tests.studio.test_server import next_error, png_bytes
-
-
-def photo(seed: int, shape: tuple[int, int] = (48, 64)) -> bytes:
-    return png_bytes(np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8))
-
-
-def hello(ws) -> str:
-    message = ws.receive_json()
-    assert message["type"] == "hello"
-    return message["session"]
+from tests.studio.messages import hello, next_error, photo, webm_clip
 
 
 def refused(response, status: int = 400) -> str:
@@ -50,41 +40,24 @@ def refused(response, status: int = 400) -> str:
 @pytest.mark.parametrize("kappa", ["1e-40", "1e-31", "0", "-1", "1e+31", "nan", "inf"])
 def test_a_kappa_outside_the_library_range_is_a_400(client, kappa):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         message = refused(client.get("/api/smooth", params={"session": session, "kappa": kappa}))
     assert message.startswith("kappa must be") and "1e-30" in message, message
 
 
 def test_a_value_that_is_no_number_is_named(client):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         assert refused(client.get(f"/api/smooth?session={session}&kappa=big")) == "kappa must be a number, got 'big'"
         assert refused(client.get(f"/api/smooth?session={session}&iterations=2.5")) == "iterations must be an integer, got '2.5'"
 
 
 def test_kappa_takes_the_library_range_to_its_ends(client):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         for kappa in (KAPPA_RANGE[0], 20.0, KAPPA_RANGE[1]):  # 20: above the old (0, 10]
             response = client.get("/api/smooth", params={"session": session, "kappa": repr(kappa), "iterations": 3})
             assert response.status_code == 200 and response.content[:3] == b"\xff\xd8\xff", (kappa, response.text[:200])
-
-
-def webm_clip() -> bytes:
-    """Five 64×48 frames: a ramp, lighter each frame."""
-    av = pytest.importorskip("av")
-    buffer = io.BytesIO()
-    ramp = np.linspace(0, 150, 64)[None, :, None]
-    with av.open(buffer, "w", format="webm") as container:
-        stream = container.add_stream("libvpx", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for shade in range(0, 100, 20):
-            pixels = np.broadcast_to(ramp + shade, (48, 64, 3)).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
 
 
 def test_thumbnails_and_the_classic_mode_of_a_clip_are_its_first_frames(client, tmp_path):
@@ -96,7 +69,7 @@ def test_thumbnails_and_the_classic_mode_of_a_clip_are_its_first_frames(client, 
     clip.write_bytes(webm_clip())
     first = next(iter(read_frames(clip)))
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         assert client.post(f"/api/upload?session={session}", content=clip.read_bytes()).json()["video"] is True
         for preset in ("glow", "ink"):
             response = client.get(f"/api/thumb?session={session}&preset={preset}")
@@ -110,7 +83,7 @@ def test_thumbnails_and_the_classic_mode_of_a_clip_are_its_first_frames(client, 
 
 def test_an_image_too_small_is_named_so(client):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         for shape in ((1, 1), (1, 40)):
             message = refused(client.post(f"/api/upload?session={session}", content=photo(0, shape)))
             assert message == f"the upload is too small: {shape[1]}×{shape[0]} pixels; the studio needs at least 2 on each side"
@@ -142,7 +115,7 @@ def folder_of(client, session: str):
 
 def test_uploads_replace_each_other_on_disk(client):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         folder = folder_of(client, session)
         for seed in range(6):
             response = client.post(f"/api/upload?session={session}", content=photo(seed))
@@ -166,7 +139,7 @@ def test_an_upload_during_a_render_keeps_the_rendered_input_until_it_ends(client
     """The render started on upload-1 and still reads it: upload-2 replaces it on disk only
     once the render is done, and the download is that of upload-1."""
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         entry = client.app.state.studio.sessions[session]
         assert client.post(f"/api/upload?session={session}", content=photo(1)).status_code == 200
         first = entry.folder / "upload-1.png"
@@ -227,7 +200,7 @@ def test_one_upload_at_a_time_per_session(live_server):
 
 def test_an_unknown_or_repeated_query_key_is_a_400_naming_it(client):
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         message = refused(client.get(f"/api/smooth?session={session}&kapa=3"))
         assert message == f"unknown parameter(s) 'kapa'; /api/smooth takes {', '.join(SMOOTH_KEYS)}"
         message = refused(client.get(f"/api/smooth?session={session}&kappa=0.1&kappa=0.5"))
@@ -329,7 +302,7 @@ def test_a_download_whose_page_closed_meanwhile_is_a_404(client):
     """The page's session ends during its render (its temp folder deleted): a 404 saying so,
     not a 500, and nothing left on disk."""
     with client.websocket_connect("/ws") as ws:
-        session = hello(ws)
+        session = hello(ws)["session"]
         entry = client.app.state.studio.sessions[session]
         ws.send_json({"type": "config", "preset": "ink", "overrides": {"iterations": 3000, "every": 1000, "size": 200}, "seed": 3})
         result = {}

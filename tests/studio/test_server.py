@@ -17,51 +17,9 @@ from peronamalik.art.presets import DEFAULT_PRESET, preset_config
 from peronamalik.cli import main as cli_main
 from peronamalik.studio.guard import MAX_UPLOAD_BYTES
 from peronamalik.studio.session import Session, encode_jpeg
+from tests.studio.messages import decode, frames, hello, next_error, png_bytes
 
 SHORT = {"iterations": 90, "every": 30, "size": 64}
-
-
-def frames(ws, count: int, *, from_start: bool = False) -> list[tuple[int, bytes]]:
-    """The next ``count`` file frames as (index, JPEG), acknowledging each (previews too); with ``from_start``,
-    only frames of the run the latest ``config`` reply with a restart names (a restart counts runs; frames
-    of an earlier run, e.g. one an upload started just before the test's own restart, are dropped)."""
-    got: list[tuple[int, bytes]] = []
-    pending: bytes | None = None
-    run = float("inf") if from_start else 0
-    while len(got) < count:
-        message = ws.receive()
-        if message.get("bytes") is not None:
-            pending = message["bytes"]
-            ws.send_json({"type": "ack"})
-            continue
-        data = json.loads(message["text"])
-        if data["type"] == "error":
-            raise AssertionError(data["message"])
-        if data["type"] == "config" and data["restart"]:
-            run = data["run"]
-            if from_start:
-                got = []
-        if data["type"] == "frame" and pending is not None:
-            if data["run"] >= run and not data["preview"]:
-                got.append((data["index"], pending))
-            pending = None
-    return got
-
-
-def decode(jpeg: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def hello(ws) -> dict:
-    message = ws.receive_json()
-    assert message["type"] == "hello"
-    return message
 
 
 def test_frames_arrive_as_binary_jpeg_at_the_configured_size(client):
@@ -248,16 +206,6 @@ def test_sessions_beyond_the_limit_are_refused(make_client):
         hello(first)
         with small.websocket_connect("/ws") as second:
             assert second.receive_json()["message"].startswith("busy")
-
-
-def next_error(ws) -> str:
-    """The next error message, acknowledging frames meanwhile."""
-    while True:
-        message = ws.receive()
-        if message.get("bytes") is not None:
-            ws.send_json({"type": "ack"})
-        elif json.loads(message["text"])["type"] == "error":
-            return json.loads(message["text"])["message"]
 
 
 def test_bad_messages_get_one_clear_error(client):
