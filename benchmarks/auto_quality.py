@@ -21,7 +21,8 @@ Poisson noise readings; SPOTS, fluorescence-like blurred points at three densiti
 eighteen photos whole, as a user passes them (the noise estimate reads their central crop);
 SAMPLE, matplotlib's two sample pictures whole (a portrait photo and clip art), never run
 before the method was chosen; VARIANTS, that portrait saved as JPEG of quality 50, upsampled
-2x, downsampled 2x and darkened to a quarter (what users' photos go through).
+2x, downsampled 2x and darkened to a quarter (what users' photos go through); MOTION,
+scikit-image's clock_motion.png, never run before 2026-12-03, at every place above and whole.
 ``--only REGEX`` runs the cases whose key matches; ``--per-channel`` diffuses colour photos per
 channel (``coupled=False``) instead of coupled; ``--spacing 1,2`` gives the 2-D pictures that
 spacing (the oracle uses it too); ``--clip`` clips the noisy pictures to [0, 1], as
@@ -43,6 +44,8 @@ import json
 import math
 import os
 import re
+from itertools import chain
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -100,6 +103,10 @@ WHOLE = ("camera", "astronaut", "coins", "page", "brick", "grass", "coffee", "mo
 SAMPLE = tuple(MATPLOTLIB_SAMPLES)
 #: grace_hopper.jpg as a user's photo may come (run once, 2026-12-01, with SAMPLE).
 VARIANTS = ("grace_hopper_jpeg50", "grace_hopper_up2", "grace_hopper_down2", "grace_hopper_dark")
+#: scikit-image's bundled clock_motion.png, the held-out clock's scene blurred by motion (run
+#: once, 2026-12-03, with no method change): grey, at the centre, a quarter in, three quarters
+#: in and whole.
+MOTION = ("clock_motion",)
 VOLUME_SPACING = {"stack3d_z2": (2.0, 1.0, 1.0)}
 LEVELS = (0.02, 0.05, 0.1)
 SIZE = 128
@@ -115,6 +122,8 @@ def picture(name: str) -> np.ndarray:
         return data.binary_blobs(rng=0)
     if name in SAMPLE:
         return matplotlib_sample(name)
+    if name in MOTION:  # bundled with scikit-image but not in skimage.data
+        return np.asarray(Image.open(Path(data.__file__).parent / f"{name}.png"))
     if name in VARIANTS:
         return variant(Image.fromarray(picture("grace_hopper")), name.rsplit("_", 1)[1])
     image = getattr(data, name.removesuffix("_right"))()
@@ -272,7 +281,7 @@ def summary(label: str, gaps: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", choices=("tune", "flat", "holdout", "busy", "extra", "unseen", "volumes", "signals", "testsignals", "random", "spots",
-                                          "whole", "sample", "variants"),
+                                          "whole", "sample", "variants", "motion"),
                         default="tune")
     parser.add_argument("--thin", type=int, default=1)
     parser.add_argument("--only", help="regular expression: run only the cases whose key matches")
@@ -286,9 +295,13 @@ def main() -> None:
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
     sets = {"tune": TUNE, "flat": FLAT, "holdout": HOLDOUT, "busy": BUSY, "extra": EXTRA, "unseen": UNSEEN, "volumes": VOLUMES, "signals": SIGNALS, "testsignals": TEST_SIGNALS,
-            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": SAMPLE, "variants": VARIANTS}
-    for key, clean, noisy, s in cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
-                                       whole=args.set in ("whole", "sample", "variants")):
+            "random": RANDOM, "spots": SPOTS, "whole": WHOLE, "sample": SAMPLE, "variants": VARIANTS, "motion": MOTION}
+    if args.set == "motion":  # every place: the two crops, the one three quarters in, the whole picture
+        run = chain(*(cases(MOTION, args.thin, args.only, unseen=unseen, whole=whole) for unseen, whole in ((False, False), (True, False), (False, True))))
+    else:
+        run = cases(sets[args.set], args.thin, args.only, unseen=args.set == "unseen", random=args.set == "random",
+                    whole=args.set in ("whole", "sample", "variants"))
+    for key, clean, noisy, s in run:
         spacing = VOLUME_SPACING.get(key.split("/")[0])
         if args.spacing and args.set not in ("volumes", "signals", "testsignals"):
             spacing = tuple(float(h) for h in args.spacing.split(","))
