@@ -29,6 +29,7 @@ FAST = ["--iterations", "40", "--every", "10", "--size", "48"]
 
 
 def run_cli(*args, cwd, timeout=180):
+    """``peronamalik art ARGS`` in a subprocess on one OpenMP thread, its output captured."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "peronamalik", "art", *map(str, args)],
@@ -37,6 +38,7 @@ def run_cli(*args, cwd, timeout=180):
 
 
 def gif_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a GIF, as RGB arrays."""
     with Image.open(path) as image:
         return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
 
@@ -122,6 +124,7 @@ def wait_for_progress(process: subprocess.Popen, count: int) -> str:
 
 
 def hidden_leftovers(folder: Path) -> list[str]:
+    """The hidden files left in ``folder`` (a temporary output that was never renamed)."""
     return [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
