@@ -28,13 +28,20 @@ from peronamalik.cli import main
 FAST = ["--iterations", "40", "--every", "10", "--size", "48"]
 
 
-def run_cli(*args, cwd, timeout=180):
-    """``peronamalik art ARGS`` in a subprocess on one OpenMP thread, its output captured."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run_peronamalik(command: str, *args: object, cwd: Path, timeout: int = 300,
+                    env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``peronamalik COMMAND ARGS`` in a subprocess in ``cwd`` on one OpenMP thread, its
+    output captured; ``env``: added to this one's."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "peronamalik", "art", *map(str, args)],
+        [sys.executable, "-m", "peronamalik", command, *map(str, args)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
-    )
+    )  # fmt: skip
+
+
+def run_cli(*args: object, cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    """``peronamalik art ARGS`` (:func:`run_peronamalik`)."""
+    return run_peronamalik("art", *args, cwd=cwd, timeout=timeout)
 
 
 def gif_frames(path: Path) -> list[np.ndarray]:

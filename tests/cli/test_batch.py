@@ -18,18 +18,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from peronamalik.io.images import read_image
+from tests.cli.runs import run_peronamalik
 
 FAST_ART = ["--preset", "ink", "--iterations", "20", "--every", "10", "--size", "32"]
-
-
-def run(command: str, *args: str | Path, cwd: Path, timeout: int = 300,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``peronamalik COMMAND ARGS`` in a subprocess in ``cwd``; ``env``: added to this one's."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "peronamalik", command, *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
-    )  # fmt: skip
 
 
 def lines(stderr: str) -> list[str]:
@@ -51,7 +42,7 @@ def photos(folder: Path, count: int, suffix: str = ".png") -> list[Path]:
 
 def test_smooth_batch_writes_the_good_files_and_reports_the_bad_one(tmp_path: Path) -> None:
     good = photos(tmp_path / "in", 3)
-    done = run("smooth", "in/*.png", "-o", "out", "--iterations", "5", cwd=tmp_path)
+    done = run_peronamalik("smooth", "in/*.png", "-o", "out", "--iterations", "5", cwd=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     errors = [line for line in lines(done.stderr) if "broken.png" in line]
     assert len(errors) == 1 and "cannot read" in errors[0]
@@ -59,7 +50,7 @@ def test_smooth_batch_writes_the_good_files_and_reports_the_bad_one(tmp_path: Pa
     assert not (tmp_path / "out" / "broken.png").exists()
     assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporaries left
     # each output is what the single-file command writes
-    single = run("smooth", good[1], "-o", "single.png", "--iterations", "5", cwd=tmp_path)
+    single = run_peronamalik("smooth", good[1], "-o", "single.png", "--iterations", "5", cwd=tmp_path)
     assert single.returncode == 0, single.stderr
     np.testing.assert_array_equal(read_image(tmp_path / "out" / "photo1.png").array, read_image(tmp_path / "single.png").array)
     record = json.loads((tmp_path / "out" / "photo1.png.json").read_text())
@@ -69,26 +60,26 @@ def test_smooth_batch_writes_the_good_files_and_reports_the_bad_one(tmp_path: Pa
 def test_smooth_batch_resumes_and_redoes_what_changed(tmp_path: Path) -> None:
     good = photos(tmp_path / "in", 2)
     (tmp_path / "in" / "broken.png").unlink()
-    assert run("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path).returncode == 0
+    assert run_peronamalik("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path).returncode == 0
     outputs = sorted((tmp_path / "out").glob("*.png"))
     stamps = [p.stat().st_mtime_ns for p in outputs]
-    again = run("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path)
+    again = run_peronamalik("smooth", "in", "-o", "out", "--iterations", "3", cwd=tmp_path)
     assert again.returncode == 0 and "0 written, 2 already done, 0 failed" in again.stderr
     assert [p.stat().st_mtime_ns for p in outputs] == stamps
     # another input under the same name: done again (with --overwrite), the other one skipped
     Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(good[0])
-    changed = run("smooth", "in", "-o", "out", "--iterations", "3", "--overwrite", cwd=tmp_path)
+    changed = run_peronamalik("smooth", "in", "-o", "out", "--iterations", "3", "--overwrite", cwd=tmp_path)
     assert changed.returncode == 0 and "1 written, 1 already done, 0 failed" in changed.stderr
     assert not read_image(tmp_path / "out" / "photo0.png").array.any()
     # other settings: every file again; without --overwrite each one says why, none is replaced
-    other = run("smooth", "in", "-o", "out", "--iterations", "4", cwd=tmp_path)
+    other = run_peronamalik("smooth", "in", "-o", "out", "--iterations", "4", cwd=tmp_path)
     assert other.returncode == 1 and "0 written, 0 already done, 2 failed" in other.stderr
     assert sum("exists; pass --overwrite" in line for line in lines(other.stderr)) == 2
 
 
 def test_art_batch_on_a_local_cluster_of_two_processes_then_resume(tmp_path: Path) -> None:
     photos(tmp_path / "in", 2, ".jpg")
-    done = run("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", "--workers", "2", cwd=tmp_path, timeout=600)
+    done = run_peronamalik("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", "--workers", "2", cwd=tmp_path, timeout=600)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len([line for line in lines(done.stderr) if "broken.jpg" in line]) == 1
     assert "2 written, 0 already done, 1 failed" in lines(done.stderr)[-1]
@@ -97,7 +88,7 @@ def test_art_batch_on_a_local_cluster_of_two_processes_then_resume(tmp_path: Pat
         with Image.open(gif) as image:
             assert image.n_frames == 2
         assert json.loads((tmp_path / "out" / f"photo{i}.gif.json").read_text())["preset"] == "ink"
-    again = run("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", cwd=tmp_path)
+    again = run_peronamalik("art", "in/*.jpg", "-o", "out", *FAST_ART, "--seed", "3", cwd=tmp_path)
     assert "0 written, 2 already done, 1 failed" in again.stderr
 
 
@@ -129,7 +120,7 @@ def test_local_cluster_workers_log_nothing_below_critical() -> None:
 )
 def test_bad_batch_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:
     photos(tmp_path / "in", 1)
-    done = run(*args, cwd=tmp_path)
+    done = run_peronamalik(*args, cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(lines(done.stderr)) == 1 and message in done.stderr
     assert not (tmp_path / "out").exists()
@@ -139,10 +130,10 @@ def test_quiet_batch_prints_only_what_failed(tmp_path: Path) -> None:
     """-q printed the progress bar and the summary all the same (QA)."""
     photos(tmp_path / "in", 2)
     (tmp_path / "in" / "broken.png").unlink()
-    done = run("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
+    done = run_peronamalik("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == ""
     (tmp_path / "in" / "broken.png").write_bytes(b"not an image")
-    failed = run("smooth", "in", "-o", "out2", "-q", cwd=tmp_path)
+    failed = run_peronamalik("smooth", "in", "-o", "out2", "-q", cwd=tmp_path)
     assert failed.returncode == 1
     assert [line.split(":")[0] for line in lines(failed.stderr)] == ["peronamalik", "smooth"]
 
@@ -179,7 +170,7 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path,
         with Image.open(path) as animation:
             assert record["interrupted"] and 0 < record["frames"] == len(ImageSequence.all_frames(animation))
     assert not [p for p in (tmp_path / "anim").iterdir() if p.name.startswith(".")]  # no temporary left
-    again = run(*args, cwd=tmp_path)
+    again = run_peronamalik(*args, cwd=tmp_path)
     assert again.returncode == 0 and "4 written, 0 already done, 0 failed" in lines(again.stderr)[-1]
     for path in sorted((tmp_path / "anim").glob("*.gif")):
         assert not json.loads(Path(f"{path}.json").read_text())["interrupted"]
@@ -188,6 +179,6 @@ def test_ctrl_c_stops_a_batch_and_the_same_command_does_the_rest(tmp_path: Path,
 def test_a_failure_names_its_file_once(tmp_path: Path) -> None:
     """"peronamalik: in/broken.png: cannot read in/broken.png: ..." named the file twice (QA)."""
     photos(tmp_path / "in", 1)
-    done = run("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
+    done = run_peronamalik("smooth", "in", "-o", "out", "-q", cwd=tmp_path)
     (failure,) = [line for line in lines(done.stderr) if "broken.png" in line]
     assert failure.count("broken.png") == 1 and failure.startswith("peronamalik: ")

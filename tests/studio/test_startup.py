@@ -4,10 +4,8 @@ any thread starts (a busy port, an unknown host, a bad or missing device, a volu
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +17,7 @@ import torch
 from peronamalik._validate import InputError
 from peronamalik.core.arrays import resolve_device
 from peronamalik.studio.server import listen, serve
+from tests.cli.runs import run_peronamalik
 
 
 def free_port() -> int:
@@ -30,9 +29,7 @@ def free_port() -> int:
 
 def run_studio(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real CLI; a studio that starts anyway would run until the timeout (a failure)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "peronamalik", "studio", "--no-browser", *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return run_peronamalik("studio", "--no-browser", *args, cwd=cwd, timeout=120)
 
 
 def assert_refused(run: subprocess.CompletedProcess[str], *named: str) -> str:
