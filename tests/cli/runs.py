@@ -26,6 +26,8 @@ from PIL import Image, ImageSequence
 from peronamalik.cli import main
 
 FAST = ["--iterations", "40", "--every", "10", "--size", "48"]
+#: A quick art run for batches (several files at once).
+FAST_ART = ["--preset", "ink", "--iterations", "20", "--every", "10", "--size", "32"]
 
 
 def run_peronamalik(command: str, *args: object, cwd: Path, timeout: int = 300,
@@ -154,3 +156,20 @@ def assert_one_line(stderr: str, *fragments: str) -> None:
     assert len(lines) == 1, stderr
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def lines(stderr: str) -> list[str]:
+    """stderr without the progress bar's redraws."""
+    return [line for line in stderr.replace("\r", "\n").splitlines() if line.strip() and "file/s]" not in line]
+
+
+def photos(folder: Path, count: int, suffix: str = ".png") -> list[Path]:
+    """``count`` noisy photos and one corrupt file with the same suffix."""
+    folder.mkdir()
+    made = []
+    for i in range(count):
+        pixels = (np.random.default_rng(i).random((24, 32, 3)) * 255).astype(np.uint8)
+        made.append(folder / f"photo{i}{suffix}")
+        Image.fromarray(pixels).save(made[-1])
+    (folder / f"broken{suffix}").write_bytes(b"\x89PNG but not really an image")
+    return made

@@ -18,26 +18,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from peronamalik.io.images import read_image
-from tests.cli.runs import run_peronamalik
-
-FAST_ART = ["--preset", "ink", "--iterations", "20", "--every", "10", "--size", "32"]
-
-
-def lines(stderr: str) -> list[str]:
-    """stderr without the progress bar's redraws."""
-    return [line for line in stderr.replace("\r", "\n").splitlines() if line.strip() and "file/s]" not in line]
-
-
-def photos(folder: Path, count: int, suffix: str = ".png") -> list[Path]:
-    """``count`` noisy photos and one corrupt file with the same suffix."""
-    folder.mkdir()
-    made = []
-    for i in range(count):
-        pixels = (np.random.default_rng(i).random((24, 32, 3)) * 255).astype(np.uint8)
-        made.append(folder / f"photo{i}{suffix}")
-        Image.fromarray(pixels).save(made[-1])
-    (folder / f"broken{suffix}").write_bytes(b"\x89PNG but not really an image")
-    return made
+from tests.cli.runs import FAST_ART, lines, photos, run_peronamalik
 
 
 def test_smooth_batch_writes_the_good_files_and_reports_the_bad_one(tmp_path: Path) -> None:

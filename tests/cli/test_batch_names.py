@@ -16,7 +16,7 @@ from PIL import Image
 
 from peronamalik.io.images import read_image
 
-from .test_batch import FAST_ART, lines, photos, run
+from tests.cli.runs import FAST_ART, lines, photos, run_peronamalik
 
 
 def tree(folder: Path) -> list[str]:
@@ -37,16 +37,16 @@ def test_an_existing_file_named_like_a_pattern_is_one_input(tmp_path: Path) -> N
     image files'), for smooth and art alike."""
     (plain,) = photos(tmp_path / "in", 1)
     shutil.copy(plain, tmp_path / "photo[1].png")
-    default = run("smooth", "photo[1].png", "--iterations", "3", cwd=tmp_path)
+    default = run_peronamalik("smooth", "photo[1].png", "--iterations", "3", cwd=tmp_path)
     assert default.returncode == 0, default.stderr
-    named = run("smooth", "photo[1].png", "-o", "o[1].png", "--iterations", "3", cwd=tmp_path)
+    named = run_peronamalik("smooth", "photo[1].png", "-o", "o[1].png", "--iterations", "3", cwd=tmp_path)
     assert named.returncode == 0, named.stderr
-    reference = run("smooth", plain, "-o", "plain.png", "--iterations", "3", cwd=tmp_path)
+    reference = run_peronamalik("smooth", plain, "-o", "plain.png", "--iterations", "3", cwd=tmp_path)
     assert reference.returncode == 0, reference.stderr
     expected = read_image(tmp_path / "plain.png").array
     for name in ("photo[1]-smooth.png", "o[1].png"):
         np.testing.assert_array_equal(read_image(tmp_path / name).array, expected)
-    art = run("art", "photo[1].png", *FAST_ART, "--seed", "1", "-q", cwd=tmp_path)
+    art = run_peronamalik("art", "photo[1].png", *FAST_ART, "--seed", "1", "-q", cwd=tmp_path)
     assert art.returncode == 0, art.stderr
     with Image.open(tmp_path / "photo[1]-art.gif") as gif:
         assert gif.n_frames == 2
@@ -59,14 +59,14 @@ def test_a_batch_processes_files_whose_names_hold_glob_characters(tmp_path: Path
     (plain,) = photos(tmp_path / "one", 1)
     (tmp_path / "one" / "broken.png").unlink()
     shutil.copy(plain, tmp_path / "one" / "b*.png")
-    done = run("smooth", "one/*.png", "-o", "oneout/", "--iterations", "3", cwd=tmp_path)
+    done = run_peronamalik("smooth", "one/*.png", "-o", "oneout/", "--iterations", "3", cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "2 written, 0 already done, 0 failed" in lines(done.stderr)[-1]
     outputs = tmp_path / "oneout"
     assert tree(outputs) == ["b*.png", "b*.png.json", "photo0.png", "photo0.png.json"]
     np.testing.assert_array_equal(read_image(outputs / "b*.png").array, read_image(outputs / "photo0.png").array)
     shutil.copy(plain, tmp_path / "star*.png")
-    single = run("smooth", "star*.png", "-o", "s.png", "--iterations", "3", cwd=tmp_path)
+    single = run_peronamalik("smooth", "star*.png", "-o", "s.png", "--iterations", "3", cwd=tmp_path)
     assert single.returncode == 0, single.stderr
     assert (tmp_path / "s.png").is_file()
     np.testing.assert_array_equal(read_image(tmp_path / "s.png").array, read_image(outputs / "photo0.png").array)
@@ -77,7 +77,7 @@ def test_a_pattern_that_matches_nothing_says_so(tmp_path: Path, pattern: str) ->
     """Defect 3: without -o, a pattern that matches nothing said 'names many files: give -o'."""
     photos(tmp_path / "in", 1)
     before = tree(tmp_path)
-    assert_refused(run("smooth", pattern, cwd=tmp_path), f"INPUT {pattern} matches no image files", tmp_path, before)
+    assert_refused(run_peronamalik("smooth", pattern, cwd=tmp_path), f"INPUT {pattern} matches no image files", tmp_path, before)
 
 
 def test_a_malformed_scheduler_address_is_one_line(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_a_malformed_scheduler_address_is_one_line(tmp_path: Path) -> None:
     photos(tmp_path / "batch", 1)
     before = tree(tmp_path)
     for args in (["v.zarr", "-o", "v6.zarr"], ["batch/*.png", "-o", "bout/"]):
-        done = run("smooth", *args, "--scheduler", "garbage", cwd=tmp_path)
+        done = run_peronamalik("smooth", *args, "--scheduler", "garbage", cwd=tmp_path)
         assert_refused(done, "--scheduler 'garbage' is not a scheduler address", tmp_path, before)
 
 
@@ -112,7 +112,7 @@ def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path: Path, monkeypatc
     monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
     write_zarr(tmp_path / "v.zarr", da.from_array(np.random.default_rng(0).random((6, 8, 8), dtype=np.float32)))
     before = tree(tmp_path)
-    done = run("smooth", "v.zarr", "-o", "v6.zarr", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path)
+    done = run_peronamalik("smooth", "v.zarr", "-o", "v6.zarr", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path)
     assert_refused(done, f"--scheduler tcp://127.0.0.1:{port}: Timed out trying to connect", tmp_path, before)
     assert "distributed.comm.timeouts.connect" in done.stderr
 
@@ -125,5 +125,5 @@ def test_a_batch_refuses_an_output_that_names_a_file(tmp_path: Path, args: list[
     """Defect 5: ``-o bout/x.png`` made a folder named ``x.png``."""
     photos(tmp_path / "in", 1)
     before = tree(tmp_path)
-    done = run(*args, "-o", output, cwd=tmp_path)
+    done = run_peronamalik(*args, "-o", output, cwd=tmp_path)
     assert_refused(done, f"-o {output} names a {Path(output).suffix} file; a batch writes into a folder", tmp_path, before)

@@ -15,7 +15,7 @@ import pytest
 
 from peronamalik.io.images import read_image
 
-from .test_batch import FAST_ART, lines, photos, run
+from tests.cli.runs import FAST_ART, lines, photos, run_peronamalik
 
 BLOCK_DASK = '''
 import importlib.abc
@@ -44,7 +44,7 @@ def no_dask(tmp_path: Path) -> dict[str, str]:
 
 def test_the_blocker_hides_dask(tmp_path: Path, no_dask: dict[str, str]) -> None:
     """The fixture does what it says (else the tests below would prove nothing)."""
-    done = run("smooth", "in", "-o", "out.zarr", cwd=tmp_path, env=no_dask)
+    done = run_peronamalik("smooth", "in", "-o", "out.zarr", cwd=tmp_path, env=no_dask)
     assert "dask" in done.stderr or "zarr" in done.stderr, done.stderr
     assert done.returncode != 0
 
@@ -52,10 +52,10 @@ def test_the_blocker_hides_dask(tmp_path: Path, no_dask: dict[str, str]) -> None
 def test_smooth_batch_on_the_thread_pool_needs_no_dask(tmp_path: Path, no_dask: dict[str, str]) -> None:
     good = photos(tmp_path / "in", 2)
     (tmp_path / "in" / "broken.png").unlink()
-    done = run("smooth", "in/*.png", "-o", "out", "--iterations", "4", cwd=tmp_path, env=no_dask)
+    done = run_peronamalik("smooth", "in/*.png", "-o", "out", "--iterations", "4", cwd=tmp_path, env=no_dask)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "2 written, 0 already done, 0 failed" in lines(done.stderr)[-1]
-    single = run("smooth", good[0], "-o", "single.png", "--iterations", "4", cwd=tmp_path, env=no_dask)
+    single = run_peronamalik("smooth", good[0], "-o", "single.png", "--iterations", "4", cwd=tmp_path, env=no_dask)
     assert single.returncode == 0, single.stderr
     np.testing.assert_array_equal(read_image(tmp_path / "out" / "photo0.png").array, read_image(tmp_path / "single.png").array)
 
@@ -63,7 +63,7 @@ def test_smooth_batch_on_the_thread_pool_needs_no_dask(tmp_path: Path, no_dask: 
 def test_art_batch_on_the_thread_pool_needs_no_dask(tmp_path: Path, no_dask: dict[str, str]) -> None:
     photos(tmp_path / "in", 1, ".jpg")
     (tmp_path / "in" / "broken.jpg").unlink()
-    done = run("art", "in", "-o", "anim", *FAST_ART, "--seed", "1", "-q", cwd=tmp_path, env=no_dask)
+    done = run_peronamalik("art", "in", "-o", "anim", *FAST_ART, "--seed", "1", "-q", cwd=tmp_path, env=no_dask)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "anim" / "photo0.gif").is_file()
 
@@ -83,7 +83,7 @@ def test_what_needs_dask_says_which_extra_to_install(tmp_path: Path, no_dask: di
     photos(tmp_path / "in", 1)
     (tmp_path / "vol.zarr").mkdir()
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    done = run(*args, cwd=tmp_path, env=no_dask)
+    done = run_peronamalik(*args, cwd=tmp_path, env=no_dask)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     (line,) = lines(done.stderr)
     assert line.startswith("peronamalik: error: zarr volumes and Dask clusters needs '"), line
