@@ -10,7 +10,9 @@ from hypothesis.extra.numpy import arrays
 
 from peronamalik.art import ArtConfig, LearnedDiffusion, animate, preset_config
 from peronamalik.art.config import grey as grey_of
-from peronamalik.art.engine import BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_STEP, darken_to_luminance
+from peronamalik.art.engine import (
+    BLEND_STEP, GLINT_SIGMA, LIGHTEN_RANGE, LIGHTEN_STEP, SINK_STEP, darken_to_luminance, new_optimizer,
+)
 from peronamalik.art.presets import LOOK_PRESETS
 from peronamalik.art.source import sample_array
 from peronamalik.core.schemes import laplacian_kernel
@@ -424,3 +426,26 @@ def test_glint_lifts_the_points_brighter_than_their_surroundings_and_nothing_els
     torch.testing.assert_close(with_glint - without, lift.expand_as(without))
     assert float(lift.min()) == 0.0 and float(lift[..., 40, 50]) == float(lift.max()) > 0.2
     assert bool((glinting.shown() >= plain.shown()).all())
+
+
+@pytest.mark.parametrize(("kind", "settings"), [
+    (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.01}),
+    (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.01}),
+])
+def test_new_optimizer_is_torchs_own_and_leaves_torch_as_it_was(kind, settings):
+    """The same settings, state and steps as ``kind(params, **settings)``; no attribute left
+    on the instance, and torch's ``add_param_group`` still the class's (wrapped) one."""
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(3, 3, generator=generator)
+    ours, theirs = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    made, plain = new_optimizer(kind, [ours], **settings), kind([theirs], **settings)
+    assert type(made) is kind and "add_param_group" not in vars(made)
+    assert made.add_param_group.__func__ is kind.add_param_group
+    for _ in range(3):
+        grad = torch.randn(3, 3, generator=generator)
+        ours.grad, theirs.grad = grad.clone(), grad.clone()
+        made.step()
+        plain.step()
+    assert torch.equal(ours, theirs)
+    assert repr(made.state_dict()) == repr(plain.state_dict())
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -17,7 +19,7 @@ from peronamalik.art.video import stylize_frames, stylized
 from peronamalik.io.video import read_frames
 from peronamalik.studio import thumbs
 from peronamalik.studio.live import decode_frame
-from peronamalik.studio.session import encode_jpeg, warm_up
+from peronamalik.studio.session import encode_jpeg
 
 from tests.studio.messages import decode, hello, png_bytes
 from tests.studio.messages import frames as file_frames
@@ -130,9 +132,18 @@ def test_a_webcam_frame_too_large_is_refused():
         decode_frame(jpeg_bytes(np.zeros((480, 700, 3), np.uint8)))
 
 
-def test_warm_up_runs_one_step_and_pays_the_imports():
-    warm_up("cpu")
-    assert "torch._dynamo" in sys.modules  # the optimizer's import, paid before any page
+def test_warm_up_loads_the_native_step_and_the_sample_and_never_imports_dynamo():
+    """In a fresh process: one frame of the default preset loads the native step's library
+    and caches the sample, and no optimizer imported ``torch._dynamo`` (2-3 s,
+    :func:`peronamalik.art.engine.new_optimizer`)."""
+    code = ("import sys; from peronamalik.studio.session import warm_up, _sample; "
+            "from peronamalik.backends.native import build, learned; warm_up('cpu'); "
+            "print(learned.KERNEL.source in build.build_info, _sample.cache_info().currsize, "
+            "'torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1", "False"]
 
 
 def gif_bytes(frames: list[np.ndarray]) -> bytes:

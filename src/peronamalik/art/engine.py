@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -40,6 +41,25 @@ BLEND_STEP = 1.5
 #: ``glint``: the standard deviation, in pixels of the run, of the Gaussian whose local mean a
 #: point must pass to glint: about the 9x9 neighbourhood look_stats' sparkles are read against.
 GLINT_SIGMA = 2.0
+
+
+def new_optimizer(kind: type[torch.optim.Optimizer], params: list[torch.Tensor], **settings) -> torch.optim.Optimizer:
+    """``kind(params, **settings)``, the same optimizer, without importing ``torch._dynamo``.
+
+    ``Optimizer.__init__`` calls ``add_param_group``, which torch wraps in
+    ``torch._disable_dynamo``; that wrapper imports ``torch._dynamo`` (and sympy) at its first
+    call, 2-3 s of every ``art`` process on a CPU, to skip the method in a graph that
+    ``torch.compile`` traces.  No graph is traced here, so this instance's construction calls
+    the method unwrapped (an attribute of the instance, removed after, so that nothing else in
+    the process changes); ``step`` and ``zero_grad`` are torch's own.
+    """
+    optimizer = kind.__new__(kind)
+    optimizer.add_param_group = types.MethodType(torch.optim.Optimizer.add_param_group.__wrapped__, optimizer)
+    try:
+        optimizer.__init__(params, **settings)
+    finally:
+        del optimizer.add_param_group
+    return optimizer
 
 
 class LearnedDiffusion:
@@ -109,12 +129,12 @@ class LearnedDiffusion:
             self.kernel.copy_(self.laplacian + self.config.kernel_noise * noise.to(self.laplacian.device))
         self.constrain_operator()
         if self.config.optimizer == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
-                [self.kernel], lr=self.lr, weight_decay=self.config.weight_decay
+            self.optimizer: torch.optim.Optimizer = new_optimizer(
+                torch.optim.Adam, [self.kernel], lr=self.lr, weight_decay=self.config.weight_decay
             )
         else:
-            self.optimizer = torch.optim.SGD(
-                [self.kernel], lr=self.lr, momentum=self.config.momentum, dampening=0.0,
+            self.optimizer = new_optimizer(
+                torch.optim.SGD, [self.kernel], lr=self.lr, momentum=self.config.momentum, dampening=0.0,
                 weight_decay=self.config.weight_decay,
             )
 

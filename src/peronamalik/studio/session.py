@@ -306,8 +306,8 @@ def still(source: str | Path, video: bool) -> str | Path | np.ndarray:
 
 def warm_up(device: str | None = None) -> None:
     """Pay the one-time costs of a process's first run before a page asks for one: the
-    first optimizer imports ``torch._dynamo`` (seconds) and the native step loads its
-    library.  One iteration of the default preset on a 16-pixel image, and the sample
+    native step loads its library (compiles it, on a machine without it cached) and the
+    sample is read.  One iteration of the default preset on a 16-pixel image, and the sample
     loaded at the default preset's size."""
     spec = resolve_run(preset=DEFAULT_PRESET, config=preset_config(DEFAULT_PRESET).replace(iterations=1, size=16),
                        seed=0, device=device)
