@@ -18,7 +18,7 @@ from peronamalik import backend
 from peronamalik.art import LearnedDiffusion, preset_config
 from peronamalik.backends import compiled
 
-from .test_native_learned import assert_same_state, engine_for, noise, reference_step
+from .steps import assert_same_state, engine_for, noise, reference_step
 
 PRESETS = {
     "seed (sgd, sum, exp)": preset_config("seed"),
