@@ -16,6 +16,7 @@ from peronamalik.art.animate import frames_from, resolve_run
 from peronamalik.art.presets import PHOTO_PRESETS, preset_config
 from peronamalik.art.source import SAMPLE_REF, load_source
 from peronamalik.art.video import stylize_frames, stylized
+from peronamalik.backends.native import learned
 from peronamalik.io.video import read_frames
 from peronamalik.studio import thumbs
 from peronamalik.studio.live import decode_frame
@@ -132,10 +133,11 @@ def test_a_webcam_frame_too_large_is_refused():
         decode_frame(jpeg_bytes(np.zeros((480, 700, 3), np.uint8)))
 
 
-def test_warm_up_loads_the_native_step_and_the_sample_and_never_imports_dynamo():
+def test_warm_up_loads_the_native_step_and_the_sample_and_never_imports_dynamo(native_kernel):
     """In a fresh process: one frame of the default preset loads the native step's library
-    and caches the sample, and no optimizer imported ``torch._dynamo`` (2-3 s,
-    :func:`peronamalik.art.engine.new_optimizer`)."""
+    (built into the cache here first; skipped without a compiler) and caches the sample, and
+    no optimizer imported ``torch._dynamo`` (2-3 s, :func:`peronamalik.art.engine.new_optimizer`)."""
+    native_kernel(learned.KERNEL)
     code = ("import sys; from peronamalik.studio.session import warm_up, _sample; "
             "from peronamalik.backends.native import build, learned; warm_up('cpu'); "
             "print(learned.KERNEL.source in build.build_info, _sample.cache_info().currsize, "
