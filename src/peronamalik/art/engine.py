@@ -51,8 +51,9 @@ def new_optimizer(kind: type[torch.optim.Optimizer], params: list[torch.Tensor],
     call, 2-3 s of every ``art`` process on a CPU, to skip the method in a graph that
     ``torch.compile`` traces.  No graph is traced here, so this instance's construction calls
     the method unwrapped (an attribute of the instance, removed after, so that nothing else in
-    the process changes; a torch that does not wrap it is called as it is); ``step`` and
-    ``zero_grad`` are torch's own.
+    the process changes; a torch that does not wrap it is called as it is).  ``step`` and
+    ``zero_grad`` are torch's own: the reference path's ``step`` imports ``torch._dynamo`` all
+    the same, while the native learned step (the CPU's) steps the optimizer's state in C.
     """
     optimizer = kind.__new__(kind)
     add_param_group = getattr(kind.add_param_group, "__wrapped__", kind.add_param_group)
