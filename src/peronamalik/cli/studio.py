@@ -20,7 +20,7 @@ from peronamalik.io.interrupts import signal_number
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a browser.")
 @click.option("--device", help="cpu, cuda, mps (default: CUDA if available).")
 def studio(input_path: Path | None, port: int, host: str, no_browser: bool, device: str | None) -> None:
-    """Open a local web page where the animation plays live while K learns.
+    """Open a local web page where the animation plays live as K learns.
 
     Ctrl-C stops it: one line, exit status 130 (128 + the signal for SIGTERM or SIGHUP)."""
     require("uvicorn", "studio")
