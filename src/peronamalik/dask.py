@@ -279,7 +279,7 @@ def diffuse(
         (:class:`~peronamalik.core.params.DiffusionOptions`), with its defaults
         (``iterations=20``, ``kappa=0.1``, ``dt=None``, ``diffusivity='exp'``,
         ``scheme='flux'``, ``spacing=None``, ``channel_axis=None``, ``coupled=False``,
-        ``sigma=0``).  ``dt=None`` takes the stable dt of the whole problem, and every block
+        ``sigma=0``, ``noise='auto'``).  ``dt=None`` takes the stable dt of the whole problem, and every block
         uses that dt and kappa.  ``'auto'`` kappa, iterations or sigma: chosen as the
         in-memory diffuse chooses them (:func:`peronamalik.estimate_parameters`), over the
         whole array, computed once now; this needs the array in memory, so pass numbers for
@@ -333,7 +333,7 @@ def diffuse(
             raise InputError(f"peronamalik.dask.diffuse takes no {name} (its blocks run on the CPU, on Dask's workers)")
     given = DiffusionParams(**keywords, device="cpu")  # diffuse's defaults and checks; blocks run on the CPU
     iterations, kappa, dt, diffusivity = given.iterations, given.kappa, given.dt, given.diffusivity
-    scheme, spacing, coupled, sigma = given.scheme, given.spacing, given.coupled, given.sigma
+    scheme, spacing, coupled, sigma, noise = given.scheme, given.spacing, given.coupled, given.sigma, given.noise
     check_coupled(coupled, given.channel_axis)
     source = as_dask_array(array)
     if source.size == 0:
@@ -346,7 +346,7 @@ def diffuse(
         # the in-memory diffuse's choice (peronamalik.core.auto), over the whole array
         chosen = estimate_parameters(
             source.compute(), **chosen, dt=dt, diffusivity=diffusivity, scheme=scheme,
-            spacing=spacing_tuple, channel_axis=axis, coupled=coupled, device="cpu",
+            spacing=spacing_tuple, channel_axis=axis, coupled=coupled, noise=noise, device="cpu",
         ).as_options()  # fmt: skip
     kappa, iterations, sigma = chosen["kappa"], chosen["iterations"], chosen["sigma"]
     options: dict[str, Any] = dict(

@@ -54,3 +54,31 @@ def test_bad_auto_keyword_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--iterations" in err[0] and "'auto'" in err[0]
     assert not (tmp_path / "c.png").exists()
+
+
+def test_a_given_noise_level_is_what_auto_chooses_for(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    args = ["smooth", str(noisy_png), "-o", str(out), "--kappa", "auto", "--iterations", "auto", "--noise", "0.03"]
+    assert main(args) == 0
+    image = read_image(noisy_png).array
+    chosen = estimate_parameters(image, noise=0.03)
+    assert capsys.readouterr().out.strip().splitlines() == [chosen.describe()]
+    assert "noise level 0.03" in chosen.describe() and chosen.kappa != estimate_parameters(image).kappa
+    expected = np.clip(np.asarray(diffuse(image, **chosen.as_options()), np.float64), 0, 1) * 255
+    assert np.abs(read_image(out).array - expected).max() <= 0.5 + 1e-3
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--noise", "0.03"], "--noise"),  # nothing is 'auto': it would do nothing
+    (["--noise", "-1", "--kappa", "auto"], "noise must be"),
+    (["--noise", "lots", "--kappa", "auto"], "--noise"),
+])
+def test_a_noise_level_that_cannot_be_used_is_one_line_and_exit_2(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
+) -> None:
+    assert main(["smooth", str(noisy_png), "-o", str(tmp_path / "d.png"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "d.png").exists()

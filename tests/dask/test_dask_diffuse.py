@@ -79,9 +79,10 @@ def test_seed_scheme_equals_in_memory(client, options) -> None:
     np.testing.assert_allclose(result.compute(), reference(image, iterations=11, **options), rtol=0, atol=1e-6)
 
 
-def test_auto_parameters_are_the_in_memory_choice(client) -> None:
+@pytest.mark.parametrize("noise", ["auto", 0.05])
+def test_auto_parameters_are_the_in_memory_choice(client, noise) -> None:
     image = np.random.default_rng(4).random((24, 20), dtype=np.float32)
-    options = dict(kappa="auto", iterations=5, sigma="auto")  # iterations="auto" may choose hundreds
+    options = dict(kappa="auto", iterations=5, sigma="auto", noise=noise)  # iterations="auto" may choose hundreds
     result = pmdask.diffuse(da.from_array(image, chunks=(8, 10)), **options).compute()
     np.testing.assert_allclose(result, reference(image, **options), rtol=0, atol=1e-6)
 

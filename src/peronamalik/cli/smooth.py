@@ -94,6 +94,10 @@ Examples:
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
 @click.option("--sigma", default="0", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="Gaussian pre-smoothing of the conductance (Catté), or 'auto' (0 or 1).")
+@click.option("--noise", default="auto", show_default=True, type=OrKeyword(float, "auto", "a number"),
+              help="For the 'auto' parameters: the noise's standard deviation in image units ([0, 1] for "
+                   "8/16-bit images) when known, or 'auto': read from the image (grain or fine texture in "
+                   "the picture reads as noise too).")
 @click.option("--spacing", type=SpacingType(), default=None,
               help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
                    "gives (then kappa is per unit of that length); default: 1 per axis.")
@@ -120,6 +124,7 @@ def smooth(
     scheme: str,
     coupled: bool,
     sigma: float | str,
+    noise: float | str,
     spacing: tuple[float, ...] | str | None,
     channel_axis: int | str | None,
     device: str | None,
@@ -149,8 +154,11 @@ def smooth(
     params = DiffusionParams(  # checked before anything is read
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
-        coupled=coupled, sigma=sigma, device=device,
+        coupled=coupled, sigma=sigma, noise=noise, device=device,
     )
+    if params.noise != "auto" and "auto" not in (params.kappa, params.iterations, params.sigma):
+        raise InputError("--noise is what the 'auto' parameters are chosen for: give --kappa, --iterations or "
+                         "--sigma auto, or drop --noise")
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("smooth", input_path, output)
     check_not_input(input_path, output, "-o", "the result")
@@ -165,7 +173,7 @@ def smooth(
         if from_file and (input_path.suffix.lower() != ".zarr" or read_zarr(input_path).spacing is None):
             raise InputError(f"--spacing file: {input_path} has no OME-Zarr scale; give --spacing H[,H...]")
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
-                       coupled=coupled, sigma=sigma, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
+                       coupled=coupled, sigma=sigma, noise=noise, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
                     overwrite=overwrite, options=options)  # fmt: skip
         if not quiet:

@@ -3,7 +3,8 @@ r"""Parameters chosen from the data: noise level, kappa, stopping time and CattÃ
 Method
 ------
 1. **Noise level**: a variance curve :math:`v(m) = a\,m + b` read from a robust high-pass
-   in small blocks, corrected for texture, clipping and colour (:mod:`peronamalik.core.noise_level`).
+   in small blocks, corrected for texture, clipping and colour (:mod:`peronamalik.core.noise_level`);
+   or the level the caller gives (``noise=``), a flat line :math:`v = \sigma^2`.
 2. **Risk estimate**: Monte-Carlo SURE of each candidate at each stopping time, against
    that per-sample variance (:mod:`peronamalik.core.sure`).
 3. **Search**: nine diffusions (of ``y`` and ``y + Îµb`` for eight probes; seventeen for
@@ -35,7 +36,7 @@ import torch
 from peronamalik._validate import InputError
 from peronamalik.core.arrays import value_range
 from peronamalik.core.kappa import robust_gradient_scale
-from peronamalik.core.noise_level import estimate_noise_model
+from peronamalik.core.noise_level import NoiseModel, estimate_noise_model
 from peronamalik.core.params import KAPPA_RANGE
 from peronamalik.core.smoothing import gaussian_kernel1d
 from peronamalik.core.sure import Runner, one_standard_error, risk_trajectory
@@ -211,10 +212,13 @@ def choose(
     sigma: float | str,
     spacing: Sequence[float],
     coupled: bool,
+    noise: float | str = "auto",
 ) -> AutoParameters:
     """Resolve the ``'auto'`` among ``kappa``, ``iterations`` and ``sigma`` for diffusing ``u``
     (``(B, C, *spatial)``) with ``run(u, iterations=, kappa=, sigma=)`` (see the module notes).
 
+    ``noise``: the noise's standard deviation when known (a :class:`NoiseModel` of that
+    constant variance), else ``'auto'``: read from the image (:func:`estimate_noise_model`).
     A noise-free image keeps Black et al.'s kappa, 0 iterations and sigma 0 for what is auto.
     The search runs on one thread (torch's and the C kernels'): its diffusions are of at most
     :data:`SEARCH_PIXELS` per channel, hundreds of short calls, and waking the other workers
@@ -233,7 +237,7 @@ def choose(
     squeezed, spatial_ndim = [spacing[axis] for axis in kept], len(kept)
     scale = range_scale(y)
     y = y / scale
-    model = estimate_noise_model(y, spatial_ndim)
+    model = estimate_noise_model(y, spatial_ndim) if noise == "auto" else NoiseModel(0.0, (float(noise) / scale) ** 2)
     variance = model.variance(y)
     noise = math.sqrt(float(variance.mean()))
     if noise == 0:

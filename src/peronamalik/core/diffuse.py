@@ -29,7 +29,8 @@ def resolve_auto(u: torch.Tensor, params: DiffusionParams) -> auto.AutoParameter
             return run_diffusion(v, params, iterations=iterations, kappa=kappa, sigma=sigma)
 
     return auto.choose(
-        u, run, kappa=kappa, iterations=params.iterations, sigma=sigma, spacing=spacing, coupled=params.coupled
+        u, run, kappa=kappa, iterations=params.iterations, sigma=sigma, spacing=spacing, coupled=params.coupled,
+        noise=params.noise,
     )
 
 
@@ -62,6 +63,7 @@ def diffuse(
     channel_axis: int | None = None,
     coupled: bool = False,
     sigma: float | str = 0.0,
+    noise: float | str = "auto",
     device: str | torch.device | None = None,
     progress: Progress | None = None,
 ) -> ArrayLike:
@@ -112,6 +114,15 @@ def diffuse(
         ``> 0``: compute the conductance from a Gaussian-smoothed image (Catté et al. 1992),
         in units of ``spacing``; at most the image's smallest extent (size × spacing).
         ``'auto'``: 0 or 1, whichever denoises better (see Notes).
+    noise : float or 'auto'
+        For the ``'auto'`` parameters only: the noise's standard deviation, ``>= 0``, in the
+        units the image is diffused in ([0, 1] for uint8 and uint16), when it is known
+        (white, Gaussian, the same at every intensity); the choice is then made for it
+        instead of for the level read from the image.  Give it where the clean picture has
+        grain or texture at the pixel scale as strong as the noise (film grain, a GIF's
+        dither, grass): read from the image, that content counts as noise, and the choice
+        smooths it away.  ``0``: nothing to denoise (0 iterations for ``'auto'``).
+        ``'auto'`` (default): read from the image (see Notes).
     device : str or torch.device, optional
         ``None``: where the input lives (numpy: CUDA if available, else CPU).
     progress : callable, optional
@@ -158,7 +169,7 @@ def diffuse(
     """
     params = DiffusionParams(
         iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme, spacing=spacing,
-        channel_axis=channel_axis, coupled=coupled, sigma=sigma, device=device,
+        channel_axis=channel_axis, coupled=coupled, sigma=sigma, noise=noise, device=device,
     )
     check_coupled(params.coupled, params.channel_axis)
     tensor, origin = to_float_tensor(image, device=params.device)

@@ -93,8 +93,8 @@ class DiffusionOptions(TypedDict, total=False):
     """The keywords of :func:`~peronamalik.core.diffuse.diffuse` that say how to diffuse and
     where the channels are (all but ``device`` and ``progress``), for the functions that take
     the same ones (``**options: Unpack[DiffusionOptions]``): ``iterations``, ``kappa``,
-    ``dt``, ``diffusivity``, ``scheme``, ``spacing``, ``channel_axis``, ``coupled`` and
-    ``sigma``, each optional, with :class:`DiffusionParams`'s defaults and ``diffuse``'s
+    ``dt``, ``diffusivity``, ``scheme``, ``spacing``, ``channel_axis``, ``coupled``,
+    ``sigma`` and ``noise``, each optional, with :class:`DiffusionParams`'s defaults and ``diffuse``'s
     meaning."""
 
     iterations: int | str
@@ -106,6 +106,7 @@ class DiffusionOptions(TypedDict, total=False):
     channel_axis: int | None
     coupled: bool
     sigma: float | str
+    noise: float | str
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class DiffusionParams:
     channel_axis: int | None = None
     coupled: bool = False
     sigma: float | str = 0.0
+    noise: float | str = "auto"
     device: str | torch.device | None = None
 
     def __post_init__(self) -> None:
@@ -146,6 +148,7 @@ class DiffusionParams:
             "scheme": choice("scheme", self.scheme, SCHEMES),
             "coupled": flag("coupled", self.coupled),
             "sigma": auto_or(real, "sigma", self.sigma, low=0.0),
+            "noise": auto_or(real, "noise", self.noise, low=0.0),
             "device": None if self.device is None else resolve_device(self.device, None),
         }
         if self.diffusivity != "inv":
