@@ -97,7 +97,7 @@ Examples:
 @click.option("--noise", default="auto", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="For the 'auto' parameters: the noise's standard deviation in image units ([0, 1] for "
                    "8/16-bit images) when known, or 'auto': read from the image (grain or fine texture in "
-                   "the picture reads as noise too).")
+                   "a photo reads as noise too; keep 'auto' for nearly flat or binary pictures).")
 @click.option("--spacing", type=SpacingType(), default=None,
               help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
                    "gives (then kappa is per unit of that length); default: 1 per axis.")

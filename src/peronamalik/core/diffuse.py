@@ -121,7 +121,10 @@ def diffuse(
         instead of for the level read from the image.  Give it where the clean picture has
         grain or texture at the pixel scale as strong as the noise (film grain, a GIF's
         dither, grass): read from the image, that content counts as noise, and the choice
-        smooths it away.  ``0``: nothing to denoise (0 iterations for ``'auto'``).
+        smooths it away.  Not for nearly flat or binary pictures: the search there relies on
+        the level it reads, a few per cent high on them, and given the exact level it stopped
+        some of them 1.6-4.2 dB short (benchmarks/README.md, "A known noise level").
+        ``0``: nothing to denoise (0 iterations for ``'auto'``).
         ``'auto'`` (default): read from the image (see Notes).
     device : str or torch.device, optional
         ``None``: where the input lives (numpy: CUDA if available, else CPU).
