@@ -317,9 +317,8 @@ def main() -> None:
         # on the central crop that auto reads (the whole image up to auto.SEARCH_PIXELS)
         error = quality.as_tensor(noisy - clean, colour)
         true_noise = float(auto.central_crop(error, error.ndim - 2, auto.SEARCH_PIXELS).square().mean().sqrt())
-        if args.given_noise:
-            if "/gauss/" not in key + "/" or args.clip:
-                continue  # noise= is one flat level: Poisson noise's grows with intensity, clipped noise is less
+        if args.given_noise and ("/gauss/" not in key or args.clip):
+            continue  # noise= is one flat level: Poisson noise's grows with intensity, clipped noise is less
         chosen = estimate_parameters(noisy, **options, **({"noise": s} if args.given_noise else {}))
         if args.noise_only:
             rows.append((key, chosen.noise / true_noise))

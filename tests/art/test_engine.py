@@ -448,4 +448,3 @@ def test_new_optimizer_is_torchs_own_and_leaves_torch_as_it_was(kind, settings):
         plain.step()
     assert torch.equal(ours, theirs)
     assert repr(made.state_dict()) == repr(plain.state_dict())
-
