@@ -291,8 +291,10 @@ def main() -> None:
     parser.add_argument("--spacing", help="spacing of the 2-D photos' axes, e.g. 1,2 (default: unit)")
     parser.add_argument("--clip", action="store_true", help="clip the noisy pictures to [0, 1]")
     parser.add_argument("--given-noise", action="store_true",
-                        help="Gaussian cases only: auto given the true noise level (noise=s), not reading it")
+                        help="auto given the true noise (noise=s, or (2s², 0) for Poisson), not reading it; not with --clip")
     args = parser.parse_args()
+    if args.given_noise and args.clip:
+        parser.error("--given-noise gives noise= a line in the intensity; clipped noise is less near 0 and 1")
     torch.set_num_threads(1)
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     gaps, rows, rough = [], [], []
@@ -317,9 +319,8 @@ def main() -> None:
         # on the central crop that auto reads (the whole image up to auto.SEARCH_PIXELS)
         error = quality.as_tensor(noisy - clean, colour)
         true_noise = float(auto.central_crop(error, error.ndim - 2, auto.SEARCH_PIXELS).square().mean().sqrt())
-        if args.given_noise and ("/gauss/" not in key or args.clip):
-            continue  # noise= is one flat level: Poisson noise's grows with intensity, clipped noise is less
-        chosen = estimate_parameters(noisy, **options, **({"noise": s} if args.given_noise else {}))
+        given = {"noise": s if "/gauss/" in key else (2 * s**2, 0.0)} if args.given_noise else {}  # see noisy_of
+        chosen = estimate_parameters(noisy, **options, **given)
         if args.noise_only:
             rows.append((key, chosen.noise / true_noise))
             print(f"{key:<40} noise ratio {chosen.noise / true_noise:5.2f}", flush=True)

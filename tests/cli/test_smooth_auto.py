@@ -56,16 +56,19 @@ def test_bad_auto_keyword_is_one_line_and_exit_2(
     assert not (tmp_path / "c.png").exists()
 
 
-def test_a_given_noise_level_is_what_auto_chooses_for(
-    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("given", "noise"), [("0.03", 0.03), ("0.0018,0.0001", (0.0018, 0.0001))])
+def test_a_given_noise_is_what_auto_chooses_for(
+    tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str], given: str, noise: float | tuple[float, float]
 ) -> None:
+    """--noise SIGMA, or A,B: the variance line A·intensity + B (Poisson-Gaussian)."""
     out = tmp_path / "out.png"
-    args = ["smooth", str(noisy_png), "-o", str(out), "--kappa", "auto", "--iterations", "auto", "--noise", "0.03"]
+    args = ["smooth", str(noisy_png), "-o", str(out), "--kappa", "auto", "--iterations", "auto", "--noise", given]
     assert main(args) == 0
     image = read_image(noisy_png).array
-    chosen = estimate_parameters(image, noise=0.03)
+    chosen = estimate_parameters(image, noise=noise)
     assert capsys.readouterr().out.strip().splitlines() == [chosen.describe()]
-    assert "noise level 0.03" in chosen.describe() and chosen.kappa != estimate_parameters(image).kappa
+    level = noise if isinstance(noise, float) else np.sqrt(np.mean(noise[0] * image / 255 + noise[1]))
+    assert f"noise level {level:.3g}" in chosen.describe() and chosen.kappa != estimate_parameters(image).kappa
     expected = np.clip(np.asarray(diffuse(image, **chosen.as_options()), np.float64), 0, 1) * 255
     assert np.abs(read_image(out).array - expected).max() <= 0.5 + 1e-3
 
@@ -74,6 +77,8 @@ def test_a_given_noise_level_is_what_auto_chooses_for(
     (["--noise", "0.03"], "--noise"),  # nothing is 'auto': it would do nothing
     (["--noise", "-1", "--kappa", "auto"], "noise must be"),
     (["--noise", "lots", "--kappa", "auto"], "--noise"),
+    (["--noise", "0.001,0,1", "--kappa", "auto"], "--noise"),
+    (["--noise", "0.001,-1", "--kappa", "auto"], "noise's b must be"),
 ])
 def test_a_noise_level_that_cannot_be_used_is_one_line_and_exit_2(
     tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str

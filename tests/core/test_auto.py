@@ -617,7 +617,33 @@ def test_a_given_noise_level_spares_the_grain_the_estimate_reads_as_noise() -> N
     assert (scaled.kappa / 4096.0, scaled.iterations) == pytest.approx((given.kappa, given.iterations))
 
 
-@pytest.mark.parametrize(("noise", "message"), [(-0.1, "noise must be"), (math.nan, "noise must be"), ("high", "noise")])
+def test_a_given_poisson_gaussian_line_is_what_the_choice_is_made_for() -> None:
+    """``noise=(a, b)``: the variance line a·m + b at clean intensity m.  (0, σ²) is the flat
+    level σ; the level reported is the line's RMS over the image; and camera's grainy corner
+    under Poisson noise of 0.02 (counts scaled by a = 2·0.02², b = 0) is spared as the
+    Gaussian level spares it: read from the image, 2.75-2.89 dB short of the grid oracle
+    over three noise draws, given its line 0.00.  In other units, the line in those units
+    (a times the scale, b times its square) makes the same choice."""
+    clean = util_float(data.camera())[320:448, 320:448]
+    noisy = poisson(clean, 0.02)
+    a, b = 2 * 0.02**2, 0.0
+    flat = estimate_parameters(noisy, noise=(0.0, 0.03**2))
+    level = estimate_parameters(noisy, noise=0.03)
+    assert (flat.kappa, flat.iterations, flat.noise) == pytest.approx((level.kappa, level.iterations, level.noise))
+    read, given = estimate_parameters(noisy), estimate_parameters(noisy, noise=(a, b))
+    assert given.noise == pytest.approx(math.sqrt(np.mean(a * noisy + b)), rel=1e-5)
+    smoothed = psnr(clean, diffuse(noisy, kappa="auto", iterations="auto", noise=(a, b)))
+    assert smoothed > psnr(clean, diffuse(noisy, **read.as_options())) + 0.5
+    assert oracle_psnr(clean, noisy, 0.02) - smoothed < 0.5
+    scaled = estimate_parameters(noisy * 4096.0, noise=np.array([a * 4096.0, b * 4096.0**2]))
+    assert (scaled.kappa / 4096.0, scaled.iterations) == pytest.approx((given.kappa, given.iterations))
+
+
+@pytest.mark.parametrize(("noise", "message"), [
+    (-0.1, "noise must be"), (math.nan, "noise must be"), ("high", "noise"), (b"ab", "noise must be"),
+    ((0.001,), "2 numbers, got 1"), ([0.001, 0.0, 0.0], "2 numbers, got 3"),
+    ((-0.001, 0.0), "noise's a must be in"), ((0.001, math.inf), "noise's b must be"), ((0.001, "0"), "noise's b must be"),
+])
 def test_a_bad_noise_level_is_refused(noise, message) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         diffuse(np.zeros((8, 8)), kappa="auto", noise=noise)

@@ -79,7 +79,7 @@ def test_seed_scheme_equals_in_memory(client, options) -> None:
     np.testing.assert_allclose(result.compute(), reference(image, iterations=11, **options), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("noise", ["auto", 0.05])
+@pytest.mark.parametrize("noise", ["auto", 0.05, (0.002, 0.0001)])
 def test_auto_parameters_are_the_in_memory_choice(client, noise) -> None:
     image = np.random.default_rng(4).random((24, 20), dtype=np.float32)
     options = dict(kappa="auto", iterations=5, sigma="auto", noise=noise)  # iterations="auto" may choose hundreds

@@ -55,6 +55,26 @@ class SpacingType(click.ParamType):
             self.fail(f"{value!r} is neither a comma-separated list of numbers nor {SPACING_FROM_FILE!r}", param, ctx)
 
 
+class NoiseType(click.ParamType):
+    """``auto``, one number (a standard deviation) or two separated by a comma (``A,B``)."""
+
+    name = "SIGMA|A,B|auto"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.name  # as typed: 'auto' is a word
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if not isinstance(value, str) or value == "auto":
+            return value
+        try:
+            numbers = tuple(float(part) for part in value.split(","))
+        except ValueError:
+            numbers = ()
+        if len(numbers) not in (1, 2):
+            self.fail(f"{value!r} is neither a number, two numbers A,B nor 'auto'", param, ctx)
+        return numbers[0] if len(numbers) == 1 else numbers
+
+
 #: ``--spacing file``: the pixel size the input's metadata gives (ImageJ or OME TIFF).
 SPACING_FROM_FILE = "file"
 
@@ -94,10 +114,11 @@ Examples:
 @click.option("--coupled", is_flag=True, help="One conductance for all colour channels.")
 @click.option("--sigma", default="0", show_default=True, type=OrKeyword(float, "auto", "a number"),
               help="Gaussian pre-smoothing of the conductance (Catté), or 'auto' (0 or 1).")
-@click.option("--noise", default="auto", show_default=True, type=OrKeyword(float, "auto", "a number"),
-              help="For the 'auto' parameters: the noise's standard deviation in image units ([0, 1] for "
-                   "8/16-bit images) when known, or 'auto': read from the image (grain or fine texture in "
-                   "a photo reads as noise too; keep 'auto' for nearly flat or binary pictures).")
+@click.option("--noise", default="auto", show_default=True, type=NoiseType(),
+              help="For the 'auto' parameters, the noise when known, in image units ([0, 1] for 8/16-bit "
+                   "images): its standard deviation, or A,B for the variance A*intensity + B (Poisson-Gaussian: "
+                   "a camera's gain and read noise squared); or 'auto': read from the image (grain or fine "
+                   "texture in a photo reads as noise too; keep 'auto' for nearly flat or binary pictures).")
 @click.option("--spacing", type=SpacingType(), default=None,
               help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
                    "gives (then kappa is per unit of that length); default: 1 per axis.")
@@ -124,7 +145,7 @@ def smooth(
     scheme: str,
     coupled: bool,
     sigma: float | str,
-    noise: float | str,
+    noise: float | tuple[float, float] | str,
     spacing: tuple[float, ...] | str | None,
     channel_axis: int | str | None,
     device: str | None,

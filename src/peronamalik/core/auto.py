@@ -4,7 +4,8 @@ Method
 ------
 1. **Noise level**: a variance curve :math:`v(m) = a\,m + b` read from a robust high-pass
    in small blocks, corrected for texture, clipping and colour (:mod:`peronamalik.core.noise_level`);
-   or the level the caller gives (``noise=``), a flat line :math:`v = \sigma^2`.
+   or the noise the caller gives (``noise=``): a flat line :math:`v = \sigma^2`, or the
+   line :math:`v(m) = a\,m + b` of a pair (a, b) (see :func:`given_noise_model`).
 2. **Risk estimate**: Monte-Carlo SURE of each candidate at each stopping time, against
    that per-sample variance (:mod:`peronamalik.core.sure`).
 3. **Search**: nine diffusions (of ``y`` and ``y + εb`` for eight probes; seventeen for
@@ -37,7 +38,7 @@ from peronamalik._validate import InputError
 from peronamalik.core.arrays import value_range
 from peronamalik.core.kappa import robust_gradient_scale
 from peronamalik.core.noise_level import NoiseModel, estimate_noise_model
-from peronamalik.core.params import KAPPA_RANGE
+from peronamalik.core.params import KAPPA_RANGE, NoiseLevel
 from peronamalik.core.smoothing import gaussian_kernel1d
 from peronamalik.core.sure import Runner, one_standard_error, risk_trajectory
 from peronamalik.core.threads import torch_threads
@@ -212,13 +213,14 @@ def choose(
     sigma: float | str,
     spacing: Sequence[float],
     coupled: bool,
-    noise: float | str = "auto",
+    noise: NoiseLevel = "auto",
 ) -> AutoParameters:
-    """Resolve the ``'auto'`` among ``kappa``, ``iterations`` and ``sigma`` for diffusing ``u``
+    r"""Resolve the ``'auto'`` among ``kappa``, ``iterations`` and ``sigma`` for diffusing ``u``
     (``(B, C, *spatial)``) with ``run(u, iterations=, kappa=, sigma=)`` (see the module notes).
 
-    ``noise``: the noise's standard deviation when known (a :class:`NoiseModel` of that
-    constant variance), else ``'auto'``: read from the image (:func:`estimate_noise_model`).
+    ``noise``: the noise when known, a standard deviation or a pair (a, b) of the variance
+    :math:`a\,m + b` (:func:`given_noise_model`), else ``'auto'``: read from the image
+    (:func:`estimate_noise_model`).
     A noise-free image keeps Black et al.'s kappa, 0 iterations and sigma 0 for what is auto.
     The search runs on one thread (torch's and the C kernels'): its diffusions are of at most
     :data:`SEARCH_PIXELS` per channel, hundreds of short calls, and waking the other workers
@@ -237,7 +239,7 @@ def choose(
     squeezed, spatial_ndim = [spacing[axis] for axis in kept], len(kept)
     scale = range_scale(y)
     y = y / scale
-    model = estimate_noise_model(y, spatial_ndim) if noise == "auto" else NoiseModel(0.0, (float(noise) / scale) ** 2)
+    model = estimate_noise_model(y, spatial_ndim) if noise == "auto" else given_noise_model(noise, scale)
     variance = model.variance(y)
     noise = math.sqrt(float(variance.mean()))
     if noise == 0:
@@ -265,6 +267,22 @@ def choose(
         )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
     return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u))
+
+
+def given_noise_model(noise: float | tuple[float, float], scale: float) -> NoiseModel:
+    r"""The noise a caller gives, as the :class:`NoiseModel` of the image divided by ``scale``.
+
+    A standard deviation :math:`\sigma` is the flat line :math:`v = \sigma^2`; a pair
+    :math:`(a, b)` the line :math:`v(m) = a\,m + b` at clean intensity :math:`m` (Foi et al.
+    2008's Poisson-Gaussian model: Poisson counts scaled by :math:`a`, plus Gaussian noise of
+    variance :math:`b`), both in the image's units.  Dividing the values by :math:`s` divides
+    :math:`a` by :math:`s` and :math:`b` by :math:`s^2`.
+
+    >>> given_noise_model(0.5, 2.0), given_noise_model((0.5, 4.0), 2.0)
+    (NoiseModel(slope=0.0, floor=0.0625), NoiseModel(slope=0.25, floor=1.0))
+    """
+    slope, floor = (0.0, float(noise) ** 2) if isinstance(noise, (int, float)) else noise
+    return NoiseModel(slope / scale, floor / scale**2)
 
 
 def psnr_peak(u: torch.Tensor) -> float:

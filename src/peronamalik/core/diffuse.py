@@ -13,7 +13,7 @@ from peronamalik.core import auto
 from peronamalik.core.arrays import ArrayLike, all_finite, restore, to_float_tensor, value_range
 from peronamalik.core.diffusivity import Diffusivity
 from peronamalik.core.layout import check_coupled, from_internal_layout, normalize_spacing, to_internal_layout
-from peronamalik.core.params import DiffusionParams
+from peronamalik.core.params import DiffusionParams, NoiseLevel
 from peronamalik.core.progress import Progress, check_progress
 
 
@@ -63,7 +63,7 @@ def diffuse(
     channel_axis: int | None = None,
     coupled: bool = False,
     sigma: float | str = 0.0,
-    noise: float | str = "auto",
+    noise: NoiseLevel = "auto",
     device: str | torch.device | None = None,
     progress: Progress | None = None,
 ) -> ArrayLike:
@@ -114,14 +114,19 @@ def diffuse(
         ``> 0``: compute the conductance from a Gaussian-smoothed image (Catté et al. 1992),
         in units of ``spacing``; at most the image's smallest extent (size × spacing).
         ``'auto'``: 0 or 1, whichever denoises better (see Notes).
-    noise : float or 'auto'
-        For the ``'auto'`` parameters only: the noise's standard deviation, ``>= 0``, in the
-        units the image is diffused in ([0, 1] for uint8 and uint16), when it is known
-        (white, Gaussian, the same at every intensity); the choice is then made for it
-        instead of for the level read from the image.  Give it where the clean picture has
-        grain or texture at the pixel scale as strong as the noise (film grain, a GIF's
-        dither, grass): read from the image, that content counts as noise, and the choice
-        smooths it away.  Not for nearly flat or binary pictures: the search there relies on
+    noise : float, (float, float) or 'auto'
+        For the ``'auto'`` parameters only: the noise when it is known (white), in the units
+        the image is diffused in ([0, 1] for uint8 and uint16); the choice is then made for
+        it instead of for the noise read from the image.  A float: its standard deviation,
+        ``>= 0``, the same at every intensity (Gaussian).  A pair ``(a, b)``, each ``>= 0``:
+        the variance :math:`a\,m + b` at clean intensity :math:`m` (Foi et al. 2008's
+        Poisson-Gaussian model: photon counts scaled by :math:`a`, plus read noise of
+        variance :math:`b`; a camera of gain :math:`g` ADU per electron and read noise
+        :math:`r` ADU, its offset subtracted, has :math:`a = g`, :math:`b = r^2` in ADU,
+        :math:`a = g/65535`, :math:`b = (r/65535)^2` for a uint16 file).  Give it where
+        the clean picture has grain or texture at the pixel scale as strong as the noise
+        (film grain, a GIF's dither, grass): read from the image, that content counts as
+        noise, and the choice smooths it away.  Not for nearly flat or binary pictures: the search there relies on
         the level it reads, a few per cent high on them, and given the exact level it stopped
         some of them 1.6-4.2 dB short (benchmarks/README.md, "A known noise level").
         ``0``: nothing to denoise (0 iterations for ``'auto'``).

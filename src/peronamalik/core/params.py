@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -77,6 +78,23 @@ def auto_or(check: Any, name: str, value: Any, **bounds: Any) -> Any:
     return value if isinstance(value, str) else check(name, value, **bounds)
 
 
+#: ``noise=``: a standard deviation, Foi et al.'s pair (a, b) of the variance a·m + b, or 'auto'.
+NoiseLevel = float | tuple[float, float] | str
+
+
+def check_noise(noise: Any) -> NoiseLevel:
+    """``'auto'``, a standard deviation >= 0, or a pair (a, b) >= 0 (a tuple of two floats)."""
+    values = noise.tolist() if hasattr(noise, "tolist") else noise  # numpy and torch too
+    if isinstance(values, (str, numbers.Real)):
+        return auto_or(real, "noise", values, low=0.0)
+    if not isinstance(values, Sequence) or isinstance(values, bytes):
+        raise InputTypeError(f"noise must be a number, a pair (a, b) or 'auto', got {type(noise).__name__}")
+    pair = list(values)
+    if len(pair) != 2:
+        raise InputError(f"noise as a pair is (a, b) of the variance a*m + b: 2 numbers, got {len(pair)}")
+    return real("noise's a", pair[0], low=0.0), real("noise's b", pair[1], low=0.0)
+
+
 def check_kappa(kappa: Any) -> float | str | torch.Tensor:
     """A number in :data:`KAPPA_RANGE`, a one-element tensor holding one, or ``'auto'``."""
     if isinstance(kappa, str):
@@ -106,7 +124,7 @@ class DiffusionOptions(TypedDict, total=False):
     channel_axis: int | None
     coupled: bool
     sigma: float | str
-    noise: float | str
+    noise: NoiseLevel
 
 
 @dataclass(frozen=True)
@@ -137,7 +155,7 @@ class DiffusionParams:
     channel_axis: int | None = None
     coupled: bool = False
     sigma: float | str = 0.0
-    noise: float | str = "auto"
+    noise: NoiseLevel = "auto"
     device: str | torch.device | None = None
 
     def __post_init__(self) -> None:
@@ -148,7 +166,7 @@ class DiffusionParams:
             "scheme": choice("scheme", self.scheme, SCHEMES),
             "coupled": flag("coupled", self.coupled),
             "sigma": auto_or(real, "sigma", self.sigma, low=0.0),
-            "noise": auto_or(real, "noise", self.noise, low=0.0),
+            "noise": check_noise(self.noise),
             "device": None if self.device is None else resolve_device(self.device, None),
         }
         if self.diffusivity != "inv":
