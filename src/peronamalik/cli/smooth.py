@@ -118,7 +118,7 @@ Examples:
               help="For the 'auto' parameters, the noise when known, in image units ([0, 1] for 8/16-bit "
                    "images): its standard deviation, or A,B for the variance A*intensity + B (Poisson-Gaussian: "
                    "a camera's gain and read noise squared); or 'auto': read from the image (grain or fine "
-                   "texture in a photo reads as noise too; keep 'auto' for nearly flat or binary pictures).")
+                   "texture in a photo reads as noise too; keep 'auto' for nearly flat or binary float pictures).")
 @click.option("--spacing", type=SpacingType(), default=None,
               help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
                    "gives (then kappa is per unit of that length); default: 1 per axis.")

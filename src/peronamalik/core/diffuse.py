@@ -126,9 +126,11 @@ def diffuse(
         :math:`a = g/65535`, :math:`b = (r/65535)^2` for a uint16 file).  Give it where
         the clean picture has grain or texture at the pixel scale as strong as the noise
         (film grain, a GIF's dither, grass): read from the image, that content counts as
-        noise, and the choice smooths it away.  Not for nearly flat or binary pictures: the search there relies on
-        the level it reads, a few per cent high on them, and given the exact level it stopped
-        some of them 1.6-4.2 dB short (benchmarks/README.md, "A known noise level").
+        noise, and the choice smooths it away.  Not for nearly flat or binary pictures with
+        unclipped noise (float data): the search there relies on the level it reads, a few
+        per cent high on them, and given the exact level it stopped some of them 1.6-4.7 dB
+        short (clipped to [0, 1], as 8- and 16-bit files are, they did not fail;
+        benchmarks/README.md, "A known noise level").
         ``0``: nothing to denoise (0 iterations for ``'auto'``).
         ``'auto'`` (default): read from the image (see Notes).
     device : str or torch.device, optional
