@@ -42,6 +42,22 @@ def test_smooth_ome_zarr_threaded_uses_the_ome_spacing(scan, tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr", "scan.zarr"]  # no pass store left
 
 
+def test_auto_parameters_are_chosen_over_the_volume_and_printed(scan, tmp_path: Path, capsys) -> None:
+    """``--kappa auto --iterations auto`` on a zarr volume prints its choice on one line, as
+    for an image: the in-memory choice over the whole volume (its OME spacing, the noise
+    given), which the result is diffused with; ``-q`` prints nothing."""
+    path, volume = scan
+    args = ["smooth", str(path), "--kappa", "auto", "--iterations", "auto", "--noise", "0.2"]
+    assert main([*args, "-o", str(tmp_path / "out.zarr")]) == 0
+    options = dict(spacing=(2.0, 1.0, 1.0), device="cpu")
+    chosen = peronamalik.estimate_parameters(volume, noise=0.2, **options)
+    assert chosen.iterations > 0 and capsys.readouterr().out.strip().splitlines() == [chosen.describe()]
+    expected = peronamalik.diffuse(volume, **chosen.as_options(), **options)
+    np.testing.assert_allclose(read_zarr(tmp_path / "out.zarr").array.compute(), expected, rtol=0, atol=1e-6)
+    assert main([*args, "-o", str(tmp_path / "quiet.zarr"), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_smooth_on_an_existing_cluster(client, scan, tmp_path: Path) -> None:
     path, volume = scan
     address = client.scheduler.address

@@ -196,7 +196,7 @@ def smooth(
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
                        coupled=coupled, sigma=sigma, noise=noise, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
-                    overwrite=overwrite, options=options)  # fmt: skip
+                    overwrite=overwrite, options=options, quiet=quiet)  # fmt: skip
         if not quiet:
             volume = read_zarr(output).array  # the metadata only
             click.echo(f"wrote {output} ({'×'.join(map(str, volume.shape))} {volume.dtype})", err=True)

@@ -113,9 +113,12 @@ def smooth_zarr(
     scheduler: str | None,
     overwrite: bool,
     options: dict[str, Any],
+    quiet: bool = False,
 ) -> None:
     """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
     :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's).
+    ``'auto'`` parameters are chosen over the whole volume, in memory, as ``peronamalik.dask``
+    chooses them, and printed on one line on stdout unless ``quiet``.
 
     The result is written in the input's dtype and units, chunk by chunk, as the in-memory
     ``smooth`` writes an image (:func:`peronamalik.core.arrays.from_float`: uint8/uint16
@@ -142,6 +145,12 @@ def smooth_zarr(
     with dask_scheduler(workers, scheduler), tempfile.TemporaryDirectory(
         dir=output.absolute().parent, prefix=f".{output.name}.", suffix=".passes"
     ) as passes:
+        if "auto" in (options["kappa"], options["iterations"], options["sigma"]):
+            from peronamalik.cli.smooth import with_auto_chosen
+            from peronamalik.core import DiffusionParams
+
+            chosen = with_auto_chosen(DiffusionParams(**options, device="cpu"), image.array.compute(), said=None if quiet else "")
+            options.update(kappa=chosen.kappa, iterations=chosen.iterations, sigma=chosen.sigma)
         result = pmdask.diffuse(image.array, checkpoint=passes, **options)
         dtype = image.array.dtype
         result = result.map_blocks(from_float, dtype, dtype=dtype, meta=np.empty((0,) * result.ndim, dtype))
