@@ -89,6 +89,8 @@ An alpha channel is not smoothed: it is dropped, with a warning.
 Examples:
   peronamalik smooth photo.png                    # photo-smooth.png here
   peronamalik smooth noisy.tif --kappa auto --iterations auto -o clean.tif
+  peronamalik smooth cells.tif --kappa auto --iterations auto --noise 3e-5,1e-8
+                     # a 16-bit camera's noise: gain 2/65535, (read noise 6.5/65535)²
   peronamalik smooth ct.npy --spacing 2,1,1 --compare before-after.png
   peronamalik smooth stack.tif --spacing file      # the voxel size of an ImageJ/OME TIFF
   peronamalik smooth 'scans/*.tif' -o out/ --workers 2   # a batch (or a folder), one task each
