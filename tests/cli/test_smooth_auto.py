@@ -78,7 +78,7 @@ def test_a_given_noise_is_what_auto_chooses_for(
     (["--noise", "-1", "--kappa", "auto"], "noise must be"),
     (["--noise", "lots", "--kappa", "auto"], "--noise"),
     (["--noise", "0.001,0,1", "--kappa", "auto"], "--noise"),
-    (["--noise", "0.001,-1", "--kappa", "auto"], "noise's b must be"),
+    (["--noise", "0,-0.001", "--kappa", "auto"], "noise's b (with a = 0) must be"),
 ])
 def test_a_noise_level_that_cannot_be_used_is_one_line_and_exit_2(
     tmp_path: Path, noisy_png: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str

@@ -639,8 +639,24 @@ def test_a_given_poisson_gaussian_line_is_what_the_choice_is_made_for() -> None:
     assert (scaled.kappa / 4096.0, scaled.iterations) == pytest.approx((given.kappa, given.iterations))
 
 
+@pytest.mark.parametrize("offset", [0, 1000])
+def test_the_noise_line_read_given_back_makes_the_same_choice(offset: int) -> None:
+    """``AutoParameters.noise_line``: the variance line (a, b) the choice was made for, in
+    the image's units ([0, 1] for uint16).  Poisson counts of 5-35 photons read a sloped
+    line, and over a camera's offset of 1000 a floor below 0 (a (m - m0)); given back as
+    ``noise=``, either makes the same choice, and is reported as given."""
+    blobs = data.binary_blobs(128, volume_fraction=0.3, rng=1).astype(float)
+    noisy = (np.random.default_rng(0).poisson(blobs * 30 + 5) + offset).astype(np.uint16)
+    read = estimate_parameters(noisy)
+    a, b = read.noise_line
+    assert a > 0 and (b < 0 if offset else b >= 0) and read.iterations > 0
+    again = estimate_parameters(noisy, noise=read.noise_line)
+    assert (again.kappa, again.iterations, again.noise) == pytest.approx((read.kappa, read.iterations, read.noise))
+    assert again.noise_line == pytest.approx(read.noise_line)
+
+
 @pytest.mark.parametrize(("noise", "message"), [
-    (-0.1, "noise must be"), (math.nan, "noise must be"), ("high", "noise"), (b"ab", "noise must be"),
+    (-0.1, "noise must be"), ((0.0, -1e-6), r"noise's b \(with a = 0\) must be in \[0, inf\)"), (math.nan, "noise must be"), ("high", "noise"), (b"ab", "noise must be"),
     ((0.001,), "2 numbers, got 1"), ([0.001, 0.0, 0.0], "2 numbers, got 3"),
     ((-0.001, 0.0), "noise's a must be in"), ((0.001, math.inf), "noise's b must be"), ((0.001, "0"), "noise's b must be"),
 ])

@@ -81,6 +81,10 @@ class AutoParameters:
     #: the peak value of the estimated PSNR (:meth:`describe`): 1 for an image in [0, 1]
     #: (values within :data:`UNIT_VALUES`, noise included), else the image's value range
     peak: float = 1.0
+    #: the noise's variance line :math:`v(m) = a\,m + b` as ``(a, b)``, in the image's units,
+    #: that the choice was made for (read, or as given): ``noise=noise_line`` makes the same
+    #: choice again, and gives another picture of the same camera the noise read on this one
+    noise_line: tuple[float, float] = (0.0, 0.0)
 
     def as_options(self) -> dict[str, float | int]:
         """``kappa``, ``iterations`` and ``sigma``, as keyword arguments of ``diffuse``."""
@@ -249,6 +253,7 @@ def choose(
             sigma=0.0 if sigma == "auto" else float(sigma),
             noise=0.0,
             risk=0.0,
+            noise_line=(model.slope * scale, model.floor * scale**2),
         )
     channels = u.shape[1] if coupled else 1
     if kappa == "auto":  # every candidate must be a kappa the kernels take
@@ -266,7 +271,8 @@ def choose(
             iterations=None if iterations == "auto" else int(iterations),
         )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u))
+    line = (model.slope * scale, model.floor * scale**2)
+    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u), line)
 
 
 def given_noise_model(noise: float | tuple[float, float], scale: float) -> NoiseModel:
@@ -275,8 +281,9 @@ def given_noise_model(noise: float | tuple[float, float], scale: float) -> Noise
     A standard deviation :math:`\sigma` is the flat line :math:`v = \sigma^2`; a pair
     :math:`(a, b)` the line :math:`v(m) = a\,m + b` at clean intensity :math:`m` (Foi et al.
     2008's Poisson-Gaussian model: Poisson counts scaled by :math:`a`, plus Gaussian noise of
-    variance :math:`b`), both in the image's units.  Dividing the values by :math:`s` divides
-    :math:`a` by :math:`s` and :math:`b` by :math:`s^2`.
+    variance :math:`b`; :math:`b < 0` for counts over an offset :math:`m_0`,
+    :math:`a\,(m - m_0)`, the variance 0 below it), both in the image's units.  Dividing the
+    values by :math:`s` divides :math:`a` by :math:`s` and :math:`b` by :math:`s^2`.
 
     >>> given_noise_model(0.5, 2.0), given_noise_model((0.5, 4.0), 2.0)
     (NoiseModel(slope=0.0, floor=0.0625), NoiseModel(slope=0.25, floor=1.0))

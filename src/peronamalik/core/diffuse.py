@@ -118,15 +118,18 @@ def diffuse(
         For the ``'auto'`` parameters only: the noise when it is known (white), in the units
         the image is diffused in ([0, 1] for uint8 and uint16); the choice is then made for
         it instead of for the noise read from the image.  A float: its standard deviation,
-        ``>= 0``, the same at every intensity (Gaussian).  A pair ``(a, b)``, each ``>= 0``:
+        ``>= 0``, the same at every intensity (Gaussian).  A pair ``(a, b)``, ``a >= 0``:
         the variance :math:`a\,m + b` at clean intensity :math:`m` (Foi et al. 2008's
         Poisson-Gaussian model: photon counts scaled by :math:`a`, plus read noise of
         variance :math:`b`; a camera of gain :math:`g` ADU per electron and read noise
-        :math:`r` ADU, its offset subtracted, has :math:`a = g`, :math:`b = r^2` in ADU,
-        :math:`a = g/65535`, :math:`b = (r/65535)^2` for a uint16 file).  Give it where
+        :math:`r` ADU has :math:`a = g`, :math:`b = r^2` in ADU, :math:`a = g/65535`,
+        :math:`b = (r/65535)^2` for a uint16 file; over an offset :math:`m_0` not
+        subtracted, :math:`b = r^2 - g\,m_0`, below 0 for a large offset).  Give it where
         the clean picture has grain or texture at the pixel scale as strong as the noise
         (film grain, a GIF's dither, grass): read from the image, that content counts as
-        noise, and the choice smooths it away.  Not for nearly flat or binary pictures with
+        noise, and the choice smooths it away.  The pair read on one picture,
+        :attr:`~peronamalik.core.auto.AutoParameters.noise_line`, serves another of the
+        same camera and settings.  Not for nearly flat or binary pictures with
         unclipped noise (float data): the search there relies on the level it reads, a few
         per cent high on them, and given the exact level it stopped some of them 1.6-4.7 dB
         short (clipped to [0, 1], as 8- and 16-bit files are, they did not fail;

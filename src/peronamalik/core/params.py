@@ -83,7 +83,8 @@ NoiseLevel = float | tuple[float, float] | str
 
 
 def check_noise(noise: Any) -> NoiseLevel:
-    """``'auto'``, a standard deviation >= 0, or a pair (a, b) >= 0 (a tuple of two floats)."""
+    """``'auto'``, a standard deviation >= 0, or a pair (a, b) (a tuple of two floats): a >= 0,
+    and b >= 0 where a is 0 (a negative b is a line over an offset, which needs a slope)."""
     values = noise.tolist() if hasattr(noise, "tolist") else noise  # numpy and torch too
     if isinstance(values, (str, numbers.Real)):
         return auto_or(real, "noise", values, low=0.0)
@@ -92,7 +93,8 @@ def check_noise(noise: Any) -> NoiseLevel:
     pair = list(values)
     if len(pair) != 2:
         raise InputError(f"noise as a pair is (a, b) of the variance a*m + b: 2 numbers, got {len(pair)}")
-    return real("noise's a", pair[0], low=0.0), real("noise's b", pair[1], low=0.0)
+    slope = real("noise's a", pair[0], low=0.0)
+    return slope, real("noise's b" + (" (with a = 0)" if slope == 0 else ""), pair[1], low=None if slope > 0 else 0.0)
 
 
 def check_kappa(kappa: Any) -> float | str | torch.Tensor:
