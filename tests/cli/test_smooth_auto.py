@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,26 @@ def test_a_given_noise_is_what_auto_chooses_for(
     assert f"noise level {level:.3g}" in chosen.describe() and chosen.kappa != estimate_parameters(image).kappa
     expected = np.clip(np.asarray(diffuse(image, **chosen.as_options()), np.float64), 0, 1) * 255
     assert np.abs(read_image(out).array - expected).max() <= 0.5 + 1e-3
+
+
+def test_a_poisson_line_is_printed_as_noise_takes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Poisson-like noise: the line prints its variance line as ``--noise A,B``; pasted back
+    (4 significant digits), the same stopping time and kappa within 0.1 %."""
+    rng = np.random.default_rng(3)
+    clean = np.kron(rng.random((6, 6)), np.ones((16, 16))) * 0.8 + 0.1
+    path = tmp_path / "counts.png"
+    Image.fromarray((rng.poisson(clean * 200) / 200 * 65535).round().astype(np.uint16)).save(path)
+    args = ["smooth", str(path), "--kappa", "auto", "--iterations", "auto"]
+    assert main([*args, "-o", str(tmp_path / "a.png")]) == 0
+    printed = capsys.readouterr().out.strip()
+    line = re.search(r"as --noise ([^\s,]+,[^\s,)]+)", printed)
+    assert line is not None, printed
+    assert main([*args, "-o", str(tmp_path / "b.png"), "--noise", line.group(1)]) == 0
+    again = capsys.readouterr().out.strip()
+    (kappa, iterations), (kappa_again, iterations_again) = (
+        re.search(r"kappa=(\S+) iterations=(\d+)", text).groups() for text in (printed, again)
+    )
+    assert iterations_again == iterations and float(kappa_again) == pytest.approx(float(kappa), rel=1e-3)
 
 
 @pytest.mark.parametrize(("extra", "fragment"), [

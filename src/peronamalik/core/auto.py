@@ -91,16 +91,19 @@ class AutoParameters:
         return dict(kappa=self.kappa, iterations=self.iterations, sigma=self.sigma)
 
     def describe(self) -> str:
-        """One line: the chosen values, the noise level and the estimated PSNR (for a peak
-        other than 1, named).  The estimate is :attr:`risk`, SURE at the choice: rough, as the
+        """One line: the chosen values, the noise level (with Poisson-like noise also its
+        line, as ``smooth --noise A,B`` takes it) and the estimated PSNR (for a peak other
+        than 1, named).  The estimate is :attr:`risk`, SURE at the choice: rough, as the
         noise level it subtracts is read from the data (on benchmarks/auto_quality.py's tune
         photos under noise of 0.02 it read the true PSNR -1.4 to +1.7 dB, p10-p90, at worst
         +2.8 dB)."""
         peak = "" if self.peak == 1 else f" for a peak of {self.peak:.6g}"
         estimate = f", estimated PSNR {psnr_of(self.risk / self.peak**2):.1f} dB{peak}" if self.risk > 0 else ""
+        slope, floor = self.noise_line
+        line = f", as --noise {slope:.4g},{floor:.4g}" if slope > 0 else ""  # Poisson-like: the line to give again
         return (
             f"kappa={self.kappa:.6g} iterations={self.iterations} sigma={self.sigma:g} "
-            f"(noise level {self.noise:.3g}{estimate})"
+            f"(noise level {self.noise:.3g}{line}{estimate})"
         )
 
 
