@@ -671,9 +671,10 @@ def test_the_noise_line_read_on_a_smooth_part_spares_a_grainy_part(noise) -> Non
 
 
 @pytest.mark.parametrize(("noise", "message"), [
-    (-0.1, "noise must be"), ((0.0, -1e-6), r"noise's b \(with a = 0\) must be in \[0, inf\)"), (math.nan, "noise must be"), ("high", "noise"), (b"ab", "noise must be"),
+    (-0.1, "noise must be"), (math.nan, "noise must be"), ("high", "noise"), (b"ab", "noise must be"),
     ((0.001,), "2 numbers, got 1"), ([0.001, 0.0, 0.0], "2 numbers, got 3"),
-    ((-0.001, 0.0), "noise's a must be in"), ((0.001, math.inf), "noise's b must be"), ((0.001, "0"), "noise's b must be"),
+    ((0.0, -1e-6), r"noise's b \(with a = 0\) must be in \[0, inf\)"), ((-0.001, 0.0), "noise's a must be in"),
+    ((0.001, math.inf), "noise's b must be"), ((0.001, "0"), "noise's b must be"),
 ])
 def test_a_bad_noise_level_is_refused(noise, message) -> None:
     with pytest.raises((ValueError, TypeError), match=message):

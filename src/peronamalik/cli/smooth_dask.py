@@ -149,7 +149,8 @@ def smooth_zarr(
             from peronamalik.cli.smooth import with_auto_chosen
             from peronamalik.core import DiffusionParams
 
-            chosen = with_auto_chosen(DiffusionParams(**options, device="cpu"), image.array.compute(), said=None if quiet else "")
+            params = DiffusionParams(**options, device="cpu")  # as peronamalik.dask chooses
+            chosen = with_auto_chosen(params, image.array.compute(), said=None if quiet else "")
             options.update(kappa=chosen.kappa, iterations=chosen.iterations, sigma=chosen.sigma)
         result = pmdask.diffuse(image.array, checkpoint=passes, **options)
         dtype = image.array.dtype

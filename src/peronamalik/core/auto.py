@@ -275,7 +275,9 @@ def choose(
         )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
     line = (model.slope * scale, model.floor * scale**2)
-    return AutoParameters(chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u), line)
+    return AutoParameters(
+        chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u), noise_line=line
+    )
 
 
 def given_noise_model(noise: float | tuple[float, float], scale: float) -> NoiseModel:
