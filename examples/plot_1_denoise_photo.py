@@ -18,8 +18,9 @@ rng = np.random.default_rng(0)
 noisy = np.clip(photo + rng.normal(0, 0.08, photo.shape), 0, 1).astype(np.float32)
 
 fixed = diffuse(noisy, iterations=20, kappa=0.1)
-auto = diffuse(noisy, kappa="auto", iterations="auto")
-print(estimate_parameters(noisy))
+chosen = estimate_parameters(noisy)  # what kappa="auto", iterations="auto" choose
+print(chosen)
+auto = diffuse(noisy, **chosen.as_options())
 
 
 def psnr(image: np.ndarray) -> float:
@@ -48,10 +49,10 @@ camera = data.camera() / 255
 noisy_camera = camera + np.random.default_rng(1).normal(0, 0.02, camera.shape)
 sky = estimate_parameters(noisy_camera[20:148, 300:428])
 clean, corner = camera[320:448, 320:448], noisy_camera[320:448, 320:448]
-read = diffuse(corner, kappa="auto", iterations="auto")
-given = diffuse(corner, kappa="auto", iterations="auto", noise=sky.noise_line)
-print("read on the corner:", estimate_parameters(corner).describe())
-print("the sky's line:    ", estimate_parameters(corner, noise=sky.noise_line).describe())
+read_here, sky_noise = estimate_parameters(corner), estimate_parameters(corner, noise=sky.noise_line)
+print("read on the corner:", read_here.describe())
+print("the sky's line:    ", sky_noise.describe())
+read, given = diffuse(corner, **read_here.as_options()), diffuse(corner, **sky_noise.as_options())
 
 
 def psnr_of(image: np.ndarray) -> float:

@@ -27,6 +27,7 @@ Black et al.'s robust gradient scale (:func:`peronamalik.core.kappa.estimate_kap
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -247,6 +248,7 @@ def choose(
     scale = range_scale(y)
     y = y / scale
     model = estimate_noise_model(y, spatial_ndim) if noise == "auto" else given_noise_model(noise, scale)
+    line = dataclasses.astuple(model.of_values_times(scale))  # in the image's units
     variance = model.variance(y)
     noise = math.sqrt(float(variance.mean()))
     if noise == 0:
@@ -256,7 +258,7 @@ def choose(
             sigma=0.0 if sigma == "auto" else float(sigma),
             noise=0.0,
             risk=0.0,
-            noise_line=(model.slope * scale, model.floor * scale**2),
+            noise_line=line,
         )
     channels = u.shape[1] if coupled else 1
     if kappa == "auto":  # every candidate must be a kappa the kernels take
@@ -274,7 +276,6 @@ def choose(
             iterations=None if iterations == "auto" else int(iterations),
         )
     chosen_kappa = in_kappa_range(chosen_kappa * scale, u) if kappa == "auto" else float(kappa)
-    line = (model.slope * scale, model.floor * scale**2)
     return AutoParameters(
         chosen_kappa, chosen_iterations, chosen_sigma, noise * scale, risk * scale**2, psnr_peak(u), noise_line=line
     )
@@ -294,7 +295,7 @@ def given_noise_model(noise: float | tuple[float, float], scale: float) -> Noise
     (NoiseModel(slope=0.0, floor=0.0625), NoiseModel(slope=0.25, floor=1.0))
     """
     slope, floor = (0.0, float(noise) ** 2) if isinstance(noise, (int, float)) else noise
-    return NoiseModel(slope / scale, floor / scale**2)
+    return NoiseModel(slope, floor).of_values_times(1.0 / scale)
 
 
 def psnr_peak(u: torch.Tensor) -> float:

@@ -179,6 +179,11 @@ class NoiseModel:
         """The variance curve times ``factor`` (its shape kept)."""
         return NoiseModel(self.slope * factor, self.floor * factor)
 
+    def of_values_times(self, factor: float) -> NoiseModel:
+        """The curve of the values multiplied by ``factor``: :math:`a` times it (a scaled
+        count's variance grows with its mean), :math:`b` times its square."""
+        return NoiseModel(self.slope * factor, self.floor * factor**2)
+
     def at(self, intensity: float) -> float:
         """The variance :math:`a\\,m + b` at intensity ``m``."""
         return self.slope * intensity + self.floor
