@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data
+from skimage.util import img_as_float
 
 from peronamalik import diffuse, estimate_parameters
 from peronamalik.cli import main
@@ -108,3 +110,65 @@ def test_a_noise_level_that_cannot_be_used_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "d.png").exists()
+
+
+@pytest.fixture
+def sky_and_grass(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """camera's sky beside its grainy corner (grain as strong as noise of 0.02, which reads
+    as noise), under Gaussian noise of 0.02: the noisy picture as .npy, and the clean one."""
+    camera = img_as_float(data.camera())
+    clean = np.hstack([camera[20:148, 300:428], camera[320:448, 320:448]])
+    path = tmp_path / "sky-and-grass.npy"
+    np.save(path, clean + np.random.default_rng(0).normal(0.0, 0.02, clean.shape))
+    return path, clean
+
+
+def test_the_noise_read_in_a_region_is_what_auto_chooses_for(
+    tmp_path: Path, sky_and_grass: tuple[Path, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--noise-region: the noise line read in that part (the sky), given for the whole; it
+    spares the grass's grain that the whole picture's reading smooths away."""
+    path, clean = sky_and_grass
+    args = ["smooth", str(path), "--kappa", "auto", "--iterations", "auto"]
+    assert main([*args, "-o", str(tmp_path / "region.npy"), "--noise-region", ":,:128"]) == 0
+    noisy = np.load(path)
+    line = estimate_parameters(noisy[:, :128], iterations=0).noise_line
+    chosen = estimate_parameters(noisy, noise=line)
+    assert capsys.readouterr().out.strip().splitlines() == [chosen.describe() + ", noise read in :,:128"]
+    region = np.load(tmp_path / "region.npy")
+    np.testing.assert_allclose(region, diffuse(noisy, **chosen.as_options()), rtol=0, atol=1e-6)
+    assert main([*args, "-o", str(tmp_path / "whole.npy")]) == 0
+    psnr = {name: -10 * np.log10(np.mean((np.load(tmp_path / f"{name}.npy") - clean) ** 2)) for name in ("region", "whole")}
+    assert psnr["region"] > psnr["whole"] + 1.0, psnr
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--noise-region", "0:128", "--kappa", "auto"], "has 1 START:STOP for a picture of 2 axes (128×256)"),
+    (["--noise-region", ":,:,:", "--kappa", "auto"], "has 3 START:STOP"),
+    (["--noise-region", "0:10,:", "--kappa", "auto"], "keeps 10 of the 128 pixels along axis 0"),
+    (["--noise-region", "5:3,:", "--kappa", "auto"], "keeps 0 of the 128 pixels"),
+    (["--noise-region", "a:b", "--kappa", "auto"], "is not START:STOP per axis"),
+    (["--noise-region", "0:5:1,:", "--kappa", "auto"], "is not START:STOP per axis"),
+    (["--noise-region", ":,:128"], "--noise-region is what the 'auto' parameters are chosen for"),
+    (["--noise-region", ":,:128", "--kappa", "auto", "--noise", "0.02"], "give one of them"),
+])
+def test_a_noise_region_that_cannot_be_read_is_one_line_and_exit_2(
+    tmp_path: Path, sky_and_grass: tuple[Path, np.ndarray], capsys: pytest.CaptureFixture[str], extra: list[str],
+    fragment: str,
+) -> None:
+    path, _ = sky_and_grass
+    assert main(["smooth", str(path), "-o", str(tmp_path / "e.npy"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0], err
+    assert not (tmp_path / "e.npy").exists()
+
+
+def test_a_noise_region_without_noise_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A part that is constant reads no noise: refused, not smoothed for no noise at all."""
+    path = tmp_path / "half-flat.npy"
+    np.save(path, np.pad(np.random.default_rng(0).normal(0.5, 0.02, (64, 64)), ((0, 0), (0, 64)), constant_values=0.5))
+    args = ["smooth", str(path), "-o", str(tmp_path / "f.npy"), "--kappa", "auto", "--noise-region", ":,64:"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reads no noise" in err[0]
+    assert not (tmp_path / "f.npy").exists()

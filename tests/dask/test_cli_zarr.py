@@ -58,6 +58,20 @@ def test_auto_parameters_are_chosen_over_the_volume_and_printed(scan, tmp_path: 
     assert capsys.readouterr().out == ""
 
 
+def test_the_noise_read_in_a_region_of_the_volume_is_what_auto_chooses_for(scan, tmp_path: Path, capsys) -> None:
+    """``--noise-region`` on a zarr volume: the noise line read in that part, as in memory."""
+    path, volume = scan
+    args = ["smooth", str(path), "-o", str(tmp_path / "out.zarr"), "--kappa", "auto", "--iterations", "auto",
+            "--noise-region", "0:10,:12,-12:"]  # fmt: skip
+    assert main(args) == 0
+    options = dict(spacing=(2.0, 1.0, 1.0), device="cpu")
+    line = peronamalik.estimate_parameters(volume[0:10, :12, -12:], iterations=0, **options).noise_line
+    chosen = peronamalik.estimate_parameters(volume, noise=line, **options)
+    assert capsys.readouterr().out.strip().splitlines() == [chosen.describe() + ", noise read in 0:10,:12,-12:"]
+    expected = peronamalik.diffuse(volume, **chosen.as_options(), **options)
+    np.testing.assert_allclose(read_zarr(tmp_path / "out.zarr").array.compute(), expected, rtol=0, atol=1e-6)
+
+
 def test_smooth_on_an_existing_cluster(client, scan, tmp_path: Path) -> None:
     path, volume = scan
     address = client.scheduler.address

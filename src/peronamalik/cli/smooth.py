@@ -75,6 +75,24 @@ class NoiseType(click.ParamType):
         return numbers[0] if len(numbers) == 1 else numbers
 
 
+class RegionType(click.ParamType):
+    """``START:STOP`` per spatial axis, separated by commas, as numpy slices them (an end left
+    out is the axis's end; a negative one counts from it): ``(start, stop)`` pairs."""
+
+    name = "START:STOP,..."
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            region = tuple(tuple(int(end) if end.strip() else None for end in part.split(":")) for part in value.split(","))
+        except ValueError:
+            region = ()
+        if not region or any(len(ends) != 2 for ends in region):
+            self.fail(f"{value!r} is not START:STOP per axis, separated by commas (e.g. 0:128,300:428)", param, ctx)
+        return region
+
+
 #: ``--spacing file``: the pixel size the input's metadata gives (ImageJ or OME TIFF).
 SPACING_FROM_FILE = "file"
 
@@ -91,6 +109,8 @@ Examples:
   peronamalik smooth noisy.tif --kappa auto --iterations auto -o clean.tif
   peronamalik smooth cells.tif --kappa auto --iterations auto --noise 3e-5,1e-8
                      # a 16-bit camera's noise: gain 2/65535, (read noise 6.5/65535)²
+  peronamalik smooth grainy.jpg --kappa auto --iterations auto --noise-region 0:150,:
+                     # the noise read in the top 150 rows (sky), not the grain below
   peronamalik smooth ct.npy --spacing 2,1,1 --compare before-after.png
   peronamalik smooth stack.tif --spacing file      # the voxel size of an ImageJ/OME TIFF
   peronamalik smooth 'scans/*.tif' -o out/ --workers 2   # a batch (or a folder), one task each
@@ -120,7 +140,12 @@ Examples:
               help="For the 'auto' parameters, the noise when known, in image units ([0, 1] for 8/16-bit "
                    "images): its standard deviation, or A,B for the variance A*intensity + B (Poisson-Gaussian: "
                    "a camera's gain and read noise squared); or 'auto': read from the image (grain or fine "
-                   "texture in a photo reads as noise too; keep 'auto' for nearly flat or binary float pictures).")
+                   "texture in a photo reads as noise too: see --noise-region; keep 'auto' for nearly flat or "
+                   "binary float pictures).")
+@click.option("--noise-region", type=RegionType(), default=None,
+              help="For the 'auto' parameters: read the noise in this part of the picture only, START:STOP per "
+                   "axis (rows first, as numpy slices), and choose for that noise over the whole: a smooth part "
+                   "(sky, background) where grain or texture elsewhere would read as noise.")
 @click.option("--spacing", type=SpacingType(), default=None,
               help="Physical spacing: one value or one per axis, or 'file': the pixel size an ImageJ or OME TIFF "
                    "gives (then kappa is per unit of that length); default: 1 per axis.")
@@ -148,6 +173,7 @@ def smooth(
     coupled: bool,
     sigma: float | str,
     noise: float | tuple[float, float] | str,
+    noise_region: tuple[tuple[int | None, int | None], ...] | None,
     spacing: tuple[float, ...] | str | None,
     channel_axis: int | str | None,
     device: str | None,
@@ -179,9 +205,12 @@ def smooth(
         spacing=spacing[0] if spacing is not None and len(spacing) == 1 else spacing,
         coupled=coupled, sigma=sigma, noise=noise, device=device,
     )
-    if params.noise != "auto" and "auto" not in (params.kappa, params.iterations, params.sigma):
-        raise InputError("--noise is what the 'auto' parameters are chosen for: give --kappa, --iterations or "
-                         "--sigma auto, or drop --noise")
+    for option, given in (("--noise", params.noise != "auto"), ("--noise-region", noise_region is not None)):
+        if given and "auto" not in (params.kappa, params.iterations, params.sigma):
+            raise InputError(f"{option} is what the 'auto' parameters are chosen for: give --kappa, --iterations or "
+                             f"--sigma auto, or drop {option}")
+    if params.noise != "auto" and noise_region is not None:
+        raise InputError("--noise gives the noise and --noise-region says where to read it: give one of them")
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("smooth", input_path, output)
     check_not_input(input_path, output, "-o", "the result")
@@ -198,7 +227,7 @@ def smooth(
         options = dict(iterations=iterations, kappa=kappa, dt=dt, diffusivity=diffusivity, scheme=scheme,
                        coupled=coupled, sigma=sigma, noise=noise, spacing=spacing, channel_axis=channel_axis)  # fmt: skip
         smooth_zarr(input_path, output, chunks=chunks, workers=workers, scheduler=scheduler,
-                    overwrite=overwrite, options=options, quiet=quiet)  # fmt: skip
+                    overwrite=overwrite, options=options, noise_region=noise_region, quiet=quiet)  # fmt: skip
         if not quiet:
             volume = read_zarr(output).array  # the metadata only
             click.echo(f"wrote {output} ({'×'.join(map(str, volume.shape))} {volume.dtype})", err=True)
@@ -233,7 +262,7 @@ def smooth(
     if compare is not None:
         check_image_output(compare, *compared_plane(shown.shape, axis))
     on = f" (on time point {len(loaded.array) // 2 + 1} of {len(loaded.array)})" if series else ""
-    params = with_auto_chosen(params, shown, said=None if quiet else on)
+    params = with_auto_chosen(params, shown, said=None if quiet else on, noise_region=noise_region)
     if every is not None:
         with progress_bar("smoothing", "it", delay=1.0, quiet=quiet) as progress:
             written = write_evolution(
@@ -273,19 +302,65 @@ def compared_plane(shape: tuple[int, ...], axis: int | None) -> tuple[tuple[int,
     return (*map(int, np.delete(shape, axis)[-2:]), shape[axis]), -1
 
 
-def with_auto_chosen(params: DiffusionParams, image: np.ndarray, *, said: str | None) -> DiffusionParams:
-    """``params`` with its ``'auto'`` kappa, iterations and sigma chosen on ``image``; the
-    choice is printed on stdout with ``said`` after it, unless ``said`` is None."""
+def with_auto_chosen(
+    params: DiffusionParams,
+    image: np.ndarray,
+    *,
+    said: str | None,
+    noise_region: tuple[tuple[int | None, int | None], ...] | None = None,
+) -> DiffusionParams:
+    """``params`` with its ``'auto'`` kappa, iterations and sigma chosen on ``image``, for the
+    noise read in ``noise_region`` of it if given (:func:`noise_read_in`); the choice is
+    printed on stdout with ``said`` after it, unless ``said`` is None."""
     from peronamalik.core import estimate_parameters
 
     values = dict(kappa=params.kappa, iterations=params.iterations, sigma=params.sigma)
     if "auto" not in values.values():
         return params
+    if noise_region is not None:
+        params = params.replace(noise=noise_read_in(image, noise_region, params))
+        said = None if said is None else f", noise read in {region_text(noise_region)}{said}"
     options = {name: value for name, value in vars(params).items() if name not in values}
     chosen = estimate_parameters(image, **values, **options)
     if said is not None:
         click.echo(chosen.describe() + said)
     return params.replace(**chosen.as_options())
+
+
+def noise_read_in(
+    image: np.ndarray, region: tuple[tuple[int | None, int | None], ...], params: DiffusionParams
+) -> tuple[float, float]:
+    """The noise's variance line ``(a, b)`` (:attr:`AutoParameters.noise_line`) read in
+    ``region`` of ``image``: one ``(start, stop)`` per spatial axis (the channel axis of
+    ``params`` kept whole), each keeping two blocks of the noise reading or more."""
+    from peronamalik.core import estimate_parameters
+    from peronamalik.core.noise_level import block_side
+
+    axis = params.channel_axis
+    spatial = [dim for dim in range(image.ndim) if axis is None or dim != axis % image.ndim]
+    shape = "×".join(str(image.shape[dim]) for dim in spatial)
+    if len(region) != len(spatial):
+        raise InputError(f"--noise-region {region_text(region)} has {len(region)} START:STOP for a picture of "
+                         f"{len(spatial)} axes ({shape}): give one per axis")
+    least = 2 * block_side(len(spatial)) + 2
+    index: list[slice] = [slice(None)] * image.ndim
+    for dim, (start, stop) in zip(spatial, region):
+        first, end, _ = slice(start, stop).indices(image.shape[dim])
+        if end - first < least:
+            raise InputError(f"--noise-region {region_text(region)} keeps {max(end - first, 0)} of the {image.shape[dim]} "
+                             f"pixels along axis {spatial.index(dim)} ({shape}); the noise is read on {least} or more")
+        index[dim] = slice(first, end)
+    options = dict(channel_axis=axis, coupled=params.coupled, spacing=params.spacing, device=params.device)
+    line = estimate_parameters(image[tuple(index)], iterations=0, sigma=0.0, **options).noise_line
+    if line == (0.0, 0.0):
+        raise InputError(f"--noise-region {region_text(region)} reads no noise (a constant part?): choose a part "
+                         "with the noise in it, or give --noise")
+    return line
+
+
+def region_text(region: tuple[tuple[int | None, int | None], ...]) -> str:
+    """``region`` as ``--noise-region`` takes it: ``0:128,300:``."""
+    return ",".join(":".join("" if end is None else str(end) for end in ends) for ends in region)
 
 
 def diffuse_series(series: np.ndarray, params: DiffusionParams, progress: Progress | None) -> np.ndarray:

@@ -113,12 +113,14 @@ def smooth_zarr(
     scheduler: str | None,
     overwrite: bool,
     options: dict[str, Any],
+    noise_region: tuple[tuple[int | None, int | None], ...] | None = None,
     quiet: bool = False,
 ) -> None:
     """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
     :func:`peronamalik.dask.diffuse` (``spacing`` / ``channel_axis`` None: the OME metadata's).
     ``'auto'`` parameters are chosen over the whole volume, in memory, as ``peronamalik.dask``
-    chooses them, and printed on one line on stdout unless ``quiet``.
+    chooses them (the noise read in ``noise_region`` if given, as ``smooth --noise-region``),
+    and printed on one line on stdout unless ``quiet``.
 
     The result is written in the input's dtype and units, chunk by chunk, as the in-memory
     ``smooth`` writes an image (:func:`peronamalik.core.arrays.from_float`: uint8/uint16
@@ -150,7 +152,7 @@ def smooth_zarr(
             from peronamalik.core import DiffusionParams
 
             params = DiffusionParams(**options, device="cpu")  # as peronamalik.dask chooses
-            chosen = with_auto_chosen(params, image.array.compute(), said=None if quiet else "")
+            chosen = with_auto_chosen(params, image.array.compute(), said=None if quiet else "", noise_region=noise_region)
             options.update(kappa=chosen.kappa, iterations=chosen.iterations, sigma=chosen.sigma)
         result = pmdask.diffuse(image.array, checkpoint=passes, **options)
         dtype = image.array.dtype
