@@ -17,7 +17,7 @@ from peronamalik.art.config import ArtConfig, load_config_file, split_sidecar
 from peronamalik.art.presets import DEFAULT_PRESET, LOOK_PRESETS, PHOTO_PRESETS, PRESETS, REPRODUCTIONS, preset_config
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, SEED_HELP, app
 from peronamalik.cli.batch import ART_SUFFIX, is_batch, run_batch
-from peronamalik.cli.checks import check_not_input, given, given_on_command_line, refuse_for_one_input
+from peronamalik.cli.checks import check_input_exists, check_not_input, given, given_on_command_line, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
 
 
@@ -218,6 +218,7 @@ def art(
     if is_batch(input_path):  # a glob or a folder: one task per file
         return run_batch("art", input_path, output, suffix=ART_SUFFIX)
     refuse_for_one_input("batches (many files)", workers=workers, scheduler=scheduler)
+    check_input_exists(input_path)
     from peronamalik.art.animate import check_output_options, render
     from peronamalik.art.source import SAMPLE_NAME, SAMPLE_REF
 

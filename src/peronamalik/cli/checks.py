@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from peronamalik._validate import InputError
+from peronamalik.cli.batch import is_batch
 
 T = TypeVar("T")
 
@@ -50,3 +51,11 @@ def check_not_input(input_path: Path, target: str | Path | None, option: str, wh
         return
     if same:
         raise InputError(f"{option} names the input {input_path}: {what} would replace it; give another name")
+
+
+def check_input_exists(input_path: Path | None) -> None:
+    """Refuse an INPUT that is not there before torch loads: a mistyped name is answered at
+    once, not after seconds of loading.  No INPUT (the bundled sample, a webcam) and a batch
+    (a glob or a folder, which says when it matches nothing) pass."""
+    if input_path is not None and not input_path.exists() and not is_batch(input_path):
+        raise InputError(f"input {input_path} does not exist")

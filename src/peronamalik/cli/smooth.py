@@ -13,7 +13,7 @@ import numpy as np
 from peronamalik._validate import InputError
 from peronamalik.cli.app import DEVICE_HELP, app
 from peronamalik.cli.batch import is_batch, run_batch
-from peronamalik.cli.checks import check_not_input, refuse_for_one_input
+from peronamalik.cli.checks import check_input_exists, check_not_input, refuse_for_one_input
 from peronamalik.cli.progress import human_size, progress_bar
 
 if TYPE_CHECKING:
@@ -185,6 +185,7 @@ def smooth(
     workers: int | None,
     scheduler: str | None,
 ) -> None:
+    check_input_exists(input_path)
     from peronamalik.core import DiffusionParams, diffuse
     from peronamalik.core.arrays import to_float_tensor, unit_scale
     from peronamalik.io.atomic import atomic_output, check_target

@@ -12,7 +12,7 @@ from peronamalik.art.presets import PRESETS
 from peronamalik._validate import InputError
 from peronamalik.cli.app import DEVICE_HELP, DITHER_OPTION, QUALITY_OPTION, SEED_HELP, app
 from peronamalik.cli.art import OUTPUT_OPTION_NAMES, announce, reporting_interrupts, resolve_input, resolve_settings
-from peronamalik.cli.checks import check_not_input, given
+from peronamalik.cli.checks import check_input_exists, check_not_input, given
 from peronamalik.cli.progress import progress_bar
 
 VIDEO_PRESET = "video"  #: peronamalik.art.video.VIDEO_PRESET, named here so --help does not import torch
@@ -87,6 +87,7 @@ def video(
 ) -> None:
     if input_path is not None and webcam is not None:
         raise click.UsageError("give either INPUT or --webcam [N]")
+    check_input_exists(input_path)
     from peronamalik.art.animate import check_output_options
     from peronamalik.art.video_file import render_video
     from peronamalik.art.webcam import run_webcam
