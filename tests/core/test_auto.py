@@ -13,6 +13,7 @@ from skimage import data
 
 from peronamalik import diffuse, estimate_kappa, estimate_parameters, quality
 from peronamalik.core import auto, noise_level, sure
+from peronamalik.core.noise_level.finest import noise_model_at_finest_scale
 from peronamalik.core.diffuse import run_diffusion
 from tests.core.helpers import blocks, dense_spots, disk, gaussian, poisson, sample_photo
 
@@ -90,7 +91,7 @@ def test_texture_shared_by_the_colour_channels_is_not_read_as_noise() -> None:
     clean = coffee_three_quarters_in()
     noisy = gaussian(clean, 0.02)
     y = torch.from_numpy(noisy).permute(2, 0, 1)[None]
-    assert math.sqrt(noise_level.noise_model_at_finest_scale(y, 2).floor) > 1.25 * 0.02
+    assert math.sqrt(noise_model_at_finest_scale(y, 2).floor) > 1.25 * 0.02
     assert noise_level.estimate_noise(y, 2) == pytest.approx(0.02, rel=0.1)
     result = diffuse(noisy, kappa="auto", iterations="auto", channel_axis=-1, coupled=True)
     assert oracle_psnr(clean, noisy, 0.02, colour=True) - psnr(clean, result) < 0.5

@@ -11,7 +11,21 @@ import torch
 from scipy import ndimage
 from skimage import data
 
-from peronamalik.core import noise_level
+from peronamalik.core.noise_level.blocks import block_side, high_pass, sample_quantile
+from peronamalik.core.noise_level.censored import CLIP_TIES, censored_sigmas
+from peronamalik.core.noise_level.estimate import channel_contrasts, estimate_noise, estimate_noise_model
+from peronamalik.core.noise_level.finest import noise_model_at_finest_scale, standardised_reread
+from peronamalik.core.noise_level.line import NoiseModel
+from peronamalik.core.noise_level.texture import (
+    EDGE_GATE,
+    TAIL_MARGIN,
+    TAIL_PER_SHARE,
+    TEXTURE_FLOOR,
+    TEXTURE_GATE,
+    octave_ratio,
+    outlier_share,
+    tail_excess,
+)
 from tests.core.helpers import blocks, dense_spots, disk, gaussian, poisson, sample_photo
 
 
@@ -19,13 +33,13 @@ from tests.core.helpers import blocks, dense_spots, disk, gaussian, poisson, sam
 def test_noise_level_of_white_noise_in_2d_and_3d(s: float) -> None:
     for shape in [(96, 96), (24, 24, 24)]:
         noisy = torch.from_numpy(gaussian(blocks(shape), s))[None, None]
-        assert noise_level.estimate_noise(noisy, len(shape)) == pytest.approx(s, rel=0.1)
+        assert estimate_noise(noisy, len(shape)) == pytest.approx(s, rel=0.1)
 
 
 @pytest.mark.parametrize("shape", [(3, 48, 48), (5, 48, 48), (48, 4, 48)])
 def test_axes_too_short_for_a_block_are_read_across(shape: tuple[int, ...]) -> None:
     noisy = torch.from_numpy(gaussian(blocks(shape, tile=8), 0.05))[None, None]
-    assert noise_level.estimate_noise(noisy, len(shape)) == pytest.approx(0.05, rel=0.1)
+    assert estimate_noise(noisy, len(shape)) == pytest.approx(0.05, rel=0.1)
 
 
 def test_texture_read_at_the_next_octave_is_not_all_noise() -> None:
@@ -35,11 +49,11 @@ def test_texture_read_at_the_next_octave_is_not_all_noise() -> None:
     clean = sample_photo("grass").astype(np.float64)
     s = 0.02
     y = torch.from_numpy(gaussian(clean, s))[None, None]
-    finest = math.sqrt(noise_level.noise_model_at_finest_scale(y, 2).floor)
-    estimate = math.sqrt(noise_level.estimate_noise_model(y, 2).floor)
+    finest = math.sqrt(noise_model_at_finest_scale(y, 2).floor)
+    estimate = math.sqrt(estimate_noise_model(y, 2).floor)
     assert finest > 2 * s
     assert s < estimate < 0.75 * finest
-    assert estimate >= math.sqrt(noise_level.TEXTURE_FLOOR) * finest * (1 - 1e-9)
+    assert estimate >= math.sqrt(TEXTURE_FLOOR) * finest * (1 - 1e-9)
 
 
 def test_outlier_share_tells_edges_from_texture_and_noise() -> None:
@@ -51,11 +65,11 @@ def test_outlier_share_tells_edges_from_texture_and_noise() -> None:
     blobs = data.binary_blobs(length=128, rng=0).astype(np.float64)
     for clean_noise in (gaussian, poisson):
         busy = torch.from_numpy(clean_noise(blobs, 0.05))[None, None]
-        assert noise_level.octave_ratio(busy, 2) > noise_level.TEXTURE_GATE
-        assert noise_level.outlier_share(busy, 2) > 2 * noise_level.EDGE_GATE
-        assert noise_level.estimate_noise_model(busy, 2) == noise_level.noise_model_at_finest_scale(busy, 2)
-    assert noise_level.outlier_share(noise, 2) < noise_level.EDGE_GATE / 2
-    assert noise_level.outlier_share(grass, 2) < noise_level.EDGE_GATE / 2
+        assert octave_ratio(busy, 2) > TEXTURE_GATE
+        assert outlier_share(busy, 2) > 2 * EDGE_GATE
+        assert estimate_noise_model(busy, 2) == noise_model_at_finest_scale(busy, 2)
+    assert outlier_share(noise, 2) < EDGE_GATE / 2
+    assert outlier_share(grass, 2) < EDGE_GATE / 2
 
 
 def test_octave_ratio_tells_texture_from_noise_and_edges() -> None:
@@ -65,16 +79,16 @@ def test_octave_ratio_tells_texture_from_noise_and_edges() -> None:
     noise = torch.from_numpy(rng.normal(0.0, 0.05, (128, 128)))[None, None]
     grass = torch.from_numpy(gaussian(sample_photo("grass").astype(np.float64), 0.02))[None, None]
     edges = torch.from_numpy(poisson(disk(), 0.05))[None, None]
-    assert 0.8 < noise_level.octave_ratio(noise, 2) < 1.25
-    assert noise_level.octave_ratio(grass, 2) > 2 * noise_level.TEXTURE_GATE
-    assert noise_level.octave_ratio(edges, 2) <= noise_level.TEXTURE_GATE
-    assert noise_level.estimate_noise_model(edges, 2) == noise_level.noise_model_at_finest_scale(edges, 2)
+    assert 0.8 < octave_ratio(noise, 2) < 1.25
+    assert octave_ratio(grass, 2) > 2 * TEXTURE_GATE
+    assert octave_ratio(edges, 2) <= TEXTURE_GATE
+    assert estimate_noise_model(edges, 2) == noise_model_at_finest_scale(edges, 2)
 
 
 @pytest.mark.parametrize("q", [0.0, 0.25, 0.95, 1.0])
 def test_sample_quantile_is_the_inverted_empirical_distribution(q: float) -> None:
     values = torch.from_numpy(np.random.default_rng(0).normal(size=1001))
-    assert noise_level.sample_quantile(values, q) == np.quantile(values.numpy(), q, method="inverted_cdf")
+    assert sample_quantile(values, q) == np.quantile(values.numpy(), q, method="inverted_cdf")
 
 
 @pytest.mark.parametrize("shape", [(256, 256), (48, 48, 48)])
@@ -82,8 +96,8 @@ def test_white_noise_has_a_gaussian_tail(shape: tuple[int, ...]) -> None:
     """Read against pure noise's tail (pure_noise_tail) with the dimension's block side: about 0
     (standard deviation over noise draws 0.006 at 256², 0.007 at 48³)."""
     y = torch.from_numpy(gaussian(np.full(shape, 0.5), 0.05, seed=7))[None, None]
-    model = noise_level.noise_model_at_finest_scale(y, len(shape))
-    assert abs(noise_level.tail_excess(y, model, len(shape))) < 3 * noise_level.TAIL_MARGIN
+    model = noise_model_at_finest_scale(y, len(shape))
+    assert abs(tail_excess(y, model, len(shape))) < 3 * TAIL_MARGIN
 
 
 def test_poisson_noise_on_bright_spots_has_a_gaussian_tail_once_read_at_each_sample() -> None:
@@ -91,19 +105,19 @@ def test_poisson_noise_on_bright_spots_has_a_gaussian_tail_once_read_at_each_sam
     read against one level per block it is heavy-tailed (a scale mixture), against its
     variance at each sample (local_noise_variance) it is not."""
     y = torch.from_numpy(poisson(dense_spots(), 0.05))[None, None]
-    model = noise_level.noise_model_at_finest_scale(y, 2)
+    model = noise_model_at_finest_scale(y, 2)
     assert model.slope > 0
-    assert noise_level.tail_excess(y, model, 2) < 3 * noise_level.TAIL_MARGIN
-    assert noise_level.tail_excess(y, noise_level.NoiseModel(0.0, model.at(float(y.mean()))), 2) > 0.2
+    assert tail_excess(y, model, 2) < 3 * TAIL_MARGIN
+    assert tail_excess(y, NoiseModel(0.0, model.at(float(y.mean()))), 2) > 0.2
 
 
 def test_texture_has_a_heavier_tail_than_noise() -> None:
     """Grass under noise of 0.02 (its finest scale reads 2.5 times that): the tail bound lets
     the octave correction take out what it takes."""
     y = torch.from_numpy(gaussian(sample_photo("grass").astype(np.float64), 0.02))[None, None]
-    model = noise_level.noise_model_at_finest_scale(y, 2)
-    excess = noise_level.tail_excess(y, model, 2)
-    assert 1 - (excess + noise_level.TAIL_MARGIN) / noise_level.TAIL_PER_SHARE < noise_level.TEXTURE_FLOOR
+    model = noise_model_at_finest_scale(y, 2)
+    excess = tail_excess(y, model, 2)
+    assert 1 - (excess + TAIL_MARGIN) / TAIL_PER_SHARE < TEXTURE_FLOOR
 
 
 @pytest.mark.parametrize("shape", [(4096,), (128, 128), (64, 64, 64)])
@@ -111,14 +125,14 @@ def test_pure_noise_passes_the_octave_check(shape: tuple[int, ...]) -> None:
     """White noise reads the same at both scales: the finest fit is kept, and it is right."""
     s = 0.05
     y = torch.from_numpy(gaussian(np.full(shape, 0.5), s))[None, None]
-    assert noise_level.estimate_noise_model(y, len(shape)) == noise_level.noise_model_at_finest_scale(y, len(shape))
-    assert noise_level.estimate_noise(y, len(shape)) == pytest.approx(s, rel=0.08)
+    assert estimate_noise_model(y, len(shape)) == noise_model_at_finest_scale(y, len(shape))
+    assert estimate_noise(y, len(shape)) == pytest.approx(s, rel=0.08)
 
 
 def test_noise_model_follows_poisson_variance() -> None:
     clean = blocks((128, 128)) * 0.9 + 0.05
     s = 0.05
-    model = noise_level.estimate_noise_model(torch.from_numpy(poisson(clean, s))[None, None], 2)
+    model = estimate_noise_model(torch.from_numpy(poisson(clean, s))[None, None], 2)
     # variance = intensity / photons = 2 s² · intensity
     assert model.slope == pytest.approx(2 * s**2, rel=0.25)
     assert model.floor < 0.2 * s**2
@@ -134,7 +148,7 @@ def test_gaussian_noise_over_a_narrow_intensity_range_has_no_slope(seed: int) ->
     h, w = cell.shape
     top, left = h // 4 - 64, w // 4 - 64
     crop = cell[top : top + 128, left : left + 128]
-    model = noise_level.estimate_noise_model(torch.from_numpy(gaussian(crop, 0.1, seed=seed))[None, None], 2)
+    model = estimate_noise_model(torch.from_numpy(gaussian(crop, 0.1, seed=seed))[None, None], 2)
     assert model.slope == 0
     assert math.sqrt(model.floor) == pytest.approx(0.1, rel=0.1)
 
@@ -147,7 +161,7 @@ def test_noise_model_of_colour_channels_with_different_intensities() -> None:
     s = 0.1
     noisy = torch.from_numpy(poisson(clean, s))[None]
     true_variance = 2 * s**2 * clean.mean()
-    assert noise_level.estimate_noise(noisy, 2) ** 2 == pytest.approx(true_variance, rel=0.15)
+    assert estimate_noise(noisy, 2) ** 2 == pytest.approx(true_variance, rel=0.15)
 
 
 @pytest.mark.parametrize("channels", [2, 3, 5])
@@ -156,12 +170,12 @@ def test_channel_contrasts_are_orthonormal_channel_differences(channels: int) ->
     has none, independent noise of variance v keeps variance v in each, and the intensity
     they read their noise at is the channels' own where those are equal."""
     grey = torch.from_numpy(blocks((64, 64)))[None, None].expand(1, channels, 64, 64)
-    contrasts, intensity = noise_level.channel_contrasts(grey)
+    contrasts, intensity = channel_contrasts(grey)
     assert contrasts.shape == (1, channels - 1, 64, 64)
     assert float(contrasts.abs().max()) < 1e-12
     torch.testing.assert_close(intensity, grey[:, : channels - 1])
     noise = torch.randn(1, channels, 256, 256, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    contrasts, _ = noise_level.channel_contrasts(0.05 * noise)
+    contrasts, _ = channel_contrasts(0.05 * noise)
     covariance = torch.atleast_2d(torch.cov(contrasts.flatten(2)[0]))
     torch.testing.assert_close(covariance, 0.05**2 * torch.eye(channels - 1, dtype=torch.float64), atol=2e-4, rtol=0)
 
@@ -176,10 +190,10 @@ def test_noise_shared_by_the_colour_channels_is_read_in_full() -> None:
     shared, own = rng.normal(0.0, 1.0, clean.shape[:2] + (1,)), rng.normal(0.0, 1.0, clean.shape)
     noisy = clean + 0.05 * (math.sqrt(0.75) * shared + 0.5 * own)
     y = torch.from_numpy(noisy).permute(2, 0, 1)[None]
-    assert noise_level.estimate_noise(y, 2) == pytest.approx(0.05, rel=0.1)
+    assert estimate_noise(y, 2) == pytest.approx(0.05, rel=0.1)
     grey = gaussian(sample_photo("camera", 128).astype(np.float64), 0.05)
     as_rgb = torch.from_numpy(np.stack([grey] * 3))[None]
-    assert noise_level.estimate_noise(as_rgb, 2) == pytest.approx(noise_level.estimate_noise(torch.from_numpy(grey)[None, None], 2), rel=0.01)
+    assert estimate_noise(as_rgb, 2) == pytest.approx(estimate_noise(torch.from_numpy(grey)[None, None], 2), rel=0.01)
 
 
 def test_poisson_variance_is_read_at_each_sample() -> None:
@@ -190,7 +204,7 @@ def test_poisson_variance_is_read_at_each_sample() -> None:
     clean = np.zeros((64, 64))
     clean[:, 32:] = 1.0
     y = torch.from_numpy(poisson(clean, s))[None, None]
-    variance = noise_level.NoiseModel(2 * s**2, 0.0).variance(y)
+    variance = NoiseModel(2 * s**2, 0.0).variance(y)
     assert float(variance[..., 31].abs().max()) == 0
     assert float(variance.mean()) == pytest.approx(float((y - torch.from_numpy(clean)).square().mean()), rel=0.1)
 
@@ -202,7 +216,7 @@ def test_clipped_highlights_read_the_noise() -> None:
     clean = np.clip(clean * 1.6, 0.0, 1.0)
     noisy = np.clip(gaussian(clean, 0.1), 0.0, 1.0)
     assert (noisy == 1.0).mean() > 0.2
-    assert noise_level.estimate_noise(torch.from_numpy(noisy)[None, None], 2) == pytest.approx(0.1, rel=0.15)
+    assert estimate_noise(torch.from_numpy(noisy)[None, None], 2) == pytest.approx(0.1, rel=0.15)
 
 
 @pytest.mark.parametrize("mean", [-0.5, 0.0, 0.5])
@@ -210,7 +224,7 @@ def test_censored_noise_is_read_without_bias(mean: float) -> None:
     """Unit white noise clipped at ``-mean`` standard deviations from its mean (30-70 % of the
     samples at the clip value): the blocks' censored readings have a median near 1."""
     noise = torch.randn((1, 1, 128, 128), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    levels = noise_level.censored_sigmas((noise + mean).clamp_min(0.0), 2, 8, both_ends=True)
+    levels = censored_sigmas((noise + mean).clamp_min(0.0), 2, 8, both_ends=True)
     read = levels[~levels.isnan()]
     assert read.numel() > 200 and float(read.median()) == pytest.approx(1.0, abs=0.08)
 
@@ -219,11 +233,11 @@ def test_no_ties_at_the_extremes_is_no_clipping() -> None:
     """Unclipped noise, and a Poisson picture's zeros (counts, not clipping), are not read as
     clipped: the estimate is the high-pass's as before."""
     noisy = torch.from_numpy(gaussian(blocks((96, 96)), 0.05))[None, None]
-    assert noise_level.censored_sigmas(noisy, 2, 8, both_ends=True) is None
+    assert censored_sigmas(noisy, 2, 8, both_ends=True) is None
     dark = torch.from_numpy(poisson(0.01 + 0.05 * blocks((96, 96)), 0.1))[None, None]
-    assert float((dark == 0).double().mean()) > 2 * noise_level.CLIP_TIES
-    assert noise_level.censored_sigmas(dark, 2, 8, both_ends=False) is None
-    model = noise_level.estimate_noise_model(dark, 2)
+    assert float((dark == 0).double().mean()) > 2 * CLIP_TIES
+    assert censored_sigmas(dark, 2, 8, both_ends=False) is None
+    model = estimate_noise_model(dark, 2)
     assert model.slope > 0 and model.slope == pytest.approx(2 * 0.1**2, rel=0.3)  # Poisson: its zeros are counts
 
 
@@ -233,7 +247,7 @@ def test_a_clean_picture_with_a_black_border_reads_no_noise() -> None:
     of a cut normal, and is not read as censored."""
     clean = np.zeros((128, 128))
     clean[:, 40:] = ndimage.gaussian_filter(blocks((128, 88), tile=32), 4.0) * 0.6 + 0.2
-    assert noise_level.estimate_noise(torch.from_numpy(clean)[None, None], 2) < 0.003
+    assert estimate_noise(torch.from_numpy(clean)[None, None], 2) < 0.003
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -244,8 +258,8 @@ def test_poisson_slope_is_read_where_bright_spots_lie_in_dark_blocks(s: float, s
     truth's slope and 0.75-0.84x its variance at the mean intensity.  Read again with each
     sample standardised by the line: 0.77-1.09x and 0.96-1.09x."""
     y = torch.from_numpy(poisson(dense_spots(density=0.01), s, seed))[None, None]
-    model = noise_level.noise_model_at_finest_scale(y, 2)
-    truth = noise_level.NoiseModel(2 * s**2, 0.0)
+    model = noise_model_at_finest_scale(y, 2)
+    truth = NoiseModel(2 * s**2, 0.0)
     assert model.slope == pytest.approx(truth.slope, rel=0.25)
     assert model.at(float(y.mean())) == pytest.approx(truth.at(float(y.mean())), rel=0.12)
 
@@ -255,8 +269,8 @@ def test_the_standardised_reread_leaves_an_even_poisson_picture_alone() -> None:
     the reread does not replace it (its slope is not SLOPE_GAIN times as steep)."""
     clean = blocks((128, 128)) * 0.9 + 0.05
     y = torch.from_numpy(poisson(clean, 0.05))[None, None]
-    model = noise_level.noise_model_at_finest_scale(y, 2)
-    r = noise_level.high_pass(y, 2)
-    side = noise_level.block_side(2)
-    reread = noise_level.standardised_reread(r, y, model, 2, [2, 3], side)
+    model = noise_model_at_finest_scale(y, 2)
+    r = high_pass(y, 2)
+    side = block_side(2)
+    reread = standardised_reread(r, y, model, 2, [2, 3], side)
     assert reread == model

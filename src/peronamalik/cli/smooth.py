@@ -335,7 +335,7 @@ def noise_read_in(
     ``region`` of ``image``: one ``(start, stop)`` per spatial axis (the channel axis of
     ``params`` kept whole), each keeping two blocks of the noise reading or more."""
     from peronamalik.core import estimate_parameters
-    from peronamalik.core.noise_level import block_side
+    from peronamalik.core.noise_level.blocks import block_side
 
     axis = params.channel_axis
     spatial = [dim for dim in range(image.ndim) if axis is None or dim != axis % image.ndim]
