@@ -4,6 +4,7 @@ uploads show an error.  Skipped (with the reason) where Chromium or Playwright i
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -74,6 +75,27 @@ def test_classic_mode_updates_as_the_slider_moves(browser, live_server, shots):
     page.locator("#c-iterations").evaluate("(el) => { el.value = 150; el.dispatchEvent(new Event('input')); }")
     page.wait_for_function("(old) => document.getElementById('after').src !== old", arg=before, timeout=60_000)
     page.screenshot(path=os.path.join(shots, "studio-classic.png"))
+    assert errors == []
+    page.close()
+
+
+def test_auto_sets_the_classic_sliders_to_its_choice(browser, live_server, shots):
+    """The classic mode's Auto button: the sliders take the chosen kappa and iterations, the
+    line says them, the smoothed view follows; moving a slider hides the line."""
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    page.click("#tab-classic")
+    page.wait_for_function("() => document.getElementById('after').src.startsWith('blob:')")
+    before = page.get_attribute("#after", "src")
+    page.click("#c-auto")
+    page.wait_for_selector("#c-auto-out:not([hidden])", timeout=120_000)
+    line = page.text_content("#c-auto-out")
+    kappa, iterations = re.search(r"Chosen: kappa=(\S+) iterations=(\d+) ", line).groups()
+    assert page.input_value("#c-iterations") == iterations
+    assert float(page.text_content("#c-kappa-out")) == pytest.approx(float(kappa), rel=0.01)  # a slider step
+    page.wait_for_function("(old) => document.getElementById('after').src !== old", arg=before, timeout=60_000)
+    page.screenshot(path=os.path.join(shots, "studio-classic-auto.png"))
+    page.locator("#c-iterations").evaluate("(el) => { el.value = 150; el.dispatchEvent(new Event('input')); }")
+    assert page.is_hidden("#c-auto-out")
     assert errors == []
     page.close()
 

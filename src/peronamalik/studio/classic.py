@@ -12,7 +12,7 @@ import torch
 
 from peronamalik._validate import InputError
 from peronamalik.art.source import load_source
-from peronamalik.core import diffuse
+from peronamalik.core import diffuse, estimate_parameters
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.params import DiffusionParams
 from peronamalik.io.images import read_image
@@ -67,8 +67,22 @@ def smoothed(image: np.ndarray, params: DiffusionParams) -> bytes:
     return encode_jpeg((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-#: The query keys of ``/api/smooth`` (the page sends all four; any other is refused).
+def chosen_for(image: np.ndarray, diffusivity: str) -> dict[str, Any]:
+    """The ``'auto'`` kappa and iterations that denoise ``image`` (the preview) as
+    :func:`smoothed` diffuses it, and :meth:`~peronamalik.core.auto.AutoParameters.describe`'s
+    line; a stopping time past :data:`MAX_ITERATIONS` (the slider's end) is held there, and
+    kappa chosen again for it."""
+    options = dict(diffusivity=diffusivity, channel_axis=-1, device="cpu")
+    chosen = estimate_parameters(image, **options)
+    if chosen.iterations > MAX_ITERATIONS:
+        chosen = estimate_parameters(image, iterations=MAX_ITERATIONS, **options)
+    return {"kappa": chosen.kappa, "iterations": chosen.iterations, "description": chosen.describe()}
+
+
+#: The query keys of ``/api/smooth`` (the page sends all four; any other is refused) and of
+#: ``/api/auto``.
 SMOOTH_KEYS = ("session", "kappa", "iterations", "diffusivity")
+AUTO_KEYS = ("session", "diffusivity")
 
 
 def parse(request: Request) -> DiffusionParams:
@@ -83,12 +97,18 @@ def parse(request: Request) -> DiffusionParams:
     """
     query = request.query_params
     kappa, iterations = number(query, "kappa", "0.1", float), number(query, "iterations", "20", int)
-    diffusivity = query.get("diffusivity", "exp")
-    if diffusivity not in DIFFUSIVITIES:  # not 'inv' nor a callable, which DiffusionParams also takes
-        raise ValueError(f"diffusivity must be one of {sorted(DIFFUSIVITIES)}, got {diffusivity!r:.40}")
+    diffusivity = diffusivity_of(request)
     if not 0 <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"iterations must be in [0, {MAX_ITERATIONS}], got {iterations}")
     return DiffusionParams(iterations=iterations, kappa=kappa, diffusivity=diffusivity, channel_axis=-1, device="cpu")
+
+
+def diffusivity_of(request: Request) -> str:
+    """The query's diffusivity (default exp): exp, rational or tukey, else ValueError."""
+    diffusivity = request.query_params.get("diffusivity", "exp")
+    if diffusivity not in DIFFUSIVITIES:  # not 'inv' nor a callable, which DiffusionParams also takes
+        raise ValueError(f"diffusivity must be one of {sorted(DIFFUSIVITIES)}, got {diffusivity!r:.40}")
+    return diffusivity
 
 
 def number(query: Any, key: str, default: str, kind: type) -> Any:
@@ -114,18 +134,41 @@ async def smooth_preview(studio: Any, request: Request) -> Response:
     return await _jpeg(studio, request, lambda image: smoothed(image, params))
 
 
+async def auto_choice(studio: Any, request: Request) -> Response:
+    """``GET /api/auto?session=ID&diffusivity=``: JSON ``{kappa, iterations, description}``,
+    the parameters that denoise the input as the classic mode shows it (:func:`chosen_for`)."""
+    from starlette.responses import JSONResponse
+
+    try:
+        diffusivity = diffusivity_of(request)
+    except ValueError as exc:
+        return error(str(exc), 400)
+    chosen = await _on_preview(studio, request, lambda image: chosen_for(image, diffusivity))
+    if isinstance(chosen, JSONResponse):  # refused
+        return chosen
+    return JSONResponse(chosen, headers={"Cache-Control": "no-store"})
+
+
 async def _jpeg(studio: Any, request: Request, make: Any) -> Response:
-    """``make(input)``'s JPEG; an :class:`InputError` (the input, or the smoothing, refused)
-    is a 400 naming it."""
+    """``make(input)``'s JPEG (see :func:`_on_preview`)."""
     from starlette.responses import Response
 
+    jpeg = await _on_preview(studio, request, make)
+    if isinstance(jpeg, Response):  # refused
+        return jpeg
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def _on_preview(studio: Any, request: Request, make: Any) -> Any:
+    """``make(input)`` on the session's input as the classic mode shows it, in a worker
+    thread, or the error response: 404 for a session that is not open, 400 naming an
+    :class:`InputError` (the input, or what ``make`` does with it, refused)."""
     entry = studio.entry(request)
     if entry is None:
         return error("unknown or closed session: reload the page", 404)
     with entry.hold() as source:  # an upload meanwhile leaves this input on disk until done
         video = entry.session.video  # the kind of this input (read with it: an upload may follow)
         try:
-            jpeg = await asyncio.to_thread(lambda: make(preview_input(entry, source, video)))
+            return await asyncio.to_thread(lambda: make(preview_input(entry, source, video)))
         except InputError as exc:
             return error(hide_path(exc, source), 400)
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -179,6 +179,7 @@ def create_app(source: str | Path | None = None, **limits: Any) -> Starlette:
         endpoint("/api/thumb", ("session", "preset", "v"), partial(thumb, studio)),  # v, t: the page's cache keys
         endpoint("/api/input", ("session", "t"), partial(classic.input_preview, studio)),
         endpoint("/api/smooth", classic.SMOOTH_KEYS, partial(classic.smooth_preview, studio)),
+        endpoint("/api/auto", classic.AUTO_KEYS, partial(classic.auto_choice, studio)),
         WebSocketRoute("/ws", partial(run_session, studio)),
     ]
     app = Starlette(routes=routes)

@@ -370,7 +370,7 @@ $("download").addEventListener("click", async () => {
 });
 
 // ---- classic mode ---------------------------------------------------------------------------
-const KAPPA = { min: 0.005, max: 1, log: true };
+const KAPPA = { min: 0.001, max: 1, log: true };  // auto chooses below 0.005 for nearly clean photos
 function classicParams() {
   const kappa = fromSlider(KAPPA, $("c-kappa").value), iterations = +$("c-iterations").value;
   $("c-kappa-out").textContent = fmt(kappa); $("c-iterations-out").textContent = iterations;
@@ -380,6 +380,7 @@ function loadClassic() {
   // the classic view's input and smoothing: computed only while it shows, else when it next does
   state.classicStale = !state.session || $("classic").hidden;
   if (state.classicStale) return;
+  $("c-auto-out").hidden = true;  // chosen for the input before
   showJpeg($("before"), `/api/input?session=${encodeURIComponent(state.session)}`).catch((e) => showMessage(`classic: ${e.message}`));
   refreshClassic();
 }
@@ -399,7 +400,22 @@ async function refreshClassic() {
     if (state.classicPending) { state.classicPending = false; refreshClassic(); }
   }
 }
-for (const id of ["c-kappa", "c-iterations", "c-diffusivity"]) $(id).addEventListener("input", refreshClassic);
+for (const id of ["c-kappa", "c-iterations", "c-diffusivity"]) {
+  $(id).addEventListener("input", () => { $("c-auto-out").hidden = true; refreshClassic(); });  // no longer the choice
+}
+$("c-auto").addEventListener("click", async () => {
+  // the server reads the noise of the input as shown and chooses; the sliders take its values
+  const button = $("c-auto"), label = button.textContent;
+  button.disabled = true; button.textContent = "Choosing…";
+  try {
+    const query = new URLSearchParams({ session: state.session, diffusivity: $("c-diffusivity").value });
+    const chosen = await (await request(`/api/auto?${query}`)).json();
+    $("c-kappa").value = toSlider(KAPPA, Math.min(KAPPA.max, Math.max(KAPPA.min, chosen.kappa)));
+    $("c-iterations").value = chosen.iterations;
+    $("c-auto-out").textContent = `Chosen: ${chosen.description}`; $("c-auto-out").hidden = false;
+    refreshClassic();
+  } catch (e) { showMessage(`auto: ${e.message}`); } finally { button.disabled = false; button.textContent = label; }
+});
 $("split").addEventListener("input", (e) => {
   $("after-clip").style.clipPath = `inset(0 0 0 ${e.target.value}%)`;
   $("compare").style.setProperty("--split", `${e.target.value}%`);
