@@ -75,6 +75,10 @@ class NoiseType(click.ParamType):
         return numbers[0] if len(numbers) == 1 else numbers
 
 
+#: ``--noise-region``: a ``(start, stop)`` pair per spatial axis, as numpy slices them.
+Region = tuple[tuple[int | None, int | None], ...]
+
+
 class RegionType(click.ParamType):
     """``START:STOP`` per spatial axis, separated by commas, as numpy slices them (an end left
     out is the axis's end; a negative one counts from it): ``(start, stop)`` pairs."""
@@ -173,7 +177,7 @@ def smooth(
     coupled: bool,
     sigma: float | str,
     noise: float | tuple[float, float] | str,
-    noise_region: tuple[tuple[int | None, int | None], ...] | None,
+    noise_region: Region | None,
     spacing: tuple[float, ...] | str | None,
     channel_axis: int | str | None,
     device: str | None,
@@ -308,7 +312,7 @@ def with_auto_chosen(
     image: np.ndarray,
     *,
     said: str | None,
-    noise_region: tuple[tuple[int | None, int | None], ...] | None = None,
+    noise_region: Region | None = None,
 ) -> DiffusionParams:
     """``params`` with its ``'auto'`` kappa, iterations and sigma chosen on ``image``, for the
     noise read in ``noise_region`` of it if given (:func:`noise_read_in`); the choice is
@@ -329,7 +333,7 @@ def with_auto_chosen(
 
 
 def noise_read_in(
-    image: np.ndarray, region: tuple[tuple[int | None, int | None], ...], params: DiffusionParams
+    image: np.ndarray, region: Region, params: DiffusionParams
 ) -> tuple[float, float]:
     """The noise's variance line ``(a, b)`` (:attr:`AutoParameters.noise_line`) read in
     ``region`` of ``image``: one ``(start, stop)`` per spatial axis (the channel axis of
@@ -359,7 +363,7 @@ def noise_read_in(
     return line
 
 
-def region_text(region: tuple[tuple[int | None, int | None], ...]) -> str:
+def region_text(region: Region) -> str:
     """``region`` as ``--noise-region`` takes it: ``0:128,300:``."""
     return ",".join(":".join("" if end is None else str(end) for end in ends) for ends in region)
 

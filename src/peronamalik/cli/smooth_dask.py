@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from peronamalik._extras import require
 from peronamalik._validate import InputError
 from peronamalik.core.threads import get_num_threads, set_num_threads, torch_threads, usable_cores
 from peronamalik.io.atomic import check_target
+
+if TYPE_CHECKING:
+    from peronamalik.cli.smooth import Region
 
 
 def _set_kernel_threads(count: int) -> int:
@@ -113,7 +116,7 @@ def smooth_zarr(
     scheduler: str | None,
     overwrite: bool,
     options: dict[str, Any],
-    noise_region: tuple[tuple[int | None, int | None], ...] | None = None,
+    noise_region: Region | None = None,
     quiet: bool = False,
 ) -> None:
     """Smooth a zarr / OME-Zarr ``input_path`` into ``output`` (same kind); ``options`` as
