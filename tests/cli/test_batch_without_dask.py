@@ -44,7 +44,8 @@ def no_dask(tmp_path: Path) -> dict[str, str]:
 
 def test_the_blocker_hides_dask(tmp_path: Path, no_dask: dict[str, str]) -> None:
     """The fixture does what it says (else the tests below would prove nothing)."""
-    done = run_peronamalik("smooth", "in", "-o", "out.zarr", cwd=tmp_path, env=no_dask)
+    photo = photos(tmp_path / "in", 1)[0]  # a zarr result needs dask and zarr
+    done = run_peronamalik("smooth", photo, "-o", "out.zarr", cwd=tmp_path, env=no_dask)
     assert "dask" in done.stderr or "zarr" in done.stderr, done.stderr
     assert done.returncode != 0
 
