@@ -100,6 +100,31 @@ def test_auto_sets_the_classic_sliders_to_its_choice(browser, live_server, shots
     page.close()
 
 
+def test_a_part_dragged_over_is_where_auto_reads_the_noise(browser, live_server, shots):
+    """"noise from": a rectangle dragged over the picture is the part Auto reads the noise
+    in (its size on the button, the choice's line says so); a click goes back to the whole."""
+    page, errors = open_studio(browser, live_server, 1366, 768)
+    page.click("#tab-classic")
+    page.wait_for_function("() => document.getElementById('before').naturalWidth > 0")
+    page.click("#c-pick")
+    box = page.locator("#before").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.getElementById('c-auto-out').textContent.includes('noise read in the part picked')",
+                           timeout=120_000)
+    assert re.fullmatch(r"a \d+×\d+ px part", page.text_content("#c-pick"))
+    assert page.get_attribute("#c-pick", "aria-pressed") == "true"
+    assert page.is_visible("#pick-box") and page.is_hidden("#pick")
+    page.screenshot(path=os.path.join(shots, "studio-classic-part.png"))
+    page.click("#c-pick")
+    assert page.text_content("#c-pick") == "the whole picture" and page.is_hidden("#pick-box")
+    assert page.get_attribute("#c-pick", "aria-pressed") == "false"
+    assert errors == []
+    page.close()
+
+
 def test_preset_thumbnails_load_and_switch_the_look(browser, live_server, shots):
     page, errors = open_studio(browser, live_server, 1366, 768)
     page.wait_for_function("() => [...document.querySelectorAll('#presets img')].every((i) => i.complete && i.naturalWidth > 0)",

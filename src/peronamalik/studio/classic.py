@@ -67,22 +67,41 @@ def smoothed(image: np.ndarray, params: DiffusionParams) -> bytes:
     return encode_jpeg((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-def chosen_for(image: np.ndarray, diffusivity: str) -> dict[str, Any]:
+#: The least side, in pixels, of the part the noise is read in: two blocks of its reading.
+LEAST_PART = 18
+
+
+def chosen_for(image: np.ndarray, diffusivity: str, part: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
     """The ``'auto'`` kappa and iterations that denoise ``image`` (the preview) as
     :func:`smoothed` diffuses it, and :meth:`~peronamalik.core.auto.AutoParameters.describe`'s
     line; a stopping time past :data:`MAX_ITERATIONS` (the slider's end) is held there, and
-    kappa chosen again for it."""
+    kappa chosen again for it.  ``part``: ``(top, left, bottom, right)`` in the preview's
+    pixels, where the noise is read (a smooth part, as ``smooth --noise-region``); an
+    :class:`InputError` where it does not fit the preview or reads no noise."""
     options = dict(diffusivity=diffusivity, channel_axis=-1, device="cpu")
-    chosen = estimate_parameters(image, **options)
+    noise, said = "auto", ""
+    if part is not None:
+        top, left, bottom, right = part
+        height, width = image.shape[:2]
+        if not (0 <= top and bottom <= height and 0 <= left and right <= width):
+            raise InputError(f"part {top},{left},{bottom},{right} lies outside the picture ({width}×{height} pixels)")
+        if min(bottom - top, right - left) < LEAST_PART:
+            raise InputError(f"part {top},{left},{bottom},{right} is {max(right - left, 0)}×{max(bottom - top, 0)} "
+                             f"pixels; the noise is read on {LEAST_PART} or more each way")
+        noise = estimate_parameters(image[top:bottom, left:right], iterations=0, sigma=0.0, **options).noise_line
+        if noise == (0.0, 0.0):
+            raise InputError("the part picked reads no noise (a constant part?): pick one with the noise in it")
+        said = ", noise read in the part picked"
+    chosen = estimate_parameters(image, noise=noise, **options)
     if chosen.iterations > MAX_ITERATIONS:
-        chosen = estimate_parameters(image, iterations=MAX_ITERATIONS, **options)
-    return {"kappa": chosen.kappa, "iterations": chosen.iterations, "description": chosen.describe()}
+        chosen = estimate_parameters(image, iterations=MAX_ITERATIONS, noise=noise, **options)
+    return {"kappa": chosen.kappa, "iterations": chosen.iterations, "description": chosen.describe() + said}
 
 
 #: The query keys of ``/api/smooth`` (the page sends all four; any other is refused) and of
 #: ``/api/auto``.
 SMOOTH_KEYS = ("session", "kappa", "iterations", "diffusivity")
-AUTO_KEYS = ("session", "diffusivity")
+AUTO_KEYS = ("session", "diffusivity", "part")
 
 
 def parse(request: Request) -> DiffusionParams:
@@ -111,6 +130,18 @@ def diffusivity_of(request: Request) -> str:
     return diffusivity
 
 
+def part_of(request: Request) -> tuple[int, int, int, int] | None:
+    """The query's ``part=top,left,bottom,right`` (pixels of the preview), or None."""
+    raw = request.query_params.get("part")
+    if raw is None:
+        return None
+    try:
+        top, left, bottom, right = (int(value) for value in raw.split(","))
+    except ValueError:
+        raise ValueError(f"part must be top,left,bottom,right in pixels, got {raw[:40]!r}") from None
+    return top, left, bottom, right
+
+
 def number(query: Any, key: str, default: str, kind: type) -> Any:
     """The query's ``key`` read as ``kind`` (float or int); ValueError naming it otherwise."""
     raw = query.get(key, default)
@@ -135,15 +166,16 @@ async def smooth_preview(studio: Any, request: Request) -> Response:
 
 
 async def auto_choice(studio: Any, request: Request) -> Response:
-    """``GET /api/auto?session=ID&diffusivity=``: JSON ``{kappa, iterations, description}``,
-    the parameters that denoise the input as the classic mode shows it (:func:`chosen_for`)."""
+    """``GET /api/auto?session=ID&diffusivity=[&part=top,left,bottom,right]``: JSON
+    ``{kappa, iterations, description}``, the parameters that denoise the input as the classic
+    mode shows it, for the noise read there or in ``part`` of it (:func:`chosen_for`)."""
     from starlette.responses import JSONResponse
 
     try:
-        diffusivity = diffusivity_of(request)
+        diffusivity, part = diffusivity_of(request), part_of(request)
     except ValueError as exc:
         return error(str(exc), 400)
-    chosen = await _on_preview(studio, request, lambda image: chosen_for(image, diffusivity))
+    chosen = await _on_preview(studio, request, lambda image: chosen_for(image, diffusivity, part))
     if isinstance(chosen, JSONResponse):  # refused
         return chosen
     return JSONResponse(chosen, headers={"Cache-Control": "no-store"})

@@ -380,7 +380,7 @@ function loadClassic() {
   // the classic view's input and smoothing: computed only while it shows, else when it next does
   state.classicStale = !state.session || $("classic").hidden;
   if (state.classicStale) return;
-  $("c-auto-out").hidden = true;  // chosen for the input before
+  $("c-auto-out").hidden = true; wholePicture();  // chosen, and picked, on the input before
   showJpeg($("before"), `/api/input?session=${encodeURIComponent(state.session)}`).catch((e) => showMessage(`classic: ${e.message}`));
   refreshClassic();
 }
@@ -403,12 +403,49 @@ async function refreshClassic() {
 for (const id of ["c-kappa", "c-iterations", "c-diffusivity"]) {
   $(id).addEventListener("input", () => { $("c-auto-out").hidden = true; refreshClassic(); });  // no longer the choice
 }
+// "noise from": a part of the picture dragged over, in the preview's pixels [top, left, bottom, right]
+const pick = { part: null, start: null };
+function drawnImage() {  // where #before draws the preview (object-fit: contain), in client pixels
+  const img = $("before"), r = img.getBoundingClientRect();
+  const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  return { left: r.left + (r.width - img.naturalWidth * scale) / 2, top: r.top + (r.height - img.naturalHeight * scale) / 2,
+           scale, width: img.naturalWidth, height: img.naturalHeight };
+}
+function wholePicture() {
+  pick.part = pick.start = null; $("pick").hidden = $("pick-box").hidden = true;
+  $("c-pick").textContent = "the whole picture"; $("c-pick").setAttribute("aria-pressed", "false");
+}
+function dragBox(x, y) {  // the dashed rectangle from the drag's start to (x, y), clipped to the picture
+  const d = drawnImage(), frame = $("compare").getBoundingClientRect();
+  const clampX = (v) => Math.max(d.left, Math.min(d.left + d.width * d.scale, v));
+  const clampY = (v) => Math.max(d.top, Math.min(d.top + d.height * d.scale, v));
+  const [x0, x1] = [clampX(pick.start[0]), clampX(x)].sort((a, b) => a - b);
+  const [y0, y1] = [clampY(pick.start[1]), clampY(y)].sort((a, b) => a - b);
+  Object.assign($("pick-box").style, { left: `${x0 - frame.left}px`, top: `${y0 - frame.top}px`, width: `${x1 - x0}px`, height: `${y1 - y0}px` });
+  $("pick-box").hidden = false;
+  const pixel = (v, origin) => Math.round((v - origin) / d.scale);
+  return [pixel(y0, d.top), pixel(x0, d.left), pixel(y1, d.top), pixel(x1, d.left)];
+}
+$("c-pick").addEventListener("click", () => {
+  if (pick.part || !$("pick").hidden) { wholePicture(); return; }
+  $("pick").hidden = false; $("c-pick").setAttribute("aria-pressed", "true"); $("c-pick").textContent = "drag over a smooth part…";
+});
+$("pick").addEventListener("pointerdown", (e) => { pick.start = [e.clientX, e.clientY]; $("pick").setPointerCapture(e.pointerId); dragBox(e.clientX, e.clientY); });
+$("pick").addEventListener("pointermove", (e) => { if (pick.start) dragBox(e.clientX, e.clientY); });
+$("pick").addEventListener("pointerup", (e) => {
+  if (!pick.start) return;
+  pick.part = dragBox(e.clientX, e.clientY); pick.start = null; $("pick").hidden = true;
+  const [top, left, bottom, right] = pick.part;
+  $("c-pick").textContent = `a ${right - left}×${bottom - top} px part`;  // pressed: a click goes back to the whole
+  $("c-auto").click();  // what the part is for
+});
 $("c-auto").addEventListener("click", async () => {
   // the server reads the noise of the input as shown and chooses; the sliders take its values
   const button = $("c-auto"), label = button.textContent;
   button.disabled = true; button.textContent = "Choosing…";
   try {
     const query = new URLSearchParams({ session: state.session, diffusivity: $("c-diffusivity").value });
+    if (pick.part) query.set("part", pick.part.join(","));
     const chosen = await (await request(`/api/auto?${query}`)).json();
     $("c-kappa").value = toSlider(KAPPA, Math.min(KAPPA.max, Math.max(KAPPA.min, chosen.kappa)));
     $("c-iterations").value = chosen.iterations;
