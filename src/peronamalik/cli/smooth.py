@@ -339,7 +339,7 @@ def noise_read_in(
     ``region`` of ``image``: one ``(start, stop)`` per spatial axis (the channel axis of
     ``params`` kept whole), each keeping two blocks of the noise reading or more."""
     from peronamalik.core import estimate_parameters
-    from peronamalik.core.noise_level.blocks import block_side
+    from peronamalik.core.noise_level.blocks import least_part_side
 
     axis = params.channel_axis
     spatial = [dim for dim in range(image.ndim) if axis is None or dim != axis % image.ndim]
@@ -347,7 +347,7 @@ def noise_read_in(
     if len(region) != len(spatial):
         raise InputError(f"--noise-region {region_text(region)} has {len(region)} START:STOP for a picture of "
                          f"{len(spatial)} axes ({shape}): give one per axis")
-    least = 2 * block_side(len(spatial)) + 2
+    least = least_part_side(len(spatial))
     index: list[slice] = [slice(None)] * image.ndim
     for dim, (start, stop) in zip(spatial, region):
         first, end, _ = slice(start, stop).indices(image.shape[dim])

@@ -14,6 +14,7 @@ from peronamalik._validate import InputError
 from peronamalik.art.source import load_source
 from peronamalik.core import diffuse, estimate_parameters
 from peronamalik.core.diffusivity import DIFFUSIVITIES
+from peronamalik.core.noise_level.blocks import least_part_side
 from peronamalik.core.params import DiffusionParams
 from peronamalik.io.images import read_image
 from peronamalik.studio.guard import error, hide_path
@@ -67,10 +68,6 @@ def smoothed(image: np.ndarray, params: DiffusionParams) -> bytes:
     return encode_jpeg((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-#: The least side, in pixels, of the part the noise is read in: two blocks of its reading.
-LEAST_PART = 18
-
-
 def chosen_for(image: np.ndarray, diffusivity: str, part: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
     """The ``'auto'`` kappa and iterations that denoise ``image`` (the preview) as
     :func:`smoothed` diffuses it, and :meth:`~peronamalik.core.auto.AutoParameters.describe`'s
@@ -85,9 +82,9 @@ def chosen_for(image: np.ndarray, diffusivity: str, part: tuple[int, int, int, i
         height, width = image.shape[:2]
         if not (0 <= top and bottom <= height and 0 <= left and right <= width):
             raise InputError(f"part {top},{left},{bottom},{right} lies outside the picture ({width}×{height} pixels)")
-        if min(bottom - top, right - left) < LEAST_PART:
+        if min(bottom - top, right - left) < least_part_side(2):
             raise InputError(f"part {top},{left},{bottom},{right} is {max(right - left, 0)}×{max(bottom - top, 0)} "
-                             f"pixels; the noise is read on {LEAST_PART} or more each way")
+                             f"pixels; the noise is read on {least_part_side(2)} or more each way")
         noise = estimate_parameters(image[top:bottom, left:right], iterations=0, sigma=0.0, **options).noise_line
         if noise == (0.0, 0.0):
             raise InputError("the part picked reads no noise (a constant part?): pick one with the noise in it")

@@ -37,6 +37,12 @@ def block_side(spatial_ndim: int) -> int:
     return round(BLOCK_SAMPLES ** (1.0 / spatial_ndim))
 
 
+def least_part_side(spatial_ndim: int) -> int:
+    """The fewest samples along each axis of a part of a picture that its noise is read in
+    (``smooth --noise-region``, the studio's part): two blocks of the high-pass."""
+    return 2 * block_side(spatial_ndim) + 2
+
+
 def blocks(u: torch.Tensor, spatial_ndim: int, side: int) -> torch.Tensor:
     """``(number of blocks, samples)``: ``u`` cut into cubes of ``side`` along every spatial
     axis (the remainder dropped), each block pooling its batch and channel samples."""
