@@ -417,7 +417,8 @@ def test_counts_over_a_camera_baseline_are_smoothed_as_without_it(shape: tuple[i
     v = a (m - offset), whose floor is negative: it was refitted through the origin, which
     read the dark and bright variance nearly equal (blobs: 24.7 dB against a grid's 36.2;
     a 4-slice stack 21.8 against 39.5).  A floor told from 0 whose zero crossing lies below
-    every intensity, farther from 0 than their spread, is an offset."""
+    every intensity, farther from 0 than their spread, with the intensities within their spread
+    of it, is an offset."""
     blobs = data.binary_blobs(shape[-1], n_dim=len(shape), volume_fraction=0.3, rng=1).astype(float)
     rate = blobs[: shape[0]] * 30 + 5  # 5-35 photons
     counts = np.random.default_rng(0).poisson(rate)
