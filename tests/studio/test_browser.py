@@ -100,13 +100,15 @@ def test_auto_sets_the_classic_sliders_to_its_choice(browser, live_server, shots
     page.close()
 
 
-def test_a_part_dragged_over_is_where_auto_reads_the_noise(browser, live_server, shots):
+@pytest.mark.parametrize("viewport", [(1366, 768), (390, 844)], ids=["laptop", "phone"])
+def test_a_part_dragged_over_is_where_auto_reads_the_noise(browser, live_server, shots, viewport):
     """"noise from": a rectangle dragged over the picture is the part Auto reads the noise
     in (its size on the button, the choice's line says so); a click goes back to the whole."""
-    page, errors = open_studio(browser, live_server, 1366, 768)
+    page, errors = open_studio(browser, live_server, *viewport)
     page.click("#tab-classic")
     page.wait_for_function("() => document.getElementById('before').naturalWidth > 0")
     page.click("#c-pick")
+    page.locator("#before").scroll_into_view_if_needed()
     box = page.locator("#before").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
     page.mouse.down()
@@ -117,7 +119,7 @@ def test_a_part_dragged_over_is_where_auto_reads_the_noise(browser, live_server,
     assert re.fullmatch(r"a \d+×\d+ px part", page.text_content("#c-pick"))
     assert page.get_attribute("#c-pick", "aria-pressed") == "true"
     assert page.is_visible("#pick-box") and page.is_hidden("#pick")
-    page.screenshot(path=os.path.join(shots, "studio-classic-part.png"))
+    page.screenshot(path=os.path.join(shots, f"studio-classic-part-{viewport[0]}x{viewport[1]}.png"), full_page=True)
     page.click("#c-pick")
     assert page.text_content("#c-pick") == "the whole picture" and page.is_hidden("#pick-box")
     assert page.get_attribute("#c-pick", "aria-pressed") == "false"
