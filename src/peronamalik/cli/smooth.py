@@ -338,8 +338,8 @@ def noise_read_in(
     """The noise's variance line ``(a, b)`` (:attr:`AutoParameters.noise_line`) read in
     ``region`` of ``image``: one ``(start, stop)`` per spatial axis (the channel axis of
     ``params`` kept whole), each keeping two blocks of the noise reading or more."""
-    from peronamalik.core import estimate_parameters
     from peronamalik.core.noise_level.blocks import least_part_side
+    from peronamalik.core.parameters import noise_line_in
 
     axis = params.channel_axis
     spatial = [dim for dim in range(image.ndim) if axis is None or dim != axis % image.ndim]
@@ -355,12 +355,8 @@ def noise_read_in(
             raise InputError(f"--noise-region {region_text(region)} keeps {max(end - first, 0)} of the {image.shape[dim]} "
                              f"pixels along axis {spatial.index(dim)} ({shape}); the noise is read on {least} or more")
         index[dim] = slice(first, end)
-    options = dict(channel_axis=axis, coupled=params.coupled, spacing=params.spacing, device=params.device)
-    line = estimate_parameters(image[tuple(index)], iterations=0, sigma=0.0, **options).noise_line
-    if line == (0.0, 0.0):
-        raise InputError(f"--noise-region {region_text(region)} reads no noise (a constant part?): choose a part "
-                         "with the noise in it, or give --noise")
-    return line
+    return noise_line_in(image[tuple(index)], name=f"--noise-region {region_text(region)}", channel_axis=axis,
+                         coupled=params.coupled, spacing=params.spacing, device=params.device)  # fmt: skip
 
 
 def region_text(region: Region) -> str:

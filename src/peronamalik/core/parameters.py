@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from peronamalik._validate import InputError
 from peronamalik.core.arrays import ArrayLike, to_float_tensor
 from peronamalik.core.auto import AutoParameters
 from peronamalik.core.diffuse import resolve_auto
@@ -47,3 +48,16 @@ def estimate_parameters(
     check_coupled(params.coupled, params.channel_axis)
     tensor, _ = to_float_tensor(image, device=params.device)
     return resolve_auto(to_internal_layout(tensor, params.channel_axis), params)
+
+
+def noise_line_in(part: ArrayLike, *, name: str, **options: Unpack[DiffusionOptions]) -> tuple[float, float]:
+    """The noise's variance line ``(a, b)`` read in ``part`` of a picture (a smooth part: sky,
+    background), in its units: :attr:`~peronamalik.core.auto.AutoParameters.noise_line` of
+    :func:`estimate_parameters` with nothing diffused, to give the whole picture as ``noise=``
+    where grain elsewhere would read as noise.  ``options``: the picture's channel axis and
+    the like.  :class:`~peronamalik.InputError` naming ``name`` where the part reads no
+    noise."""
+    line = estimate_parameters(part, **{**options, "iterations": 0, "sigma": 0.0}).noise_line
+    if line == (0.0, 0.0):
+        raise InputError(f"{name} reads no noise (a constant part?): pick a part with the noise in it")
+    return line

@@ -15,6 +15,7 @@ from peronamalik.art.source import load_source
 from peronamalik.core import diffuse, estimate_parameters
 from peronamalik.core.diffusivity import DIFFUSIVITIES
 from peronamalik.core.noise_level.blocks import least_part_side
+from peronamalik.core.parameters import noise_line_in
 from peronamalik.core.params import DiffusionParams
 from peronamalik.io.images import read_image
 from peronamalik.studio.guard import error, hide_path
@@ -85,9 +86,7 @@ def chosen_for(image: np.ndarray, diffusivity: str, part: tuple[int, int, int, i
         if min(bottom - top, right - left) < least_part_side(2):
             raise InputError(f"part {top},{left},{bottom},{right} is {max(right - left, 0)}×{max(bottom - top, 0)} "
                              f"pixels; the noise is read on {least_part_side(2)} or more each way")
-        noise = estimate_parameters(image[top:bottom, left:right], iterations=0, sigma=0.0, **options).noise_line
-        if noise == (0.0, 0.0):
-            raise InputError("the part picked reads no noise (a constant part?): pick one with the noise in it")
+        noise = noise_line_in(image[top:bottom, left:right], name="the part picked", **options)
         said = ", noise read in the part picked"
     chosen = estimate_parameters(image, noise=noise, **options)
     if chosen.iterations > MAX_ITERATIONS:
